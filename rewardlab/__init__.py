@@ -1,0 +1,54 @@
+"""rewardlab: reward design for reinforcement learning.
+
+Build a reward as a value, combine it, inject it into any Gymnasium or SB3
+env, train, and look at it::
+
+    import rewardlab as rl
+    venv = rl.make_vec_env("MountainCar-v0", n_envs=8, seed=0)
+    reward = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    venv = rl.RewardVecWrapper(venv, reward)
+"""
+
+from rewardlab import config, shaping
+from rewardlab import transforms_api as transforms
+from rewardlab.callbacks import RewardLogger
+from rewardlab.config import ConfigError, build_reward, load_reward
+from rewardlab.core import Constant, Extrinsic, FunctionTerm, RewardTerm, Transitions, WeightedSum, function
+from rewardlab.make import make_vec_env
+from rewardlab.wrappers import NonFiniteRewardError, RewardVecWrapper, RewardWrapper
+
+__version__ = "0.1.0"
+
+
+def extrinsic() -> Extrinsic:
+    """The environment's own reward as a term."""
+    return Extrinsic()
+
+
+def constant(value: float) -> Constant:
+    """A constant reward per step."""
+    return Constant(value)
+
+
+__all__ = [
+    "ConfigError",
+    "Constant",
+    "Extrinsic",
+    "FunctionTerm",
+    "NonFiniteRewardError",
+    "RewardLogger",
+    "RewardTerm",
+    "RewardVecWrapper",
+    "RewardWrapper",
+    "Transitions",
+    "WeightedSum",
+    "build_reward",
+    "config",
+    "constant",
+    "extrinsic",
+    "function",
+    "load_reward",
+    "make_vec_env",
+    "shaping",
+    "transforms",
+]

@@ -1,0 +1,101 @@
+"""SB3 callback that logs every reward term and the true return."""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from rewardlab.wrappers.engine import EPISODE_KEY
+
+
+class RewardLogger(BaseCallback):
+    """Log episode sums of each reward term under ``rollout/reward/<term>``.
+
+    Also logs ``rollout/true_return`` (the environment's own return, whatever
+    reward the agent trains on), ``rollout/shaped_return`` (the injected
+    total) and, for learning terms, their update metrics under
+    ``reward_update/``. Every finished episode is appended to a CSV
+    (``csv_path``, default ``<logger dir>/reward_terms.csv``) so runs can be
+    plotted and compared later.
+
+    Args:
+        window: episodes averaged in each logged value.
+        csv_path: where to write per-episode rows; ``False`` disables the CSV.
+    """
+
+    def __init__(self, window: int = 100, csv_path: str | Path | None | bool = None, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.window = window
+        self.episodes: deque[dict[str, Any]] = deque(maxlen=window)
+        self._csv_path = csv_path
+        self._csv_file: Any = None
+        self._csv_writer: csv.DictWriter | None = None
+
+    def _open_csv(self, fields: list[str]) -> None:
+        path = self._csv_path
+        if path is False:
+            return
+        if path is None:
+            folder = self.logger.get_dir() if self.logger is not None else None
+            if folder is None:
+                self._csv_path = False
+                return
+            path = Path(folder) / "reward_terms.csv"
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._csv_file = path.open("a", newline="")
+        self._csv_writer = csv.DictWriter(self._csv_file, fieldnames=["timestep", *fields], extrasaction="ignore")
+        if path.stat().st_size == 0:
+            self._csv_writer.writeheader()
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            episode = info.get(EPISODE_KEY)
+            if episode is None:
+                continue
+            self.episodes.append(episode)
+            if self._csv_writer is None and self._csv_path is not False:
+                self._open_csv(list(episode))
+            if self._csv_writer is not None:
+                self._csv_writer.writerow({"timestep": self.num_timesteps, **episode})
+                self._csv_file.flush()
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self.episodes:
+            return
+        for key in self.episodes[-1]:
+            mean = float(np.mean([ep[key] for ep in self.episodes if key in ep]))
+            if key == "true_return":
+                self.logger.record("rollout/true_return", mean)
+            elif key == "total":
+                self.logger.record("rollout/shaped_return", mean)
+            elif key == "terminated":
+                self.logger.record("rollout/terminated_rate", mean)
+            elif key != "length":
+                self.logger.record(f"rollout/reward/{key}", mean)
+        engine = _find_engine(self.training_env)
+        if engine is not None:
+            for key, value in engine.last_update_metrics.items():
+                self.logger.record(f"reward_update/{key}", value)
+
+    def _on_training_end(self) -> None:
+        if self._csv_file is not None:
+            self._csv_file.close()
+            self._csv_file = None
+            self._csv_writer = None
+
+
+def _find_engine(venv: Any) -> Any:
+    """The RewardEngine of the first RewardVecWrapper in a wrapper stack, if any."""
+    while venv is not None:
+        engine = getattr(venv, "engine", None)
+        if engine is not None:
+            return engine
+        venv = getattr(venv, "venv", None)
+    return None

@@ -1,0 +1,60 @@
+"""``rewardlab envs`` and ``rewardlab rewards``: what is available, with parameters."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rewardlab.config.registry import POTENTIALS, TERMS, Registry
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("envs", help="list environment presets")
+    p.add_argument("--family", default=None, help="only this family (classic_control, mujoco, ...)")
+    p.set_defaults(func=run_envs)
+    p = subparsers.add_parser("rewards", help="list reward terms and potentials with their parameters")
+    p.add_argument("--family", default=None, help="only this family (core, shaping, transform, bonus, ...)")
+    p.set_defaults(func=run_rewards)
+
+
+def run_envs(args: argparse.Namespace) -> int:
+    from rewardlab.envs import presets
+
+    table = Table(title="environment presets")
+    for col in ("id", "family", "observation", "description"):
+        table.add_column(col, overflow="fold")
+    for preset in presets().values():
+        if args.family and preset.family != args.family:
+            continue
+        table.add_row(
+            *(
+                escape(c)
+                for c in (preset.id, preset.family, ", ".join(preset.obs_names or ()) or "-", preset.description)
+            )
+        )
+    Console(width=160).print(table)
+    return 0
+
+
+def _registry_table(registry: Registry, family: str | None) -> Table:
+    table = Table(title=f"{registry.kind}s")
+    for col in ("name", "family", "parameters", "what it does"):
+        table.add_column(col, overflow="fold")
+    for entry in registry.entries():
+        if family and entry.family != family:
+            continue
+        params = "\n".join(p.describe() for p in entry.params.values()) or "-"
+        table.add_row(*(escape(c) for c in (entry.name, entry.family, params, entry.summary)))
+    return table
+
+
+def run_rewards(args: argparse.Namespace) -> int:
+    import rewardlab  # noqa: F401  (registers every family's terms)
+
+    console = Console(width=160)
+    console.print(_registry_table(TERMS, args.family))
+    console.print(_registry_table(POTENTIALS, args.family))
+    return 0

@@ -1,0 +1,93 @@
+"""Build reward terms from YAML-style specs.
+
+Grammar (a *spec*):
+
+* ``"extrinsic"`` -- a registered term with default parameters;
+* ``{term: count, weight: 0.1, name: explore, **params}`` -- a term with
+  parameters, an optional weight and an optional log name;
+* ``[spec, spec, ...]`` -- their weighted sum.
+
+Transforms and combinations take nested specs in their ``of`` parameter::
+
+    reward:
+      - extrinsic
+      - {term: potential, potential: mountaincar_energy, gamma: 0.99}
+      - {term: clip, of: {term: constant, value: -1}, low: -0.5, high: 0.5}
+
+A file may hold the spec alone or under a ``reward:`` key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rewardlab.config.registry import TERMS, ConfigError
+from rewardlab.core.term import RewardTerm, WeightedSum
+
+RESERVED = ("term", "weight", "name")
+
+
+def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
+    """Turn a spec (see module docs) into a reward term, validating every part."""
+    if isinstance(spec, RewardTerm):
+        return spec
+    if isinstance(spec, str):
+        return TERMS.build(spec, {}, where)
+    if isinstance(spec, list):
+        if not spec:
+            raise ConfigError(f"{where}an empty list is not a reward; list at least one term")
+        pairs = []
+        for i, item in enumerate(spec):
+            part = WeightedSum.of(build_reward(item, where=f"{where}[{i}] "))
+            pairs.extend(zip(part.weights.tolist(), part.terms))
+        return WeightedSum(pairs)
+    if isinstance(spec, dict):
+        if "term" not in spec:
+            raise ConfigError(
+                f"{where}a term mapping needs a 'term' key naming one of: {', '.join(TERMS.names())}; "
+                f"got keys {sorted(spec)}"
+            )
+        name = spec["term"]
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}'term' must be a string, got {name!r}")
+        params = {k: v for k, v in spec.items() if k not in RESERVED}
+        term = TERMS.build(name, params, where)
+        if "name" in spec:
+            if not isinstance(spec["name"], str):
+                raise ConfigError(f"{where}{name!r}: 'name' must be a string, got {spec['name']!r}")
+            term.name = spec["name"]
+        if "weight" in spec:
+            weight = spec["weight"]
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                raise ConfigError(f"{where}{name!r}: 'weight' must be a number, got {weight!r}")
+            return term * float(weight)
+        return term
+    raise ConfigError(f"{where}a reward spec is a term name, a mapping with 'term', or a list; got {spec!r}")
+
+
+def load_reward_spec(source: str | os.PathLike[str]) -> Any:
+    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML."""
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise ConfigError(f"reward file {str(path)!r} does not exist")
+        data = yaml.safe_load(path.read_text())
+    else:
+        try:
+            data = yaml.safe_load(str(source))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"could not parse inline reward {str(source)!r}: {err}") from err
+    if isinstance(data, dict) and "reward" in data:
+        data = data["reward"]
+    if data is None:
+        raise ConfigError(f"reward source {str(source)!r} is empty")
+    return data
+
+
+def load_reward(source: str | os.PathLike[str]) -> RewardTerm:
+    """Build a reward from a YAML file path or an inline YAML string."""
+    return build_reward(load_reward_spec(source))

@@ -1,0 +1,273 @@
+"""The reward term: a batched function of transitions, and their weighted sums.
+
+A term maps a :class:`~rewardlab.core.transitions.Transitions` batch to one
+float per env. Terms combine with ``+`` and scalar ``*`` into a
+:class:`WeightedSum` that keeps every named component visible, so the wrapper
+can log each term beside the total.
+
+Life cycle (all optional):
+
+* ``reset(env_indices)`` -- clear episodic state of the given envs;
+* ``update(batch)`` -- learn online from a batch the wrapper collected
+  (only called when ``learns`` is true);
+* ``state_dict()`` / ``load_state_dict(state)`` -- checkpoint and restore;
+* ``train(mode)`` -- freeze running statistics for evaluation.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardlab.core.transitions import Transitions
+
+
+class RewardTerm:
+    """Base class of every reward term.
+
+    Subclasses implement :meth:`compute`; everything else has a sensible
+    default. ``name`` is the label used in logs, info dicts and plots.
+    """
+
+    name: str = "term"
+    #: whether :meth:`update` does anything; the wrapper only buffers
+    #: transitions for terms that learn.
+    learns: bool = False
+
+    def __init__(self, *, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self.training = True
+
+    # -- evaluation ---------------------------------------------------------
+    def compute(self, batch: Transitions) -> np.ndarray:
+        """Return the reward of each transition, shape ``(batch.n,)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute(batch)")
+
+    def __call__(self, batch: Transitions) -> np.ndarray:
+        return checked_output(self, self.compute(batch), batch.n)
+
+    def components(self, batch: Transitions) -> dict[str, np.ndarray]:
+        """Each named component's (weighted) value; they sum to the total."""
+        return {self.name: self(batch)}
+
+    def evaluate(self, batch: Transitions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Total reward and its components in one pass."""
+        comps = self.components(batch)
+        total = np.zeros(batch.n)
+        for v in comps.values():
+            total += v
+        return total, comps
+
+    def component_names(self) -> list[str]:
+        """Names of the components :meth:`components` returns, in order."""
+        return [self.name]
+
+    def leaves(self) -> Iterator[RewardTerm]:
+        """The terms this one is made of (itself for a plain term)."""
+        yield self
+
+    # -- life cycle ---------------------------------------------------------
+    def reset(self, env_indices: np.ndarray) -> None:
+        """Clear episodic state for ``env_indices`` (called at episode start)."""
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        """Learn from a batch of transitions; return metrics to log."""
+        return {}
+
+    def train(self, mode: bool = True) -> RewardTerm:
+        """Switch running statistics and learners on (``True``) or off."""
+        self.training = mode
+        return self
+
+    def eval(self) -> RewardTerm:
+        """Shorthand for ``train(False)``."""
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to restore this term's learned or running state."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    # -- algebra ------------------------------------------------------------
+    def __add__(self, other: Any) -> WeightedSum:
+        return WeightedSum.of(self) + other
+
+    def __radd__(self, other: Any) -> WeightedSum:
+        if isinstance(other, numbers.Real) and other == 0:  # sum([...]) starts at 0
+            return WeightedSum.of(self)
+        return WeightedSum.of(as_term(other)) + self
+
+    def __sub__(self, other: Any) -> WeightedSum:
+        return self + (-1.0) * as_term(other)
+
+    def __rsub__(self, other: Any) -> WeightedSum:
+        return as_term(other) + (-1.0) * self
+
+    def __mul__(self, weight: Any) -> WeightedSum:
+        if not isinstance(weight, numbers.Real):
+            raise TypeError(
+                f"a reward term can only be scaled by a real number, got {type(weight).__name__}; "
+                "use rl.combine.krc(...) to multiply terms together"
+            )
+        return WeightedSum([(float(weight), self)])
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, weight: Any) -> WeightedSum:
+        return self * (1.0 / weight)
+
+    def __neg__(self) -> WeightedSum:
+        return self * -1.0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def checked_output(term: RewardTerm, value: Any, n: int) -> np.ndarray:
+    """Coerce a term's output to a float64 vector of length ``n`` or fail clearly."""
+    out = np.asarray(value, dtype=np.float64)
+    if out.shape != (n,):
+        if out.size == n:
+            return out.reshape(n)
+        raise ValueError(
+            f"reward term {term.name!r} ({type(term).__name__}) returned shape {out.shape}; "
+            f"expected one float per env, shape ({n},)"
+        )
+    return out
+
+
+def as_term(value: Any) -> RewardTerm:
+    """Turn a number into a :class:`Constant`; pass terms through."""
+    if isinstance(value, RewardTerm):
+        return value
+    if isinstance(value, numbers.Real):
+        return Constant(float(value))
+    raise TypeError(f"cannot use {type(value).__name__} as a reward term; expected a RewardTerm or a number")
+
+
+class WeightedSum(RewardTerm):
+    """``Σ wᵢ·termᵢ`` that keeps each weighted term as a named component.
+
+    Names are made unique (``count``, ``count_2``) so that two terms of the
+    same kind can be logged side by side.
+    """
+
+    def __init__(self, terms: Sequence[tuple[float, RewardTerm]], *, name: str = "total") -> None:
+        super().__init__(name=name)
+        if not terms:
+            raise ValueError("a WeightedSum needs at least one term")
+        self.weights = np.array([float(w) for w, _ in terms])
+        self.terms = [t for _, t in terms]
+        self._names = _unique_names([t.name for t in self.terms])
+
+    @classmethod
+    def of(cls, term: RewardTerm) -> WeightedSum:
+        """``term`` as a sum (a sum stays itself)."""
+        return term if isinstance(term, WeightedSum) else cls([(1.0, term)])
+
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
+        return any(t.learns for t in self.terms)
+
+    def items(self) -> list[tuple[str, float, RewardTerm]]:
+        """``(component name, weight, term)`` triples."""
+        return list(zip(self._names, self.weights.tolist(), self.terms))
+
+    def component_names(self) -> list[str]:
+        return list(self._names)
+
+    def leaves(self) -> Iterator[RewardTerm]:
+        for t in self.terms:
+            yield from t.leaves()
+
+    def components(self, batch: Transitions) -> dict[str, np.ndarray]:
+        return {name: w * t(batch) for name, w, t in zip(self._names, self.weights, self.terms)}
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        return self.evaluate(batch)[0]
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        for t in self.terms:
+            t.reset(env_indices)
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for name, t in zip(self._names, self.terms):
+            if t.learns:
+                metrics.update({f"{name}/{k}": v for k, v in t.update(batch).items()})
+        return metrics
+
+    def train(self, mode: bool = True) -> WeightedSum:
+        super().train(mode)
+        for t in self.terms:
+            t.train(mode)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: t.state_dict() for name, t in zip(self._names, self.terms)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = set(self._names) - set(state)
+        if missing:
+            raise KeyError(f"state_dict lacks components {sorted(missing)}; it has {sorted(state)}")
+        for name, t in zip(self._names, self.terms):
+            t.load_state_dict(state[name])
+
+    def __add__(self, other: Any) -> WeightedSum:
+        other_sum = WeightedSum.of(as_term(other))
+        pairs = list(zip(self.weights.tolist(), self.terms)) + list(zip(other_sum.weights.tolist(), other_sum.terms))
+        return WeightedSum(pairs, name=self.name)
+
+    def __mul__(self, weight: Any) -> WeightedSum:
+        if not isinstance(weight, numbers.Real):
+            raise TypeError(f"a reward sum can only be scaled by a real number, got {type(weight).__name__}")
+        return WeightedSum([(w * float(weight), t) for w, t in zip(self.weights.tolist(), self.terms)], name=self.name)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        parts = [f"{w:g}*{t!r}" for w, t in zip(self.weights.tolist(), self.terms)]
+        return " + ".join(parts)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return out
+
+
+class Constant(RewardTerm):
+    """The same reward on every step (for instance a per-step cost of ``-1``)."""
+
+    name = "constant"
+
+    def __init__(self, value: float = 1.0, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.value = float(value)
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        return np.full(batch.n, self.value)
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value:g})"
+
+
+class Extrinsic(RewardTerm):
+    """The environment's own reward, passed through."""
+
+    name = "extrinsic"
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        return batch.reward
+
+    def __repr__(self) -> str:
+        return "Extrinsic()"

@@ -1,0 +1,218 @@
+"""Potential functions Φ(s) for potential-based shaping.
+
+A :class:`Potential` maps a batch of observations to one float per row.
+Built-in potentials are numba row functions, so the shaping term evaluates
+Φ(s), Φ(s') and the shaping reward in one compiled loop. User potentials are
+plain vectorised numpy functions; value functions come from a trained SB3
+model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numba
+import numpy as np
+
+from rewardlab.config.registry import POTENTIALS, ConfigError
+from rewardlab.shaping.kernels import fused_shaping_kernel, potentials_kernel
+
+
+class Potential:
+    """Φ over a batch of observations: ``potential(obs) -> (n,)``."""
+
+    name = "potential"
+    #: a compiled ``kernel(obs, next_obs, terminated, gamma, out)`` when Φ is a numba row function
+    shaping_kernel: Callable | None = None
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, spec: Any, where: str = "") -> Potential:
+        """Build from ``"name"`` or ``{"name": ..., **params}`` (YAML form)."""
+        if isinstance(spec, Potential):
+            return spec
+        if isinstance(spec, str):
+            return POTENTIALS.build(spec, {}, where)
+        if isinstance(spec, dict) and "name" in spec:
+            params = {k: v for k, v in spec.items() if k != "name"}
+            return POTENTIALS.build(spec["name"], params, where)
+        raise ConfigError(
+            f"{where}a potential is a name or a mapping with 'name', got {spec!r}; "
+            f"valid names: {', '.join(POTENTIALS.names())}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class FunctionPotential(Potential):
+    """Φ from a vectorised numpy function of the observation batch."""
+
+    def __init__(self, fn: Callable[[Any], np.ndarray], *, name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "potential")
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        return np.asarray(self.fn(obs), dtype=np.float64).reshape(-1)
+
+
+class RowPotential(Potential):
+    """Φ from a ``numba.njit`` function of one observation row (fast path)."""
+
+    def __init__(self, row_fn: Callable[[np.ndarray], float], *, name: str) -> None:
+        self.row_fn = row_fn
+        self.name = name
+        self.shaping_kernel = fused_shaping_kernel(row_fn)
+        self._batch_kernel = potentials_kernel(row_fn)
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        obs = np.ascontiguousarray(obs)
+        out = np.empty(obs.shape[0])
+        self._batch_kernel(obs, out)
+        return out
+
+
+class ValuePotential(Potential):
+    """Φ(s) = V(s) from a trained SB3 actor-critic (PPO, A2C) or any ``value_fn(obs)``.
+
+    Shaping with the value function of a previous (or expert) policy is the
+    classic way to transfer what it learned without changing optimal policies.
+    """
+
+    def __init__(self, model_or_fn: Any, *, name: str = "value") -> None:
+        self.name = name
+        if callable(getattr(getattr(model_or_fn, "policy", None), "predict_values", None)):
+            self._model = model_or_fn
+            self._fn = None
+        elif callable(model_or_fn):
+            self._model = None
+            self._fn = model_or_fn
+        else:
+            raise TypeError(
+                "ValuePotential needs an SB3 model with policy.predict_values (PPO, A2C) or a callable value_fn(obs)"
+            )
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        if self._fn is not None:
+            return np.asarray(self._fn(obs), dtype=np.float64).reshape(-1)
+        import torch
+
+        policy = self._model.policy
+        with torch.no_grad():
+            tensor, _ = policy.obs_to_tensor(obs)
+            return policy.predict_values(tensor).cpu().numpy().astype(np.float64).reshape(-1)
+
+
+def potential(fn: Callable[[Any], np.ndarray] | Potential, *, name: str | None = None) -> Potential:
+    """Turn a vectorised function of observations into a :class:`Potential`."""
+    return fn if isinstance(fn, Potential) else FunctionPotential(fn, name=name)
+
+
+def value_potential(model: Any, *, algo: str = "ppo") -> ValuePotential:
+    """Φ = the value function of an SB3 model, or of a model file saved by SB3."""
+    if isinstance(model, str):
+        import stable_baselines3 as sb3
+
+        classes = {"ppo": sb3.PPO, "a2c": sb3.A2C}
+        if algo not in classes:
+            raise ValueError(
+                f"value potentials need an actor-critic; algo must be one of {list(classes)}, got {algo!r}"
+            )
+        model = classes[algo].load(model, device="cpu")
+    return ValuePotential(model)
+
+
+# -- built-in potentials (numba row functions) -------------------------------
+
+
+@POTENTIALS.register("mountaincar_height", family="classic_control")
+def mountaincar_height(scale: float = 1.0) -> RowPotential:
+    """MountainCar: height of the car on the hill, ``scale·(0.45·sin(3x) + 0.55)``."""
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        return scale * (0.45 * math.sin(3.0 * o[0]) + 0.55)
+
+    return RowPotential(phi, name="mountaincar_height")
+
+
+@POTENTIALS.register("mountaincar_energy", family="classic_control")
+def mountaincar_energy(scale: float = 100.0) -> RowPotential:
+    """MountainCar: mechanical energy ``scale·(½v² + 0.0025·sin(3x)/3)``; rewards swinging higher."""
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        return scale * (0.5 * o[1] * o[1] + 0.0025 * math.sin(3.0 * o[0]) / 3.0)
+
+    return RowPotential(phi, name="mountaincar_energy")
+
+
+@POTENTIALS.register("goal_distance", family="generic")
+def goal_distance(goal: Sequence[float], dims: Sequence[int] | None = None, scale: float = 1.0) -> RowPotential:
+    """Minus the Euclidean distance from ``obs[dims]`` to ``goal`` (MountainCar: ``goal=[0.5], dims=[0]``)."""
+    goal_arr = np.asarray(goal, dtype=np.float64)
+    dims_arr = np.arange(len(goal_arr)) if dims is None else np.asarray(dims, dtype=np.int64)
+    if len(dims_arr) != len(goal_arr):
+        raise ValueError(f"goal has {len(goal_arr)} entries but dims has {len(dims_arr)}")
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        acc = 0.0
+        for j in range(dims_arr.shape[0]):
+            d = o[dims_arr[j]] - goal_arr[j]
+            acc += d * d
+        return -scale * math.sqrt(acc)
+
+    return RowPotential(phi, name="goal_distance")
+
+
+@POTENTIALS.register("cartpole_upright", family="classic_control")
+def cartpole_upright(scale: float = 1.0) -> RowPotential:
+    """CartPole: ``−scale·(|θ|/0.21 + |x|/2.4)``, highest upright and centred."""
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        return -scale * (abs(o[2]) / 0.2095 + abs(o[0]) / 2.4)
+
+    return RowPotential(phi, name="cartpole_upright")
+
+
+@POTENTIALS.register("pendulum_upright", family="classic_control")
+def pendulum_upright(scale: float = 1.0) -> RowPotential:
+    """Pendulum: ``scale·cos θ`` (``obs[0]``), 1 upright and −1 hanging."""
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        return scale * o[0]
+
+    return RowPotential(phi, name="pendulum_upright")
+
+
+@POTENTIALS.register("acrobot_height", family="classic_control")
+def acrobot_height(scale: float = 1.0) -> RowPotential:
+    """Acrobot: height of the tip, ``−cos θ₁ − cos(θ₁+θ₂)`` in [−2, 2]."""
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        c1, s1, c2, s2 = o[0], o[1], o[2], o[3]
+        return scale * (-c1 - (c1 * c2 - s1 * s2))
+
+    return RowPotential(phi, name="acrobot_height")
+
+
+@POTENTIALS.register("forward_progress", family="mujoco")
+def forward_progress(index: int = 0, scale: float = 1.0) -> RowPotential:
+    """MuJoCo: ``scale·obs[index]``, the x position when it is in the observation.
+
+    The sparse MuJoCo presets keep the x position at ``obs[0]``.
+    """
+
+    @numba.njit
+    def phi(o: np.ndarray) -> float:
+        return scale * o[index]
+
+    return RowPotential(phi, name="forward_progress")

@@ -1,0 +1,7 @@
+"""Wrappers that inject a reward into Gymnasium envs and SB3 vector envs."""
+
+from rewardlab.wrappers.engine import NonFiniteRewardError, RewardEngine
+from rewardlab.wrappers.gym_env import RewardWrapper
+from rewardlab.wrappers.vec_env import RewardVecWrapper
+
+__all__ = ["NonFiniteRewardError", "RewardEngine", "RewardVecWrapper", "RewardWrapper"]

@@ -1,0 +1,143 @@
+"""What both wrappers share: evaluate the reward, guard it, log it, feed learners.
+
+The engine turns a batch of transitions into the reward the agent sees. It
+
+* evaluates every component in one pass and checks the total is finite
+  (a NaN or infinite reward never reaches the agent silently);
+* writes the extrinsic reward and each component into ``info["rewardlab"]``
+  and, at the end of an episode, the episode sums of every component and the
+  true (extrinsic) return into ``info["rewardlab_episode"]``;
+* resets episodic state of finished envs;
+* buffers transitions for terms that learn and calls their ``update`` every
+  ``update_every`` steps.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+
+NAN_POLICIES = ("raise", "zero", "clip")
+NanPolicy = Literal["raise", "zero", "clip"]
+STEP_KEY = "rewardlab"
+EPISODE_KEY = "rewardlab_episode"
+
+
+class NonFiniteRewardError(FloatingPointError):
+    """A reward term produced NaN or ±inf; the message names the term and envs."""
+
+
+class RewardEngine:
+    """Evaluate ``reward`` on batches from ``n_envs`` envs and keep episode sums.
+
+    Args:
+        reward: the reward term (usually a weighted sum).
+        n_envs: number of envs in each batch.
+        nan_policy: on a non-finite component, ``"raise"`` (default) stops
+            with :class:`NonFiniteRewardError`; ``"zero"`` warns and replaces it
+            with 0; ``"clip"`` warns, maps NaN to 0 and ±inf to ±``clip_value``.
+        clip_value: bound used by ``nan_policy="clip"``.
+        update_every: steps between ``update`` calls of learning terms.
+        step_info: write per-step values into ``info`` (episode sums are always written).
+    """
+
+    def __init__(
+        self,
+        reward: RewardTerm,
+        n_envs: int,
+        *,
+        nan_policy: NanPolicy = "raise",
+        clip_value: float = 1e3,
+        update_every: int = 128,
+        step_info: bool = True,
+    ) -> None:
+        if not isinstance(reward, RewardTerm):
+            raise TypeError(f"reward must be a RewardTerm (build one with rewardlab), got {type(reward).__name__}")
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {list(NAN_POLICIES)}")
+        if update_every < 1:
+            raise ValueError(f"update_every must be >= 1, got {update_every}")
+        self.reward = reward
+        self.n_envs = n_envs
+        self.nan_policy = nan_policy
+        self.clip_value = float(clip_value)
+        self.update_every = update_every
+        self.step_info = step_info
+        self.names = reward.component_names()
+        self._sums = np.zeros((len(self.names), n_envs))
+        self._true_return = np.zeros(n_envs)
+        self._lengths = np.zeros(n_envs, dtype=np.int64)
+        self._buffer: list[Transitions] = []
+        self.last_update_metrics: dict[str, float] = {}
+        self._warned: set[str] = set()
+
+    def reset(self, env_indices: np.ndarray | None = None) -> None:
+        """Start new episodes in ``env_indices`` (all envs when None)."""
+        idx = np.arange(self.n_envs) if env_indices is None else env_indices
+        self._sums[:, idx] = 0.0
+        self._true_return[idx] = 0.0
+        self._lengths[idx] = 0
+        self.reward.reset(idx)
+
+    def process(self, batch: Transitions) -> np.ndarray:
+        """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs."""
+        comps = self.reward.components(batch)
+        values = np.stack(list(comps.values()))  # (k, n)
+        total = values.sum(axis=0)
+        if not np.isfinite(total).all():
+            values = self._handle_non_finite(values)
+            total = values.sum(axis=0)
+        self._sums += values
+        self._true_return += batch.reward
+        self._lengths += 1
+        infos = batch.infos
+        if self.step_info:
+            rows = values.T.tolist()
+            rews = batch.reward.tolist()
+            tots = total.tolist()
+            for i, info in enumerate(infos):
+                step = dict(zip(self.names, rows[i]))
+                step["extrinsic_reward"] = rews[i]
+                step["total"] = tots[i]
+                info[STEP_KEY] = step
+        done = batch.done
+        if done.any():
+            finished = np.flatnonzero(done)
+            for i in finished:
+                episode = dict(zip(self.names, self._sums[:, i].tolist()))
+                episode["true_return"] = float(self._true_return[i])
+                episode["total"] = float(self._sums[:, i].sum())
+                episode["length"] = int(self._lengths[i])
+                episode["terminated"] = bool(batch.terminated[i])
+                infos[i][EPISODE_KEY] = episode
+            self.reset(finished)
+        if self.reward.learns and self.reward.training:
+            self._buffer.append(batch)
+            if len(self._buffer) >= self.update_every:
+                self.last_update_metrics = self.reward.update(Transitions.concatenate(self._buffer))
+                self._buffer.clear()
+        return total
+
+    def _handle_non_finite(self, values: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(values)
+        culprits = {self.names[k]: np.flatnonzero(bad[k]).tolist() for k in range(len(self.names)) if bad[k].any()}
+        detail = "; ".join(f"{name!r} in envs {envs}" for name, envs in culprits.items())
+        if self.nan_policy == "raise":
+            raise NonFiniteRewardError(
+                f"non-finite reward from {detail}. Fix the term, or pass nan_policy='zero' or 'clip' "
+                "to the wrapper to replace such values (with a warning)."
+            )
+        key = ",".join(culprits)
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(
+                f"non-finite reward from {detail}; replaced ({self.nan_policy})", RuntimeWarning, stacklevel=3
+            )
+        if self.nan_policy == "zero":
+            return np.where(bad, 0.0, values)
+        return np.nan_to_num(values, nan=0.0, posinf=self.clip_value, neginf=-self.clip_value)

@@ -1,0 +1,69 @@
+"""Inject a reward into a single Gymnasium env: a thin adapter over the batched engine."""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+
+
+def _batch_of_one(obs: Any) -> Any:
+    if isinstance(obs, dict):
+        return {k: np.asarray(v)[None] for k, v in obs.items()}
+    return np.asarray(obs)[None]
+
+
+class RewardWrapper(gym.Wrapper):
+    """Replace a Gymnasium env's reward with ``reward``, evaluated as a batch of one.
+
+    Same info keys and options as :class:`~rewardlab.RewardVecWrapper`.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        reward: RewardTerm,
+        *,
+        nan_policy: NanPolicy = "raise",
+        clip_value: float = 1e3,
+        update_every: int = 128,
+        step_info: bool = True,
+    ) -> None:
+        super().__init__(env)
+        self.engine = RewardEngine(
+            reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
+        )
+        self._last_obs: Any = None
+
+    @property
+    def reward_term(self) -> RewardTerm:
+        return self.engine.reward
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._last_obs = _batch_of_one(obs)
+        self.engine.reset()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
+        if self._last_obs is None:
+            raise RuntimeError("call reset() before step() on RewardWrapper")
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        next_obs = _batch_of_one(obs)
+        batch = Transitions(
+            self._last_obs,
+            np.asarray(action)[None],
+            next_obs,
+            np.array([float(reward)]),
+            np.array([bool(terminated)]),
+            np.array([bool(truncated)]),
+            [info],
+        )
+        total = self.engine.process(batch)
+        self._last_obs = next_obs
+        return obs, float(total[0]), terminated, truncated, info

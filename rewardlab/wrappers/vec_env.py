@@ -1,0 +1,107 @@
+"""Inject a reward into an SB3 vector env: the main path for training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+
+
+class RewardVecWrapper(VecEnvWrapper):
+    """Replace a vector env's reward with ``reward`` (any SB3 algorithm can train on it).
+
+    The environment's own reward stays available as ``info["rewardlab"]["extrinsic_reward"]``
+    and per-episode sums of each term and the true return come in
+    ``info["rewardlab_episode"]`` (log them with :class:`rewardlab.RewardLogger`).
+    Place this wrapper directly on the raw vector env (inside ``VecNormalize``)
+    so terms see raw observations; ``Monitor``/``VecMonitor`` below it keep
+    logging the true return.
+
+    Args:
+        venv: the SB3 vector env.
+        reward: the reward term.
+        nan_policy, clip_value, update_every, step_info: see :class:`RewardEngine`.
+    """
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        reward: RewardTerm,
+        *,
+        nan_policy: NanPolicy = "raise",
+        clip_value: float = 1e3,
+        update_every: int = 128,
+        step_info: bool = True,
+    ) -> None:
+        super().__init__(venv)
+        self.engine = RewardEngine(
+            reward,
+            venv.num_envs,
+            nan_policy=nan_policy,
+            clip_value=clip_value,
+            update_every=update_every,
+            step_info=step_info,
+        )
+        self._last_obs: Any = None
+        self._actions: np.ndarray | None = None
+
+    @property
+    def reward(self) -> RewardTerm:
+        return self.engine.reward
+
+    def reset(self) -> Any:
+        obs = self.venv.reset()
+        self._last_obs = obs
+        self.engine.reset()
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> Any:
+        if self._last_obs is None:
+            raise RuntimeError("call reset() before step() on RewardVecWrapper")
+        obs, rewards, dones, infos = self.venv.step_wait()
+        dones = np.asarray(dones, dtype=bool)
+        next_obs = obs
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if dones.any():
+            next_obs = _with_terminal_observations(obs, infos, dones)
+            for i in np.flatnonzero(dones):
+                truncated[i] = bool(infos[i].get("TimeLimit.truncated", False))
+        batch = Transitions(
+            self._last_obs,
+            self._actions,
+            next_obs,
+            np.asarray(rewards, dtype=np.float64),
+            dones & ~truncated,
+            truncated,
+            infos,
+        )
+        total = self.engine.process(batch)
+        self._last_obs = obs
+        return obs, total.astype(np.float32), dones, infos
+
+
+def _with_terminal_observations(obs: Any, infos: list[dict], dones: np.ndarray) -> Any:
+    """A copy of ``obs`` where finished envs hold their ``terminal_observation``."""
+    if isinstance(obs, dict):
+        out = {k: v.copy() for k, v in obs.items()}
+        for i in np.flatnonzero(dones):
+            term = infos[i].get("terminal_observation")
+            if term is not None:
+                for k in out:
+                    out[k][i] = term[k]
+        return out
+    out = obs.copy()
+    for i in np.flatnonzero(dones):
+        term = infos[i].get("terminal_observation")
+        if term is not None:
+            out[i] = term
+    return out
