@@ -8,6 +8,7 @@ keyword arguments, names of the observation dimensions and a description.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,7 +32,7 @@ class EnvPreset:
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
     obs_names: tuple[str, ...] | None = None
-    obs_key: str | None = None  # for dict observations: the key holding the vector state
+    module: str | None = None  # imported before gymnasium.make (it registers the env: nle, minihack)
 
     def obs_index(self, name: str | int) -> int:
         """Index of an observation dimension given by name or index."""
@@ -75,4 +76,11 @@ def get_preset(env_id: str) -> EnvPreset:
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make`` with the preset's default kwargs (picklable, for subprocess envs)."""
     preset = get_preset(env_id)
+    if preset.module:
+        try:
+            importlib.import_module(preset.module)
+        except ImportError as err:
+            raise ImportError(
+                f"{env_id} needs the package {preset.module!r}: pip install 'rewardlab[nethack]' ({err})"
+            ) from err
     return gym.make(env_id, **{**preset.kwargs, **kwargs})

@@ -77,6 +77,21 @@ class RunConfig:
             raise ConfigError(str(err)) from err
 
 
+def resolve_classes(params: dict[str, Any]) -> dict[str, Any]:
+    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes)."""
+    import importlib
+
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            value = resolve_classes(value)
+        elif key.endswith("_class") and isinstance(value, str) and ":" in value:
+            module, _, attr = value.partition(":")
+            value = getattr(importlib.import_module(module), attr)
+        out[key] = value
+    return out
+
+
 def _algo_class(algo: str) -> Any:
     import stable_baselines3 as sb3
 
@@ -118,7 +133,13 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None) -> tuple[Any
         venv = VecNormalize(venv, gamma=gamma)
     tb_log = str(Path(out_dir) / "tb") if out_dir is not None else None
     model = _algo_class(config.algo)(
-        runner.get("policy", "MlpPolicy"), venv, seed=config.seed, verbose=0, tensorboard_log=tb_log, device="cpu", **hp
+        runner.get("policy", "MlpPolicy"),
+        venv,
+        seed=config.seed,
+        verbose=0,
+        tensorboard_log=tb_log,
+        device="cpu",
+        **resolve_classes(hp),
     )
     return model, venv, {**runner, **hp}
 

@@ -1,7 +1,18 @@
 """The reward-term abstraction: transitions, terms, sums, user functions."""
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.function import FunctionTerm, function
 from rewardlab.core.term import Constant, Extrinsic, RewardTerm, WeightedSum, as_term
 from rewardlab.core.transitions import Transitions
 
-__all__ = ["Constant", "Extrinsic", "FunctionTerm", "RewardTerm", "Transitions", "WeightedSum", "as_term", "function"]
+__all__ = [
+    "EnvInfo",
+    "Constant",
+    "Extrinsic",
+    "FunctionTerm",
+    "RewardTerm",
+    "Transitions",
+    "WeightedSum",
+    "as_term",
+    "function",
+]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
 
 
@@ -41,6 +42,7 @@ class RewardTerm:
         if name is not None:
             self.name = name
         self.training = True
+        self.env_info: EnvInfo | None = None
 
     # -- evaluation ---------------------------------------------------------
     def compute(self, batch: Transitions) -> np.ndarray:
@@ -71,6 +73,10 @@ class RewardTerm:
         yield self
 
     # -- life cycle ---------------------------------------------------------
+    def bind(self, env: EnvInfo) -> None:
+        """Learn about the env before the first step (spaces, n_envs, observation names)."""
+        self.env_info = env
+
     def reset(self, env_indices: np.ndarray) -> None:
         """Clear episodic state for ``env_indices`` (called at episode start)."""
 
@@ -191,6 +197,11 @@ class WeightedSum(RewardTerm):
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        for t in self.terms:
+            t.bind(env)
 
     def reset(self, env_indices: np.ndarray) -> None:
         for t in self.terms:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm, as_term
 from rewardlab.core.transitions import Transitions
 
@@ -61,6 +62,11 @@ class KRC(RewardTerm):
         else:
             sgn = np.prod(np.sign(values), axis=0)
         return sgn * magnitude
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        for t in self.terms:
+            t.bind(env)
 
     def reset(self, env_indices: np.ndarray) -> None:
         for t in self.terms:

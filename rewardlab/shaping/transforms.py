@@ -16,6 +16,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.running import RunningMeanStd
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
@@ -38,6 +39,12 @@ class Transform(RewardTerm):
 
     def leaves(self):
         yield from self.inner.leaves()
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        self.inner.bind(env)
+        if isinstance(getattr(self, "ref", None), RewardTerm):
+            self.ref.bind(env)
 
     def reset(self, env_indices: np.ndarray) -> None:
         self.inner.reset(env_indices)

@@ -7,6 +7,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
@@ -38,6 +39,7 @@ class RewardWrapper(gym.Wrapper):
         self.engine = RewardEngine(
             reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
         )
+        reward.bind(EnvInfo.from_env(env))
         self._last_obs: Any = None
 
     @property

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
@@ -47,6 +48,7 @@ class RewardVecWrapper(VecEnvWrapper):
             update_every=update_every,
             step_info=step_info,
         )
+        reward.bind(EnvInfo.from_env(venv))
         self._last_obs: Any = None
         self._actions: np.ndarray | None = None
 

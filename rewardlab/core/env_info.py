@@ -1,0 +1,58 @@
+"""What a reward term may know about the environment it is attached to."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """Spaces, size and observation names of the env a term is bound to.
+
+    Wrappers call ``term.bind(info)`` once, before the first step, so terms
+    can size their tables, resolve observation dimensions given by name
+    (``"position"``) or check the observation layout they need.
+    """
+
+    env_id: str | None
+    observation_space: Any
+    action_space: Any
+    n_envs: int
+    obs_names: tuple[str, ...] | None = None
+
+    def obs_index(self, dim: str | int) -> int:
+        """Index of an observation dimension given by name (from the env preset) or index."""
+        if isinstance(dim, int):
+            return dim
+        names = list(self.obs_names or ())
+        if dim not in names:
+            close = difflib.get_close_matches(dim, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{self.env_id or 'this env'} has no observation dimension {dim!r}{hint}; "
+                f"valid: {names or 'integer indices (no names known for this env)'}"
+            )
+        return names.index(dim)
+
+    @classmethod
+    def from_env(cls, env: Any, n_envs: int = 1) -> EnvInfo:
+        """Describe a Gymnasium env or an SB3 VecEnv, with names from its preset when there is one."""
+        spec = None
+        if hasattr(env, "get_attr"):  # SB3 VecEnv
+            try:
+                spec = env.get_attr("spec", [0])[0]
+            except Exception:  # noqa: BLE001 - some VecEnvs cannot forward attributes
+                spec = None
+            n_envs = env.num_envs
+        else:
+            spec = getattr(env, "spec", None)
+        env_id = getattr(spec, "id", None)
+        obs_names = None
+        if env_id is not None:
+            from rewardlab.envs import presets
+
+            preset = presets().get(env_id)
+            obs_names = preset.obs_names if preset is not None else None
+        return cls(env_id, env.observation_space, env.action_space, n_envs, obs_names)
