@@ -33,6 +33,7 @@ class EnvPreset:
     kwargs: dict[str, Any] = field(default_factory=dict)
     obs_names: tuple[str, ...] | None = None
     module: str | None = None  # imported before gymnasium.make (it registers the env: nle, minihack)
+    wrappers: tuple[str, ...] = ()  # 'module:Class' wrappers applied after gymnasium.make, in order
 
     def obs_index(self, name: str | int) -> int:
         """Index of an observation dimension given by name or index."""
@@ -57,6 +58,7 @@ def presets() -> dict[str, EnvPreset]:
             spec = dict(spec)
             if spec.get("obs_names") is not None:
                 spec["obs_names"] = tuple(spec["obs_names"])
+            spec["wrappers"] = tuple(spec.get("wrappers") or ())
             out[env_id] = EnvPreset(id=env_id, **spec)
     return out
 
@@ -83,4 +85,8 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
             raise ImportError(
                 f"{env_id} needs the package {preset.module!r}: pip install 'rewardlab[nethack]' ({err})"
             ) from err
-    return gym.make(env_id, **{**preset.kwargs, **kwargs})
+    env = gym.make(env_id, **{**preset.kwargs, **kwargs})
+    for path in preset.wrappers:
+        module, _, attr = path.partition(":")
+        env = getattr(importlib.import_module(module), attr)(env)
+    return env

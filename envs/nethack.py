@@ -1,0 +1,50 @@
+"""NetHack / MiniHack helpers: honest time limits, success flags, agent positions.
+
+NLE ends an episode that reaches its own ``max_episode_steps`` with
+``terminated=True`` (``info["end_status"] == ABORTED``), so SB3 would not
+bootstrap the value there and potential shaping would zero the next
+potential. :class:`NLETimeLimit` turns those ends into truncations and adds
+``info["is_success"]`` (the task was solved), which SB3 logs as
+``rollout/success_rate``. This module does not import ``nle``: the presets
+name it as a wrapper, and ``nle`` / ``minihack`` are imported by the preset's
+``module``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+# nle.nethack.NLE.StepStatus values (kept as ints so this module does not import nle)
+ABORTED = -1
+TASK_SUCCESSFUL = 2
+# blstats indices of the hero's map column and row (nle.nethack.NLE_BL_X / NLE_BL_Y)
+BLSTATS_X, BLSTATS_Y = 0, 1
+MAP_SHAPE = (21, 79)  # rows, columns of the NetHack map (glyphs)
+
+
+class NLETimeLimit(gym.Wrapper):
+    """Report NLE's step-limit ends as truncations and flag solved tasks in ``info["is_success"]``."""
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        status = int(info.get("end_status", 0))
+        if terminated and status == ABORTED:
+            terminated, truncated = False, True
+        if terminated or truncated:
+            info["is_success"] = status == TASK_SUCCESSFUL
+        return obs, reward, terminated, truncated, info
+
+
+def agent_positions(obs: dict[str, np.ndarray]) -> np.ndarray:
+    """The hero's ``(row, column)`` on the map for a batch of observations, shape ``(n, 2)``.
+
+    Reads ``blstats`` (x is the column, y the row), so the observation must
+    hold that key; raises a :class:`KeyError` naming the keys it has otherwise.
+    """
+    if "blstats" not in obs:
+        raise KeyError(f"agent_positions needs the 'blstats' observation key; got {sorted(obs)}")
+    blstats = np.asarray(obs["blstats"]).reshape(-1, np.shape(obs["blstats"])[-1])
+    return np.stack([blstats[:, BLSTATS_Y], blstats[:, BLSTATS_X]], axis=1).astype(np.int64)
