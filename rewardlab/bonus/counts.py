@@ -1,0 +1,229 @@
+"""Count-based bonuses: global ``1/√N(k)``, episodic ``1/√N_e(k)`` or ``1[N_e(k)=1]``, and their combinations.
+
+Counts include the current visit, so a state seen for the first time gets a
+bonus of 1. The key (see :mod:`rewardlab.bonus.keys`) of the *next*
+observation is counted: the bonus rewards reaching a rare state.
+
+Combinations (Henaff et al. 2023, "A Study of Global and Episodic Bonuses
+for Exploration in Contextual MDPs"): ``product`` = global × episodic works
+across settings where episodes share more or less structure; ``sum`` =
+global + ``episodic_weight`` × episodic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from rewardlab.bonus.kernels import EMPTY, count_keys, count_keys_per_env, lookup_keys, rehash_into
+from rewardlab.bonus.keys import KeySpec, as_key
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+
+COUNT_MODES = ("global", "episodic", "product", "sum")
+EPISODIC_FORMS = ("inverse_sqrt", "first_visit")
+MAX_LOAD = 0.5
+
+
+def _capacity_for(n_keys: int, capacity: int) -> int:
+    while n_keys > capacity * MAX_LOAD:
+        capacity *= 2
+    return capacity
+
+
+class CountTable:
+    """Visit counts of ``int64`` keys in an open-addressing hash table (grows as needed)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        capacity = _capacity_for(1, max(int(capacity), 2))
+        self.keys = np.full(capacity, EMPTY, dtype=np.int64)
+        self.counts = np.zeros(capacity, dtype=np.int64)
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _reserve(self, extra: int) -> None:
+        capacity = _capacity_for(self.size + extra, self.keys.shape[0])
+        if capacity != self.keys.shape[0]:
+            keys = np.full(capacity, EMPTY, dtype=np.int64)
+            counts = np.zeros(capacity, dtype=np.int64)
+            rehash_into(self.keys, self.counts, keys, counts)
+            self.keys, self.counts = keys, counts
+
+    def visit(self, keys: np.ndarray) -> np.ndarray:
+        """Count one visit of each key (in order) and return the counts including it."""
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        self._reserve(keys.shape[0])
+        out = np.empty(keys.shape[0], dtype=np.int64)
+        self.size += count_keys(self.keys, self.counts, keys, out)
+        return out
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Stored counts (0 for unseen keys), without counting a visit."""
+        out = np.empty(len(keys), dtype=np.int64)
+        lookup_keys(self.keys, self.counts, np.ascontiguousarray(keys, dtype=np.int64), out)
+        return out
+
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stored ``(keys, counts)``."""
+        used = self.keys != EMPTY
+        return self.keys[used].copy(), self.counts[used].copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        keys, counts = self.items()
+        return {"keys": keys, "counts": counts}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        keys = np.asarray(state["keys"], dtype=np.int64)
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        capacity = _capacity_for(len(keys), 1024)
+        self.keys = np.full(capacity, EMPTY, dtype=np.int64)
+        self.counts = np.zeros(capacity, dtype=np.int64)
+        rehash_into(keys, counts, self.keys, self.counts)
+        self.size = len(keys)
+
+
+class EpisodicCountTable:
+    """One count table per env (rows of one array), cleared per env at episode start."""
+
+    def __init__(self, n_envs: int, capacity: int = 256) -> None:
+        capacity = _capacity_for(1, max(int(capacity), 2))
+        self.keys = np.full((n_envs, capacity), EMPTY, dtype=np.int64)
+        self.counts = np.zeros((n_envs, capacity), dtype=np.int64)
+        self.sizes = np.zeros(n_envs, dtype=np.int64)
+
+    @property
+    def n_envs(self) -> int:
+        return self.keys.shape[0]
+
+    def visit(self, keys: np.ndarray) -> np.ndarray:
+        """Count ``keys[i]`` in env ``i``'s table; return the counts including this visit."""
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        if keys.shape[0] != self.n_envs:
+            raise ValueError(f"episodic counts hold {self.n_envs} envs but got a batch of {keys.shape[0]}")
+        capacity = _capacity_for(int(self.sizes.max()) + 1, self.keys.shape[1])
+        if capacity != self.keys.shape[1]:
+            keys_new = np.full((self.n_envs, capacity), EMPTY, dtype=np.int64)
+            counts_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
+            for i in range(self.n_envs):
+                rehash_into(self.keys[i], self.counts[i], keys_new[i], counts_new[i])
+            self.keys, self.counts = keys_new, counts_new
+        out = np.empty(self.n_envs, dtype=np.int64)
+        count_keys_per_env(self.keys, self.counts, self.sizes, keys, out)
+        return out
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        self.keys[env_indices] = EMPTY
+        self.counts[env_indices] = 0
+        self.sizes[env_indices] = 0
+
+
+class EpisodicCounter:
+    """Lazily sized per-env episodic counts that a term owns and resets."""
+
+    def __init__(self) -> None:
+        self.table: EpisodicCountTable | None = None
+
+    def bind(self, env: EnvInfo) -> None:
+        self.table = EpisodicCountTable(env.n_envs)
+
+    def visit(self, keys: np.ndarray) -> np.ndarray:
+        if self.table is None or self.table.n_envs != len(keys):
+            self.table = EpisodicCountTable(len(keys))
+        return self.table.visit(keys)
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        if self.table is not None:
+            self.table.reset(env_indices)
+
+
+class CountBonus(RewardTerm):
+    """Count bonus on the key of the next observation.
+
+    Args:
+        key: what counts as the same state (a :class:`~rewardlab.bonus.keys.Key`
+            or its config form: ``"position"``, ``{"name": "simhash", "bits": 32}``,
+            ``{"grid": {"dims": ["position", "velocity"], "cell": [0.1, 0.01]}}``).
+        mode: ``"global"`` ``1/√N``, ``"episodic"``, ``"product"`` (global × episodic)
+            or ``"sum"`` (global + ``episodic_weight`` × episodic).
+        episodic: ``"inverse_sqrt"`` ``1/√N_e`` or ``"first_visit"`` ``1[N_e = 1]``.
+        episodic_weight: weight of the episodic part in ``mode="sum"``.
+
+    Global counts grow only in training mode; in eval mode the bonus reads the
+    stored count plus the current visit. They are saved by :meth:`state_dict`.
+    """
+
+    name = "count"
+
+    def __init__(
+        self,
+        *,
+        key: KeySpec = "obs",
+        mode: Literal["global", "episodic", "product", "sum"] = "global",
+        episodic: Literal["inverse_sqrt", "first_visit"] = "inverse_sqrt",
+        episodic_weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if mode not in COUNT_MODES:
+            raise ValueError(f"unknown count mode {mode!r}; valid: {list(COUNT_MODES)}")
+        if episodic not in EPISODIC_FORMS:
+            raise ValueError(f"unknown episodic bonus {episodic!r}; valid: {list(EPISODIC_FORMS)}")
+        self.key = as_key(key)
+        self.mode = mode
+        self.episodic = episodic
+        self.episodic_weight = float(episodic_weight)
+        self.global_counts = CountTable()
+        self.episodic_counts = EpisodicCounter()
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        self.key.bind(env)
+        self.episodic_counts.bind(env)
+
+    def _global(self, keys: np.ndarray) -> np.ndarray:
+        counts = self.global_counts.visit(keys) if self.training else self.global_counts.lookup(keys) + 1
+        return 1.0 / np.sqrt(counts)
+
+    def _episodic(self, keys: np.ndarray) -> np.ndarray:
+        counts = self.episodic_counts.visit(keys)
+        if self.episodic == "first_visit":
+            return (counts == 1).astype(np.float64)
+        return 1.0 / np.sqrt(counts)
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        keys = self.key(batch.next_obs)
+        if self.mode == "global":
+            return self._global(keys)
+        if self.mode == "episodic":
+            return self._episodic(keys)
+        if self.mode == "product":
+            return self._global(keys) * self._episodic(keys)
+        return self._global(keys) + self.episodic_weight * self._episodic(keys)
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        self.episodic_counts.reset(env_indices)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"global_counts": self.global_counts.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.global_counts.load_state_dict(state["global_counts"])
+
+    def __repr__(self) -> str:
+        return f"CountBonus(key={self.key!r}, mode={self.mode!r})"
+
+
+def count(
+    key: KeySpec = "obs",
+    *,
+    mode: Literal["global", "episodic", "product", "sum"] = "global",
+    episodic: Literal["inverse_sqrt", "first_visit"] = "inverse_sqrt",
+    episodic_weight: float = 1.0,
+    name: str | None = None,
+) -> CountBonus:
+    """A count bonus (see :class:`CountBonus`)."""
+    return CountBonus(key=key, mode=mode, episodic=episodic, episodic_weight=episodic_weight, name=name)

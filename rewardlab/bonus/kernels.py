@@ -1,0 +1,247 @@
+"""Numba kernels shared by the exploration bonuses; each works on a whole batch in one call.
+
+* hashing: grid cells, SimHash sign patterns and raw bytes to ``int64`` keys;
+* count tables: open-addressing hash tables keyed by ``int64`` (one global
+  table, or one row per env for episodic counts);
+* E3B: the elliptical bonus with a Sherman–Morrison update of each env's
+  inverse covariance;
+* NGU: k nearest neighbours in each env's episodic memory and the kernel
+  similarity bonus.
+
+Hash tables use linear probing on a power-of-two capacity; ``EMPTY`` marks a
+free slot, so a key equal to ``EMPTY`` is stored as ``EMPTY + 1``. Callers
+keep the load factor below one half by growing before a call
+(:func:`rehash_into`), so probing always ends.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+EMPTY = np.iinfo(np.int64).min
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_ONE = np.uint64(1)
+
+
+@numba.njit(cache=True, inline="always")
+def mix64(x: np.uint64) -> np.uint64:
+    """splitmix64 finaliser: spreads the bits of ``x`` over the whole word."""
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+# -- keys --------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_keys(x: np.ndarray, cell: np.ndarray, out: np.ndarray) -> None:
+    """``out[i]`` = hash of the integer cell ``floor(x[i, j] / cell[j])`` over all ``j``."""
+    for i in range(x.shape[0]):
+        h = _GOLDEN
+        for j in range(x.shape[1]):
+            c = np.int64(math.floor(x[i, j] / cell[j]))
+            h = mix64(h ^ (np.uint64(c) + _GOLDEN))
+        out[i] = np.int64(h)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def simhash_keys(x: np.ndarray, projection: np.ndarray, out: np.ndarray) -> None:
+    """SimHash: bit ``b`` of ``out[i]`` is ``projection[b] · x[i] > 0`` (``projection`` is bits × D)."""
+    bits, dim = projection.shape
+    for i in range(x.shape[0]):
+        key = np.uint64(0)
+        for b in range(bits):
+            acc = 0.0
+            for j in range(dim):
+                acc += projection[b, j] * x[i, j]
+            if acc > 0.0:
+                key |= _ONE << np.uint64(b)
+        out[i] = np.int64(key)
+
+
+@numba.njit(cache=True, nogil=True)
+def bytes_keys(data: np.ndarray, out: np.ndarray) -> None:
+    """FNV-1a over each row of a ``uint8`` matrix, then mixed: equal rows give equal keys."""
+    for i in range(data.shape[0]):
+        h = _FNV_OFFSET
+        for j in range(data.shape[1]):
+            h = (h ^ np.uint64(data[i, j])) * _FNV_PRIME
+        out[i] = np.int64(mix64(h))
+
+
+# -- count tables --------------------------------------------------------------
+
+
+@numba.njit(cache=True, inline="always")
+def _probe(table_keys: np.ndarray, key: np.int64) -> int:
+    """Slot holding ``key``, or the free slot where it belongs."""
+    mask = np.int64(table_keys.shape[0] - 1)
+    i = np.int64(mix64(np.uint64(key)) & np.uint64(mask))
+    while True:
+        k = table_keys[i]
+        if k == key or k == EMPTY:  # noqa: SIM109  (plain comparisons compile best in numba)
+            return i
+        i = (i + 1) & mask
+
+
+@numba.njit(cache=True, inline="always")
+def _stored(key: np.int64) -> np.int64:
+    return key + 1 if key == EMPTY else key
+
+
+@numba.njit(cache=True, nogil=True)
+def count_keys(table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarray, out: np.ndarray) -> int:
+    """Add one visit to each key in turn; ``out[i]`` = its count including this visit. Returns new keys."""
+    new = 0
+    for i in range(keys.shape[0]):
+        key = _stored(keys[i])
+        s = _probe(table_keys, key)
+        if table_keys[s] == EMPTY:
+            table_keys[s] = key
+            new += 1
+        table_counts[s] += 1
+        out[i] = table_counts[s]
+    return new
+
+
+@numba.njit(cache=True, nogil=True)
+def lookup_keys(table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
+    """``out[i]`` = stored count of ``keys[i]`` (0 when unseen); the table is not changed."""
+    for i in range(keys.shape[0]):
+        key = _stored(keys[i])
+        s = _probe(table_keys, key)
+        out[i] = 0 if table_keys[s] == EMPTY else table_counts[s]
+
+
+@numba.njit(cache=True, nogil=True)
+def count_keys_per_env(
+    table_keys: np.ndarray, table_counts: np.ndarray, sizes: np.ndarray, keys: np.ndarray, out: np.ndarray
+) -> None:
+    """Episodic counts: key ``i`` is counted in env ``i``'s own table row (``table_keys[i]``)."""
+    for i in range(keys.shape[0]):
+        row_keys = table_keys[i]
+        key = _stored(keys[i])
+        s = _probe(row_keys, key)
+        if row_keys[s] == EMPTY:
+            row_keys[s] = key
+            sizes[i] += 1
+        table_counts[i, s] += 1
+        out[i] = table_counts[i, s]
+
+
+@numba.njit(cache=True, nogil=True)
+def rehash_into(old_keys: np.ndarray, old_counts: np.ndarray, new_keys: np.ndarray, new_counts: np.ndarray) -> None:
+    """Move every entry of a table into a (bigger, empty) one."""
+    for i in range(old_keys.shape[0]):
+        key = old_keys[i]
+        if key != EMPTY:
+            s = _probe(new_keys, key)
+            new_keys[s] = key
+            new_counts[s] = old_counts[i]
+
+
+# -- E3B -----------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def elliptical_bonus(inv_cov: np.ndarray, phi: np.ndarray, out: np.ndarray) -> None:
+    """E3B: ``out[i] = φᵢᵀ C⁻¹ φᵢ``, then ``C⁻¹ ← C⁻¹ − uuᵀ/(1 + out[i])`` with ``u = C⁻¹φᵢ``.
+
+    ``inv_cov`` is (n, d, d), one symmetric inverse covariance per env, updated in place.
+    """
+    n, d = phi.shape
+    u = np.empty(d, dtype=inv_cov.dtype)
+    for i in range(n):
+        c = inv_cov[i]
+        f = phi[i]
+        b = 0.0
+        for a in range(d):
+            acc = 0.0
+            for k in range(d):
+                acc += c[a, k] * f[k]
+            u[a] = acc
+            b += f[a] * acc
+        out[i] = b
+        scale = 1.0 / (1.0 + b)
+        for a in range(d):
+            ua = u[a] * scale
+            for k in range(d):
+                c[a, k] -= ua * u[k]
+
+
+# -- NGU episodic memory -------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def knn_then_insert(
+    memory: np.ndarray, sizes: np.ndarray, emb: np.ndarray, k: int, dists: np.ndarray, n_found: np.ndarray
+) -> None:
+    """Squared distances from ``emb[i]`` to its ``k`` nearest entries of env ``i``'s memory, then store ``emb[i]``.
+
+    ``memory`` is (n_envs, capacity, d); ``sizes[i]`` counts everything env ``i``
+    stored this episode (past capacity the oldest entry is overwritten).
+    ``dists[i, :n_found[i]]`` come out sorted ascending.
+    """
+    n, d = emb.shape
+    capacity = memory.shape[1]
+    for i in range(n):
+        filled = min(sizes[i], capacity)
+        found = 0
+        for j in range(filled):
+            s = 0.0
+            for a in range(d):
+                diff = memory[i, j, a] - emb[i, a]
+                s += diff * diff
+            if found < k:
+                pos = found
+                found += 1
+            elif s < dists[i, k - 1]:
+                pos = k - 1
+            else:
+                continue
+            while pos > 0 and dists[i, pos - 1] > s:
+                dists[i, pos] = dists[i, pos - 1]
+                pos -= 1
+            dists[i, pos] = s
+        n_found[i] = found
+        slot = sizes[i] % capacity
+        for a in range(d):
+            memory[i, slot, a] = emb[i, a]
+        sizes[i] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def ngu_similarity_bonus(
+    dists: np.ndarray,
+    n_found: np.ndarray,
+    mean_sq_dist: float,
+    epsilon: float,
+    cluster_distance: float,
+    c: float,
+    max_similarity: float,
+    out: np.ndarray,
+) -> None:
+    """NGU episodic bonus ``1/(√ΣK + c)`` with ``K = ε/(max(d²/d̄² − ξ, 0) + ε)``.
+
+    The current state is its own nearest neighbour (``K = 1``), so a state
+    never seen this episode gets ``1/(1 + c)``; the bonus is 0 when
+    ``√ΣK + c`` exceeds ``max_similarity``.
+    """
+    scale = 1.0 / max(mean_sq_dist, 1e-12)
+    for i in range(dists.shape[0]):
+        total = 1.0
+        for j in range(n_found[i]):
+            dn = max(dists[i, j] * scale - cluster_distance, 0.0)
+            total += epsilon / (dn + epsilon)
+        s = math.sqrt(total) + c
+        out[i] = 0.0 if s > max_similarity else 1.0 / s

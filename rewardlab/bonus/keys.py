@@ -1,0 +1,261 @@
+"""Keys: map a batch of observations to ``int64`` keys that count tables count.
+
+A key decides what "the same state" means for a count bonus:
+
+* ``grid`` -- the cell of chosen continuous dimensions (``dims`` by index or
+  by preset name such as ``"position"``, ``cell`` one size or one per dim);
+* ``simhash`` -- the sign pattern of a fixed, seeded random projection of the
+  flattened observation (Tang et al. 2017), ``bits`` long;
+* ``obs`` -- the exact observation (its bytes);
+* ``position`` / ``message`` / ``glyphs`` -- NetHack and MiniHack dict
+  observations: the agent's ``(x, y)`` from ``blstats`` (and the level), the
+  256-byte ``message``, or the whole 21×79 ``glyphs`` map.
+
+In YAML a key is a name (``key: position``), a mapping with ``name``
+(``key: {name: simhash, bits: 32}``) or a one-entry mapping
+(``key: {grid: {dims: [position, velocity], cell: [0.1, 0.01]}}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from rewardlab.bonus.kernels import bytes_keys, grid_keys, simhash_keys
+from rewardlab.config.registry import ConfigError, Registry
+from rewardlab.core.env_info import EnvInfo
+
+KEYS = Registry("count key")
+
+
+def _field(obs: Any, field: str | None, key_name: str) -> np.ndarray:
+    """``obs[field]`` for dict observations, ``obs`` itself otherwise, with a clear error."""
+    if isinstance(obs, Mapping):
+        if field is None:
+            raise ValueError(
+                f"the {key_name!r} key got a dict observation; set field to one of {sorted(obs)} "
+                "(or use a NetHack key: position, message, glyphs)"
+            )
+        if field not in obs:
+            raise ValueError(f"the {key_name!r} key needs observation field {field!r}; available: {sorted(obs)}")
+        return np.asarray(obs[field])
+    if field is not None:
+        raise ValueError(f"the {key_name!r} key has field={field!r} but the observation is not a dict")
+    return np.asarray(obs)
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """Flatten everything but the leading env axis."""
+    return x.reshape(x.shape[0], -1)
+
+
+class Key:
+    """Maps a batch of observations (leading env axis) to ``int64`` keys, shape ``(n,)``."""
+
+    name = "key"
+
+    def bind(self, env: EnvInfo) -> None:
+        """Resolve names against the env (observation dimension names, spaces)."""
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, spec: Any, where: str = "") -> Key:
+        """Build from ``"name"``, ``{name: ..., **params}`` or ``{name: {params}}``."""
+        if isinstance(spec, Key):
+            return spec
+        if isinstance(spec, str):
+            return KEYS.build(spec, {}, where)
+        if isinstance(spec, Mapping):
+            if "name" in spec:
+                return KEYS.build(spec["name"], {k: v for k, v in spec.items() if k != "name"}, where)
+            if len(spec) == 1:
+                ((name, params),) = spec.items()
+                if params is None or isinstance(params, Mapping):
+                    return KEYS.build(name, dict(params or {}), where)
+        raise ConfigError(
+            f"{where}a key is a name, {{name: ..., params}} or {{name: {{params}}}}, got {spec!r}; "
+            f"valid names: {', '.join(KEYS.names())}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+KeySpec = Union[Key, str, Mapping[str, Any]]
+
+
+def as_key(spec: KeySpec) -> Key:
+    """A :class:`Key` from a key or its config form."""
+    return Key.from_config(spec)
+
+
+class GridKey(Key):
+    """The grid cell ``floor(obs[dims] / cell)`` of continuous observation dimensions.
+
+    Args:
+        dims: dimension indices or preset names (``"position"``); all dims when None.
+        cell: cell size, one for all dims or one per dim.
+        field: the dict-observation field to read (None for array observations).
+    """
+
+    name = "grid"
+
+    def __init__(
+        self, *, dims: Sequence[int | str] | None = None, cell: float | Sequence[float] = 0.1, field: str | None = None
+    ) -> None:
+        cells = np.atleast_1d(np.asarray(cell, dtype=np.float64))
+        if (cells <= 0).any():
+            raise ValueError(f"grid cell sizes must be > 0, got {cell!r}")
+        if dims is not None and cells.size not in (1, len(dims)):
+            raise ValueError(f"grid has {len(dims)} dims but {cells.size} cell sizes; give one size or one per dim")
+        self.dims = None if dims is None else list(dims)
+        self.cell = cells
+        self.field = field
+        self._index: np.ndarray | None = None
+        if self.dims is not None and all(isinstance(d, (int, np.integer)) for d in self.dims):
+            self._index = np.asarray(self.dims, dtype=np.int64)
+
+    def bind(self, env: EnvInfo) -> None:
+        if self.dims is not None:
+            self._index = np.asarray([env.obs_index(d) for d in self.dims], dtype=np.int64)
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        x = _rows(_field(obs, self.field, self.name)).astype(np.float64, copy=False)
+        if self.dims is not None:
+            if self._index is None:
+                raise ValueError(
+                    f"grid dims {self.dims} name observation dimensions; bind the reward to an env first "
+                    "(RewardVecWrapper does) or give integer indices"
+                )
+            x = x[:, self._index]
+        cell = np.broadcast_to(self.cell, (x.shape[1],)) if self.cell.size == 1 else self.cell
+        if cell.shape[0] != x.shape[1]:
+            raise ValueError(f"grid has {cell.shape[0]} cell sizes but the observation has {x.shape[1]} dims")
+        out = np.empty(x.shape[0], dtype=np.int64)
+        grid_keys(np.ascontiguousarray(x), np.ascontiguousarray(cell), out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"GridKey(dims={self.dims}, cell={self.cell.tolist()})"
+
+
+class SimHashKey(Key):
+    """SimHash: ``sign(A·flatten(obs))`` packed into ``bits`` bits, ``A`` Gaussian with a fixed seed.
+
+    Nearby observations share keys more often than far ones, so counts
+    generalise over continuous or high-dimensional observations.
+    """
+
+    name = "simhash"
+
+    def __init__(self, *, bits: int = 32, seed: int = 0, field: str | None = None) -> None:
+        if not 1 <= bits <= 64:
+            raise ValueError(f"simhash bits must be in [1, 64], got {bits}")
+        self.bits = bits
+        self.seed = seed
+        self.field = field
+        self.projection: np.ndarray | None = None
+
+    def _projection(self, dim: int) -> np.ndarray:
+        if self.projection is None or self.projection.shape[1] != dim:
+            rng = np.random.default_rng(self.seed)
+            self.projection = rng.standard_normal((self.bits, dim)).astype(np.float32)
+        return self.projection
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        x = np.ascontiguousarray(_rows(_field(obs, self.field, self.name)), dtype=np.float32)
+        out = np.empty(x.shape[0], dtype=np.int64)
+        simhash_keys(x, self._projection(x.shape[1]), out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"SimHashKey(bits={self.bits}, seed={self.seed})"
+
+
+class BytesKey(Key):
+    """The exact observation (or one dict field of it), hashed from its bytes."""
+
+    name = "obs"
+
+    def __init__(self, *, field: str | None = None) -> None:
+        self.field = field
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        x = np.ascontiguousarray(_rows(_field(obs, self.field, self.field or self.name)))
+        out = np.empty(x.shape[0], dtype=np.int64)
+        bytes_keys(x.view(np.uint8).reshape(x.shape[0], -1), out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"BytesKey(field={self.field!r})"
+
+
+BL_X, BL_Y, BL_DNUM, BL_DLEVEL = 0, 1, 23, 24  # nle.nethack.NLE_BL_X, NLE_BL_Y, NLE_BL_DNUM, NLE_BL_DLEVEL
+
+
+class PositionKey(Key):
+    """NetHack/MiniHack agent position from ``blstats``: ``x | y<<8 [| level<<16 | dungeon<<24]``."""
+
+    name = "position"
+
+    def __init__(self, *, level: bool = True) -> None:
+        self.level = level
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        bl = _field(obs, "blstats", self.name).astype(np.int64)
+        if bl.ndim != 2 or bl.shape[1] <= BL_Y:
+            raise ValueError(f"blstats must be (n, 27), got shape {bl.shape}")
+        key = bl[:, BL_X] | (bl[:, BL_Y] << 8)
+        if self.level:
+            if bl.shape[1] <= BL_DLEVEL:
+                raise ValueError(f"blstats has {bl.shape[1]} entries; the level needs 27 (or use level=False)")
+            key = key | (bl[:, BL_DLEVEL] << 16) | (bl[:, BL_DNUM] << 24)
+        return key
+
+    def __repr__(self) -> str:
+        return f"PositionKey(level={self.level})"
+
+
+# -- registrations (YAML names) -------------------------------------------------
+
+
+@KEYS.register("grid", family="continuous")
+def grid(
+    dims: list[Union[int, str]] | None = None, cell: Union[float, list[float]] = 0.1, field: str | None = None
+) -> Key:
+    """Cell of continuous dims (index or preset name) on a grid of size ``cell``."""
+    return GridKey(dims=dims, cell=cell, field=field)
+
+
+@KEYS.register("simhash", family="any")
+def simhash(bits: int = 32, seed: int = 0, field: str | None = None) -> Key:
+    """Sign pattern of a seeded random projection of the flattened observation."""
+    return SimHashKey(bits=bits, seed=seed, field=field)
+
+
+@KEYS.register("obs", family="any")
+def obs(field: str | None = None) -> Key:
+    """The exact observation (or dict field), hashed."""
+    return BytesKey(field=field)
+
+
+@KEYS.register("position", family="nethack")
+def position(level: bool = True) -> Key:
+    """Agent (x, y) from blstats, with dungeon and level when ``level``."""
+    return PositionKey(level=level)
+
+
+@KEYS.register("message", family="nethack")
+def message() -> Key:
+    """The 256-byte NetHack message, hashed."""
+    return BytesKey(field="message")
+
+
+@KEYS.register("glyphs", family="nethack")
+def glyphs() -> Key:
+    """The whole 21×79 glyph map, hashed."""
+    return BytesKey(field="glyphs")

@@ -1,0 +1,136 @@
+"""Count bonuses: hash tables, global/episodic/product/sum, resets, checkpoints, YAML, auto-reset."""
+
+import numpy as np
+import pytest
+
+import rewardlab as rl
+from rewardlab.bonus import CountBonus, CountTable, EpisodicCountTable
+from rewardlab.bonus.keys import GridKey
+from rewardlab.core import Transitions
+
+
+def batch_of(next_obs):
+    next_obs = np.asarray(next_obs, dtype=np.float64)
+    return Transitions.from_arrays(next_obs, np.zeros(len(next_obs), dtype=np.int64), next_obs)
+
+
+def test_count_table_matches_a_python_counter_and_grows():
+    table = CountTable(capacity=4)
+    keys = np.random.default_rng(0).integers(-50, 50, size=2000)
+    keys[:3] = np.iinfo(np.int64).min  # the EMPTY sentinel is still a valid key
+    counts = table.visit(keys)
+    seen: dict[int, int] = {}
+    expected = []
+    for k in keys.tolist():
+        seen[k] = seen.get(k, 0) + 1
+        expected.append(seen[k])
+    np.testing.assert_array_equal(counts, expected)
+    assert len(table) == len(seen)
+    np.testing.assert_array_equal(table.lookup(np.array([keys[0], 10**12])), [seen[int(keys[0])], 0])
+
+
+def test_episodic_table_counts_per_env_and_resets_one_env():
+    table = EpisodicCountTable(2, capacity=2)
+    for _ in range(3):
+        out = table.visit(np.array([7, 7]))
+    np.testing.assert_array_equal(out, [3, 3])  # envs do not share counts
+    table.reset(np.array([1]))
+    np.testing.assert_array_equal(table.visit(np.array([7, 7])), [4, 1])
+    for k in range(100):  # growth keeps counts
+        table.visit(np.array([k + 100, k + 100]))
+    np.testing.assert_array_equal(table.visit(np.array([7, 7])), [5, 2])
+
+
+CELL = GridKey(dims=[0], cell=1.0)
+A, B = [0.5], [1.5]
+
+
+@pytest.mark.parametrize(
+    ("mode", "episodic", "expected"),
+    [
+        # step 1: env0 A, env1 A; step 2: env0 A, env1 B.  global N(A) = 1, 2, 3; N(B) = 1
+        ("global", "inverse_sqrt", [[1, 2**-0.5], [3**-0.5, 1]]),
+        ("episodic", "inverse_sqrt", [[1, 1], [2**-0.5, 1]]),
+        ("episodic", "first_visit", [[1, 1], [0, 1]]),
+        ("product", "inverse_sqrt", [[1, 2**-0.5], [3**-0.5 * 2**-0.5, 1]]),
+        ("sum", "first_visit", [[1 + 0.5, 2**-0.5 + 0.5], [3**-0.5, 1 + 0.5]]),
+    ],
+)
+def test_count_modes_hand_computed(mode, episodic, expected):
+    term = CountBonus(key=CELL, mode=mode, episodic=episodic, episodic_weight=0.5)
+    out = [term(batch_of([A, A])), term(batch_of([A, B]))]
+    np.testing.assert_allclose(out, expected)
+
+
+def test_episode_reset_clears_only_episodic_counts():
+    term = rl.bonus.count(CELL, mode="product")
+    term(batch_of([A, A]))
+    term.reset(np.array([0]))
+    # global N(A) = 3, 4; episodic: env0 restarted (1), env1 second visit (2)
+    np.testing.assert_allclose(term(batch_of([A, A])), [3**-0.5, 4**-0.5 * 2**-0.5])
+
+
+def test_eval_mode_reads_global_counts_without_changing_them():
+    term = rl.bonus.count(CELL)
+    term(batch_of([A]))
+    term.eval()
+    np.testing.assert_allclose([term(batch_of([A]))[0], term(batch_of([A]))[0]], [2**-0.5, 2**-0.5])
+    term.train()
+    np.testing.assert_allclose(term(batch_of([A])), [2**-0.5])
+
+
+def test_global_counts_round_trip_through_state_dict():
+    term = rl.bonus.count(CELL)
+    for _ in range(3):
+        term(batch_of([A, B]))
+    fresh = rl.bonus.count(CELL)
+    fresh.load_state_dict(term.state_dict())
+    np.testing.assert_allclose(fresh(batch_of([A, B, [9.5]])), term(batch_of([A, B, [9.5]])))
+    np.testing.assert_allclose(fresh(batch_of([A])), [5**-0.5])
+
+
+def test_yaml_count_with_grid_key_builds_and_binds_names():
+    reward = rl.build_reward(
+        [
+            "extrinsic",
+            {
+                "term": "count",
+                "weight": 0.1,
+                "mode": "episodic",
+                "key": {"grid": {"dims": ["position", "velocity"], "cell": [0.1, 0.01]}},
+            },
+        ]
+    )
+    assert reward.component_names() == ["extrinsic", "count"]
+    venv = rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0)
+    wrapped = rl.RewardVecWrapper(venv, reward)
+    wrapped.reset()
+    _, rew, _, infos = wrapped.step(np.array([0, 2]))
+    np.testing.assert_allclose(rew, -1.0 + 0.1)  # first visit of every cell
+    assert infos[0]["rewardlab"]["count"] == pytest.approx(0.1)
+
+
+def test_yaml_count_errors_name_valid_choices():
+    with pytest.raises(rl.ConfigError, match="must be one of"):
+        rl.build_reward({"term": "count", "mode": "episodc"})
+    with pytest.raises(rl.ConfigError, match="unknown count key 'gird'"):
+        rl.build_reward({"term": "count", "key": "gird"})
+
+
+def test_yaml_normalize_and_clip_wrap_the_bonus():
+    term = rl.build_reward({"term": "count", "key": {"grid": {"dims": [0], "cell": 1.0}}, "clip": 0.5})
+    np.testing.assert_allclose(term(batch_of([A])), [0.5])
+
+
+def test_episodic_counts_reset_at_sb3_auto_reset():
+    """Every state shares one key, so the episodic bonus is 1/√t within each 5-step episode."""
+    reward = rl.bonus.count(GridKey(cell=1e9), mode="episodic")
+    venv = rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0, env_kwargs={"max_episode_steps": 5})
+    venv = rl.RewardVecWrapper(venv, reward)
+    venv.reset()
+    got = []
+    for _ in range(12):
+        _, rew, dones, _ = venv.step(np.array([0, 2]))
+        got.append(rew.copy())
+    t = np.arange(12) % 5 + 1
+    np.testing.assert_allclose(np.stack(got), np.repeat((1 / np.sqrt(t))[:, None], 2, axis=1), rtol=1e-6)
