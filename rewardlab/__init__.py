@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import config, shaping
+from rewardlab import bonus, config, shaping
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import ConfigError, build_reward, load_reward
@@ -42,6 +42,7 @@ __all__ = [
     "RewardWrapper",
     "Transitions",
     "WeightedSum",
+    "bonus",
     "build_reward",
     "config",
     "constant",
