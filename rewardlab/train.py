@@ -108,7 +108,7 @@ def resolved_hyperparams(config: RunConfig) -> dict[str, Any]:
     return hp
 
 
-def build_run(config: RunConfig, out_dir: str | Path | None = None) -> tuple[Any, Any, dict[str, Any]]:
+def build_run(config: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
     """Env stack and SB3 model for ``config``: ``(model, venv, hyperparams)``."""
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -131,13 +131,11 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None) -> tuple[Any
     venv = RewardVecWrapper(venv, reward, nan_policy=config.nan_policy)  # type: ignore[arg-type]
     if runner.get("normalize"):
         venv = VecNormalize(venv, gamma=gamma)
-    tb_log = str(Path(out_dir) / "tb") if out_dir is not None else None
     model = _algo_class(config.algo)(
         runner.get("policy", "MlpPolicy"),
         venv,
         seed=config.seed,
         verbose=0,
-        tensorboard_log=tb_log,
         device="cpu",
         **resolve_classes(hp),
     )
@@ -146,16 +144,18 @@ def build_run(config: RunConfig, out_dir: str | Path | None = None) -> tuple[Any
 
 def train(config: RunConfig, out_dir: str | Path, *, progress_bar: bool = True) -> dict[str, Any]:
     """Train one run into ``out_dir`` and return its summary (also written to ``summary.json``)."""
-    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY_FILE).unlink(missing_ok=True)
-    model, venv, hp = build_run(config, out)
+    model, venv, hp = build_run(config)
     (out / "config.yaml").write_text(
         yaml.safe_dump({"run": asdict(config), "resolved_hyperparams": hp}, sort_keys=False)
     )
-    model.set_logger(configure(str(out), ["csv", "tensorboard"]))
+    model.set_logger(
+        Logger(str(out), [CSVOutputFormat(str(out / "progress.csv")), TensorBoardOutputFormat(str(out / "tb"))])
+    )
     logger = RewardLogger(csv_path=out / "reward_terms.csv")
     start = time.perf_counter()
     model.learn(config.steps, callback=logger, progress_bar=progress_bar)

@@ -56,5 +56,6 @@ def run_rewards(args: argparse.Namespace) -> int:
 
     console = Console(width=160)
     console.print(_registry_table(TERMS, args.family))
-    console.print(_registry_table(POTENTIALS, args.family))
+    # potentials belong to shaping; their own family names the env group they fit
+    console.print(_registry_table(POTENTIALS, None if args.family == "shaping" else args.family))
     return 0

@@ -15,6 +15,7 @@ from rewardlab.config.registry import ConfigError
 COMMAND_MODULES = (
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.list_cmd",
+    "rewardlab.cli.sweep_cmd",
 )
 
 

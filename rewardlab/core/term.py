@@ -210,7 +210,7 @@ class WeightedSum(RewardTerm):
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for name, t in zip(self._names, self.terms):
-            if t.learns:
+            if t.learns and t.training:
                 metrics.update({f"{name}/{k}": v for k, v in t.update(batch).items()})
         return metrics
 

@@ -75,7 +75,7 @@ class KRC(RewardTerm):
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for t in self.terms:
-            if t.learns:
+            if t.learns and t.training:
                 metrics.update(t.update(batch))
         return metrics
 

@@ -19,7 +19,7 @@ def _batch_of_one(obs: Any) -> Any:
     return np.asarray(obs)[None]
 
 
-class RewardWrapper(gym.Wrapper):
+class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Replace a Gymnasium env's reward with ``reward``, evaluated as a batch of one.
 
     Same info keys and options as :class:`~rewardlab.RewardVecWrapper`.
@@ -35,7 +35,10 @@ class RewardWrapper(gym.Wrapper):
         update_every: int = 128,
         step_info: bool = True,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(
+            self, reward=reward, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every
+        )
+        gym.Wrapper.__init__(self, env)
         self.engine = RewardEngine(
             reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
         )

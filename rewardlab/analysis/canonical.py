@@ -1,0 +1,130 @@
+"""EPIC canonicalisation of rewards on sampled transitions, batched and chunked.
+
+``C(R)(s,a,s') = R(s,a,s') + γ·E[R(s',A,S')] − E[R(s,A,S')] − γ·E[R(S,A,S')]``
+with ``S, S' ~ D_S`` and ``A ~ D_A`` independent (Gleave et al. 2021). It
+removes every potential shaping ``γΦ(s') − Φ(s)``: two rewards that differ by
+shaping have the same canonical form.
+
+The expectation ``m(x) = E[R(x,A,S')]`` is estimated with ``M`` pairs
+``(A_j, S'_j)`` for every state ``x`` that appears (each ``s``, each ``s'`` and
+``M`` states ``S_i`` for the constant term), so a reward is called on
+``(2N + M)·M`` transitions: 50 M for the customary ``N = M = 4096``. They are
+built and evaluated ``chunk_size`` rows at a time, and duplicate states are
+evaluated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rewardlab.analysis.env_rewards import EnvRewardModel
+from rewardlab.analysis.evaluation import DEFAULT_CHUNK, RewardEvaluator
+from rewardlab.analysis.sampling import Coverage
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Observation, Transitions, _concat_obs, _index_obs
+
+#: a canonical reward whose spread is below this fraction of the raw reward's scale is taken as constant
+CONSTANT_TOLERANCE = 1e-9
+
+
+def epic_canonicalize(
+    rewards: Sequence[RewardTerm],
+    batch: Transitions,
+    coverage: Coverage,
+    *,
+    env: str | EnvInfo | Any | None = None,
+    env_reward: EnvRewardModel | None = None,
+    gamma: float = 0.99,
+    n_samples: int | None = 4096,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical and raw values of each reward on ``batch``: two arrays of shape ``(k, batch.n)``.
+
+    Args:
+        rewards: the reward terms (frozen copies are evaluated).
+        batch: the transitions ``(s, a, s')`` to canonicalise.
+        coverage: pools that ``S``, ``A`` and ``S'`` are drawn from.
+        env, env_reward: see :class:`RewardEvaluator` (termination is ignored).
+        gamma: discount of the MDP the rewards are compared in.
+        n_samples: ``M``, pairs ``(A, S')`` and states ``S`` per expectation;
+            ``None`` takes every pair of the pools (exact for enumerable MDPs).
+        chunk_size: transitions per reward call.
+        progress: show a progress bar.
+
+    A canonical reward that is constant up to rounding (a potential shaping
+    alone, a constant step cost) is returned as exactly 0.
+    """
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    evaluators = [
+        RewardEvaluator(r, env=env, env_reward=env_reward, ignore_termination=True, chunk_size=chunk_size)
+        for r in rewards
+    ]
+    rng = np.random.default_rng(seed)
+    if n_samples is None:
+        n_obs, n_act = _length(coverage.obs), len(coverage.actions)
+        pair_obs = _index_obs(coverage.obs, np.tile(np.arange(n_obs), n_act))
+        pair_act = coverage.actions[np.repeat(np.arange(n_act), n_obs)]
+        start_obs = coverage.obs
+    else:
+        pair_act = coverage.sample_actions(n_samples, rng)
+        pair_obs = coverage.sample_obs(n_samples, rng)
+        start_obs = coverage.sample_obs(n_samples, rng)
+    states = _concat_obs([batch.obs, batch.next_obs, start_obs])
+    unique, inverse = _unique_rows(states)
+    means = _mean_rewards(evaluators, unique, pair_act, pair_obs, chunk_size, progress)[:, inverse]
+    n = batch.n
+    mean_s, mean_next, mean_start = means[:, :n], means[:, n : 2 * n], means[:, 2 * n :]
+    raw = np.stack([ev.on_batch(batch) for ev in evaluators])
+    canonical = raw + gamma * mean_next - mean_s - gamma * mean_start.mean(axis=1, keepdims=True)
+    scale = np.maximum(np.abs(raw).max(axis=1, initial=0.0), np.abs(means).max(axis=1, initial=0.0))
+    constant = canonical.std(axis=1) <= CONSTANT_TOLERANCE * np.maximum(scale, np.finfo(float).tiny)
+    canonical[constant] = 0.0
+    return canonical, raw
+
+
+def _mean_rewards(
+    evaluators: list[RewardEvaluator],
+    states: Observation,
+    actions: np.ndarray,
+    next_states: Observation,
+    chunk_size: int,
+    progress: bool,
+) -> np.ndarray:
+    """``m(x) = mean_j R(x, A_j, S'_j)`` for every state ``x`` and reward: shape ``(k, n_states)``."""
+    m = len(actions)
+    n_states = _length(states)
+    per_chunk = max(1, chunk_size // m)
+    out = np.empty((len(evaluators), n_states))
+    starts = range(0, n_states, per_chunk)
+    for start in tqdm(starts, desc="EPIC expectations", disable=not progress, leave=False):
+        idx = np.arange(start, min(n_states, start + per_chunk))
+        obs = _index_obs(states, np.repeat(idx, m))
+        act = np.tile(actions, (len(idx),) + (1,) * (actions.ndim - 1))
+        nxt = _index_obs(next_states, np.tile(np.arange(m), len(idx)))
+        batch = evaluators[0].transitions(obs, act, nxt)
+        for k, ev in enumerate(evaluators):
+            values = sum(ev.reward.components(batch).values())
+            out[k, idx] = np.asarray(values, dtype=np.float64).reshape(len(idx), m).mean(axis=1)
+    return out
+
+
+def _unique_rows(states: Observation) -> tuple[Observation, np.ndarray]:
+    """Distinct states and the index of each original row among them (dict observations are not deduplicated)."""
+    if isinstance(states, dict):
+        n = _length(states)
+        return states, np.arange(n)
+    flat = np.ascontiguousarray(states).reshape(len(states), -1)
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    return states[first], inverse.reshape(-1)
+
+
+def _length(obs: Observation) -> int:
+    return len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)

@@ -1,0 +1,129 @@
+"""``rewardlab sweep``: run, inspect, report and tune sweeps from a YAML spec.
+
+    rewardlab sweep sweeps/mountaincar.yaml [--backend local|ray] [--workers N] [--resume]
+    rewardlab sweep status sweeps/mountaincar.yaml        (or the sweep folder)
+    rewardlab sweep report runs/sweeps/mountaincar
+    rewardlab sweep tune sweeps/mountaincar_tune.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rewardlab.config.registry import ConfigError
+
+ACTIONS = ("run", "status", "report", "tune")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a grid of env × reward × algo × seed from a YAML spec; status, report, tune",
+        description="Run a sweep spec (default), or: 'status SPEC|DIR' (progress per group), "
+        "'report SPEC|DIR' (results table and plots), 'tune SPEC' (reward weight search with Optuna).",
+    )
+    p.add_argument("words", nargs="+", metavar="[ACTION] SPEC", help=f"optional action ({', '.join(ACTIONS)}) and spec")
+    p.add_argument("--backend", default="local", choices=["local", "ray"], help="where runs execute (default: local)")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs (default: half the cores)")
+    p.add_argument("--address", default=None, help="join this Ray cluster (e.g. auto); default: start a local one")
+    p.add_argument("--resume", action="store_true", help="skip finished runs, restart unfinished ones")
+    p.add_argument("--overwrite", action="store_true", help="delete the sweep's runs and start over")
+    p.add_argument("--out", default=None, help="sweep folder (default: the spec's 'out')")
+    p.add_argument("--no-report", action="store_true", help="skip the results table and plots at the end")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def _split(words: list[str]) -> tuple[str, str]:
+    if words[0] in ACTIONS:
+        if len(words) != 2:
+            raise ConfigError(f"'rewardlab sweep {words[0]}' takes one spec file or sweep folder, got {words[1:]}")
+        return words[0], words[1]
+    if len(words) != 1:
+        raise ConfigError(f"unknown sweep action {words[0]!r}; valid: {', '.join(ACTIONS)} (or just a spec file)")
+    return "run", words[0]
+
+
+def _spec(target: str, out: str | None):  # noqa: ANN202 -- SweepSpec, imported lazily
+    from rewardlab.sweep.spec import load_spec
+
+    spec = load_spec(target)
+    if out is not None:
+        spec.out = Path(out)
+    return spec
+
+
+def _folder(target: str, out: str | None) -> Path:
+    """The sweep folder of a spec file, or ``target`` itself when it is a folder."""
+    return Path(out) if out else (Path(target) if Path(target).is_dir() else _spec(target, None).out)
+
+
+def run(args: argparse.Namespace) -> int:
+    action, target = _split(args.words)
+    if action == "status":
+        return show_status(_folder(target, args.out))
+    if action == "report":
+        return show_report(_folder(target, args.out))
+    if action == "tune":
+        from rewardlab.sweep.weight_search import tune_weights
+
+        tune_weights(
+            _spec(target, args.out),
+            backend=args.backend,
+            workers=args.workers,
+            address=args.address,
+            progress=not args.no_progress,
+        )
+        return 0
+    from rewardlab.sweep.runner import run_sweep
+
+    outcome = run_sweep(
+        _spec(target, args.out),
+        backend=args.backend,
+        workers=args.workers,
+        address=args.address,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        report=not args.no_report,
+    )
+    print(f"{len(outcome.results)} runs executed, {outcome.skipped} skipped, {len(outcome.failed)} failed")
+    if not args.no_report:
+        show_report(outcome.out, write=False)
+    return 1 if outcome.failed else 0
+
+
+def show_status(out: Path) -> int:
+    """Print done / failed / running / pending runs per group."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rewardlab.sweep.aggregate import load_runs
+    from rewardlab.sweep.report import status_table
+
+    runs = load_runs(out)
+    counts = status_table(runs)
+    table = Table(title=f"sweep {out}")
+    table.add_column("group")
+    for col in counts.columns:
+        table.add_column(col, justify="right")
+    for group, row in counts.iterrows():
+        table.add_row(str(group), *(str(int(v)) for v in row))
+    console = Console(width=160)
+    console.print(table)
+    for _, run in runs[runs["state"] == "failed"].iterrows():
+        console.print(f"[red]failed[/] {run['run_id']}: see {out / run['run_id'] / 'error.txt'}")
+    return 0
+
+
+def show_report(out: Path, *, write: bool = True) -> int:
+    """(Re)write the results table and plots of ``out`` and print the table."""
+    from rewardlab.sweep.report import report_paths, write_report
+
+    paths = write_report(out) if write else report_paths(out)
+    if "results_md" in paths:
+        print(paths["results_md"].read_text())
+    print("files: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+

@@ -1,0 +1,164 @@
+"""Sweep reports: status tables, the results table (CSV + Markdown) and plots.
+
+Plot functions take ``ax=`` and return it, like the rest of :mod:`rewardlab.plot`.
+:func:`write_report` writes into the sweep folder:
+
+* ``runs.csv`` -- every run with its state and summary values;
+* ``results.csv`` / ``results.md`` -- IQM and mean per group with 95 % bootstrap CIs;
+* ``learning_curves.png`` -- true return against steps per reward (mean ± CI over seeds);
+* ``performance_profile.png`` -- fraction of runs with evaluation return > τ, per reward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rewardlab.sweep.aggregate import (
+    SCORE,
+    aggregate,
+    load_runs,
+    mean_curve,
+    performance_profile,
+    run_curve,
+)
+from rewardlab.sweep.state import STATES
+
+CURVE_POINTS = 60
+REPORT_FILES = {
+    "runs": "runs.csv",
+    "results_csv": "results.csv",
+    "results_md": "results.md",
+    "learning_curves": "learning_curves.png",
+    "performance_profile": "performance_profile.png",
+}
+
+
+def _axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(7, 4))[1]
+
+
+def status_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs per group and state (done / failed / running / pending), with a total row."""
+    table = pd.crosstab(runs["group"], runs["state"]).reindex(columns=list(STATES), fill_value=0)
+    table = table.reindex(pd.unique(runs["group"]))
+    table["total"] = table.sum(axis=1)
+    table.loc["all"] = table.sum(axis=0)
+    return table
+
+
+def _label(row: pd.Series, columns: list[str]) -> str:
+    return " / ".join(str(row[c]) for c in columns)
+
+
+def _varying(runs: pd.DataFrame) -> list[str]:
+    """Axes that take more than one value in the sweep (what a legend needs to tell runs apart)."""
+    cols = [c for c in ("env", "reward", "algo", "variant") if runs[c].nunique() > 1]
+    return cols or ["reward"]
+
+
+def learning_curves(
+    out: str | Path, *, runs: pd.DataFrame | None = None, ax: Any = None, smooth: int = 10, seed: int = 0
+) -> Any:
+    """True return against environment steps for each group: mean over seeds with a 95 % bootstrap band."""
+    out = Path(out)
+    runs = load_runs(out) if runs is None else runs
+    done = runs[runs["state"] == "done"]
+    ax = _axes(ax)
+    if done.empty:
+        return ax
+    grid = np.linspace(0, float(done["steps"].max()), CURVE_POINTS)
+    columns = _varying(runs)
+    for group, frame in done.groupby("group", sort=False):
+        curves = np.stack([run_curve(out / rid / "reward_terms.csv", grid, smooth=smooth) for rid in frame["run_id"]])
+        centre, low, high = mean_curve(curves, seed=seed)
+        label = f"{_label(frame.iloc[0], columns)} (n={len(frame)})"
+        (line,) = ax.plot(grid, centre, label=label)
+        ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"true return (moving average of {smooth} episodes)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def profile_plot(runs: pd.DataFrame, *, score: str = SCORE, ax: Any = None, points: int = 100) -> Any:
+    """Performance profile per group: fraction of runs with ``score`` > τ against τ."""
+    done = runs[runs["state"] == "done"].dropna(subset=[score]) if score in runs else runs.iloc[:0]
+    ax = _axes(ax)
+    if done.empty:
+        return ax
+    low, high = float(done[score].min()), float(done[score].max())
+    pad = max(1e-9, 0.05 * (high - low))
+    taus = np.linspace(low - pad, high + pad, points)
+    columns = _varying(runs)
+    for _, frame in done.groupby("group", sort=False):
+        ax.step(taus, performance_profile(frame[score], taus), where="post", label=_label(frame.iloc[0], columns))
+    ax.set_xlabel(f"τ ({score})")
+    ax.set_ylabel(f"fraction of runs with {score} > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def markdown_table(results: pd.DataFrame) -> str:
+    """The results table in Markdown: IQM and mean as ``value [low, high]``."""
+    header = ["env", "reward", "algo", "variant", "seeds", "IQM [95% CI]", "mean [95% CI]", "std"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in results.iterrows():
+        cells = [
+            r["env"],
+            r["reward"],
+            r["algo"],
+            r["variant"],
+            str(r["seeds"]),
+            f"{r['iqm']:.2f} [{r['iqm_low']:.2f}, {r['iqm_high']:.2f}]",
+            f"{r['mean']:.2f} [{r['mean_low']:.2f}, {r['mean_high']:.2f}]",
+            f"{r['std']:.2f}",
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[str, Path]:
+    """Write the tables and plots of the sweep in ``out``; return their paths by kind."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    runs = load_runs(out)
+    paths = {key: out / name for key, name in REPORT_FILES.items()}
+    runs.to_csv(paths["runs"], index=False)
+    if not (runs["state"] == "done").any():
+        return {"runs": paths["runs"]}
+    results = aggregate(runs, score=score, seed=seed)
+    results.to_csv(paths["results_csv"], index=False)
+    paths["results_md"].write_text(
+        f"# {out.name}: {score} over seeds (IQM and mean, 95% stratified bootstrap CI)\n\n" + markdown_table(results)
+    )
+    for name, draw in (
+        ("learning_curves", lambda ax: learning_curves(out, runs=runs, ax=ax, seed=seed)),
+        ("performance_profile", lambda ax: profile_plot(runs, score=score, ax=ax)),
+    ):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        draw(ax)
+        ax.set_title(f"{out.name}: {name.replace('_', ' ')}")
+        fig.tight_layout()
+        fig.savefig(paths[name], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def report_paths(out: str | Path) -> dict[str, Path]:
+    """The report files that exist in ``out``, by kind."""
+    return {key: Path(out) / name for key, name in REPORT_FILES.items() if (Path(out) / name).exists()}
