@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import bonus, config, shaping
+from rewardlab import bonus, config, shaping, sweep
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import ConfigError, build_reward, load_reward
@@ -51,5 +51,6 @@ __all__ = [
     "load_reward",
     "make_vec_env",
     "shaping",
+    "sweep",
     "transforms",
 ]

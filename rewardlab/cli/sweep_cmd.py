@@ -1,9 +1,9 @@
 """``rewardlab sweep``: run, inspect, report and tune sweeps from a YAML spec.
 
-    rewardlab sweep sweeps/mountaincar.yaml [--backend local|ray] [--workers N] [--resume]
-    rewardlab sweep status sweeps/mountaincar.yaml        (or the sweep folder)
-    rewardlab sweep report runs/sweeps/mountaincar
-    rewardlab sweep tune sweeps/mountaincar_tune.yaml
+rewardlab sweep sweeps/mountaincar.yaml [--backend local|ray] [--workers N] [--resume]
+rewardlab sweep status sweeps/mountaincar.yaml        (or the sweep folder)
+rewardlab sweep report runs/sweeps/mountaincar
+rewardlab sweep tune sweeps/mountaincar_tune.yaml
 """
 
 from __future__ import annotations
@@ -126,4 +126,3 @@ def show_report(out: Path, *, write: bool = True) -> int:
         print(paths["results_md"].read_text())
     print("files: " + ", ".join(str(p) for p in paths.values()))
     return 0
-

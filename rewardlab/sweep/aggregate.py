@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from rewardlab.config.registry import ConfigError
 from rewardlab.sweep.state import MANIFEST_FILE, read_json, run_state
 from rewardlab.train import SUMMARY_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCORE = "eval_true_return"
 GROUP_COLUMNS = ("env", "reward", "algo", "variant")
@@ -32,6 +33,8 @@ GROUP_COLUMNS = ("env", "reward", "algo", "variant")
 
 def iqm(scores: Any, axis: int | None = None) -> Any:
     """Interquartile mean: mean of the scores left after trimming 25 % from each end."""
+    from scipy import stats
+
     return stats.trim_mean(np.asarray(scores, dtype=np.float64), 0.25, axis=axis)
 
 
@@ -71,6 +74,8 @@ def stratified_bootstrap_ci(
 
 def load_runs(out: str | Path) -> pd.DataFrame:
     """One row per run of the sweep in ``out``: its axes, state and ``summary.json`` values."""
+    import pandas as pd
+
     out = Path(out)
     manifest = read_json(out / MANIFEST_FILE)
     if manifest is None:
@@ -105,6 +110,8 @@ def aggregate(
     runs: pd.DataFrame, *, score: str = SCORE, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
     """Per group (env × reward × algo × variant): seeds, IQM and mean of ``score`` with bootstrap CIs."""
+    import pandas as pd
+
     done = runs[runs["state"] == "done"]
     if score not in done.columns:
         raise ConfigError(f"no finished run has {score!r}; finished runs have: {', '.join(done.columns)}")
@@ -137,6 +144,8 @@ def run_curve(csv_path: str | Path, grid: np.ndarray, *, column: str = "true_ret
     Grid points before the first or after the last finished episode are NaN:
     the run has no data there and must not pull the mean.
     """
+    import pandas as pd
+
     path = Path(csv_path)
     if not path.exists() or path.stat().st_size == 0:
         return np.full(grid.shape, np.nan)
@@ -166,7 +175,8 @@ def mean_curve(
         if not valid.any():
             continue
         centre[j] = column[valid].mean()
-        resampled = np.nanmean(np.where(valid[idx], column[idx], np.nan), axis=1)
-        resampled = resampled[~np.isnan(resampled)]
-        low[j], high[j] = np.quantile(resampled, [alpha, 1.0 - alpha]) if resampled.size else (np.nan, np.nan)
+        counts = valid[idx].sum(axis=1)
+        sums = np.where(valid[idx], column[idx], 0.0).sum(axis=1)
+        resampled = sums[counts > 0] / counts[counts > 0]  # resamples that drew only runs without data are dropped
+        low[j], high[j] = np.quantile(resampled, [alpha, 1.0 - alpha])
     return centre, low, high

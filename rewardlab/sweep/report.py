@@ -12,10 +12,9 @@ Plot functions take ``ax=`` and return it, like the rest of :mod:`rewardlab.plot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from rewardlab.sweep.aggregate import (
     SCORE,
@@ -25,7 +24,10 @@ from rewardlab.sweep.aggregate import (
     performance_profile,
     run_curve,
 )
-from rewardlab.sweep.state import STATES
+from rewardlab.sweep.state import MANIFEST_FILE, STATES, read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CURVE_POINTS = 60
 REPORT_FILES = {
@@ -47,6 +49,8 @@ def _axes(ax: Any) -> Any:
 
 def status_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs per group and state (done / failed / running / pending), with a total row."""
+    import pandas as pd
+
     table = pd.crosstab(runs["group"], runs["state"]).reindex(columns=list(STATES), fill_value=0)
     table = table.reindex(pd.unique(runs["group"]))
     table["total"] = table.sum(axis=1)
@@ -137,6 +141,7 @@ def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[
 
     out = Path(out)
     runs = load_runs(out)
+    title = (read_json(out / MANIFEST_FILE) or {}).get("name", out.name)
     paths = {key: out / name for key, name in REPORT_FILES.items()}
     runs.to_csv(paths["runs"], index=False)
     if not (runs["state"] == "done").any():
@@ -144,7 +149,7 @@ def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[
     results = aggregate(runs, score=score, seed=seed)
     results.to_csv(paths["results_csv"], index=False)
     paths["results_md"].write_text(
-        f"# {out.name}: {score} over seeds (IQM and mean, 95% stratified bootstrap CI)\n\n" + markdown_table(results)
+        f"# {title}: {score} over seeds (IQM and mean, 95% stratified bootstrap CI)\n\n" + markdown_table(results)
     )
     for name, draw in (
         ("learning_curves", lambda ax: learning_curves(out, runs=runs, ax=ax, seed=seed)),
@@ -152,7 +157,7 @@ def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[
     ):
         fig, ax = plt.subplots(figsize=(8, 4.5))
         draw(ax)
-        ax.set_title(f"{out.name}: {name.replace('_', ' ')}")
+        ax.set_title(f"{title}: {name.replace('_', ' ')}")
         fig.tight_layout()
         fig.savefig(paths[name], dpi=110)
         plt.close(fig)

@@ -162,4 +162,3 @@ class _Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
-

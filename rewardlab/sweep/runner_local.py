@@ -68,9 +68,7 @@ class LocalBackend:
         while queue:
             queue = self._run_pool(queue, out, on_result)
 
-    def _run_pool(
-        self, queue: list[SweepRun], out: Path, on_result: Callable[[RunResult], None]
-    ) -> list[SweepRun]:
+    def _run_pool(self, queue: list[SweepRun], out: Path, on_result: Callable[[RunResult], None]) -> list[SweepRun]:
         """Feed jobs to one pool, at most ``workers`` in flight; return what is left if the pool breaks."""
         executor = cf.ProcessPoolExecutor(
             max_workers=min(self.workers, len(queue)),
@@ -93,7 +91,9 @@ class LocalBackend:
                         # a worker died (OOM killer, segfault): every run in flight is lost with the pool
                         lost = [(job, started), *in_flight.values()]
                         for j, t in lost:
-                            message = mark_failed(out / j.run_id, j.config_hash, "worker process died (killed or crashed)")
+                            message = mark_failed(
+                                out / j.run_id, j.config_hash, "worker process died (killed or crashed)"
+                            )
                             on_result(RunResult(j.run_id, "failed", time.perf_counter() - t, error=message))
                         _stop(executor)
                         return queue

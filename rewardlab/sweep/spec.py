@@ -314,9 +314,7 @@ def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> Swe
     source = Path(source) if source is not None else None
     base = source.parent if source is not None else None
     name = str(data.get("name") or (source.stem if source is not None else "sweep"))
-    rewards = {
-        str(k): _resolve_reward(str(k), v, base) for k, v in _as_mapping(data["rewards"], "rewards").items()
-    }
+    rewards = {str(k): _resolve_reward(str(k), v, base) for k, v in _as_mapping(data["rewards"], "rewards").items()}
     if not rewards:
         raise ConfigError("rewards: list at least one reward")
     algos = _parse_algos(data.get("algos", ["ppo"]))

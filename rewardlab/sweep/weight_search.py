@@ -83,7 +83,9 @@ def parse_tune(spec: SweepSpec) -> TuneSpec:
         raise ConfigError(f"sweep spec {spec.name!r} has no 'tune' section; see rewardlab.sweep.weight_search")
     for key in data:
         if key not in TUNE_KEYS:
-            raise ConfigError(f"tune: unknown key {key!r}{suggest(key, list(TUNE_KEYS))}; valid: {', '.join(TUNE_KEYS)}")
+            raise ConfigError(
+                f"tune: unknown key {key!r}{suggest(key, list(TUNE_KEYS))}; valid: {', '.join(TUNE_KEYS)}"
+            )
     if spec.search:
         raise ConfigError("tune: a weight search takes no 'search' section; fix the hyper-parameters in 'algos'")
     reward = data.get("reward")
@@ -104,7 +106,9 @@ def parse_tune(spec: SweepSpec) -> TuneSpec:
         if isinstance(dom, list) and len(dom) == 2:
             dom = {"low": dom[0], "high": dom[1]}
         if not isinstance(dom, dict) or not {"low", "high"} <= set(dom) or not dom["low"] < dom["high"]:
-            raise ConfigError(f"tune.weights.{name}: give [low, high] or {{low, high, log}} with low < high, got {dom!r}")
+            raise ConfigError(
+                f"tune.weights.{name}: give [low, high] or {{low, high, log}} with low < high, got {dom!r}"
+            )
         log = bool(dom.get("log", False))
         if log and dom["low"] <= 0:
             raise ConfigError(f"tune.weights.{name}: a log range needs low > 0, got {dom['low']}")
@@ -130,7 +134,9 @@ def _requeue_interrupted(study: Any) -> int:
         if trial.state == TrialState.RUNNING:  # we hold the sweep lock: nobody else is running it
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     covered = [
-        t.system_attrs.get("fixed_params", t.params) for t in trials if t.state in (TrialState.WAITING, TrialState.COMPLETE)
+        t.system_attrs.get("fixed_params", t.params)
+        for t in trials
+        if t.state in (TrialState.WAITING, TrialState.COMPLETE)
     ]
     queued = 0
     for trial in trials:
@@ -195,7 +201,13 @@ def tune_weights(
             )
             try:
                 run_sweep(
-                    trial_spec, backend=backend, workers=workers, address=address, resume=True, progress=False, report=False
+                    trial_spec,
+                    backend=backend,
+                    workers=workers,
+                    address=address,
+                    resume=True,
+                    progress=False,
+                    report=False,
                 )
             except KeyboardInterrupt:
                 trial.set_user_attr(INTERRUPTED, True)
@@ -227,4 +239,3 @@ def _write_results(study: Any, spec: SweepSpec, tune: TuneSpec) -> None:
         reward = apply_weights(spec.rewards[tune.reward], best.params)
         header = f"# best weights of {spec.name} (trial {best.number}, {SCORE} {best.value:.2f})\n"
         (spec.out / "best_reward.yaml").write_text(header + yaml.safe_dump({"reward": reward}, sort_keys=False))
-
