@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import bonus, config, shaping, sweep
+from rewardlab import analysis, bonus, config, plot, shaping, sweep
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import ConfigError, build_reward, load_reward
@@ -42,6 +42,7 @@ __all__ = [
     "RewardWrapper",
     "Transitions",
     "WeightedSum",
+    "analysis",
     "bonus",
     "build_reward",
     "config",
@@ -50,6 +51,7 @@ __all__ = [
     "function",
     "load_reward",
     "make_vec_env",
+    "plot",
     "shaping",
     "sweep",
     "transforms",

@@ -137,8 +137,15 @@ class RewardEvaluator:
     def on_batch(self, batch: Transitions) -> np.ndarray:
         """The reward of existing transitions (from rollouts), honouring ``ignore_termination``."""
         if self.ignore_termination:
-            batch = Transitions(batch.obs, batch.action, batch.next_obs, batch.reward,
-                                np.zeros(batch.n, dtype=bool), batch.truncated, batch.infos)
+            batch = Transitions(
+                batch.obs,
+                batch.action,
+                batch.next_obs,
+                batch.reward,
+                np.zeros(batch.n, dtype=bool),
+                batch.truncated,
+                batch.infos,
+            )
         return sum(self.components_of(lambda sl: batch[sl], batch.n).values())
 
 

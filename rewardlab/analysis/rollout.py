@@ -101,8 +101,15 @@ def rollout(
         obs, _, dones, infos = wrapped.step(action)
         next_obs = _true_next(obs, infos, dones)
         truncated = np.array([bool(info.get("TimeLimit.truncated", False)) for info in infos]) & dones
-        batch = Transitions(prev, np.asarray(action), next_obs, np.array([i[STEP_KEY]["extrinsic_reward"] for i in infos]),
-                            dones & ~truncated, truncated, [{} for _ in infos])
+        batch = Transitions(
+            prev,
+            np.asarray(action),
+            next_obs,
+            np.array([i[STEP_KEY]["extrinsic_reward"] for i in infos]),
+            dones & ~truncated,
+            truncated,
+            [{} for _ in infos],
+        )
         steps.append((batch, [info[STEP_KEY] for info in infos]))
     if isinstance(env, str):
         venv.close()
@@ -123,7 +130,9 @@ def _true_next(obs: Any, infos: list[dict], dones: np.ndarray) -> Any:
     return out
 
 
-def _assemble(steps: list[tuple[Transitions, list[dict]]], names: list[str], n_envs: int, complete_only: bool) -> Rollout:
+def _assemble(
+    steps: list[tuple[Transitions, list[dict]]], names: list[str], n_envs: int, complete_only: bool
+) -> Rollout:
     """Reorder step-major records into episodes."""
     keys = [*names, "extrinsic_reward", "total"]
     order, episode, step = [], [], []

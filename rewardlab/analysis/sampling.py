@@ -124,3 +124,30 @@ class Coverage:
     def sample_actions(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """``m`` actions drawn with replacement."""
         return self.actions[rng.integers(0, len(self.actions), size=m)]
+
+
+def comparison_data(
+    env: str | EnvInfo | Any | None,
+    transitions: Transitions | None,
+    coverage: Coverage | None,
+    *,
+    n_transitions: int = 4096,
+    seed: int = 0,
+    bound: float = 10.0,
+    env_reward: EnvRewardModel | None = None,
+) -> tuple[Transitions, Coverage]:
+    """The transitions to compare rewards on and the coverage pools, from what the caller gave.
+
+    * ``transitions`` given (e.g. ``rollout(...).transitions``): compare on them,
+      coverage = their states and actions unless ``coverage`` is given;
+    * only ``coverage``: ``n_transitions`` transitions drawn from its pools;
+    * neither: both uniform over ``env``'s spaces.
+    """
+    if transitions is not None:
+        return transitions, coverage or Coverage.from_transitions(transitions)
+    if coverage is not None:
+        return coverage.transitions(n_transitions, seed=seed, env=env, env_reward=env_reward), coverage
+    if env is None:
+        raise ValueError("give env (to sample from its spaces), transitions (e.g. from a rollout) or a coverage")
+    batch = space_transitions(env, n_transitions, seed=seed, bound=bound, env_reward=env_reward)
+    return batch, Coverage.from_spaces(env, max(n_transitions, 4096), seed=seed + 1, bound=bound)

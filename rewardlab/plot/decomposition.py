@@ -1,0 +1,90 @@
+"""Plots of what a reward is made of: per-step stacks, shares of the return, learning curves with bands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.analysis import decomposition as dec
+from rewardlab.analysis.rollout import Rollout
+from rewardlab.plot.curves import _axes
+
+
+def episode_terms(data: Rollout, episode: int = 0, *, ax: Any = None) -> Any:
+    """Stacked areas of each component over one episode: positive parts stack up, negative parts down.
+
+    The total reward is drawn as a black line.
+    """
+    df = dec.episode_terms(data, episode)
+    ax = _axes(ax)
+    steps = df.index.to_numpy()
+    up, down = np.zeros(len(df)), np.zeros(len(df))
+    for i, name in enumerate(df.columns):
+        values = df[name].to_numpy()
+        pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+        color = f"C{i}"
+        ax.fill_between(steps, up, up + pos, step="mid", alpha=0.75, color=color, label=name, linewidth=0)
+        ax.fill_between(steps, down, down + neg, step="mid", alpha=0.75, color=color, linewidth=0)
+        up, down = up + pos, down + neg
+    ax.step(steps, df.sum(axis=1).to_numpy(), where="mid", color="black", linewidth=1.2, label="total")
+    ax.axhline(0.0, color="grey", linewidth=0.6)
+    ax.set_xlabel("step in episode")
+    ax.set_ylabel("reward")
+    ax.set_title(f"episode {episode}: reward by term")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def term_shares(source: Rollout | str | Path | Any, *, ax: Any = None) -> Any:
+    """Bars of each term's mean episode sum, labelled with its share ``|sum|/Σ|sums|`` of the return."""
+    df = dec.term_shares(source)
+    ax = _axes(ax)
+    names = list(df.index)
+    bars = ax.bar(names, df["mean_return"], color=[f"C{i}" for i in range(len(names))])
+    for bar, share in zip(bars, df["share"]):
+        height = bar.get_height()
+        ax.annotate(
+            f"{100 * share:.1f}%",
+            (bar.get_x() + bar.get_width() / 2, height),
+            ha="center",
+            va="bottom" if height >= 0 else "top",
+            fontsize=8,
+        )
+    ax.axhline(0.0, color="grey", linewidth=0.6)
+    ax.set_ylabel("mean episode sum")
+    ax.set_title("share of the return by term")
+    ax.tick_params(axis="x", labelrotation=30)
+    return ax
+
+
+def learning_curves(
+    run_dirs: Sequence[str | Path],
+    *,
+    terms: Sequence[str] | None = None,
+    ax: Any = None,
+    points: int = 100,
+    smooth: int = 20,
+    confidence: float = 0.95,
+) -> Any:
+    """Each term's episode sum (and the true return, thick black) against steps, mean and band across runs."""
+    curves = dec.learning_curves(run_dirs, points=points, smooth=smooth, confidence=confidence)
+    ax = _axes(ax)
+    wanted = list(curves) if terms is None else [*terms]
+    missing = [t for t in wanted if t not in curves]
+    if missing:
+        raise ValueError(f"no term(s) {missing} in these runs; valid: {list(curves)}")
+    for i, name in enumerate(wanted):
+        c = curves[name]
+        color = "black" if name == "true_return" else f"C{i}"
+        ax.plot(c["timestep"], c["mean"], color=color, linewidth=2.5 if name == "true_return" else 1.4, label=name)
+        ax.fill_between(c["timestep"], c["low"], c["high"], color=color, alpha=0.2, linewidth=0)
+    n = int(curves[wanted[0]]["runs"].iloc[0]) if wanted else 0
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode sum")
+    ax.set_title(f"reward terms across {n} run(s), {int(confidence * 100)}% band")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return ax
