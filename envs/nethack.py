@@ -1,4 +1,4 @@
-"""NetHack / MiniHack helpers: honest time limits, success flags, agent positions.
+"""NetHack / MiniHack helpers: honest time limits, success flags, where the hero went.
 
 NLE ends an episode that reaches its own ``max_episode_steps`` with
 ``terminated=True`` (``info["end_status"] == ABORTED``), so SB3 would not
@@ -16,6 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
 
 # nle.nethack.NLE.StepStatus values (kept as ints so this module does not import nle)
 ABORTED = -1
@@ -48,3 +49,20 @@ def agent_positions(obs: dict[str, np.ndarray]) -> np.ndarray:
         raise KeyError(f"agent_positions needs the 'blstats' observation key; got {sorted(obs)}")
     blstats = np.asarray(obs["blstats"]).reshape(-1, np.shape(obs["blstats"])[-1])
     return np.stack([blstats[:, BLSTATS_Y], blstats[:, BLSTATS_X]], axis=1).astype(np.int64)
+
+
+class PositionVisits(BaseCallback):
+    """SB3 callback: count how often the hero stood on each map square during training.
+
+    ``counts`` is a ``(21, 79)`` array (rows, columns) summed over all envs and
+    dungeon levels; plot it with :func:`rewardlab.plot.visit_map`.
+    """
+
+    def __init__(self, shape: tuple[int, int] = MAP_SHAPE) -> None:
+        super().__init__()
+        self.counts = np.zeros(shape, dtype=np.int64)
+
+    def _on_step(self) -> bool:
+        rows, cols = agent_positions(self.locals["new_obs"]).T
+        np.add.at(self.counts, (rows, cols), 1)
+        return True
