@@ -7,8 +7,8 @@ shaping have the same canonical form.
 
 The expectation ``m(x) = E[R(x,A,S')]`` is estimated with ``M`` pairs
 ``(A_j, S'_j)`` for every state ``x`` that appears (each ``s``, each ``s'`` and
-``M`` states ``S_i`` for the constant term), so a reward is called on
-``(2N + M)·M`` transitions: 50 M for the customary ``N = M = 4096``. They are
+the ``M`` states ``S'_j`` again for the constant term), so a reward is called
+on ``(2N + M)·M`` transitions: 50 M for the customary ``N = M = 4096``. They are
 built and evaluated ``chunk_size`` rows at a time, and duplicate states are
 evaluated once.
 """
@@ -76,7 +76,9 @@ def epic_canonicalize(
     else:
         pair_act = coverage.sample_actions(n_samples, rng)
         pair_obs = coverage.sample_obs(n_samples, rng)
-        start_obs = coverage.sample_obs(n_samples, rng)
+        # the constant term's states are the pairs' own next states: then γ·E[Φ(S')] and γ·E[Φ(S)] of a
+        # shaping cancel exactly in the sample too (not only in expectation), which STARC's norms need
+        start_obs = pair_obs
     states = _concat_obs([batch.obs, batch.next_obs, start_obs])
     unique, inverse = _unique_rows(states)
     means = _mean_rewards(evaluators, unique, pair_act, pair_obs, chunk_size, progress)[:, inverse]

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "rewardlab.cli.train_cmd",
     "rewardlab.cli.list_cmd",
     "rewardlab.cli.sweep_cmd",
+    "rewardlab.cli.plot_cmd",
+    "rewardlab.cli.compare_cmd",
 )
 
 

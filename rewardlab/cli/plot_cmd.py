@@ -1,0 +1,139 @@
+"""``rewardlab plot landscape|decomposition|curves``: look at a reward or a run from the shell."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rewardlab.config.registry import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("plot", help="plot reward landscapes, decompositions and learning curves")
+    kinds = p.add_subparsers(dest="plot_kind", metavar="KIND")
+    kinds.required = True
+
+    land = kinds.add_parser("landscape", help="heatmap of a reward (one panel per component) over two state dims")
+    land.add_argument("--reward", action="append", default=[], help="reward YAML file or inline YAML (repeatable)")
+    land.add_argument("--run", default=None, help="run folder: its reward, env, and its policy's visited states")
+    land.add_argument("--env", default=None, help="env id (default: the run's)")
+    land.add_argument("--axes", nargs=2, default=["0", "1"], metavar=("X", "Y"), help="two dims, names or indices")
+    land.add_argument("--resolution", type=int, default=100, help="grid points per axis (default: 100)")
+    land.add_argument("--steps", type=int, default=1000, help="rollout steps for the visited-state overlay")
+    land.add_argument("--out", required=True, help="PNG file to write")
+    land.set_defaults(func=run_landscape)
+
+    dec = kinds.add_parser("decomposition", help="each term over an episode and its share of the return")
+    dec.add_argument("--run", default=None, help="run folder (its reward, env and trained policy)")
+    dec.add_argument("--reward", default=None, help="reward YAML (with --env; the policy is random)")
+    dec.add_argument("--env", default=None, help="env id (default: the run's)")
+    dec.add_argument("--steps", type=int, default=1000, help="rollout steps (default: 1000)")
+    dec.add_argument("--episode", type=int, default=0, help="episode to stack (default: 0)")
+    dec.add_argument("--seed", type=int, default=0)
+    dec.add_argument("--out", required=True, help="PNG file to write")
+    dec.set_defaults(func=run_decomposition)
+
+    cur = kinds.add_parser("curves", help="learning curves of each term across run folders (seeds), with bands")
+    cur.add_argument("runs", nargs="+", help="run folders holding reward_terms.csv")
+    cur.add_argument("--terms", nargs="+", default=None, help="only these columns (default: every term)")
+    cur.add_argument("--smooth", type=int, default=20, help="moving-average window in episodes")
+    cur.add_argument("--out", required=True, help="PNG file to write")
+    cur.set_defaults(func=run_curves)
+
+
+def _use_agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _figure(**kwargs: Any) -> Any:
+    _use_agg()
+    import matplotlib.pyplot as plt
+
+    return plt.figure(**kwargs)
+
+
+def _save(fig: Any, out: str) -> None:
+    import matplotlib.pyplot as plt
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
+def _axis(value: str) -> int | str:
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def reward_name(source: str, index: int) -> str:
+    """A label for a reward given on the command line: the file's stem, or ``reward<i>`` for inline YAML."""
+    path = Path(source)
+    return path.stem if path.suffix in (".yaml", ".yml") else f"reward{index}"
+
+
+def _run_reward_env(run: str | None, env: str | None) -> tuple[Any, str | None, Any, Any]:
+    """``(reward, env, model, obs_normalizer)`` of a run folder (``None``s without one)."""
+    if run is None:
+        return None, env, None, None
+    from rewardlab.analysis.rollout import load_run_model
+    from rewardlab.config.reward_config import build_reward
+
+    model, normalizer, config = load_run_model(run)
+    return build_reward(config["reward"]), env or config["env"], model, normalizer
+
+
+def run_landscape(args: argparse.Namespace) -> int:
+    import rewardlab as rl
+    from rewardlab.config.reward_config import load_reward
+
+    run_reward, env, model, normalizer = _run_reward_env(args.run, args.env)
+    rewards = {reward_name(s, i): load_reward(s) for i, s in enumerate(args.reward)}
+    if run_reward is not None and not rewards:
+        rewards = {Path(args.run).name: run_reward}
+    if not rewards:
+        raise ConfigError("give --reward (a YAML file or inline YAML) or --run (a run folder)")
+    if env is None:
+        raise ConfigError("give --env (or --run, whose env is used)")
+    visited = None
+    if args.run is not None:
+        visited = rl.analysis.rollout(
+            env, run_reward, model=model, obs_normalizer=normalizer, n_steps=args.steps
+        ).transitions.next_obs
+    common = {"env": env, "axes": tuple(_axis(a) for a in args.axes), "resolution": args.resolution}
+    _use_agg()  # landscapes sizes its own figure
+    target = next(iter(rewards.values())) if len(rewards) == 1 else rewards
+    fig = rl.plot.landscapes(target, visited=visited, **common)[0].figure
+    _save(fig, args.out)
+    return 0
+
+
+def run_decomposition(args: argparse.Namespace) -> int:
+    import rewardlab as rl
+    from rewardlab.config.reward_config import load_reward
+
+    reward, env, model, normalizer = _run_reward_env(args.run, args.env)
+    if args.reward is not None:
+        reward = load_reward(args.reward)
+    if reward is None or env is None:
+        raise ConfigError("give --run (a run folder), or --reward with --env")
+    data = rl.analysis.rollout(env, reward, model=model, obs_normalizer=normalizer, n_steps=args.steps, seed=args.seed)
+    fig = _figure(figsize=(12, 4))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    rl.plot.episode_terms(data, args.episode, ax=left)
+    rl.plot.term_shares(data, ax=right)
+    fig.tight_layout()
+    _save(fig, args.out)
+    return 0
+
+
+def run_curves(args: argparse.Namespace) -> int:
+    import rewardlab as rl
+
+    fig = _figure(figsize=(8, 4.5))
+    rl.plot.learning_curves(args.runs, terms=args.terms, smooth=args.smooth, ax=fig.subplots())
+    fig.tight_layout()
+    _save(fig, args.out)
+    return 0
