@@ -209,7 +209,7 @@ def _base_rows(
         row = np.zeros(n_dims)
         if space is not None:
             finite = np.isfinite(space.low) & np.isfinite(space.high)
-            row[finite] = ((space.low + space.high) / 2.0)[finite]
+            row[finite] = (space.low[finite] + space.high[finite]) / 2.0
         rows = row[None]
     for dim, value in (fixed or {}).items():
         index = _dim_index(info, dim)

@@ -15,8 +15,7 @@ def distance_matrix(matrix: DistanceMatrix, *, ax: Any = None, annotate: bool = 
     import matplotlib as mpl
 
     ax = _axes(ax)
-    colormap = mpl.colormaps[cmap].copy()
-    colormap.set_bad("lightgrey")
+    colormap = mpl.colormaps[cmap].with_extremes(bad="lightgrey")
     image = ax.imshow(np.ma.masked_invalid(matrix.values), cmap=colormap, vmin=0.0, vmax=1.0)
     ax.figure.colorbar(image, ax=ax, shrink=0.8, label=f"{matrix.method} distance")
     k = len(matrix.names)

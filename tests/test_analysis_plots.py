@@ -1,0 +1,72 @@
+"""Every analysis plot renders to PNG without a display and returns its axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import rewardlab as rl
+
+
+def save(ax, path):
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    assert path.stat().st_size > 1000
+
+
+def test_landscape_plots(tmp_path):
+    reward = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    visited = np.random.default_rng(0).uniform([-1.2, -0.07], [0.6, 0.07], size=(50, 2))
+    fig, ax = plt.subplots()
+    out = rl.plot.landscape(
+        reward, env="MountainCar-v0", axes=("position", "velocity"), resolution=20, ax=ax, visited=visited
+    )
+    assert out is ax and ax.get_xlabel() == "position"
+    save(ax, tmp_path / "one.png")
+    axs = rl.plot.landscapes(reward, env="MountainCar-v0", resolution=20, kind="contour")
+    assert [a.get_title() for a in axs] == ["extrinsic", "Φ shaping", "total"]
+    save(axs[0], tmp_path / "panels.png")
+    axs = rl.plot.landscapes({"a": reward, "b": -1.0 * reward}, env="MountainCar-v0", resolution=10)
+    assert [a.get_title() for a in axs] == ["a", "b"]
+    plt.close(axs[0].figure)
+
+
+def test_nethack_map_and_distance_matrix(tmp_path):
+    rng = np.random.default_rng(0)
+    ax = rl.plot.nethack_map(rng.integers(0, 79, 100), rng.integers(0, 21, 100), rng.normal(size=100))
+    save(ax, tmp_path / "map.png")
+    m = rl.analysis.DistanceMatrix(
+        ["a", "b"], np.array([[0, np.nan], [np.nan, 0]]), np.zeros((2, 2)), np.zeros((2, 2)), "EPIC"
+    )
+    fig, ax = plt.subplots()
+    assert rl.plot.distance_matrix(m, ax=ax) is ax
+    assert "n/a" in [t.get_text() for t in ax.texts]
+    save(ax, tmp_path / "matrix.png")
+
+
+def test_decomposition_plots(tmp_path):
+    reward = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    data = rl.analysis.rollout("MountainCar-v0", reward, n_steps=60)
+    save(rl.plot.episode_terms(data), tmp_path / "stack.png")
+    save(rl.plot.term_shares(data), tmp_path / "shares.png")
+    runs = []
+    for seed in range(2):
+        folder = tmp_path / f"run{seed}"
+        folder.mkdir()
+        pd.DataFrame(
+            {
+                "timestep": [10, 20, 30],
+                "bonus": [seed, 1, 2],
+                "true_return": [-3, -2, -1],
+                "total": 0,
+                "length": 5,
+                "terminated": False,
+            }
+        ).to_csv(folder / "reward_terms.csv", index=False)
+        runs.append(folder)
+    save(rl.plot.learning_curves(runs, smooth=1), tmp_path / "curves.png")
