@@ -9,6 +9,7 @@ rewardlab sweep tune sweeps/mountaincar_tune.yaml
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from rewardlab.config.registry import ConfigError
@@ -59,8 +60,19 @@ def _folder(target: str, out: str | None) -> Path:
     return Path(out) if out else (Path(target) if Path(target).is_dir() else _spec(target, None).out)
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (cluster schedulers, ``kill``) like Ctrl-C, so workers are stopped before the sweep exits."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     action, target = _split(args.words)
+    if action in ("run", "tune"):
+        _interrupt_on_sigterm()
     if action == "status":
         return show_status(_folder(target, args.out))
     if action == "report":

@@ -18,7 +18,6 @@ from rewardlab.sweep.runner import run_sweep
 from rewardlab.sweep.spec import SweepRun, SweepSpec, load_spec, parse_spec
 from rewardlab.sweep.weight_search import tune_weights
 
-
 __all__ = [
     "SweepRun",
     "SweepSpec",

@@ -80,7 +80,7 @@ def learning_curves(
         return ax
     grid = np.linspace(0, float(done["steps"].max()), CURVE_POINTS)
     columns = _varying(runs)
-    for group, frame in done.groupby("group", sort=False):
+    for _, frame in done.groupby("group", sort=False):
         curves = np.stack([run_curve(out / rid / "reward_terms.csv", grid, smooth=smooth) for rid in frame["run_id"]])
         centre, low, high = mean_curve(curves, seed=seed)
         label = f"{_label(frame.iloc[0], columns)} (n={len(frame)})"
