@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export MUJOCO_GL ?= egl
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: install demo test lint bench clean
 
@@ -15,7 +16,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	touch $@
 
 demo: install
-	$(BIN)/rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 60k --out runs/demo
+	$(BIN)/rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --out runs/demo
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # two xdist workers on two cores: no oversubscription
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from rewardlab.core.transitions import Transitions
+
+torch.set_num_threads(1)
 
 
 class ChainEnv(gym.Env):
