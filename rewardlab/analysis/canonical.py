@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from rewardlab.analysis.env_rewards import EnvRewardModel
 from rewardlab.analysis.evaluation import DEFAULT_CHUNK, RewardEvaluator
