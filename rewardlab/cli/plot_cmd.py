@@ -81,6 +81,8 @@ def _run_reward_env(run: str | None, env: str | None) -> tuple[Any, str | None, 
     from rewardlab.analysis.rollout import load_run_model
     from rewardlab.config.reward_config import build_reward
 
+    if not (Path(run) / "config.yaml").exists():
+        raise ConfigError(f"{run} is not a run folder: it has no config.yaml")
     model, normalizer, config = load_run_model(run)
     return build_reward(config["reward"]), env or config["env"], model, normalizer
 
@@ -132,6 +134,9 @@ def run_decomposition(args: argparse.Namespace) -> int:
 def run_curves(args: argparse.Namespace) -> int:
     import rewardlab as rl
 
+    missing = [run for run in args.runs if not (Path(run) / "reward_terms.csv").exists()]
+    if missing:
+        raise ConfigError(f"no reward_terms.csv (no finished episode yet?) in run folder(s) {missing}")
     fig = _figure(figsize=(8, 4.5))
     rl.plot.learning_curves(args.runs, terms=args.terms, smooth=args.smooth, ax=fig.subplots())
     fig.tight_layout()
