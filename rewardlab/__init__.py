@@ -12,7 +12,12 @@ env, train, and look at it::
 from rewardlab import analysis, bonus, config, plot, shaping, sweep
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
-from rewardlab.config import ConfigError, build_reward, load_reward
+from rewardlab.config import (
+    ConfigError,
+    build_reward,
+    core_terms,  # noqa: F401  (registers the core and shaping terms)
+    load_reward,
+)
 from rewardlab.core import Constant, Extrinsic, FunctionTerm, RewardTerm, Transitions, WeightedSum, function
 from rewardlab.make import make_vec_env
 from rewardlab.wrappers import NonFiniteRewardError, RewardVecWrapper, RewardWrapper

@@ -15,14 +15,36 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
         [
-            "train", "--env", "MountainCar-v0", "--reward", "configs/mountaincar_shaped.yaml",
-            "--steps", "3k", "--seed", "1", "--out", str(out), "--no-progress", "--eval-episodes", "2",
-            "--hp", "n_steps=32", "--n-envs", "4",
+            "train",
+            "--env",
+            "MountainCar-v0",
+            "--reward",
+            "configs/mountaincar_shaped.yaml",
+            "--steps",
+            "3k",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--eval-episodes",
+            "2",
+            "--hp",
+            "n_steps=32",
+            "--n-envs",
+            "4",
         ]
     )
     assert code == 0
-    for name in ("config.yaml", "progress.csv", "reward_terms.csv", "model.zip", "vecnormalize.pkl",
-                 "reward_terms.png", "summary.json"):
+    for name in (
+        "config.yaml",
+        "progress.csv",
+        "reward_terms.csv",
+        "model.zip",
+        "vecnormalize.pkl",
+        "reward_terms.png",
+        "summary.json",
+    ):
         assert (out / name).exists(), name
     assert list((out / "tb").rglob("events.out.tfevents.*"))
     summary = json.loads((out / "summary.json").read_text())
@@ -35,7 +57,9 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
 
 
 def test_train_rejects_a_bad_reward_before_building_envs(tmp_path, capsys):
-    code = main(["train", "--env", "MountainCar-v0", "--reward", "[extrinsic, {term: potental}]", "--out", str(tmp_path)])
+    code = main(
+        ["train", "--env", "MountainCar-v0", "--reward", "[extrinsic, {term: potental}]", "--out", str(tmp_path)]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown reward term 'potental' (did you mean 'potential'?)" in err

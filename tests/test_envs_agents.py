@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import rewardlab as rl
 from rewardlab.agents import hyperparams
 from rewardlab.envs import get_preset, presets
+
+import rewardlab as rl
 
 
 def test_make_vec_env_is_seeded():
@@ -20,8 +20,18 @@ def test_make_vec_env_is_seeded():
 
 def test_presets_cover_classic_control_and_mujoco():
     table = presets()
-    for env_id in ["CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1", "Acrobot-v1",
-                   "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"]:
+    for env_id in [
+        "CartPole-v1",
+        "MountainCar-v0",
+        "MountainCarContinuous-v0",
+        "Pendulum-v1",
+        "Acrobot-v1",
+        "HalfCheetah-v5",
+        "Hopper-v5",
+        "Walker2d-v5",
+        "Ant-v5",
+        "Humanoid-v5",
+    ]:
         assert env_id in table
     assert get_preset("MountainCar-v0").obs_index("velocity") == 1
     with pytest.raises(ValueError, match="did you mean 'position'"):

@@ -175,7 +175,13 @@ def test_every_sb3_algorithm_trains_on_the_wrapper(algo, env_id, kwargs, tmp_pat
     model.learn(600, callback=rl.RewardLogger(), log_interval=1)
     rows = (tmp_path / "reward_terms.csv").read_text().splitlines()
     assert rows[0].split(",") == [
-        "timestep", "extrinsic", "shaping", "true_return", "total", "length", "terminated",
+        "timestep",
+        "extrinsic",
+        "shaping",
+        "true_return",
+        "total",
+        "length",
+        "terminated",
     ]
     assert len(rows) > 1
     progress = (tmp_path / "progress.csv").read_text().splitlines()[0]

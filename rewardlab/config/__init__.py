@@ -1,6 +1,8 @@
-"""Reward configs: registries of named terms and YAML specs."""
+"""Reward configs: registries of named terms and YAML specs.
 
-from rewardlab.config import core_terms  # noqa: F401  (registers the core terms)
+The core terms register in ``rewardlab.config.core_terms``, imported by ``rewardlab/__init__.py``.
+"""
+
 from rewardlab.config.registry import POTENTIALS, TERMS, ConfigError, Registry
 from rewardlab.config.reward_config import build_reward, load_reward, load_reward_spec
 

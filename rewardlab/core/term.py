@@ -54,7 +54,13 @@ class RewardTerm:
 
     def components(self, batch: Transitions) -> dict[str, np.ndarray]:
         """Each named component's (weighted) value; they sum to the total."""
-        return {self.name: self(batch)}
+        out = np.empty((len(self.component_names()), batch.n))
+        self.components_into(batch, out)
+        return dict(zip(self.component_names(), out))
+
+    def components_into(self, batch: Transitions, out: np.ndarray) -> None:
+        """Write the components into the rows of ``out`` (shape ``(k, n)``): the allocation-free path."""
+        out[0] = self(batch)
 
     def evaluate(self, batch: Transitions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Total reward and its components in one pass."""
@@ -169,6 +175,7 @@ class WeightedSum(RewardTerm):
         if not terms:
             raise ValueError("a WeightedSum needs at least one term")
         self.weights = np.array([float(w) for w, _ in terms])
+        self._weight_list = self.weights.tolist()
         self.terms = [t for _, t in terms]
         self._names = _unique_names([t.name for t in self.terms])
 
@@ -192,8 +199,12 @@ class WeightedSum(RewardTerm):
         for t in self.terms:
             yield from t.leaves()
 
-    def components(self, batch: Transitions) -> dict[str, np.ndarray]:
-        return {name: w * t(batch) for name, w, t in zip(self._names, self.weights, self.terms)}
+    def components_into(self, batch: Transitions, out: np.ndarray) -> None:
+        for row, weight, term in zip(out, self._weight_list, self.terms):
+            if weight == 1.0:
+                row[...] = term(batch)
+            else:
+                np.multiply(term(batch), weight, out=row)
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]

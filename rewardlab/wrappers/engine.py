@@ -15,12 +15,14 @@ The engine turns a batch of transitions into the reward the agent sees. It
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 import numpy as np
 
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
+from rewardlab.wrappers.kernels import accumulate_step
 
 NAN_POLICIES = ("raise", "zero", "clip")
 NanPolicy = Literal["raise", "zero", "clip"]
@@ -30,6 +32,39 @@ EPISODE_KEY = "rewardlab_episode"
 
 class NonFiniteRewardError(FloatingPointError):
     """A reward term produced NaN or ±inf; the message names the term and envs."""
+
+
+class StepRewards(Mapping):
+    """``info["rewardlab"]`` of one env: each component's value, ``extrinsic_reward`` and ``total``.
+
+    A read-only mapping over the step's arrays, built without copying: the
+    wrapper makes one per env per step, so it must cost next to nothing.
+    """
+
+    __slots__ = ("_index", "_values", "_extrinsic", "_total", "_i")
+
+    def __init__(
+        self, index: dict[str, int], values: np.ndarray, extrinsic: np.ndarray, total: np.ndarray, i: int
+    ) -> None:
+        self._index, self._values, self._extrinsic, self._total, self._i = index, values, extrinsic, total, i
+
+    def __getitem__(self, key: str) -> float:
+        if key == "extrinsic_reward":
+            return float(self._extrinsic[self._i])
+        if key == "total":
+            return float(self._total[self._i])
+        return float(self._values[self._index[key], self._i])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._index
+        yield "extrinsic_reward"
+        yield "total"
+
+    def __len__(self) -> int:
+        return len(self._index) + 2
+
+    def __repr__(self) -> str:
+        return f"StepRewards({dict(self)})"
 
 
 class RewardEngine:
@@ -69,6 +104,8 @@ class RewardEngine:
         self.update_every = update_every
         self.step_info = step_info
         self.names = reward.component_names()
+        self._index = {name: k for k, name in enumerate(self.names)}
+        self._learns = reward.learns
         self._sums = np.zeros((len(self.names), n_envs))
         self._true_return = np.zeros(n_envs)
         self._lengths = np.zeros(n_envs, dtype=np.int64)
@@ -86,25 +123,17 @@ class RewardEngine:
 
     def process(self, batch: Transitions) -> np.ndarray:
         """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs."""
-        comps = self.reward.components(batch)
-        values = np.stack(list(comps.values()))  # (k, n)
-        total = values.sum(axis=0)
-        if not np.isfinite(total).all():
+        values = np.empty((len(self.names), batch.n))
+        self.reward.components_into(batch, values)
+        total = np.empty(batch.n)
+        if not accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total):
             values = self._handle_non_finite(values)
-            total = values.sum(axis=0)
-        self._sums += values
-        self._true_return += batch.reward
-        self._lengths += 1
+            accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total)
         infos = batch.infos
         if self.step_info:
-            rows = values.T.tolist()
-            rews = batch.reward.tolist()
-            tots = total.tolist()
+            index, extrinsic = self._index, batch.reward
             for i, info in enumerate(infos):
-                step = dict(zip(self.names, rows[i]))
-                step["extrinsic_reward"] = rews[i]
-                step["total"] = tots[i]
-                info[STEP_KEY] = step
+                info[STEP_KEY] = StepRewards(index, values, extrinsic, total, i)
         done = batch.done
         if done.any():
             finished = np.flatnonzero(done)
@@ -116,7 +145,7 @@ class RewardEngine:
                 episode["terminated"] = bool(batch.terminated[i])
                 infos[i][EPISODE_KEY] = episode
             self.reset(finished)
-        if self.reward.learns and self.reward.training:
+        if self._learns and self.reward.training:
             self._buffer.append(batch)
             if len(self._buffer) >= self.update_every:
                 self.last_update_metrics = self.reward.update(Transitions.concatenate(self._buffer))

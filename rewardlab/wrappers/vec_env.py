@@ -49,6 +49,8 @@ class RewardVecWrapper(VecEnvWrapper):
             step_info=step_info,
         )
         reward.bind(EnvInfo.from_env(venv))
+        self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
+        self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
         self._actions: np.ndarray | None = None
 
@@ -71,20 +73,14 @@ class RewardVecWrapper(VecEnvWrapper):
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
         dones = np.asarray(dones, dtype=bool)
-        next_obs = obs
-        truncated = np.zeros(self.num_envs, dtype=bool)
         if dones.any():
             next_obs = _with_terminal_observations(obs, infos, dones)
-            for i in np.flatnonzero(dones):
-                truncated[i] = bool(infos[i].get("TimeLimit.truncated", False))
+            truncated = np.array([bool(d and info.get("TimeLimit.truncated", False)) for d, info in zip(dones, infos)])
+            terminated = dones & ~truncated
+        else:  # the common step: nothing ended
+            next_obs, terminated, truncated = obs, dones, self._no_truncation
         batch = Transitions(
-            self._last_obs,
-            self._actions,
-            next_obs,
-            np.asarray(rewards, dtype=np.float64),
-            dones & ~truncated,
-            truncated,
-            infos,
+            self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos
         )
         total = self.engine.process(batch)
         self._last_obs = obs
