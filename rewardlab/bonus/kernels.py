@@ -188,35 +188,35 @@ def knn_then_insert(
 ) -> None:
     """Squared distances from ``emb[i]`` to its ``k`` nearest entries of env ``i``'s memory, then store ``emb[i]``.
 
-    ``memory`` is (n_envs, capacity, d); ``sizes[i]`` counts everything env ``i``
+    ``memory`` is float32 (n_envs, capacity, d); ``sizes[i]`` counts everything env ``i``
     stored this episode (past capacity the oldest entry is overwritten).
     ``dists[i, :n_found[i]]`` come out sorted ascending.
     """
     n, d = emb.shape
     capacity = memory.shape[1]
     for i in range(n):
+        mem, e, top = memory[i], emb[i], dists[i]
         filled = min(sizes[i], capacity)
         found = 0
         for j in range(filled):
-            s = 0.0
+            row = mem[j]
+            s = np.float32(0.0)  # float32 like the memory: the distance loop vectorises
             for a in range(d):
-                diff = memory[i, j, a] - emb[i, a]
+                diff = row[a] - e[a]
                 s += diff * diff
             if found < k:
                 pos = found
                 found += 1
-            elif s < dists[i, k - 1]:
+            elif s < top[k - 1]:
                 pos = k - 1
             else:
                 continue
-            while pos > 0 and dists[i, pos - 1] > s:
-                dists[i, pos] = dists[i, pos - 1]
+            while pos > 0 and top[pos - 1] > s:
+                top[pos] = top[pos - 1]
                 pos -= 1
-            dists[i, pos] = s
+            top[pos] = s
         n_found[i] = found
-        slot = sizes[i] % capacity
-        for a in range(d):
-            memory[i, slot, a] = emb[i, a]
+        mem[sizes[i] % capacity] = e
         sizes[i] += 1
 
 
