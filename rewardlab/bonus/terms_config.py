@@ -45,7 +45,7 @@ def count(
     normalize: Normalization = "none",
     clip: float | None = None,
 ) -> RewardTerm:
-    """Count bonus 1/√N (global), 1/√N_e or 1[N_e=1] (episodic), or their product/sum, on a key."""
+    """Count bonus on a key (grid, simhash, obs, position, message, glyphs): 1/√N, 1/√N_e or 1[N_e=1], product, sum."""
     term = CountBonus(key=key, mode=mode, episodic=episodic, episodic_weight=episodic_weight)
     return post_process(term, normalize, clip)
 
