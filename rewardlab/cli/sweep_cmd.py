@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 
 from rewardlab.config.registry import ConfigError
+from rewardlab.sweep.state import MANIFEST_FILE
 
 ACTIONS = ("run", "status", "report", "tune")
 
@@ -74,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if action in ("run", "tune"):
         _interrupt_on_sigterm()
     if action == "status":
-        return show_status(_folder(target, args.out))
+        folder = _folder(target, args.out)
+        if not (folder / MANIFEST_FILE).exists() and not Path(target).is_dir():
+            print(f"not started: {len(_spec(target, args.out).runs())} runs pending in {folder}")
+            return 0
+        return show_status(folder)
     if action == "report":
         return show_report(_folder(target, args.out))
     if action == "tune":
