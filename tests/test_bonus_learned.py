@@ -212,3 +212,18 @@ def test_e3b_and_ngu_reset_at_sb3_auto_reset():
                 assert infos[i]["rewardlab"]["ngu"] == pytest.approx(1 / (1 + 1e-3))
         else:
             assert infos[0]["rewardlab"]["ngu"] < 1 / (1 + 1e-3)
+
+
+def test_e3b_takes_the_embedding_size_of_a_user_encoder():
+    encoder = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh())
+    term = E3B(encoder=encoder)  # embed_dim (32) is only for the built-in MLP
+    term.bind(INFO)
+    rng = np.random.default_rng(0)
+    batch = batch_of(rng.normal(size=(16, 2)), rng.normal(size=(16, 2)), rng.integers(0, 3, 16))
+    assert term(batch[:2]).shape == (2,) and term.inv_cov.shape == (2, 5, 5)
+    assert term.update(batch)["inverse_dynamics_loss"] > 0
+    fresh = E3B(encoder=torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh()))
+    fresh.bind(INFO)
+    fresh.load_state_dict(term.state_dict())
+    term.reset(np.arange(2))
+    np.testing.assert_allclose(fresh(batch[2:4]), term(batch[2:4]))

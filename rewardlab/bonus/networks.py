@@ -120,7 +120,8 @@ class InverseDynamicsEncoder:
         with torch.no_grad():
             return self.encoder(x).double().numpy()
 
-    def _ensure_head(self) -> None:
+    def _ensure_head(self, embed_dim: int) -> None:
+        """Build the inverse head for embeddings of size ``embed_dim`` (a user encoder's own output size)."""
         if self.head is not None:
             return
         if self.action_space is None:
@@ -131,14 +132,17 @@ class InverseDynamicsEncoder:
             out = int(np.prod(self.action_space.shape))
         else:
             raise ValueError(f"inverse dynamics supports Discrete and Box actions, got {self.action_space}")
-        self.head = mlp(2 * self.embed_dim, self.hidden, out, seed=self.seed + 1, layers=1)
+        self.head = mlp(2 * embed_dim, self.hidden, out, seed=self.seed + 1, layers=1)
         params = list(self.encoder.parameters()) + list(self.head.parameters())
         self.optimizer = torch.optim.Adam(params, lr=self.lr)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         """Train encoder and inverse head on ``batch``; return the mean loss."""
         obs, next_obs = self._input(batch.obs), self._input(batch.next_obs)
-        self._ensure_head()
+        if self.head is None:
+            self.encoder.eval()
+            with torch.no_grad():
+                self._ensure_head(self.encoder(_take(obs, torch.arange(1))).shape[1])
         discrete = isinstance(self.action_space, gym.spaces.Discrete)
         actions = torch.as_tensor(np.asarray(batch.action))
         actions = actions.long().reshape(-1) if discrete else actions.float().reshape(batch.n, -1)
@@ -174,7 +178,7 @@ class InverseDynamicsEncoder:
                 self._build(state["encoder"]["0.running_mean"].shape[0])
             self.encoder.load_state_dict(state["encoder"])
         if "head" in state:
-            self._ensure_head()
+            self._ensure_head(state["head"]["0.weight"].shape[1] // 2)
             self.head.load_state_dict(state["head"])
             self.optimizer.load_state_dict(state["optimizer"])
 
