@@ -82,3 +82,48 @@ def test_transitions_index_and_concatenate(batch):
         obs={"a": np.zeros((2, 3))}, action=np.zeros(2), next_obs={"a": np.ones((2, 3))}
     )
     assert dict_batch[np.array([0])].next_obs["a"].shape == (1, 3)
+
+
+def test_nested_composites_forward_the_life_cycle(batch):
+    from rewardlab.core.term import RewardTerm
+
+    class Learner(RewardTerm):
+        name = "learner"
+        learns = True
+
+        def __init__(self):
+            super().__init__()
+            self.seen, self.resets, self.steps = 0, [], 0
+
+        def compute(self, batch):
+            return np.full(batch.n, float(self.steps))
+
+        def reset(self, env_indices):
+            self.resets.append(list(env_indices))
+
+        def update(self, batch):
+            self.steps += 1
+            return {"loss": 0.5}
+
+        def state_dict(self):
+            return {"steps": self.steps}
+
+        def load_state_dict(self, state):
+            self.steps = state["steps"]
+
+    inner = Learner()
+    reward = rl.extrinsic() + rl.transforms.krc(rl.transforms.clip(inner, -5, 5), rl.constant(2.0))
+    assert reward.learns and list(reward.leaves())[1] is inner
+    assert reward.update(batch) == {"krc/loss": 0.5}
+    reward.reset(np.array([1]))
+    assert inner.resets == [[1]]
+    reward.train(False)
+    assert not inner.training and reward.update(batch) == {}
+    fresh_inner = Learner()
+    fresh = rl.extrinsic() + rl.transforms.krc(rl.transforms.clip(fresh_inner, -5, 5), rl.constant(2.0))
+    fresh.load_state_dict(reward.state_dict())
+    assert fresh_inner.steps == 1
+    par = rl.transforms.par(rl.extrinsic(), ref=rl.transforms.normalize(rl.extrinsic()))
+    par(batch)
+    assert set(par.state_dict()) == {"inner", "ref", "stats"}
+    assert par.state_dict()["ref"]["stats"]["count"] > 1

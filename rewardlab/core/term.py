@@ -163,7 +163,63 @@ def as_term(value: Any) -> RewardTerm:
     raise TypeError(f"cannot use {type(value).__name__} as a reward term; expected a RewardTerm or a number")
 
 
-class WeightedSum(RewardTerm):
+class CompositeTerm(RewardTerm):
+    """A term computed from child terms (``self.terms``); forwards the life cycle to them.
+
+    Children are keyed by :meth:`child_names` in state dicts. Sums, transforms
+    and combinations build on this, so a learning term stays reachable however
+    deeply it is nested.
+    """
+
+    terms: list[RewardTerm]
+
+    def child_names(self) -> list[str]:
+        """Keys of the children in state dicts."""
+        return [str(i) for i in range(len(self.terms))]
+
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
+        return any(t.learns for t in self.terms)
+
+    def leaves(self) -> Iterator[RewardTerm]:
+        for t in self.terms:
+            yield from t.leaves()
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        for t in self.terms:
+            t.bind(env)
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        for t in self.terms:
+            t.reset(env_indices)
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for t in self.terms:
+            if t.learns and t.training:
+                metrics.update(t.update(batch))
+        return metrics
+
+    def train(self, mode: bool = True) -> CompositeTerm:
+        super().train(mode)
+        for t in self.terms:
+            t.train(mode)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: t.state_dict() for name, t in zip(self.child_names(), self.terms)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        names = self.child_names()
+        missing = set(names) - set(state)
+        if missing:
+            raise KeyError(f"state_dict lacks components {sorted(missing)}; it has {sorted(state)}")
+        for name, t in zip(names, self.terms):
+            t.load_state_dict(state[name])
+
+
+class WeightedSum(CompositeTerm):
     """``Σ wᵢ·termᵢ`` that keeps each weighted term as a named component.
 
     Names are made unique (``count``, ``count_2``) so that two terms of the
@@ -184,20 +240,15 @@ class WeightedSum(RewardTerm):
         """``term`` as a sum (a sum stays itself)."""
         return term if isinstance(term, WeightedSum) else cls([(1.0, term)])
 
-    @property
-    def learns(self) -> bool:  # type: ignore[override]
-        return any(t.learns for t in self.terms)
-
     def items(self) -> list[tuple[str, float, RewardTerm]]:
         """``(component name, weight, term)`` triples."""
-        return list(zip(self._names, self.weights.tolist(), self.terms))
+        return list(zip(self._names, self._weight_list, self.terms))
 
     def component_names(self) -> list[str]:
         return list(self._names)
 
-    def leaves(self) -> Iterator[RewardTerm]:
-        for t in self.terms:
-            yield from t.leaves()
+    def child_names(self) -> list[str]:
+        return list(self._names)
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
         for row, weight, term in zip(out, self._weight_list, self.terms):
@@ -209,15 +260,6 @@ class WeightedSum(RewardTerm):
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]
 
-    def bind(self, env: EnvInfo) -> None:
-        super().bind(env)
-        for t in self.terms:
-            t.bind(env)
-
-    def reset(self, env_indices: np.ndarray) -> None:
-        for t in self.terms:
-            t.reset(env_indices)
-
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for name, t in zip(self._names, self.terms):
@@ -225,37 +267,20 @@ class WeightedSum(RewardTerm):
                 metrics.update({f"{name}/{k}": v for k, v in t.update(batch).items()})
         return metrics
 
-    def train(self, mode: bool = True) -> WeightedSum:
-        super().train(mode)
-        for t in self.terms:
-            t.train(mode)
-        return self
-
-    def state_dict(self) -> dict[str, Any]:
-        return {name: t.state_dict() for name, t in zip(self._names, self.terms)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        missing = set(self._names) - set(state)
-        if missing:
-            raise KeyError(f"state_dict lacks components {sorted(missing)}; it has {sorted(state)}")
-        for name, t in zip(self._names, self.terms):
-            t.load_state_dict(state[name])
-
     def __add__(self, other: Any) -> WeightedSum:
         other_sum = WeightedSum.of(as_term(other))
-        pairs = list(zip(self.weights.tolist(), self.terms)) + list(zip(other_sum.weights.tolist(), other_sum.terms))
+        pairs = list(zip(self._weight_list, self.terms)) + list(zip(other_sum._weight_list, other_sum.terms))
         return WeightedSum(pairs, name=self.name)
 
     def __mul__(self, weight: Any) -> WeightedSum:
         if not isinstance(weight, numbers.Real):
             raise TypeError(f"a reward sum can only be scaled by a real number, got {type(weight).__name__}")
-        return WeightedSum([(w * float(weight), t) for w, t in zip(self.weights.tolist(), self.terms)], name=self.name)
+        return WeightedSum([(w * float(weight), t) for w, t in zip(self._weight_list, self.terms)], name=self.name)
 
     __rmul__ = __mul__
 
     def __repr__(self) -> str:
-        parts = [f"{w:g}*{t!r}" for w, t in zip(self.weights.tolist(), self.terms)]
-        return " + ".join(parts)
+        return " + ".join(f"{w:g}*{t!r}" for w, t in zip(self._weight_list, self.terms))
 
 
 def _unique_names(names: list[str]) -> list[str]:

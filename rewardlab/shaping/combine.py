@@ -13,18 +13,17 @@ Sources disagree on the sign, so it is a choice:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from rewardlab.core.env_info import EnvInfo
-from rewardlab.core.term import RewardTerm, as_term
+from rewardlab.core.term import CompositeTerm, RewardTerm, as_term
 from rewardlab.core.transitions import Transitions
 
 SIGN_RULES = ("all_positive", "product")
 
 
-class KRC(RewardTerm):
+class KRC(CompositeTerm):
     """Geometric-mean combination of terms with a selectable sign rule."""
 
     name = "krc"
@@ -44,14 +43,6 @@ class KRC(RewardTerm):
         self.terms = [as_term(t) for t in terms]
         self.sign = sign
 
-    @property
-    def learns(self) -> bool:  # type: ignore[override]
-        return any(t.learns for t in self.terms)
-
-    def leaves(self):
-        for t in self.terms:
-            yield from t.leaves()
-
     def compute(self, batch: Transitions) -> np.ndarray:
         values = np.stack([t(batch) for t in self.terms])  # (k, n)
         mags = np.abs(values)
@@ -62,35 +53,6 @@ class KRC(RewardTerm):
         else:
             sgn = np.prod(np.sign(values), axis=0)
         return sgn * magnitude
-
-    def bind(self, env: EnvInfo) -> None:
-        super().bind(env)
-        for t in self.terms:
-            t.bind(env)
-
-    def reset(self, env_indices: np.ndarray) -> None:
-        for t in self.terms:
-            t.reset(env_indices)
-
-    def update(self, batch: Transitions) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        for t in self.terms:
-            if t.learns and t.training:
-                metrics.update(t.update(batch))
-        return metrics
-
-    def train(self, mode: bool = True) -> KRC:
-        super().train(mode)
-        for t in self.terms:
-            t.train(mode)
-        return self
-
-    def state_dict(self) -> dict[str, Any]:
-        return {str(i): t.state_dict() for i, t in enumerate(self.terms)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for i, t in enumerate(self.terms):
-            t.load_state_dict(state[str(i)])
 
 
 def krc(*terms: RewardTerm, sign: Literal["all_positive", "product"] = "all_positive", name: str | None = None) -> KRC:

@@ -16,52 +16,25 @@ from typing import Any, Union
 
 import numpy as np
 
-from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.running import RunningMeanStd
-from rewardlab.core.term import RewardTerm
+from rewardlab.core.term import CompositeTerm, RewardTerm
 from rewardlab.core.transitions import Transitions
 
 Reference = Union[float, RewardTerm, str]
 
 
-class Transform(RewardTerm):
-    """A term computed from another term's value; keeps the inner name by default."""
+class Transform(CompositeTerm):
+    """A term computed from another term's value (``inner``); keeps the inner name by default."""
 
     def __init__(self, inner: RewardTerm, *, name: str | None = None) -> None:
         if not isinstance(inner, RewardTerm):
             raise TypeError(f"{type(self).__name__} wraps a RewardTerm, got {type(inner).__name__}")
         super().__init__(name=name or inner.name)
         self.inner = inner
+        self.terms = [inner]
 
-    @property
-    def learns(self) -> bool:  # type: ignore[override]
-        return self.inner.learns
-
-    def leaves(self):
-        yield from self.inner.leaves()
-
-    def bind(self, env: EnvInfo) -> None:
-        super().bind(env)
-        self.inner.bind(env)
-        if isinstance(getattr(self, "ref", None), RewardTerm):
-            self.ref.bind(env)
-
-    def reset(self, env_indices: np.ndarray) -> None:
-        self.inner.reset(env_indices)
-
-    def update(self, batch: Transitions) -> dict[str, float]:
-        return self.inner.update(batch)
-
-    def train(self, mode: bool = True) -> Transform:
-        super().train(mode)
-        self.inner.train(mode)
-        return self
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["inner"])
+    def child_names(self) -> list[str]:
+        return ["inner", "ref"][: len(self.terms)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -126,6 +99,8 @@ class _Centred(Transform):
         if not isinstance(ref, (str, RewardTerm)):
             ref = float(ref)
         self.ref = ref
+        if isinstance(ref, RewardTerm):
+            self.terms.append(ref)
         self.temperature = float(temperature)
         self.stats = RunningMeanStd()
 
@@ -142,16 +117,11 @@ class _Centred(Transform):
         return (r - ref) / self.temperature
 
     def state_dict(self) -> dict[str, Any]:
-        state = {**super().state_dict(), "stats": self.stats.state_dict()}
-        if isinstance(self.ref, RewardTerm):
-            state["ref"] = self.ref.state_dict()
-        return state
+        return {**super().state_dict(), "stats": self.stats.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.stats.load_state_dict(state["stats"])
-        if isinstance(self.ref, RewardTerm):
-            self.ref.load_state_dict(state["ref"])
 
 
 class PAR(_Centred):
