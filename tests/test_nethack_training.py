@@ -106,3 +106,19 @@ def test_e3b_with_a_nethack_encoder_trains_online_on_minihack():
     loss = venv.engine.last_update_metrics["e3b/inverse_dynamics_loss"]
     assert 0 < loss < 10
     venv.close()
+
+
+def test_message_count_on_nethack_counts_identical_message_lines_per_episode():
+    venv = rl.make_vec_env("NetHackScore-v0", n_envs=1, seed=0)
+    venv = rl.RewardVecWrapper(venv, count("message", mode="episodic"))
+    venv.reset()
+    seen: dict[bytes, int] = {}
+    search = 22  # Command.SEARCH ("s"): stay in place, mostly an empty message line, so the count of b"" keeps growing
+    for _ in range(6):
+        obs, _, dones, infos = venv.step(np.array([search]))
+        assert not dones.any()
+        line = obs["message"][0].tobytes()
+        seen[line] = seen.get(line, 0) + 1
+        assert infos[0]["rewardlab"]["count"] == pytest.approx(1 / np.sqrt(seen[line]))
+    assert max(seen.values()) >= 3
+    venv.close()
