@@ -94,7 +94,7 @@ def test_e3b_with_a_nethack_encoder_trains_online_on_minihack():
     venv = rl.make_vec_env("MiniHack-Room-Random-5x5-v0", n_envs=2, seed=0)
     torch.manual_seed(0)
     encoder = NetHackExtractor(venv.observation_space, glyph_keys=["glyphs_crop"], features_dim=8, glyph_dim=16)
-    e3b = E3B(encoder=encoder, embed_dim=8, seed=0)
+    e3b = E3B(encoder=encoder, seed=0)  # the inverse-dynamics head sizes itself from the 8-dim output
     venv = rl.RewardVecWrapper(venv, rl.extrinsic() + 0.01 * e3b, update_every=16)
     venv.reset()
     rng = np.random.default_rng(0)
