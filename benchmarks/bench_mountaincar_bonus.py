@@ -7,6 +7,7 @@ training episodes. A heatmap of where each final policy goes (stochastic
 rollouts, seed 0) is saved next to the results.
 
     nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_bonus.py --seeds 5 --steps 200k
+    nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_bonus.py --hp normalize=false   # no VecNormalize
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from rewardlab.cli.train_cmd import parse_overrides
 from rewardlab.config import load_reward_spec
 from rewardlab.train import RunConfig, train
 
@@ -50,6 +52,15 @@ def rollout_states(run_dir: Path, episodes: int = 10, seed: int = 123) -> np.nda
     return np.array(states)
 
 
+def first_flag_step(run_dir: Path) -> int | None:
+    """Timestep of the first training episode that reached the flag (None if none did)."""
+    import pandas as pd
+
+    terms = pd.read_csv(run_dir / "reward_terms.csv")
+    steps = terms.loc[terms["terminated"].astype(bool), "timestep"]
+    return int(steps.min()) if len(steps) else None
+
+
 def plot_visits(visits: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib
 
@@ -74,8 +85,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", default="200k")
     parser.add_argument("--bonus", default=str(Path("configs") / "mountaincar_count.yaml"), help="reward YAML")
-    parser.add_argument("--out", default=str(HERE / "results" / "mountaincar_bonus"))
+    parser.add_argument("--out", default="runs/bench_mountaincar_bonus", help="run folders")
+    parser.add_argument(
+        "--report", default=str(HERE / "results" / "mountaincar_bonus"), help="results.json, visits.png"
+    )
+    parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter override")
     args = parser.parse_args()
+    hyperparams = parse_overrides(args.hp)
     torch.set_num_threads(1)
     out = Path(args.out)
     variants = {"extrinsic only": "extrinsic", "extrinsic + count bonus": load_reward_spec(args.bonus)}
@@ -85,24 +101,44 @@ def main() -> None:
             results[label] = []
             for seed in range(args.seeds):
                 run_dir = out / label.replace(" ", "_").replace("+", "plus") / f"seed{seed}"
-                config = RunConfig(env="MountainCar-v0", reward=reward, steps=args.steps, seed=seed)
+                config = RunConfig(
+                    env="MountainCar-v0", reward=reward, steps=args.steps, seed=seed, hyperparams=hyperparams
+                )
                 summary = train(config, run_dir, progress_bar=False)
-                results[label].append({"seed": seed, "dir": str(run_dir), **summary})
+                results[label].append(
+                    {"seed": seed, "dir": str(run_dir), "first_flag_step": first_flag_step(run_dir), **summary}
+                )
                 bar.update()
-    print(f"\nMountainCar-v0, PPO, {args.steps} steps per run\n")
-    print(f"{'reward':<26}{'seed':>5}{'eval flag rate':>16}{'train flag rate':>17}{'eval return':>13}")
+    print(f"\nMountainCar-v0, PPO, {args.steps} steps per run, overrides {hyperparams or 'none'}\n")
+    print(
+        f"{'reward':<26}{'seed':>5}{'eval flag rate':>16}{'train flag rate':>17}{'eval return':>13}{'first flag':>12}"
+    )
     for label, rows in results.items():
         for r in rows:
             print(
                 f"{label:<26}{r['seed']:>5}{r['eval_terminated_rate']:>16.2f}"
                 f"{r.get('train_terminated_rate', 0.0):>17.2f}{r['eval_true_return']:>13.1f}"
+                f"{r['first_flag_step'] or '-':>12}"
             )
         solved = sum(r["eval_terminated_rate"] > 0 or r.get("train_terminated_rate", 0) > 0 for r in rows)
         print(f"{label:<26} seeds reaching the flag: {solved}/{len(rows)}\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    keep = (
+        "seed",
+        "first_flag_step",
+        "train_episodes",
+        "train_terminated_rate",
+        "eval_true_return",
+        "eval_terminated_rate",
+    )
+    table = {label: [{k: r.get(k) for k in keep} for r in rows] for label, rows in results.items()}
+    (report / "results.json").write_text(
+        json.dumps({"steps": args.steps, "hyperparams": hyperparams, **table}, indent=2)
+    )
     visits = {label: rollout_states(Path(rows[0]["dir"])) for label, rows in results.items()}
-    plot_visits(visits, out / "visits.png")
-    print(f"results: {out / 'results.json'}  heatmap: {out / 'visits.png'}")
+    plot_visits(visits, report / "visits.png")
+    print(f"results: {report / 'results.json'}  heatmap: {report / 'visits.png'}  runs: {out}")
 
 
 if __name__ == "__main__":
