@@ -15,7 +15,7 @@ def batch_of(next_obs):
 
 
 def test_count_table_matches_a_python_counter_and_grows():
-    table = CountTable(capacity=4)
+    table = CountTable(capacity=5)  # rounded up to a power of two
     keys = np.random.default_rng(0).integers(-50, 50, size=2000)
     keys[:3] = np.iinfo(np.int64).min  # the EMPTY sentinel is still a valid key
     counts = table.visit(keys)
@@ -30,7 +30,7 @@ def test_count_table_matches_a_python_counter_and_grows():
 
 
 def test_episodic_table_counts_per_env_and_resets_one_env():
-    table = EpisodicCountTable(2, capacity=2)
+    table = EpisodicCountTable(2, capacity=3)
     for _ in range(3):
         out = table.visit(np.array([7, 7]))
     np.testing.assert_array_equal(out, [3, 3])  # envs do not share counts

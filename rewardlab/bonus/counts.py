@@ -28,6 +28,8 @@ MAX_LOAD = 0.5
 
 
 def _capacity_for(n_keys: int, capacity: int) -> int:
+    """The smallest power of two ≥ ``capacity`` that holds ``n_keys`` below the maximum load."""
+    capacity = 1 << max(1, (int(capacity) - 1).bit_length())
     while n_keys > capacity * MAX_LOAD:
         capacity *= 2
     return capacity
@@ -37,7 +39,7 @@ class CountTable:
     """Visit counts of ``int64`` keys in an open-addressing hash table (grows as needed)."""
 
     def __init__(self, capacity: int = 1024) -> None:
-        capacity = _capacity_for(1, max(int(capacity), 2))
+        capacity = _capacity_for(1, capacity)
         self.keys = np.full(capacity, EMPTY, dtype=np.int64)
         self.counts = np.zeros(capacity, dtype=np.int64)
         self.size = 0
@@ -90,7 +92,7 @@ class EpisodicCountTable:
     """One count table per env (rows of one array), cleared per env at episode start."""
 
     def __init__(self, n_envs: int, capacity: int = 256) -> None:
-        capacity = _capacity_for(1, max(int(capacity), 2))
+        capacity = _capacity_for(1, capacity)
         self.keys = np.full((n_envs, capacity), EMPTY, dtype=np.int64)
         self.counts = np.zeros((n_envs, capacity), dtype=np.int64)
         self.sizes = np.zeros(n_envs, dtype=np.int64)
