@@ -134,3 +134,15 @@ def test_episodic_counts_reset_at_sb3_auto_reset():
         got.append(rew.copy())
     t = np.arange(12) % 5 + 1
     np.testing.assert_allclose(np.stack(got), np.repeat((1 / np.sqrt(t))[:, None], 2, axis=1), rtol=1e-6)
+
+
+def test_position_counts_on_nethack_dict_observations():
+    def obs(*xy):
+        bl = np.zeros((len(xy), 27), dtype=np.int64)
+        bl[:, :2] = xy
+        return {"blstats": bl, "glyphs": np.zeros((len(xy), 21, 79), dtype=np.int16)}
+
+    term = rl.bonus.count("position", mode="product")
+    step = lambda nxt: term(Transitions.from_arrays(nxt, np.zeros(2, dtype=np.int64), nxt))  # noqa: E731
+    np.testing.assert_allclose(step(obs((1, 1), (1, 1))), [1.0, 2**-0.5])  # env1 shares the global count
+    np.testing.assert_allclose(step(obs((1, 1), (2, 1))), [3**-0.5 * 2**-0.5, 1.0])
