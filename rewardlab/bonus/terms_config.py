@@ -1,13 +1,15 @@
 """YAML registrations of the exploration bonuses (family ``bonus``).
 
-Every bonus takes the same optional post-processing, so configs can write::
+Count, E3B, NovelD and NGU episodic take the same optional post-processing,
+so configs can write::
 
     - {term: count, key: {grid: {dims: [position, velocity], cell: [0.1, 0.01]}}, mode: episodic, weight: 0.1}
-    - {term: rnd, normalize: std, clip: 5}
+    - {term: e3b, normalize: std, clip: 5}
 
 ``normalize`` divides by a running std (``"std"``) or centres first
 (``"center"``), ``clip`` bounds the result to ``[-clip, clip]``; both reuse
-:mod:`rewardlab.shaping.transforms`.
+:mod:`rewardlab.shaping.transforms`. RND has its own ``scale`` (it divides by
+the std of its error by default) and takes ``clip``.
 """
 
 from __future__ import annotations
