@@ -126,14 +126,20 @@ def final_stats(record: dict[str, Any], fraction: float = 0.2) -> tuple[float, f
     return float(tail[:, 1].mean()), float(tail[:, 2].mean()), float(tail[:, 3].mean())
 
 
-def random_success(env_id: str, episodes: int = 100, seed: int = 0) -> float:
+def visit_spread(counts: np.ndarray) -> float:
+    """Coefficient of variation of the visit counts over visited squares (0 = every square equally often)."""
+    visited = counts[counts > 0]
+    return float(visited.std() / visited.mean())
+
+
+def random_success(env_id: str, episodes: int = 300, seed: int = 0) -> float:
     """Success rate of uniformly random actions: the level a policy must beat."""
     from rewardlab.envs import make_env
 
     env = make_env(env_id)
     rng = np.random.default_rng(seed)
+    wins: list[bool] = []
     env.reset(seed=seed)
-    wins = []
     while len(wins) < episodes:
         _, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
         if terminated or truncated:
@@ -159,8 +165,8 @@ def report(records: list[dict[str, Any]], out: Path, n_bins: int = 10) -> str:
     fig, ax = plt.subplots(figsize=(7, 4))
     lines = [
         "| variant | seeds | success rate, last 20% of steps (mean ± std) | episode length | "
-        "weighted bonus / episode | success rate, all training | wall s / run |",
-        "|---|---|---|---|---|---|---|",
+        "weighted bonus / episode | success rate, all training | visit spread (CV) | wall s / run |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for variant in variants:
         runs = [r for r in records if r["variant"] == variant]
@@ -170,15 +176,16 @@ def report(records: list[dict[str, Any]], out: Path, n_bins: int = 10) -> str:
         ax.fill_between(centres, mean - std, mean + std, alpha=0.2)
         final = np.array([final_stats(r) for r in runs])
         overall = np.array([np.mean([row[1] for row in r["episodes"]]) for r in runs])
+        spread = np.mean([visit_spread(np.asarray(r["visits"])) for r in runs])
         wall = np.mean([r["wall_seconds"] for r in runs])
         lines.append(
             f"| {variant} | {len(runs)} | {final[:, 0].mean():.2f} ± {final[:, 0].std():.2f} | "
             f"{final[:, 1].mean():.0f} | {final[:, 2].mean():.2f} | "
-            f"{overall.mean():.2f} ± {overall.std():.2f} | {wall:.0f} |"
+            f"{overall.mean():.2f} ± {overall.std():.2f} | {spread:.2f} | {wall:.0f} |"
         )
     baseline = random_success(records[0]["env"])
     ax.axhline(baseline, color="grey", linestyle="--", label="random actions")
-    lines.append(f"| random actions (100 episodes) | - | {baseline:.2f} | - | - | - | - |")
+    lines.append(f"| random actions (300 episodes) | - | {baseline:.2f} | - | - | - | - | - |")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("training success rate")
     ax.set_title(f"PPO on {records[0]['env']} ({len(records)} runs)")

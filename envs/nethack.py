@@ -1,11 +1,12 @@
-"""NetHack / MiniHack helpers: honest time limits, success flags, where the hero went.
+"""NetHack / MiniHack helpers: seeding, honest time limits, success flags, where the hero went.
 
 NLE ends an episode that reaches its own ``max_episode_steps`` with
 ``terminated=True`` (``info["end_status"] == ABORTED``), so SB3 would not
 bootstrap the value there and potential shaping would zero the next
 potential. :class:`NLETimeLimit` turns those ends into truncations and adds
 ``info["is_success"]`` (the task was solved), which SB3 logs as
-``rollout/success_rate``. This module does not import ``nle``: the presets
+``rollout/success_rate``. :class:`NLESeeding` makes ``reset(seed=...)`` seed
+NetHack's own RNGs. This module does not import ``nle``: the presets
 name it as a wrapper, and ``nle`` / ``minihack`` are imported by the preset's
 ``module``.
 """
@@ -37,6 +38,29 @@ class NLETimeLimit(gym.Wrapper):
         if terminated or truncated:
             info["is_success"] = status == TASK_SUCCESSFUL
         return obs, reward, terminated, truncated, info
+
+
+class NLESeeding(gym.Wrapper):
+    """Make ``reset(seed=s)`` seed NetHack itself, so seeded runs replay the same dungeons.
+
+    NLE's ``reset(seed)`` only seeds Gymnasium's ``np_random``; NetHack's own
+    core and display RNGs (which generate the levels) get fresh system
+    entropy. This wrapper draws both NetHack seeds for every episode from a
+    generator seeded at ``reset(seed=s)`` (NetHack's own reseeding is turned
+    off), so episode ``k`` after seed ``s`` is always the same game.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._seeds: np.random.Generator | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if seed is not None:
+            self._seeds = np.random.default_rng(seed)
+        if self._seeds is not None:
+            core, disp = (int(x) for x in self._seeds.integers(1, 2**62, size=2))
+            self.env.unwrapped.seed(core, disp, reseed=False)
+        return self.env.reset(seed=seed, options=options)
 
 
 def agent_positions(obs: dict[str, np.ndarray]) -> np.ndarray:

@@ -6,7 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from rewardlab.envs import get_preset, make_env, presets
-from rewardlab.envs.nethack import ABORTED, TASK_SUCCESSFUL, NLETimeLimit, PositionVisits, agent_positions
+from rewardlab.envs.nethack import (
+    ABORTED,
+    TASK_SUCCESSFUL,
+    NLESeeding,
+    NLETimeLimit,
+    PositionVisits,
+    agent_positions,
+)
 
 import rewardlab as rl
 
@@ -20,7 +27,7 @@ def test_presets_list_nle_and_minihack_tasks():
     for env_id in NETHACK_IDS:
         preset = get_preset(env_id)
         assert preset.module in ("nle", "minihack")
-        assert preset.wrappers == ("rewardlab.envs.nethack:NLETimeLimit",)
+        assert preset.wrappers == ("rewardlab.envs.nethack:NLESeeding", "rewardlab.envs.nethack:NLETimeLimit")
         assert {"blstats", "message"} <= set(preset.kwargs["observation_keys"]), env_id
         assert preset.description
 
@@ -103,3 +110,31 @@ def test_position_visits_counts_every_env_step():
     callback._on_step()
     assert callback.counts.sum() == 6
     assert callback.counts[2, 5] == 4 and callback.counts[2, 6] == 2
+
+
+def rollout_glyphs(seed: int, steps: int = 130) -> np.ndarray:
+    venv = rl.make_vec_env("MiniHack-Room-Random-5x5-v0", n_envs=2, seed=seed)
+    frames = [venv.reset()["glyphs"]]
+    actions = np.random.default_rng(0).integers(0, 8, size=(steps, 2))
+    for a in actions:  # crosses at least one episode end (100-step limit)
+        frames.append(venv.step(a)[0]["glyphs"])
+    venv.close()
+    return np.stack(frames)
+
+
+def test_seeded_vec_envs_replay_the_same_games_across_episodes():
+    first, again, other = rollout_glyphs(3), rollout_glyphs(3), rollout_glyphs(4)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first[:, 0], other[:, 0])
+    assert not np.array_equal(first[:, 0], first[:, 1])  # the two envs of one vec env play different games
+
+
+def test_nle_seeding_draws_new_nethack_seeds_every_episode():
+    env = NLESeeding(make_env("MiniHack-Room-Random-5x5-v0").unwrapped)
+    env.reset(seed=5)
+    first = env.unwrapped.get_seeds()[:2]
+    env.reset()
+    second = env.unwrapped.get_seeds()[:2]
+    env.reset(seed=5)
+    assert env.unwrapped.get_seeds()[:2] == first != second
+    env.close()

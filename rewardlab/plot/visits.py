@@ -14,6 +14,8 @@ def visit_map(
 ) -> Any:
     """Draw a 2-D array of visit counts, unvisited cells blank, colour on a log scale by default.
 
+    The scale runs from the least- to the most-visited square, so a well-covered room still shows contrast.
+
     ``crop`` trims the rows and columns that were never visited, so a small
     MiniHack room fills the axes instead of a corner of the 21×79 map.
     Returns the axes.
@@ -31,7 +33,8 @@ def visit_map(
         counts = counts[r0 : rows.max() + 2, c0 : cols.max() + 2]
     shown = np.ma.masked_equal(counts, 0)
     top = max(float(counts.max()), 1.0)
-    norm = LogNorm(vmin=1, vmax=top) if log else Normalize(vmin=0, vmax=top)
+    low = float(shown.min()) if shown.count() else 1.0  # least-visited square sets the bottom of the scale
+    norm = LogNorm(vmin=low, vmax=max(top, low * 1.01)) if log else Normalize(vmin=0, vmax=top)
     extent = (c0 - 0.5, c0 + counts.shape[1] - 0.5, r0 + counts.shape[0] - 0.5, r0 - 0.5)
     image = ax.imshow(shown, cmap="viridis", norm=norm, extent=extent, interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="visits")
