@@ -214,6 +214,7 @@ def main() -> None:
     parser.add_argument("--beta-e3b", type=float, default=0.01, help="weight of E3B")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/minihack_bonus"))
     parser.add_argument("--resume", action="store_true", help="skip runs whose JSON exists")
+    parser.add_argument("--report-only", action="store_true", help="only redraw from the runs already saved")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
@@ -222,8 +223,10 @@ def main() -> None:
     records = []
     for variant, seed in tqdm(jobs, desc="runs"):
         path = args.out / f"{variant}_seed{seed}.json"
-        if args.resume and path.exists():
+        if (args.resume or args.report_only) and path.exists():
             records.append(json.loads(path.read_text()))
+            continue
+        if args.report_only:
             continue
         record = run_one(args.env, variant, seed, args.steps, args)
         path.write_text(json.dumps(record))
