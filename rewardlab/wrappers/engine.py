@@ -135,7 +135,7 @@ class RewardEngine:
             for i, info in enumerate(infos):
                 info[STEP_KEY] = StepRewards(index, values, extrinsic, total, i)
         done = batch.done
-        if done.any():
+        if np.count_nonzero(done):
             finished = np.flatnonzero(done)
             for i in finished:
                 episode = dict(zip(self.names, self._sums[:, i].tolist()))

@@ -73,7 +73,7 @@ class RewardVecWrapper(VecEnvWrapper):
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
         dones = np.asarray(dones, dtype=bool)
-        if dones.any():
+        if np.count_nonzero(dones):  # faster than .any() on small arrays
             next_obs = _with_terminal_observations(obs, infos, dones)
             truncated = np.array([bool(d and info.get("TimeLimit.truncated", False)) for d, info in zip(dones, infos)])
             terminated = dones & ~truncated

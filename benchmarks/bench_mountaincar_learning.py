@@ -1,13 +1,17 @@
-"""MountainCar-v0 with PPO: the extrinsic reward alone vs extrinsic + a count bonus, over several seeds.
+"""MountainCar-v0 with PPO: several rewards side by side over several seeds.
 
-Each run goes through ``rewardlab.train`` (PPO preset for MountainCar-v0);
-success is reaching the flag (``terminated``): ``eval_terminated_rate`` of
-the deterministic evaluation and ``train_terminated_rate`` of the last 100
-training episodes. A heatmap of where each final policy goes (stochastic
-rollouts, seed 0) is saved next to the results.
+By default: the extrinsic reward alone, + a count bonus (``configs/mountaincar_count.yaml``)
+and + energy potential shaping (``configs/mountaincar_shaped.yaml``); ``--variant LABEL=REWARD``
+(a YAML file or inline YAML, repeatable) replaces them. Each run goes through
+``rewardlab.train`` (PPO preset for MountainCar-v0); success is reaching the flag
+(``terminated``): ``eval_terminated_rate`` of the deterministic evaluation,
+``train_terminated_rate`` of the last 100 training episodes, and the step of the
+first training episode that reached it. Finished runs (``summary.json`` present)
+are reused, so a killed benchmark resumes. A heatmap of where each final policy
+goes (stochastic rollouts, seed 0) is saved next to the results.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_bonus.py --seeds 5 --steps 200k
-    nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_bonus.py --hp normalize=false   # no VecNormalize
+    nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_learning.py --seeds 5 --steps 200k
+    nice -n 10 .venv/bin/python benchmarks/bench_mountaincar_learning.py --hp normalize=false   # no VecNormalize
 """
 
 from __future__ import annotations
@@ -22,9 +26,21 @@ from tqdm import tqdm
 
 from rewardlab.cli.train_cmd import parse_overrides
 from rewardlab.config import load_reward_spec
-from rewardlab.train import RunConfig, train
+from rewardlab.train import SUMMARY_FILE, RunConfig, train
 
 HERE = Path(__file__).parent
+DEFAULTS = [
+    "extrinsic only=extrinsic",
+    "extrinsic + count bonus=configs/mountaincar_count.yaml",
+    "extrinsic + energy shaping=configs/mountaincar_shaped.yaml",
+]
+
+
+def parse_variant(text: str) -> tuple[str, str]:
+    label, sep, source = text.partition("=")
+    if not sep or not label.strip() or not source.strip():
+        raise SystemExit(f"--variant expects LABEL=REWARD, got {text!r}")
+    return label.strip(), source.strip()
 
 
 def rollout_states(run_dir: Path, episodes: int = 10, seed: int = 123) -> np.ndarray:
@@ -84,17 +100,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", default="200k")
-    parser.add_argument("--bonus", default=str(Path("configs") / "mountaincar_count.yaml"), help="reward YAML")
-    parser.add_argument("--out", default="runs/bench_mountaincar_bonus", help="run folders")
     parser.add_argument(
-        "--report", default=str(HERE / "results" / "mountaincar_bonus"), help="results.json, visits.png"
+        "--variant", action="append", default=[], metavar="LABEL=REWARD", help="reward YAML file or inline YAML"
+    )
+    parser.add_argument("--out", default="runs/bench_mountaincar_learning", help="run folders")
+    parser.add_argument(
+        "--report", default=str(HERE / "results" / "mountaincar_learning"), help="results.json, visits.png"
     )
     parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter override")
     args = parser.parse_args()
     hyperparams = parse_overrides(args.hp)
     torch.set_num_threads(1)
     out = Path(args.out)
-    variants = {"extrinsic only": "extrinsic", "extrinsic + count bonus": load_reward_spec(args.bonus)}
+    variants = {label: load_reward_spec(source) for label, source in map(parse_variant, args.variant or DEFAULTS)}
     results: dict[str, list[dict]] = {}
     with tqdm(total=len(variants) * args.seeds, desc="runs") as bar:
         for label, reward in variants.items():
@@ -104,24 +122,25 @@ def main() -> None:
                 config = RunConfig(
                     env="MountainCar-v0", reward=reward, steps=args.steps, seed=seed, hyperparams=hyperparams
                 )
-                summary = train(config, run_dir, progress_bar=False)
+                done = run_dir / SUMMARY_FILE
+                summary = json.loads(done.read_text()) if done.exists() else train(config, run_dir, progress_bar=False)
                 results[label].append(
                     {"seed": seed, "dir": str(run_dir), "first_flag_step": first_flag_step(run_dir), **summary}
                 )
                 bar.update()
     print(f"\nMountainCar-v0, PPO, {args.steps} steps per run, overrides {hyperparams or 'none'}\n")
     print(
-        f"{'reward':<26}{'seed':>5}{'eval flag rate':>16}{'train flag rate':>17}{'eval return':>13}{'first flag':>12}"
+        f"{'reward':<30}{'seed':>5}{'eval flag rate':>16}{'train flag rate':>17}{'eval return':>13}{'first flag':>12}"
     )
     for label, rows in results.items():
         for r in rows:
             print(
-                f"{label:<26}{r['seed']:>5}{r['eval_terminated_rate']:>16.2f}"
+                f"{label:<30}{r['seed']:>5}{r['eval_terminated_rate']:>16.2f}"
                 f"{r.get('train_terminated_rate', 0.0):>17.2f}{r['eval_true_return']:>13.1f}"
                 f"{r['first_flag_step'] or '-':>12}"
             )
         solved = sum(r["eval_terminated_rate"] > 0 or r.get("train_terminated_rate", 0) > 0 for r in rows)
-        print(f"{label:<26} seeds reaching the flag: {solved}/{len(rows)}\n")
+        print(f"{label:<30} seeds reaching the flag: {solved}/{len(rows)}\n")
     report = Path(args.report)
     report.mkdir(parents=True, exist_ok=True)
     keep = (
