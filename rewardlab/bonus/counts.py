@@ -48,6 +48,8 @@ class CountTable:
         return self.size
 
     def _reserve(self, extra: int) -> None:
+        if self.size + extra <= self.keys.shape[0] * MAX_LOAD:  # the common case: room left
+            return
         capacity = _capacity_for(self.size + extra, self.keys.shape[0])
         if capacity != self.keys.shape[0]:
             keys = np.full(capacity, EMPTY, dtype=np.int64)

@@ -44,12 +44,12 @@ def mix64(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True)
-def grid_keys(x: np.ndarray, cell: np.ndarray, out: np.ndarray) -> None:
-    """``out[i]`` = hash of the integer cell ``floor(x[i, j] / cell[j])`` over all ``j``."""
+def grid_keys(x: np.ndarray, dims: np.ndarray, cell: np.ndarray, out: np.ndarray) -> None:
+    """``out[i]`` = hash of the integer cell ``floor(x[i, dims[j]] / cell[j])`` over all ``j``."""
     for i in range(x.shape[0]):
         h = _GOLDEN
-        for j in range(x.shape[1]):
-            c = np.int64(math.floor(x[i, j] / cell[j]))
+        for j in range(dims.shape[0]):
+            c = np.int64(math.floor(x[i, dims[j]] / cell[j]))
             h = mix64(h ^ (np.uint64(c) + _GOLDEN))
         out[i] = np.int64(h)
 

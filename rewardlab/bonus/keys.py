@@ -124,19 +124,21 @@ class GridKey(Key):
             self._index = np.asarray([env.obs_index(d) for d in self.dims], dtype=np.int64)
 
     def __call__(self, obs: Any) -> np.ndarray:
-        x = _rows(_field(obs, self.field, self.name)).astype(np.float64, copy=False)
-        if self.dims is not None:
-            if self._index is None:
-                raise ValueError(
-                    f"grid dims {self.dims} name observation dimensions; bind the reward to an env first "
-                    "(RewardVecWrapper does) or give integer indices"
-                )
-            x = x[:, self._index]
-        cell = np.broadcast_to(self.cell, (x.shape[1],)) if self.cell.size == 1 else self.cell
-        if cell.shape[0] != x.shape[1]:
-            raise ValueError(f"grid has {cell.shape[0]} cell sizes but the observation has {x.shape[1]} dims")
+        x = _rows(_field(obs, self.field, self.name))
+        if self.dims is None:
+            if self._index is None or self._index.shape[0] != x.shape[1]:
+                self._index = np.arange(x.shape[1], dtype=np.int64)
+        elif self._index is None:
+            raise ValueError(
+                f"grid dims {self.dims} name observation dimensions; bind the reward to an env first "
+                "(RewardVecWrapper does) or give integer indices"
+            )
+        if self.cell.size not in (1, self._index.shape[0]):
+            raise ValueError(f"grid has {self.cell.size} cell sizes but reads {self._index.shape[0]} dims")
+        if self.cell.size != self._index.shape[0]:
+            self.cell = np.full(self._index.shape[0], self.cell[0])
         out = np.empty(x.shape[0], dtype=np.int64)
-        grid_keys(np.ascontiguousarray(x), np.ascontiguousarray(cell), out)
+        grid_keys(np.ascontiguousarray(x), self._index, self.cell, out)  # one compiled loop: select, bin, hash
         return out
 
     def __repr__(self) -> str:
