@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from rewardlab.config.registry import ConfigError
 
 
@@ -72,4 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
     print(pd.DataFrame(matrix.values, index=matrix.names, columns=matrix.names).round(3).to_string())
     print(f"wrote {out / 'distances.png'} and {out / 'distances.csv'}")
+    off_diagonal = matrix.values[~np.eye(len(matrix.names), dtype=bool)]
+    if args.method != "erc" and (np.isnan(off_diagonal).any() or (off_diagonal == 0).any()):
+        print(
+            "note: a distance of 0 or n/a can mean a reward has nothing left after canonicalisation: EPIC and STARC "
+            "ignore termination, so a constant step cost or pure shaping canonicalises to 0 (stateful bonuses are "
+            "evaluated frozen, as they stand now). --method erc compares episode returns, termination included."
+        )
     return 0
