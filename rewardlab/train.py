@@ -108,7 +108,7 @@ def resolved_hyperparams(config: RunConfig) -> dict[str, Any]:
     return hp
 
 
-def build_run(config: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
+def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any, Any, dict[str, Any]]:
     """Env stack and SB3 model for ``config``: ``(model, venv, hyperparams)``."""
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -128,7 +128,12 @@ def build_run(config: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
     venv = make_vec_env(
         config.env, runner.get("n_envs", 8), seed=config.seed, vec_env=config.vec_env, env_kwargs=config.env_kwargs
     )
-    venv = RewardVecWrapper(venv, reward, nan_policy=config.nan_policy)  # type: ignore[arg-type]
+    venv = RewardVecWrapper(
+        venv,
+        reward,
+        nan_policy=config.nan_policy,  # type: ignore[arg-type]
+        run_dir=None if run_dir is None else str(run_dir),
+    )
     if runner.get("normalize"):
         venv = VecNormalize(venv, gamma=gamma)
     model = _algo_class(config.algo)(
@@ -149,7 +154,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress_bar: bool = True) 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY_FILE).unlink(missing_ok=True)
-    model, venv, hp = build_run(config)
+    model, venv, hp = build_run(config, run_dir=out)
     (out / "config.yaml").write_text(
         yaml.safe_dump({"run": asdict(config), "resolved_hyperparams": hp}, sort_keys=False)
     )

@@ -21,6 +21,9 @@ class EnvInfo:
     action_space: Any
     n_envs: int
     obs_names: tuple[str, ...] | None = None
+    #: the run folder when training through ``rewardlab.train`` (terms may keep files there:
+    #: label stores, caches); ``None`` for a wrapper built by hand.
+    run_dir: str | None = None
 
     def obs_index(self, dim: str | int) -> int:
         """Index of an observation dimension given by name (from the env preset) or index."""
@@ -37,7 +40,7 @@ class EnvInfo:
         return names.index(dim)
 
     @classmethod
-    def from_env(cls, env: Any, n_envs: int = 1) -> EnvInfo:
+    def from_env(cls, env: Any, n_envs: int = 1, *, run_dir: str | None = None) -> EnvInfo:
         """Describe a Gymnasium env or an SB3 VecEnv, with names from its preset when there is one."""
         spec = None
         if hasattr(env, "get_attr"):  # SB3 VecEnv
@@ -55,4 +58,4 @@ class EnvInfo:
 
             preset = presets().get(env_id)
             obs_names = preset.obs_names if preset is not None else None
-        return cls(env_id, env.observation_space, env.action_space, n_envs, obs_names)
+        return cls(env_id, env.observation_space, env.action_space, n_envs, obs_names, run_dir)

@@ -34,6 +34,7 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         clip_value: float = 1e3,
         update_every: int = 128,
         step_info: bool = True,
+        run_dir: str | None = None,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self, reward=reward, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every
@@ -42,7 +43,7 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.engine = RewardEngine(
             reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
         )
-        reward.bind(EnvInfo.from_env(env))
+        reward.bind(EnvInfo.from_env(env, run_dir=run_dir))
         self._last_obs: Any = None
 
     @property

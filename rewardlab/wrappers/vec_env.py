@@ -27,6 +27,7 @@ class RewardVecWrapper(VecEnvWrapper):
         venv: the SB3 vector env.
         reward: the reward term.
         nan_policy, clip_value, update_every, step_info: see :class:`RewardEngine`.
+        run_dir: the run folder, handed to terms in :class:`~rewardlab.core.env_info.EnvInfo`.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class RewardVecWrapper(VecEnvWrapper):
         clip_value: float = 1e3,
         update_every: int = 128,
         step_info: bool = True,
+        run_dir: str | None = None,
     ) -> None:
         super().__init__(venv)
         self.engine = RewardEngine(
@@ -48,7 +50,7 @@ class RewardVecWrapper(VecEnvWrapper):
             update_every=update_every,
             step_info=step_info,
         )
-        reward.bind(EnvInfo.from_env(venv))
+        reward.bind(EnvInfo.from_env(venv, run_dir=run_dir))
         self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
