@@ -20,7 +20,7 @@ from rewardlab.config import (
 )
 from rewardlab.core import Constant, Extrinsic, FunctionTerm, RewardTerm, Transitions, WeightedSum, function
 from rewardlab.make import make_vec_env
-from rewardlab.wrappers import NonFiniteRewardError, RewardVecWrapper, RewardWrapper
+from rewardlab.wrappers import FrameSettings, NonFiniteRewardError, RewardVecWrapper, RewardWrapper, frame_settings
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ def constant(value: float) -> Constant:
 __all__ = [
     "ConfigError",
     "Constant",
+    "FrameSettings",
     "Extrinsic",
     "FunctionTerm",
     "NonFiniteRewardError",
@@ -53,6 +54,7 @@ __all__ = [
     "config",
     "constant",
     "extrinsic",
+    "frame_settings",
     "function",
     "load_reward",
     "make_vec_env",

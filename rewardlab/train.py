@@ -31,6 +31,7 @@ from rewardlab.config.reward_config import build_reward
 from rewardlab.envs import get_preset
 from rewardlab.make import make_vec_env
 from rewardlab.shaping.potential_shaping import PotentialShaping
+from rewardlab.wrappers.frames import frame_settings
 from rewardlab.wrappers.vec_env import RewardVecWrapper
 
 SUMMARY_FILE = "summary.json"
@@ -126,7 +127,12 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
                 stacklevel=2,
             )
     venv = make_vec_env(
-        config.env, runner.get("n_envs", 8), seed=config.seed, vec_env=config.vec_env, env_kwargs=config.env_kwargs
+        config.env,
+        runner.get("n_envs", 8),
+        seed=config.seed,
+        vec_env=config.vec_env,
+        env_kwargs=config.env_kwargs,
+        frames=frame_settings(reward),  # None unless a term reads pixels
     )
     venv = RewardVecWrapper(
         venv,

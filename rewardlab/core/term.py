@@ -37,6 +37,9 @@ class RewardTerm:
     #: whether :meth:`update` does anything; the wrapper only buffers
     #: transitions for terms that learn.
     learns: bool = False
+    #: whether :meth:`compute` reads ``batch.frames`` (rendered RGB frames of ``next_obs``);
+    #: envs render only when some term of the reward needs them.
+    needs_frames: bool = False
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -180,6 +183,10 @@ class CompositeTerm(RewardTerm):
     @property
     def learns(self) -> bool:  # type: ignore[override]
         return any(t.learns for t in self.terms)
+
+    @property
+    def needs_frames(self) -> bool:  # type: ignore[override]
+        return any(t.needs_frames for t in self.terms)
 
     def leaves(self) -> Iterator[RewardTerm]:
         for t in self.terms:

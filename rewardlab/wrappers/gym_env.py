@@ -11,6 +11,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+from rewardlab.wrappers.frames import MISSING_FRAMES, FRAME_KEY, RenderFrames
 
 
 def _batch_of_one(obs: Any) -> Any:
@@ -44,6 +45,9 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
         )
         reward.bind(EnvInfo.from_env(env, run_dir=run_dir))
+        self._frames = reward.needs_frames
+        if self._frames and not _is_wrapped(env, RenderFrames):
+            raise ValueError(MISSING_FRAMES)
         self._last_obs: Any = None
 
     @property
@@ -69,7 +73,16 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             np.array([bool(terminated)]),
             np.array([bool(truncated)]),
             [info],
+            frames=info.pop(FRAME_KEY)[None] if self._frames else None,
         )
         total = self.engine.process(batch)
         self._last_obs = next_obs
         return obs, float(total[0]), terminated, truncated, info
+
+
+def _is_wrapped(env: gym.Env, wrapper: type) -> bool:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, wrapper):
+            return True
+        env = env.env
+    return False

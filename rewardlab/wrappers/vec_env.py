@@ -11,6 +11,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+from rewardlab.wrappers.frames import MISSING_FRAMES, RenderFrames, pop_frames
 
 
 class RewardVecWrapper(VecEnvWrapper):
@@ -51,6 +52,9 @@ class RewardVecWrapper(VecEnvWrapper):
             step_info=step_info,
         )
         reward.bind(EnvInfo.from_env(venv, run_dir=run_dir))
+        self._frames = reward.needs_frames
+        if self._frames and not all(_env_is_wrapped(venv, RenderFrames)):
+            raise ValueError(MISSING_FRAMES)
         self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
@@ -81,12 +85,21 @@ class RewardVecWrapper(VecEnvWrapper):
             terminated = dones & ~truncated
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = obs, dones, self._no_truncation
+        frames = pop_frames(infos, self.num_envs) if self._frames else None
         batch = Transitions(
-            self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos
+            self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
+            frames=frames,
         )
         total = self.engine.process(batch)
         self._last_obs = obs
         return obs, total.astype(np.float32), dones, infos
+
+
+def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
+    try:
+        return list(venv.env_is_wrapped(wrapper))
+    except (AttributeError, NotImplementedError):  # a VecEnv that cannot tell: check frames at the first step
+        return [True] * venv.num_envs
 
 
 def _with_terminal_observations(obs: Any, infos: list[dict], dones: np.ndarray) -> Any:
