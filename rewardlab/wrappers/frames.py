@@ -19,7 +19,7 @@ through gymnasium's ``rgb_array`` mode (pygame) and the frame is resized.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -60,12 +60,13 @@ class FrameSettings:
             return cls()
         if isinstance(value, cls):
             return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}frame settings must be a mapping of {list(cls.__dataclass_fields__)}, got {value!r}")
         valid = list(cls.__dataclass_fields__)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}frame settings must be a mapping of {valid}, got {value!r}")
         for key in value:
             if key not in valid:
-                raise ConfigError(f"{where}unknown frame setting {key!r}{suggest(key, valid)}; valid: {', '.join(valid)}")
+                hint = suggest(key, valid)
+                raise ConfigError(f"{where}unknown frame setting {key!r}{hint}; valid: {', '.join(valid)}")
         try:
             return cls(**value)
         except (TypeError, ValueError) as err:
@@ -93,7 +94,7 @@ def frame_settings(reward: RewardTerm) -> FrameSettings | None:
     distinct = {repr(s) for s in wanted.values()}
     if len(distinct) > 1:
         detail = "; ".join(f"{name!r}: {s}" for name, s in wanted.items())
-        raise ValueError(f"reward terms ask for different frame settings ({detail}); give them the same render settings")
+        raise ValueError(f"reward terms ask for different frame settings ({detail}); give them the same settings")
     return next(iter(wanted.values())) if wanted else FrameSettings()
 
 
@@ -177,7 +178,8 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     height, width = size
-    return np.asarray(Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).resize((width, height), Image.BILINEAR))
+    image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
+    return np.asarray(image.resize((width, height), Image.BILINEAR))
 
 
 def make_env_with_frames(env_id: str, settings: FrameSettings, **kwargs: Any) -> gym.Env:
@@ -202,8 +204,3 @@ MISSING_FRAMES = (
     "build the env with rl.make_vec_env(env_id, n_envs, frames=rl.frame_settings(reward)), "
     "or wrap each Gymnasium env in rewardlab.wrappers.RenderFrames (made with render_mode='rgb_array')"
 )
-
-
-def settings_dict(settings: FrameSettings) -> dict[str, Any]:
-    """Plain-data form of ``settings`` (for configs and state dicts)."""
-    return asdict(settings)

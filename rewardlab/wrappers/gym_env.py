@@ -11,7 +11,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
-from rewardlab.wrappers.frames import MISSING_FRAMES, FRAME_KEY, RenderFrames
+from rewardlab.wrappers.frames import FRAME_KEY, MISSING_FRAMES, RenderFrames
 
 
 def _batch_of_one(obs: Any) -> Any:
