@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, config, plot, shaping, sweep
+from rewardlab import analysis, bonus, config, perceptual, plot, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -58,8 +58,10 @@ __all__ = [
     "function",
     "load_reward",
     "make_vec_env",
+    "perceptual",
     "plot",
     "shaping",
     "sweep",
     "transforms",
+    "vlm",
 ]
