@@ -86,16 +86,15 @@ def frame_settings(reward: RewardTerm) -> FrameSettings | None:
     """
     if not reward.needs_frames:
         return None
-    wanted = {
-        leaf.name: leaf.frame_settings
+    wanted = [
+        (leaf.name, leaf.frame_settings)
         for leaf in reward.leaves()
         if leaf.needs_frames and getattr(leaf, "frame_settings", None) is not None
-    }
-    distinct = {repr(s) for s in wanted.values()}
-    if len(distinct) > 1:
-        detail = "; ".join(f"{name!r}: {s}" for name, s in wanted.items())
+    ]
+    if len({repr(s) for _, s in wanted}) > 1:
+        detail = "; ".join(f"{name!r}: {s}" for name, s in wanted)
         raise ValueError(f"reward terms ask for different frame settings ({detail}); give them the same settings")
-    return next(iter(wanted.values())) if wanted else FrameSettings()
+    return wanted[0][1] if wanted else FrameSettings()
 
 
 def is_mujoco(env_id: str) -> bool:
