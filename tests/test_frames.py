@@ -179,3 +179,19 @@ def test_frame_settings_from_config_names_bad_keys():
     assert FrameSettings.from_config({"width": 64, "height": 48}) == FrameSettings(64, 48)
     with pytest.raises(rl.ConfigError, match="unknown frame setting 'widht'.*did you mean 'width'"):
         FrameSettings.from_config({"widht": 64})
+
+
+def test_mujoco_frames_survive_another_env_being_freed():
+    import gc
+
+    from rewardlab.wrappers.frames import make_env_with_frames
+
+    settings = FrameSettings(32, 32, shadows=False, reflections=False)
+    a, b = make_env_with_frames("Hopper-v5", settings), make_env_with_frames("Hopper-v5", settings)
+    a.reset(seed=0)
+    b.reset(seed=0)
+    del b
+    gc.collect()  # gymnasium's renderer releases the current OpenGL context when freed
+    frame = a.step(a.action_space.sample())[4][FRAME_KEY]
+    assert frame.mean() > 10  # not a black frame
+    a.close()

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--hp", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter (YAML value)"
     )
+    p.add_argument(
+        "--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="gymnasium.make argument (YAML value)"
+    )
     p.add_argument("--nan-policy", default="raise", choices=["raise", "zero", "clip"], help="on NaN/inf rewards")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--out", default=None, help="run folder (default: runs/<env>-<algo>-seed<seed>)")
@@ -38,12 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_overrides(pairs: list[str]) -> dict:
+def parse_overrides(pairs: list[str], flag: str = "--hp") -> dict:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--hp expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}")
         out[key.strip()] = yaml.safe_load(value)
     return out
 
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_envs=args.n_envs,
         hyperparams=parse_overrides(args.hp),
+        env_kwargs=parse_overrides(args.env_kwarg, flag="--env-kwarg"),
         nan_policy=args.nan_policy,
         eval_episodes=args.eval_episodes,
     )

@@ -6,9 +6,12 @@ antialiased interpolation on 8-bit pixels, centre crop (or pad with
 ``fill_color``), scale to [0, 1], normalise by the model's mean and std.
 :class:`BatchPreprocess` does the same steps on a ``uint8`` tensor of shape
 ``(n, height, width, 3)``; torchvision's uint8 antialiased resize follows
-Pillow's algorithm, so pixels match open_clip's to within rounding (the tests
-pin this against open_clip's own transform). ``exact=True`` runs open_clip's
-transform frame by frame instead.
+Pillow's algorithm, so pixels match open_clip's to within one grey level
+(``shortest`` and ``longest`` modes, and ``squash`` with one scale factor);
+``squash`` with different factors per axis can differ by a few grey levels at
+a few pixels (fixed-point kernel precision). Frames rendered at the model's
+input size are not resized at all. The tests pin this against open_clip's own
+transform; ``exact=True`` runs that transform frame by frame instead.
 """
 
 from __future__ import annotations
