@@ -154,7 +154,8 @@ def test_train_renders_for_frame_terms_only(monkeypatch, env_id, settings):
     term.frame_settings = settings
     for reward, expect_frames in ((rl.extrinsic(), False), (rl.extrinsic() + term, True)):
         calls["n"] = 0
-        model, venv, _ = build_run(RunConfig(env=env_id, reward=reward, n_envs=2, hyperparams={"n_steps": 8, "batch_size": 16}))
+        config = RunConfig(env=env_id, reward=reward, n_envs=2, hyperparams={"n_steps": 8, "batch_size": 16})
+        model, venv, _ = build_run(config)
         plain = rl.make_vec_env(env_id, 2)
         assert venv.observation_space == plain.observation_space  # the policy never sees pixels
         venv.reset()

@@ -193,7 +193,8 @@ def test_yaml_term_and_the_kneeling_config(tmp_path):
     assert isinstance(term, CLIPReward) and term.alpha == 0.25 and term.score_every == 4
     assert rl.frame_settings(term) == rl.FrameSettings(32, 32)
     with pytest.raises(rl.ConfigError, match="unknown frame setting"):
-        build_reward({"term": "clip_reward", "model": TINY_CLIP, "pretrained": "random", "goal": "a", "render": {"w": 1}})
+        build_reward({"term": "clip_reward", "model": TINY_CLIP, "pretrained": "random", "goal": "a",
+                      "render": {"w": 1}})
     kneeling = build_reward(tiny_spec(ROOT / "configs" / "clip_kneeling.yaml"))
     clip_leaf = next(t for t in kneeling.leaves() if isinstance(t, CLIPReward))
     assert clip_leaf.goal_prompts == ["a humanoid robot kneeling"]
