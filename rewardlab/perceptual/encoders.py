@@ -46,7 +46,7 @@ class PixelEncoder(ImageEncoder):
         import torch
         import torch.nn.functional as F
 
-        x = torch.as_tensor(np.asarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.as_tensor(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
         x = F.interpolate(x, size=(self.size, self.size), mode="area")
         return x.reshape(len(x), -1).numpy()
 
@@ -99,7 +99,7 @@ class TorchvisionEncoder(ImageEncoder):
         out = []
         with torch.inference_mode():
             for start in range(0, len(frames), self.batch_size):
-                x = torch.as_tensor(np.asarray(frames[start : start + self.batch_size])).permute(0, 3, 1, 2)
+                x = torch.as_tensor(np.ascontiguousarray(frames[start : start + self.batch_size])).permute(0, 3, 1, 2)
                 x = F.resize(x, [self.image_size, self.image_size], antialias=True).float().div_(255.0)
                 x = ((x - self.mean) / self.std).to(self.device)
                 out.append(self.model(x).flatten(1).float().cpu())

@@ -56,7 +56,7 @@ class BatchPreprocess:
 
         if self.exact:
             return self._per_image(frames)
-        x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
+        x = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(frames))
         if x.ndim != 4 or x.shape[-1] != 3 or x.dtype != torch.uint8:
             raise ValueError(f"frames must be uint8 of shape (n, height, width, 3), got {tuple(x.shape)} {x.dtype}")
         x = self.geometry(x.permute(0, 3, 1, 2))
