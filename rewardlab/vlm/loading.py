@@ -9,6 +9,7 @@ name works offline. Every failure names the problem and says how to get the weig
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +184,14 @@ def load_clip(
             f"name the weights of {model}: pretrained: one of {', '.join(tags) or 'none'}, or checkpoint: /path, "
             "or pretrained: random for untrained weights"
         )
+    if pretrained == RANDOM and weights is None:
+        logging.disable(logging.WARNING)  # open_clip warns that no weights were loaded: that was asked for
     try:
         net = open_clip.create_model(model, pretrained=weights, load_weights=True, **kwargs)
     except (RuntimeError, KeyError) as err:
         raise ValueError(f"could not load {model} from {weights or pretrained!r}: {err}") from err
+    finally:
+        logging.disable(logging.NOTSET)
     net.eval()
     return LoadedCLIP(
         model=net,

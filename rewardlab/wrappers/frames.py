@@ -130,7 +130,9 @@ def render_kwargs(env_id: str, settings: FrameSettings) -> dict[str, Any]:
             raise ValueError(
                 f"{env_id} is not a MuJoCo env: camera, shadows and reflections do not apply (keep width and height)"
             )
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame renders off-screen without a sound card
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):  # headless: quiet pygame
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         return {"render_mode": "rgb_array"}
     kwargs: dict[str, Any] = {"render_mode": "rgb_array", "width": settings.width, "height": settings.height}
     if settings.camera_id is not None:
