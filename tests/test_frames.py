@@ -196,3 +196,28 @@ def test_mujoco_frames_survive_another_env_being_freed():
     frame = a.step(a.action_space.sample())[4][FRAME_KEY]
     assert frame.mean() > 10  # not a black frame
     a.close()
+
+
+def test_learners_do_not_buffer_frames_they_do_not_read():
+    class Learner(rl.RewardTerm):
+        learns = True
+        name = "learner"
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def compute(self, batch):
+            return np.zeros(batch.n)
+
+        def update(self, batch):
+            self.seen.append(batch.frames)
+            return {}
+
+    learner = Learner()
+    reward = learner + rl.function(lambda frames: brightness(frames))
+    venv = rl.RewardVecWrapper(DummyVecEnv([lambda: RenderFrames(PaintedChain(goal=50))]), reward, update_every=2)
+    venv.reset()
+    for _ in range(4):
+        venv.step(np.ones(1, dtype=np.int64))
+    assert len(learner.seen) == 2 and all(f is None for f in learner.seen)

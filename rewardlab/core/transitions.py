@@ -90,6 +90,12 @@ class Transitions:
             frames=None if self.frames is None else self.frames[idx_arr],
         )
 
+    def without_frames(self) -> Transitions:
+        """The same transitions (shared arrays) without ``frames``."""
+        return Transitions(
+            self.obs, self.action, self.next_obs, self.reward, self.terminated, self.truncated, self.infos
+        )
+
     @staticmethod
     def concatenate(batches: Sequence[Transitions]) -> Transitions:
         """Stack batches along the env axis (used to hand learners bigger batches)."""

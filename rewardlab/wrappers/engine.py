@@ -106,6 +106,8 @@ class RewardEngine:
         self.names = reward.component_names()
         self._index = {name: k for k, name in enumerate(self.names)}
         self._learns = reward.learns
+        # frames are large: buffer them for learners only when a learning term reads them
+        self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
         self._sums = np.zeros((len(self.names), n_envs))
         self._true_return = np.zeros(n_envs)
         self._lengths = np.zeros(n_envs, dtype=np.int64)
@@ -146,6 +148,8 @@ class RewardEngine:
                 infos[i][EPISODE_KEY] = episode
             self.reset(finished)
         if self._learns and self.reward.training:
+            if batch.frames is not None and not self._buffer_frames:
+                batch = batch.without_frames()
             self._buffer.append(batch)
             if len(self._buffer) >= self.update_every:
                 self.last_update_metrics = self.reward.update(Transitions.concatenate(self._buffer))
