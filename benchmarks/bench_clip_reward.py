@@ -164,9 +164,10 @@ def main() -> None:
     parser.add_argument("--ppo-steps", type=int, default=512)
     parser.add_argument("--ppo-envs", type=int, default=4)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON file for the results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {"config": vars(args), "cpu": torch.backends.cpu.get_cpu_capability()}
+    result = {"config": {**vars(args), "out": str(args.out)}, "cpu": torch.backends.cpu.get_cpu_capability()}
     print(f"scoring {args.envs} frames of 224x224 with {args.model} (random weights) on {args.device}, "
           f"{args.threads} thread(s)", flush=True)
     result["scoring"] = s = scoring(args)
@@ -184,9 +185,9 @@ def main() -> None:
         result["training"] = t = training(args)
         for label, row in t.items():
             print(f"  {label}: {row['steps_per_second']:.1f} steps/s, slowdown {row['slowdown']:.1f}x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"written {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"written {args.out}")
 
 
 if __name__ == "__main__":
