@@ -1,13 +1,14 @@
 """Unsupervised perceptual rewards from a few demonstrations (Sermanet, Xu & Levine 2016).
 
-From the features ``φ(frame)`` of a pretrained visual encoder:
+The paper's recipe -- pretrained visual features, an unsupervised split of each
+demonstration into steps, the features that best tell steps apart, a classifier
+per step, a dense reward from progress through the steps -- with these choices
+of ours for each part, from the features ``φ(frame)`` of a visual encoder:
 
 1. **Standardise** every feature over all demonstration frames (drop constant ones).
-2. **Split each demonstration into K steps** -- contiguous segments that are each as
-   homogeneous as possible. The paper searches split points recursively for the
-   lowest within-segment spread; we solve the least-squares version exactly by
-   dynamic programming: minimise ``Σ_k Σ_{t∈seg k} ‖φ_t − mean_k‖²`` over all
-   splits with segments of at least ``min_length`` frames (``O(K·T²)``).
+2. **Split each demonstration into K steps**: contiguous segments, each as homogeneous
+   as possible -- ``min Σ_k Σ_{t∈seg k} ‖φ_t − mean_k‖²`` over all splits whose segments
+   have at least ``min_length`` frames, solved exactly by dynamic programming (``O(K·T²)``).
 3. **Select features per step**: for step ``j`` and feature ``i``, with ``μ⁺, σ⁺`` over the
    frames of step ``j`` in every demo and ``μ⁻, σ⁻`` over all other frames, the score
    ``z_ij = |μ⁺ − μ⁻| / (σ⁺ + σ⁻)``; keep the ``n_features`` best.
@@ -16,7 +17,7 @@ From the features ``φ(frame)`` of a pretrained visual encoder:
    the naive-Bayes log-likelihood ratio averaged (not summed) over features so the
    reward stays smooth instead of snapping to 0 or 1.
 5. **Dense reward from step progress**: ``R(s) = Σ_j w_j·p_j(s) / Σ_j w_j`` with
-   ``w_j = 2^j`` (later steps weigh more, as in the paper), in [0, 1].
+   ``w_j = 2^j``: a later step outweighs all earlier ones together; ``R ∈ [0, 1]``.
 
 Everything is numpy; the fitted model is a handful of arrays (:meth:`state`).
 """
