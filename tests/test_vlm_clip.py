@@ -216,3 +216,10 @@ def test_train_humanoid_with_the_kneeling_config(tmp_path, capsys):
     run = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["run"]
     assert run["env_kwargs"] == {"terminate_when_unhealthy": False}
     assert (tmp_path / "run" / "model.zip").exists()
+
+
+def test_rollouts_render_for_a_clip_reward(encoder):
+    term = rl.extrinsic() + CLIPReward(encoder, GOAL, BASELINE, frame_settings=rl.FrameSettings(32, 32))
+    out = rl.analysis.rollout("CartPole-v1", term, n_steps=6, n_envs=2)
+    values = out.components["clip_reward"]
+    assert len(values) == 12 and np.isfinite(values).all() and np.ptp(values) > 0  # frames differ step to step
