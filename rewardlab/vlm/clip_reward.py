@@ -191,6 +191,7 @@ def clip_reward(
     precision: str = "fp32",
     autocast: bool | None = None,
     batch_size: int = 64,
+    exact_preprocess: bool = False,
     cache_dir: str | None = None,
     download: bool = True,
     frame_settings: FrameSettings | None = None,
@@ -207,6 +208,7 @@ def clip_reward(
         download=download,
         autocast=autocast,
         batch_size=batch_size,
+        exact_preprocess=exact_preprocess,
     )
     goal = [goal] if isinstance(goal, str) else list(goal)
     baseline = [baseline] if isinstance(baseline, str) else list(baseline)

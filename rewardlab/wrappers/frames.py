@@ -134,6 +134,8 @@ def render_kwargs(env_id: str, settings: FrameSettings) -> dict[str, Any]:
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         return {"render_mode": "rgb_array"}
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless: render off-screen through EGL
     kwargs: dict[str, Any] = {"render_mode": "rgb_array", "width": settings.width, "height": settings.height}
     if settings.camera_id is not None:
         kwargs["camera_id"] = settings.camera_id
