@@ -34,9 +34,13 @@ class Transitions:
     next observation: at an SB3 auto-reset it is the ``terminal_observation``,
     not the first observation of the next episode. ``reward`` is the extrinsic
     reward of the environment. Dict observations stay dicts of arrays.
+
+    ``memo`` is the wrapper's per-step cache: when a term object appears more
+    than once in a reward, the engine puts it there so that the term is
+    computed (and updated) once per batch; ``None`` everywhere else.
     """
 
-    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos")
+    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "memo")
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class Transitions:
         self.terminated = terminated
         self.truncated = truncated
         self.infos = infos if infos is not None else [{} for _ in range(len(reward))]
+        self.memo: dict | None = None
 
     @property
     def n(self) -> int:

@@ -2,6 +2,14 @@
 
 from rewardlab.wrappers.engine import NonFiniteRewardError, RewardEngine
 from rewardlab.wrappers.gym_env import RewardWrapper
+from rewardlab.wrappers.observations import CopyObservations, copy_observation
 from rewardlab.wrappers.vec_env import RewardVecWrapper
 
-__all__ = ["NonFiniteRewardError", "RewardEngine", "RewardVecWrapper", "RewardWrapper"]
+__all__ = [
+    "CopyObservations",
+    "NonFiniteRewardError",
+    "RewardEngine",
+    "RewardVecWrapper",
+    "RewardWrapper",
+    "copy_observation",
+]
