@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, config, plot, shaping, sweep
+from rewardlab import analysis, bonus, config, plot, runs, shaping, sweep
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -20,6 +20,7 @@ from rewardlab.config import (
 )
 from rewardlab.core import Constant, Extrinsic, FunctionTerm, RewardTerm, Transitions, WeightedSum, function
 from rewardlab.make import make_vec_env
+from rewardlab.runs import Run, load_run
 from rewardlab.wrappers import NonFiniteRewardError, RewardVecWrapper, RewardWrapper
 
 __version__ = "0.1.0"
@@ -45,6 +46,7 @@ __all__ = [
     "RewardTerm",
     "RewardVecWrapper",
     "RewardWrapper",
+    "Run",
     "Transitions",
     "WeightedSum",
     "analysis",
@@ -55,8 +57,10 @@ __all__ = [
     "extrinsic",
     "function",
     "load_reward",
+    "load_run",
     "make_vec_env",
     "plot",
+    "runs",
     "shaping",
     "sweep",
     "transforms",
