@@ -21,15 +21,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from rewardlab.analysis.distances import zero_negligible
 from rewardlab.analysis.env_rewards import EnvRewardModel
 from rewardlab.analysis.evaluation import DEFAULT_CHUNK, RewardEvaluator
 from rewardlab.analysis.sampling import Coverage
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Observation, Transitions, _concat_obs, _index_obs
-
-#: a canonical reward whose spread is below this fraction of the raw reward's scale is taken as constant
-CONSTANT_TOLERANCE = 1e-9
 
 
 def epic_canonicalize(
@@ -87,9 +85,7 @@ def epic_canonicalize(
     raw = np.stack([ev.on_batch(batch) for ev in evaluators])
     canonical = raw + gamma * mean_next - mean_s - gamma * mean_start.mean(axis=1, keepdims=True)
     scale = np.maximum(np.abs(raw).max(axis=1, initial=0.0), np.abs(means).max(axis=1, initial=0.0))
-    constant = canonical.std(axis=1) <= CONSTANT_TOLERANCE * np.maximum(scale, np.finfo(float).tiny)
-    canonical[constant] = 0.0
-    return canonical, raw
+    return zero_negligible(canonical, scale), raw
 
 
 def _mean_rewards(
