@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where transitions come from: uniform over the spaces, or random-policy rollouts (default: spaces)",
     )
     p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument(
+        "--termination",
+        default="absorbing",
+        choices=["absorbing", "ignore"],
+        help="EPIC/STARC: a terminating transition moves to an absorbing state with zero reward and potential "
+        "(default), or every transition continues (the EPIC paper's setting)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for distances.png and distances.csv")
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         kwargs.update(n_steps=max(args.transitions // 4, 1000), gamma=1.0)
     else:
         kwargs.update(gamma=args.gamma, n_samples=args.samples, n_transitions=args.transitions, progress=True)
+        kwargs["termination"] = args.termination
         if args.coverage == "rollouts":
             n_envs = 8
             data = rl.analysis.rollout(
@@ -95,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'distances.png'} and {out / 'distances.csv'}")
     off_diagonal = matrix.values[~np.eye(len(matrix.names), dtype=bool)]
     if args.method != "erc" and (np.isnan(off_diagonal).any() or (off_diagonal == 0).any()):
+        blind = "a constant step cost or " if args.termination == "ignore" else ""
         print(
-            "note: a distance of 0 or n/a can mean a reward has nothing left after canonicalisation: EPIC and STARC "
-            "ignore termination, so a constant step cost or pure shaping canonicalises to 0 (stateful bonuses are "
-            "evaluated frozen, as they stand now). --method erc compares episode returns, termination included."
+            "note: a distance of 0 or n/a can mean a reward has nothing left after canonicalisation: "
+            f"{blind}pure shaping canonicalises to 0, and a reward with nothing left is at n/a (EPIC) or 0.5 "
+            "(STARC) from the others (stateful bonuses are evaluated frozen, as they stand now)."
         )
     return 0

@@ -136,10 +136,7 @@ def markdown_table(results: pd.DataFrame) -> str:
 
 def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[str, Path]:
     """Write the tables and plots of the sweep in ``out``; return their paths by kind."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's inline one) stays
 
     out = Path(out)
     runs = load_runs(out)
@@ -157,12 +154,12 @@ def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[
         ("learning_curves", lambda ax: learning_curves(out, runs=runs, ax=ax, seed=seed)),
         ("performance_profile", lambda ax: profile_plot(runs, score=score, ax=ax)),
     ):
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        fig = Figure(figsize=(8, 4.5))
+        ax = fig.subplots()
         draw(ax)
         ax.set_title(f"{title}: {name.replace('_', ' ')}")
         fig.tight_layout()
         fig.savefig(paths[name], dpi=110)
-        plt.close(fig)
     return paths
 
 
