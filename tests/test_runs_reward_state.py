@@ -100,10 +100,10 @@ def test_stateful_term_is_identical_after_save_and_load(name, tmp_path):
 def test_a_state_for_another_reward_is_refused_in_one_line(tmp_path):
     path = save_reward_state(_trained(STATEFUL["count_global"]), tmp_path / "reward_state.pt")
     other = build_reward(["extrinsic", STATEFUL["rnd"]])
-    with pytest.raises(RewardStateError, match=r"saved for another reward: it has total/count \(CountBonus\) where"):
+    with pytest.raises(RewardStateError, match=r"saved for another reward: it has sum/count \(CountBonus\) where"):
         load_reward_state(other, path)
     renamed = build_reward(["extrinsic", {**STATEFUL["count_global"], "name": "explore"}])
-    with pytest.raises(RewardStateError, match="total/explore"):
+    with pytest.raises(RewardStateError, match="sum/explore"):
         load_reward_state(renamed, path)
 
 
@@ -141,7 +141,7 @@ class _Opaque(RewardTerm):
 
 
 def test_state_must_be_arrays_tensors_and_plain_values(tmp_path):
-    with pytest.raises(RewardStateError, match="total/term/table holds a object"):
+    with pytest.raises(RewardStateError, match="sum/term/table holds a object"):
         save_reward_state(rl.extrinsic() + _Opaque(), tmp_path / "s.pt")
     assert not (tmp_path / "s.pt").exists()
 

@@ -3,7 +3,7 @@
 ``reward_state.pt`` (written with ``torch.save``) holds::
 
     {"format": "rewardlab.reward_state", "version": 1,
-     "components": [["total", "WeightedSum"], ["total/count", "CountBonus"], ...],
+     "components": [["sum", "WeightedSum"], ["sum/count", "CountBonus"], ...],
      "spec": <the reward spec it was built from, or None>, "step": <env steps trained>,
      "state": reward.state_dict()}
 
@@ -41,7 +41,7 @@ class RewardStateError(ConfigError):
 def components(reward: RewardTerm) -> list[tuple[str, str]]:
     """``(path, class name)`` of every term in the reward tree, parents first.
 
-    Paths join component names with ``/`` from the root (``total/count``);
+    Paths join component names with ``/`` from the root (``sum/count``);
     children of transforms are ``inner`` (and ``ref``).
     """
     return list(_walk(reward, reward.name))
