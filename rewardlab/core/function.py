@@ -57,6 +57,10 @@ def _row_field(batch: Transitions, field: str, i: int) -> Any:
     return value[i]
 
 
+class RewardFunctionError(RuntimeError):
+    """A user reward function raised; the message names the term, the original error is chained."""
+
+
 class FunctionTerm(RewardTerm):
     """A reward computed by a user function.
 
@@ -78,12 +82,18 @@ class FunctionTerm(RewardTerm):
         self.needs_frames = "frames" in self.fields or "frame" in self.fields
 
     def compute(self, batch: Transitions) -> np.ndarray:
-        if self.vectorized:
-            return self.fn(**{f: batch if f == "batch" else getattr(batch, f) for f in self.fields})
-        out = np.empty(batch.n)
-        for i in range(batch.n):
-            out[i] = float(self.fn(**{f: _row_field(batch, f, i) for f in self.fields}))
-        return out
+        try:
+            if self.vectorized:
+                return self.fn(**{f: batch if f == "batch" else getattr(batch, f) for f in self.fields})
+            out = np.empty(batch.n)
+            for i in range(batch.n):
+                out[i] = float(self.fn(**{f: _row_field(batch, f, i) for f in self.fields}))
+            return out
+        except Exception as err:
+            message = " ".join(str(err).split())
+            raise RewardFunctionError(
+                f"reward function {self.name!r} raised {type(err).__name__}: {message}"
+            ) from err
 
     def __repr__(self) -> str:
         return f"FunctionTerm({self.name!r})"

@@ -38,9 +38,13 @@ class Transitions:
     ``frames`` holds rendered RGB frames of ``next_obs`` (``uint8``, shape
     ``(n, height, width, 3)``) when a term asks for them (``needs_frames``)
     and the envs render (see :mod:`rewardlab.wrappers.frames`); otherwise ``None``.
+
+    ``memo`` is the wrapper's per-step cache: when a term object appears more
+    than once in a reward, the engine puts it there so that the term is
+    computed (and updated) once per batch; ``None`` everywhere else.
     """
 
-    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "frames")
+    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "frames", "memo")
 
     def __init__(
         self,
@@ -62,6 +66,7 @@ class Transitions:
         self.truncated = truncated
         self.infos = infos if infos is not None else [{} for _ in range(len(reward))]
         self.frames = frames
+        self.memo: dict | None = None
 
     @property
     def n(self) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rewardlab.config.registry import ConfigError, suggest
 from rewardlab.core.term import RewardTerm
 
 FRAME_KEY = "rewardlab_frame"
@@ -59,8 +60,6 @@ class FrameSettings:
     @classmethod
     def from_config(cls, value: Any, *, where: str = "") -> FrameSettings:
         """Build from a mapping (YAML), ``None`` (defaults) or a FrameSettings."""
-        from rewardlab.config.registry import ConfigError, suggest
-
         if value is None:
             return cls()
         if isinstance(value, cls):
@@ -100,7 +99,7 @@ def frame_settings(reward: RewardTerm) -> FrameSettings | None:
     ]
     if len({repr(s) for _, s in wanted}) > 1:
         detail = "; ".join(f"{name!r}: {s}" for name, s in wanted)
-        raise ValueError(f"reward terms ask for different frame settings ({detail}); give them the same settings")
+        raise ConfigError(f"reward terms ask for different frame settings ({detail}); give them the same settings")
     return wanted[0][1] if wanted else FrameSettings()
 
 
@@ -127,7 +126,7 @@ def render_kwargs(env_id: str, settings: FrameSettings) -> dict[str, Any]:
     """``gymnasium.make`` keyword arguments that make ``env_id`` render as ``settings`` asks."""
     if not is_mujoco(env_id):
         if settings.mujoco_only:
-            raise ValueError(
+            raise ConfigError(
                 f"{env_id} is not a MuJoCo env: camera, shadows and reflections do not apply (keep width and height)"
             )
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):  # headless: quiet pygame

@@ -15,15 +15,19 @@ from rewardlab.wrappers.frames import FRAME_KEY, MISSING_FRAMES, RenderFrames
 
 
 def _batch_of_one(obs: Any) -> Any:
+    """``obs`` with a leading env axis of 1, copied: the wrapper keeps it past the env's next step."""
     if isinstance(obs, dict):
-        return {k: np.asarray(v)[None] for k, v in obs.items()}
-    return np.asarray(obs)[None]
+        return {k: np.array(v)[None] for k, v in obs.items()}
+    return np.array(obs)[None]
 
 
 class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Replace a Gymnasium env's reward with ``reward``, evaluated as a batch of one.
 
     Same info keys and options as :class:`~rewardlab.RewardVecWrapper`.
+    Observations are copied before the wrapper keeps them (as the previous
+    observation of the next step and in learners' batches), so envs that
+    reuse their observation arrays (NLE, MiniHack) are read right.
     """
 
     def __init__(
@@ -67,7 +71,7 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         next_obs = _batch_of_one(obs)
         batch = Transitions(
             self._last_obs,
-            np.asarray(action)[None],
+            np.array(action)[None],
             next_obs,
             np.array([float(reward)]),
             np.array([bool(terminated)]),
