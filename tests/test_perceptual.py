@@ -18,6 +18,7 @@ import rewardlab as rl
 from rewardlab.config.reward_config import build_reward
 from rewardlab.core.transitions import Transitions
 from rewardlab.perceptual import PerceptualModel, PerceptualReward, make_encoder, read_demos, split_steps
+from rewardlab.runs.reward_state import load_reward_state, save_reward_state
 from rewardlab.wrappers.frames import FRAME_KEY, make_env_with_frames
 
 SETTINGS = rl.FrameSettings(width=64, height=64)
@@ -101,9 +102,9 @@ def test_save_load_and_state_dict_round_trip(reward, demos, tmp_path):
     loaded = PerceptualReward.load(path)
     np.testing.assert_array_equal(loaded.score_frames(frames), reward.score_frames(frames))
     assert loaded.frame_settings == SETTINGS
-    torch.save(reward.state_dict(), tmp_path / "state.pt")
+    save_reward_state(reward, tmp_path / "state.pt")  # the run folder's checkpoint format
     fresh = PerceptualReward.fit([demos[1][::-1]], encoder="pixels:8", n_steps=2)  # different in every way
-    fresh.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=False))
+    load_reward_state(fresh, tmp_path / "state.pt")
     batch = Transitions.from_arrays(np.zeros((len(frames), 2)), np.zeros(len(frames)), np.zeros((len(frames), 2)),
                                     frames=frames)
     np.testing.assert_array_equal(fresh(batch), reward(batch))

@@ -13,6 +13,7 @@ from tiny_clip import TINY_CLIP, register_tiny_clip, tiny_encoder
 import rewardlab as rl
 from rewardlab.config.reward_config import build_reward, load_reward_spec
 from rewardlab.core.transitions import Transitions
+from rewardlab.runs.reward_state import load_reward_state, save_reward_state
 from rewardlab.vlm import BatchPreprocess, CLIPReward, WeightsNotFoundError, goal_baseline_reward, load_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,9 +129,9 @@ def test_score_every_holds_scores_and_rescores_after_reset(encoder):
 def test_state_dict_round_trip(encoder, frames, tmp_path):
     term = CLIPReward(encoder, GOAL, BASELINE, alpha=0.7, score_every=2)
     term(frame_batch(frames))
-    torch.save(term.state_dict(), tmp_path / "clip.pt")
+    save_reward_state(term, tmp_path / "clip.pt")  # the run folder's checkpoint format
     fresh = CLIPReward(encoder, ["something else"], [], alpha=0.0, score_every=2)
-    fresh.load_state_dict(torch.load(tmp_path / "clip.pt", weights_only=False))
+    load_reward_state(fresh, tmp_path / "clip.pt")
     assert fresh.alpha == 0.7
     nxt = np.random.default_rng(4).integers(0, 256, size=frames.shape, dtype=np.uint8)
     np.testing.assert_array_equal(fresh(frame_batch(nxt)), term(frame_batch(nxt)))  # held scores restored too
