@@ -88,7 +88,7 @@ class CLIPEncoder:
 
     @property
     def embed_dim(self) -> int:
-        return int(self.model.text_projection.shape[1]) if hasattr(self.model, "text_projection") else -1
+        return int(getattr(self.model.visual, "output_dim", -1))
 
     def _autocast(self) -> Any:
         import torch
