@@ -78,6 +78,20 @@ CASES = {
     "eval_missing_run": (["eval", "{tmp}/nothing"], 2, "does not exist"),
     "eval_no_episodes": (["eval", "{tmp}", "--episodes", "0"], 2, "--episodes must be >= 1"),
     "compare_one_reward": (["compare", "extrinsic", "--env", "MountainCar-v0", "--out", "{tmp}/c"], 2, "at least two"),
+    "compare_unknown_env": (
+        ["compare", "extrinsic", "[{term: constant}]", "--env", "MountainCar-v9", "--out", "{tmp}/c"],
+        2,
+        "unknown environment 'MountainCar-v9' (did you mean 'MountainCar-v0'?)",
+    ),
+    "landscape_on_dict_observations": (
+        ["plot", "landscape", "--reward", "extrinsic", "--env", "NetHackScore-v0", "--out", "{tmp}/l.png"],
+        2,
+        "landscapes need flat Box observations",
+    ),
+    "rnd_field_on_arrays": ([*MC, "--reward", "[{term: rnd, field: message}]"], 2, "reads observation field 'message'"),
+    "policy_unknown": ([*MC, "--hp", "policy=MlpPolicyy"], 2, "'MlpPolicyy' is unknown (did you mean 'MlpPolicy'?)"),
+    "policy_kwargs_rejected": ([*MC, "--hp", "policy_kwargs={net_arch: 5}"], 2, "ppo rejects its hyper-parameters"),
+    "rewards_family": (["rewards", "--family", "bonuses"], 2, "family 'bonuses' (did you mean 'bonus'?)"),
 }
 
 
@@ -89,7 +103,8 @@ def test_malformed_input_gives_one_clear_line(case, tmp_path, capsys):
     spec = _reward_file(tmp_path, "spec.yaml", "envs: [CartPole-v1]\nrewards: [extrinsic]\nsteps: 64\n")
     bad_yaml = _reward_file(tmp_path, "bad.yaml", "reward:\n  - extrinsic\n  - {term: potential\n")
     values = {"tmp": str(tmp_path), "file": str(plain), "spec": spec, "bad_yaml": bad_yaml}
-    argv = [a.format(**values) if "{" in a and "term" not in a and "grid" not in a else a for a in argv]
+    for name, value in values.items():
+        argv = [a.replace(f"{{{name}}}", value) for a in argv]
     try:
         got = main(argv)
     except SystemExit as exit_:  # argparse
