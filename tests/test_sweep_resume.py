@@ -58,3 +58,11 @@ def test_an_unfinished_sweep_run_continues_from_its_checkpoint(tmp_path):
     assert result.state == "done", result.error
     assert result.summary["resumed_from"] == 256 and result.summary["timesteps"] >= 768
     assert read_status(run_dir)["config_hash"] == run.config_hash and run_state(run_dir, run.config_hash) == "done"
+
+
+def test_spec_hyper_parameter_values_are_checked_before_any_run(tmp_path):
+    with pytest.raises(ConfigError, match=r"algos\[ppo\]: ppo hyper-parameter 'gamma' must be in \[0, 1\], got 1.5"):
+        _spec(tmp_path, algos={"ppo": {"gamma": 1.5}})
+    search = {"mode": "grid", "params": {"n_steps": [64, 0]}}
+    with pytest.raises(ConfigError, match=r"search.params.n_steps: ppo hyper-parameter 'n_steps' must be >= 1, got 0"):
+        _spec(tmp_path, search=search)

@@ -263,8 +263,8 @@ def _parse_search(value: Any, algos: dict[str, dict[str, Any]]) -> dict[str, Any
             raise ConfigError(f"search.params.{key}: give a non-empty list of choices or {{low, high}}, got {dom!r}")
     for algo in used:
         for key, dom in params.items():
-            for value in [dom["low"], dom["high"]] if isinstance(dom, dict) else dom:
-                check_hyperparams(algo, {key: value}, where=f"search.params.{key}: ")
+            for choice in [dom["low"], dom["high"]] if isinstance(dom, dict) else dom:
+                check_hyperparams(algo, {key: choice}, where=f"search.params.{key}: ")
     out = {"mode": mode, "params": params}
     if mode == "random":
         n = value.get("n")
