@@ -99,7 +99,7 @@ class RunConfig:
             get_preset(self.env)
         except ValueError as err:
             raise ConfigError(str(err)) from err
-        check_hyperparams(self.algo, self.hyperparams, where="--hp: ")
+        check_hyperparams(self.algo, self.hyperparams)
         hp = resolved_hyperparams(self)
         check_hyperparams(self.algo, hp, where=f"{self.algo} preset for {self.env}: ")
         check_rollout_size(self.algo, hp)
