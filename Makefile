@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	touch $@
 
 demo: install
-	$(BIN)/rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --out runs/demo
+	$(BIN)/rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --out runs/demo --overwrite
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
