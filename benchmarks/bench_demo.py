@@ -8,6 +8,7 @@ of the means with its CI. Finished runs are reused, so a killed benchmark resume
     nice -n 10 .venv/bin/python benchmarks/bench_demo.py                          # the demo's 5 seeds
     nice -n 10 .venv/bin/python benchmarks/bench_demo.py --first-seed 5           # 5 other seeds
     nice -n 10 .venv/bin/python benchmarks/bench_demo.py --steps 6k 10k 20k       # other budgets
+    nice -n 10 .venv/bin/python benchmarks/bench_demo.py --scale 1 --steps 6k     # a weaker potential
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the spec's)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", nargs="+", default=None, help="step budgets, one sweep each (default: the spec's)")
+    parser.add_argument("--scale", type=float, default=None, help="cartpole_upright's scale (default: the spec's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="runs/bench_demo", help="sweep folders go under it")
     parser.add_argument("--report", default=str(HERE / "results" / "demo"), help="results.json")
@@ -50,13 +52,18 @@ def main() -> None:
         spec = rl.sweep.load_spec(SPEC)
         spec.seeds = seeds
         spec.steps = parse_steps(steps)
-        spec.out = Path(args.out) / f"steps_{steps}_seeds_{seeds[0]}-{seeds[-1]}"
+        label = f"steps_{steps}_seeds_{seeds[0]}-{seeds[-1]}"
+        if args.scale is not None:
+            spec.rewards["upright_shaping"][1]["potential"]["scale"] = args.scale
+            label += f"_scale_{args.scale:g}"
+        spec.out = Path(args.out) / label
         rl.sweep.run_sweep(spec, workers=args.workers, resume=True, progress=False)
         runs = rl.sweep.load_runs(spec.out)
         table = rl.sweep.aggregate(runs)
         scores = {r: g["eval_true_return"].to_numpy(dtype=float) for r, g in runs.groupby("reward", sort=False)}
-        print(f"\nCartPole-v1, PPO preset, {steps} steps, seeds {seeds} (eval: 10 deterministic episodes)")
-        print(f"{'reward':<18}{'mean [95% CI]':>28}{'IQM':>9}  per seed")
+        scale = spec.rewards["upright_shaping"][1]["potential"]["scale"]
+        print(f"\nCartPole-v1, PPO preset, {steps} steps, seeds {seeds}, Φ scale {scale:g}")
+        print(f"{'reward':<18}{'eval return: mean [95% CI]':>28}{'IQM':>9}  per seed (10 deterministic episodes)")
         for _, row in table.iterrows():
             per_seed = ", ".join(f"{v:.0f}" for v in scores[row["reward"]])
             print(
@@ -66,7 +73,7 @@ def main() -> None:
         names = list(scores)
         diff = difference_ci(scores[names[0]], scores[names[1]])
         print(f"{names[1]} − {names[0]}: {diff[0]:+.1f} [{diff[1]:+.1f}, {diff[2]:+.1f}]")
-        results[f"{steps} steps, seeds {seeds[0]}-{seeds[-1]}"] = {
+        results[label] = {
             "per_seed": {k: v.tolist() for k, v in scores.items()},
             "mean_ci": {r["reward"]: [r["mean"], r["mean_low"], r["mean_high"]] for _, r in table.iterrows()},
             "difference_ci": list(diff),
@@ -74,7 +81,7 @@ def main() -> None:
         }
     report = Path(args.report)
     report.mkdir(parents=True, exist_ok=True)
-    name = f"results_seeds_{seeds[0]}-{seeds[-1]}.json"
+    name = f"results_seeds_{seeds[0]}-{seeds[-1]}{'' if args.scale is None else f'_scale_{args.scale:g}'}.json"
     (report / name).write_text(json.dumps(results, indent=2))
     print(f"\nresults: {report / name}")
 
