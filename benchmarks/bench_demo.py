@@ -82,8 +82,10 @@ def main() -> None:
     report = Path(args.report)
     report.mkdir(parents=True, exist_ok=True)
     name = f"results_seeds_{seeds[0]}-{seeds[-1]}{'' if args.scale is None else f'_scale_{args.scale:g}'}.json"
-    (report / name).write_text(json.dumps(results, indent=2))
-    print(f"\nresults: {report / name}")
+    path = report / name
+    earlier = json.loads(path.read_text()) if path.exists() else {}  # other budgets of the same seeds stay
+    path.write_text(json.dumps({**earlier, **results}, indent=2))
+    print(f"\nresults: {path}")
 
 
 if __name__ == "__main__":
