@@ -16,8 +16,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="EPIC / STARC / ERC distances between rewards (matrix PNG and CSV)",
         description="How different are these rewards really? 0: same optimal policies (shaping, scaling); 1: opposite.",
     )
-    p.add_argument("rewards", nargs="+", help="reward YAML files (or inline YAML), at least two")
-    p.add_argument("--env", required=True, help="env id (see 'rewardlab envs')")
+    p.add_argument("rewards", nargs="*", help="reward YAML files (or inline YAML); with --run, at least two in all")
+    p.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="RUN",
+        help="a run folder: its reward with the trained state (counts, networks) restored (repeatable)",
+    )
+    p.add_argument("--env", default=None, help="env id (see 'rewardlab envs'; default: the runs' env)")
     p.add_argument("--method", default="epic", choices=["epic", "starc", "erc"], help="distance (default: epic)")
     p.add_argument("--samples", type=int, default=4096, help="samples per canonicalisation expectation (default: 4096)")
     p.add_argument("--transitions", type=int, default=4096, help="transitions compared on (default: 4096)")
@@ -51,11 +58,23 @@ def run(args: argparse.Namespace) -> int:
     from rewardlab.cli.plot_cmd import reward_name
     from rewardlab.config.reward_config import load_reward
 
-    if len(args.rewards) < 2:
-        raise ConfigError("compare needs at least two rewards")
-    rewards = {reward_name(s, i): load_reward(s) for i, s in enumerate(args.rewards)}
-    if len(rewards) < len(args.rewards):
-        raise ConfigError(f"reward names must be unique; got {[reward_name(s, i) for i, s in enumerate(args.rewards)]}")
+    if len(args.rewards) + len(args.run) < 2:
+        raise ConfigError("compare needs at least two rewards (reward files, inline YAML or --run folders)")
+    runs = {Path(r).name or str(r): rl.load_run(r, model=False) for r in args.run}
+    if len(runs) < len(args.run):
+        raise ConfigError(f"run folder names must be unique; got {args.run}")
+    env = args.env or next((r.env_id for r in runs.values()), None)
+    if env is None:
+        raise ConfigError("give --env (or --run folders, whose env is used)")
+    other = sorted({f"{name} ({r.env_id})" for name, r in runs.items() if r.env_id != env})
+    if other:
+        raise ConfigError(f"compare evaluates every reward on {env}, but runs {other} trained on another env")
+    names = [*runs, *(reward_name(s, i) for i, s in enumerate(args.rewards))]
+    rewards = {name: r.reward for name, r in runs.items()}
+    rewards.update({reward_name(s, i): load_reward(s) for i, s in enumerate(args.rewards)})
+    if len(rewards) < len(names):
+        raise ConfigError(f"reward names must be unique; got {names}")
+    args.env = env
     kwargs = {"env": args.env, "bootstrap": args.bootstrap, "seed": args.seed}
     if args.method == "erc":
         kwargs.update(n_steps=max(args.transitions // 4, 1000), gamma=1.0)
