@@ -52,7 +52,8 @@ def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
     assert "Traceback" in error and "ZeroDivisionError" in error
     good = runs[runs["reward"] == "plain"]
     assert (good["state"] == "done").all() and good["eval_true_return"].notna().all()
-    for name in ("results.csv", "results.md", "runs.csv", "learning_curves.png", "performance_profile.png"):
+    reports = ("results.csv", "results.md", "runs.csv", "learning_curves.png", "performance_profile.png", "terms.png")
+    for name in reports:
         assert (spec.out / name).stat().st_size > 0, name
     results = pd.read_csv(spec.out / "results.csv").set_index("reward")
     assert results.loc["plain", "seeds"] == 2  # failed runs are not aggregated
