@@ -31,6 +31,7 @@ CASES = {
     "hp_no_value": ([*MC, "--hp", "=3"], 2, "--hp expects KEY=VALUE"),
     "n_envs_zero": ([*MC, "--n-envs", "0"], 2, "n_envs must be >= 1, got 0"),
     "n_envs_negative": ([*MC, "--n-envs", "-1"], 2, "n_envs must be >= 1, got -1"),
+    "threads_negative": ([*MC, "--threads", "-1"], 2, "--threads must be >= 0"),
     "n_envs_text": ([*MC, "--n-envs", "many"], 2, "argument --n-envs: invalid int value: 'many'"),
     "sac_on_discrete": ([*MC, "--algo", "sac"], 2, "sac needs a Box action space but MountainCar-v0 has Discrete(3)"),
     "dqn_on_continuous": (

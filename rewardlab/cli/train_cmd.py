@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start over")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1, fastest for the small networks of RL policies; 0: torch's default)",
+    )
     p.set_defaults(func=run)
 
 
@@ -107,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
     from rewardlab.runs.checkpoint import latest_checkpoint
     from rewardlab.train import parse_steps, read_config, train
 
+    if args.threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0: torch's default), got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     every = None if args.checkpoint_every is None else parse_steps(args.checkpoint_every)
     if every is not None and every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 env steps (0: no checkpoints), got {every}")
