@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, config, plot, shaping, sweep
+from rewardlab import analysis, bonus, codegen, config, plot, shaping, sweep
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -50,6 +50,7 @@ __all__ = [
     "analysis",
     "bonus",
     "build_reward",
+    "codegen",
     "config",
     "constant",
     "extrinsic",
