@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.sweep_cmd",
     "rewardlab.cli.plot_cmd",
     "rewardlab.cli.compare_cmd",
+    "rewardlab.cli.codegen_cmd",
 )
 
 

@@ -164,7 +164,8 @@ class CodegenLoop:
             ``out/loop.json`` or ``model``).
         store: the generation store (default: :class:`GenerationStore`'s default root).
         model: model name for offline replay into a new folder.
-        workers, backend: the sweep runner's (``local`` or ``ray``).
+        workers, backend: the sweep runner's (``local`` or ``ray``), or ``inline``: train one run after
+            the other in this process (tiny budgets: notebooks, tests).
         log: where progress lines go (``print`` by default; None for silence).
     """
 
@@ -208,11 +209,27 @@ class CodegenLoop:
     # -- the whole loop -----------------------------------------------------------------------
     def run(self, chooser: Chooser | None = None) -> dict[str, Any]:
         """All rounds; ``chooser(round)`` picks for ``select="human"``. Returns :meth:`best`."""
-        for r in range(len(self.rounds), self.config.rounds):
-            rnd = self.propose(r)
-            if rnd.chosen is None:
-                self.select(rnd, chooser)
-        return self.best()
+        while True:
+            if self.rounds and self.rounds[-1].chosen is None:
+                self.select(self.rounds[-1], chooser)
+            if len(self.rounds) >= self.config.rounds:
+                return self.best()
+            self.propose(len(self.rounds))
+
+    def step(self, chooser: Chooser | None = None) -> Round | None:
+        """Choose in the pending round (by the rule; a person's only through ``chooser``), then propose the next.
+
+        Returns the new round, or None when all rounds are done. With ``select="human"`` and no
+        chooser, the new round waits for :meth:`choose` (a notebook shows it with
+        :func:`rewardlab.codegen.widgets.choice_widget`).
+        """
+        if self.rounds and self.rounds[-1].chosen is None:
+            if self.config.select == "human" and chooser is None:
+                raise ConfigError(f"round {self.rounds[-1].index} waits for a choice: call loop.choose(round, index)")
+            self.select(self.rounds[-1], chooser)
+        if len(self.rounds) >= self.config.rounds:
+            return None
+        return self.propose(len(self.rounds))
 
     def select(self, rnd: Round, chooser: Chooser | None = None) -> Round:
         """Make the round's choice by the configured rule (a person's through ``chooser``)."""
@@ -376,6 +393,7 @@ class CodegenLoop:
         return c
 
     def _train(self, rnd: Round) -> None:
+        from rewardlab.sweep.execute import execute_run
         from rewardlab.sweep.runner import run_sweep
         from rewardlab.sweep.spec import parse_spec
         from rewardlab.sweep.state import read_status, run_state
@@ -397,9 +415,14 @@ class CodegenLoop:
             "eval_episodes": cfg.eval_episodes,
         })  # fmt: skip
         runs = spec.runs()
-        if any(run_state(spec.out / r.run_id, r.config_hash) not in ("done", "failed") for r in runs):
+        todo = [r for r in runs if run_state(spec.out / r.run_id, r.config_hash) not in ("done", "failed")]
+        if todo:
             self.log(f"round {rnd.index}: training {len(valid)} candidates × {cfg.seeds} seeds, {cfg.steps} steps")
-            run_sweep(spec, backend=self.backend, workers=self.workers, resume=True, progress=False, report=False)
+            if self.backend == "inline":
+                for r in todo:
+                    execute_run(r, spec.out / r.run_id)
+            else:
+                run_sweep(spec, backend=self.backend, workers=self.workers, resume=True, progress=False, report=False)
         for c in valid:
             mine = [r for r in runs if r.reward == f"c{c.index}"]
             c.run_dirs = [str(spec.out / r.run_id) for r in mine]

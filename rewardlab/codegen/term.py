@@ -17,6 +17,7 @@ import numpy as np
 
 from rewardlab.codegen.program import Program
 from rewardlab.codegen.sandbox import Limits, SandboxError, SandboxProcess
+from rewardlab.config.registry import ConfigError
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
@@ -57,7 +58,7 @@ class GeneratedTerm(RewardTerm):
         expected = describe_env(self.program.env_id).obs_dim
         shape = getattr(env.observation_space, "shape", None)
         if shape != (expected,):
-            raise ValueError(
+            raise ConfigError(
                 f"generated program {self.id} was written for {self.program.env_id} (observations of shape "
                 f"({expected},)); this env ({env.env_id}) has observations of shape {shape}"
             )
