@@ -41,10 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-tokens", type=int, default=2048)
     p.add_argument("--videos", action=argparse.BooleanOptionalAction, default=None, help="render candidates")
+    p.add_argument("--video-steps", type=int, default=150, help="frames per candidate video")
     p.add_argument("--out", default=None, help="loop folder (default: runs/codegen/<env>)")
     p.add_argument("--store", default=None, help="generation store (default: $REWARDLAB_CODEGEN_STORE or ~/.local/...)")
     p.add_argument("--workers", type=int, default=None, help="candidates trained at once")
-    p.add_argument("--backend", default="local", help="local or ray")
+    p.add_argument("--backend", default="local", help="local, ray, or inline (one run after the other, no spawn)")
     p.set_defaults(func=run)
 
 
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         hyperparams=parse_overrides(args.hp),
         videos=args.videos,
+        video_steps=args.video_steps,
     )
     client = None
     if args.llm_url:

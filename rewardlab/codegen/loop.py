@@ -50,6 +50,7 @@ from rewardlab.sweep.state import read_json, write_json_atomic
 
 SELECT_MODES = ("metric", "human", "synthetic")
 PROMPT_MODES = ("zero_shot", "few_shot")
+BACKENDS = ("local", "ray", "inline")
 Chooser = Callable[["Round"], "int | tuple[int, int | None]"]
 
 
@@ -117,6 +118,7 @@ class Candidate:
     error: str | None = None
     attempts: int = 1
     valid_first: bool = False
+    rejections: list[dict[str, str]] = field(default_factory=list)  # every failed attempt: stage, error
     run_dirs: list[str] = field(default_factory=list)
     score: float | None = None
     true_return: float | None = None
@@ -182,6 +184,9 @@ class CodegenLoop:
         log: Callable[[str], None] | None = print,
     ) -> None:
         config.validate()
+        if backend not in BACKENDS:
+            raise ConfigError(f"codegen: unknown backend {backend!r}{suggest(backend, list(BACKENDS))}; "
+                              f"valid: {', '.join(BACKENDS)}")  # fmt: skip
         self.config = config
         self.out = Path(out)
         self.store = store or GenerationStore()
@@ -380,12 +385,14 @@ class CodegenLoop:
         c.generation = g.key
         if g.answer is None:
             c.stage, c.error = "llm", g.error
+            c.rejections.append({"stage": c.stage, "error": c.error or ""})
             return c
         c.answer = g.answer
         try:
             program = make_program(g.answer, self.config.env, task=self.config.task, generation=g.key)
         except RejectedProgram as err:
             c.stage, c.error = err.stage, err.message
+            c.rejections.append({"stage": c.stage, "error": c.error})
             return c
         c.program_id = self.store.put_program(program)
         c.components = [f"generated/{name}" for name in program.components]
