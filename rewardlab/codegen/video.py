@@ -35,31 +35,25 @@ def _make_render_env(env_id: str, size: tuple[int, int]) -> Any:
 def render_run(
     run_dir: str | Path, out_path: str | Path, *, steps: int = 200, seed: int = 0, size: tuple[int, int] = FRAME_SIZE
 ) -> Path:
-    """Roll out the policy of ``run_dir`` (``model.zip``, ``vecnormalize.pkl``) and save the frames as a GIF."""
+    """Roll out the policy of ``run_dir`` deterministically (one episode, at most ``steps`` frames) into a GIF."""
     import imageio.v2 as imageio
-    import yaml
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from rewardlab.train import _algo_class
+    from rewardlab.analysis.rollout import load_run_model
 
-    run_dir = Path(run_dir)
-    run = yaml.safe_load((run_dir / "config.yaml").read_text())["run"]
+    model, normalize, run = load_run_model(run_dir)
+    if model is None:
+        raise FileNotFoundError(f"{run_dir} has no model.zip to film")
     env = _make_render_env(run["env"], size)
-    venv: Any = DummyVecEnv([lambda: env])
-    if (run_dir / "vecnormalize.pkl").exists():
-        venv = VecNormalize.load(str(run_dir / "vecnormalize.pkl"), venv)
-        venv.training, venv.norm_reward = False, False
-    model = _algo_class(run["algo"]).load(str(run_dir / "model.zip"), device="cpu")
-    venv.seed(seed)
-    obs = venv.reset()
+    obs, _ = env.reset(seed=seed)
     frames = [_fit(env.render(), size)]
     for _ in range(steps - 1):
-        action, _ = model.predict(obs, deterministic=True)
-        obs, _, done, _ = venv.step(action)
-        if done[0]:
-            break
+        batch = obs[None]
+        action, _ = model.predict(normalize(batch) if normalize else batch, deterministic=True)
+        obs, _, terminated, truncated, _ = env.step(action[0])
         frames.append(_fit(env.render(), size))
-    venv.close()
+        if terminated or truncated:
+            break
+    env.close()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     imageio.mimsave(out_path, frames, duration=1000 / 30, loop=0)

@@ -56,16 +56,15 @@ def plot_run_terms(csv_path: str | Path, png_path: str | Path) -> Path:
 
     Terms are often orders of magnitude apart from the return (a shaping
     term's episode sum telescopes to about ``γΦ(s_T) − Φ(s_0)``), so each
-    gets a panel of its own.
+    gets a panel of its own. Drawn on a bare ``Figure`` (no pyplot), so the caller's matplotlib backend
+    (a notebook's inline one, say) stays as it is.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure
 
     terms = term_columns(pd.read_csv(csv_path, nrows=1))
-    fig, axes = plt.subplots(1 + len(terms), 1, figsize=(7, 2.6 * (1 + len(terms))), sharex=True, squeeze=False)
+    fig = Figure(figsize=(7, 2.6 * (1 + len(terms))))
+    axes = fig.subplots(1 + len(terms), 1, sharex=True, squeeze=False)
     term_curves(csv_path, ax=axes[0, 0], columns=["true_return", "total"])
     fig.suptitle(f"{Path(csv_path).parent.name or 'run'}: episode sums, moving average over episodes")
     axes[0, 0].set_title("returns")
@@ -76,5 +75,4 @@ def plot_run_terms(csv_path: str | Path, png_path: str | Path) -> Path:
         ax.set_xlabel("")
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
-    plt.close(fig)
     return Path(png_path)
