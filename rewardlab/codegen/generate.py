@@ -1,9 +1,13 @@
 """Ask the LLM for reward programs, through the store: a request asked before is answered from disk.
 
-A request is the model, the conversation, the sampling parameters and the
-sample's index (``k`` candidates from one conversation are samples 0..k-1), so
-a codegen loop that is run again, with the same settings, gets exactly the
-answers it got the first time, even with no server at all (``client=None``).
+A request is the model, the conversation, the sampling parameters, the round
+and the sample's index (``k`` candidates from one conversation are samples
+0..k-1), so a codegen loop that is run again, with the same settings, gets
+exactly the answers it got the first time, even with no server at all
+(``client=None``). The round is part of the key because two rounds can send the
+same conversation (the same program chosen again, trained deterministically to
+the same statistics): a sampling LLM would answer them differently, and so must
+the store, or the loop would stand still.
 """
 
 from __future__ import annotations
@@ -54,18 +58,19 @@ class Generator:
         self.max_tokens = int(max_tokens)
         self.asked = 0  # requests sent to the server (not answered from the store)
 
-    def request(self, messages: Sequence[dict[str, str]], sample: int) -> dict[str, Any]:
+    def request(self, messages: Sequence[dict[str, str]], sample: int, round: int = 0) -> dict[str, Any]:  # noqa: A002
         return {
             "model": self.model,
             "messages": [dict(m) for m in messages],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "round": round,
             "sample": sample,
         }
 
-    def ask(self, conversations: Sequence[tuple[Sequence[dict[str, str]], int]]) -> list[Generation]:
-        """Answer each ``(messages, sample)``; failures come back as generations with ``error`` set."""
-        requests = [self.request(m, s) for m, s in conversations]
+    def ask(self, conversations: Sequence[tuple[Sequence[dict[str, str]], int]], *, round: int = 0) -> list[Generation]:  # noqa: A002
+        """Answer each ``(messages, sample)`` of ``round``; failures come back as generations with ``error`` set."""
+        requests = [self.request(m, s, round) for m, s in conversations]
         out: list[Generation | None] = []
         missing = []
         for i, req in enumerate(requests):

@@ -274,7 +274,7 @@ class CodegenLoop:
             return rnd
         folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(folder / "messages.json", messages)
-        candidates = self._generate(messages)
+        candidates = self._generate(messages, r)
         rnd = Round(r, folder, candidates)
         self.log(
             f"round {r}: {sum(c.program_id is not None for c in candidates)}/{len(candidates)} valid programs "
@@ -360,9 +360,9 @@ class CodegenLoop:
         return self.store.get_program(candidate.program_id)
 
     # -- steps --------------------------------------------------------------------------------
-    def _generate(self, messages: list[dict[str, str]]) -> list[Candidate]:
+    def _generate(self, messages: list[dict[str, str]], r: int) -> list[Candidate]:
         k = self.config.candidates
-        generations = self.generator.ask([(messages, i) for i in range(k)])
+        generations = self.generator.ask([(messages, i) for i in range(k)], round=r)
         candidates = [self._accept(Candidate(i), g) for i, g in enumerate(generations)]
         for c in candidates:
             c.valid_first = c.program_id is not None
@@ -374,7 +374,7 @@ class CodegenLoop:
                 (prompts.refinement_messages(messages, _code_of(c.answer), prompts.rejection_feedback(c.error or "")),
                  1000 * (attempt + 1) + c.index)
                 for c in broken
-            ])  # fmt: skip
+            ], round=r)  # fmt: skip
             for c, g in zip(broken, fixes):
                 c.attempts += 1
                 if g.answer is not None:
