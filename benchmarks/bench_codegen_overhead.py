@@ -9,8 +9,12 @@ components, squashing transforms) is evaluated
 once by :class:`~rewardlab.codegen.term.GeneratedTerm` (pipe to the contained
 worker) and once by the same source ``exec``'d in this process (what Eureka and
 Text2Reward do; trusted code only). The two variants alternate in repeated
-blocks and medians are reported, so machine load hits both alike. A trivial
-program (``return {"x": 0.0}``) measures the fixed per-call cost of the sandbox.
+blocks and medians are reported, so machine load hits both alike. Three clocks:
+wall time (what training waits), CPU time of this process plus the worker (what
+it costs the machine; from ``/proc/<pid>/schedstat``, nanoseconds), and the
+time the worker sat runnable in the run queue waiting for a CPU (the part of
+the wall time a busy machine adds). A trivial program (``return {"x": 0.0}``)
+measures the fixed per-call cost of the sandbox.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_codegen_overhead.py
 """
@@ -99,23 +103,55 @@ def recorded_batches(env_id: str, n_envs: int, steps: int) -> list[Transitions]:
     return out
 
 
-def time_reward(term: RewardTerm, batches: list[Transitions], rows: int) -> float:
+def schedstat(pid: int | str) -> tuple[int, int]:
+    """(ns on a CPU, ns waiting in the run queue) of a task, from the kernel's scheduler statistics."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        run, wait, _ = (int(x) for x in f.read().split())
+    return run, wait
+
+
+class Clocks:
+    """Wall, CPU (this thread + the worker) and worker run-queue wait over a block, in microseconds per item."""
+
+    def __init__(self, term: RewardTerm) -> None:
+        sandbox = getattr(term, "_sandbox", None)
+        self.worker = sandbox._proc.pid if sandbox is not None and sandbox.running else None
+
+    def __enter__(self) -> Clocks:
+        self.wall = time.perf_counter()
+        self.cpu = time.thread_time_ns()
+        self.worker_run, self.worker_wait = schedstat(self.worker) if self.worker else (0, 0)
+        return self
+
+    def stop(self, items: int) -> dict[str, float]:
+        wall = time.perf_counter() - self.wall
+        cpu = time.thread_time_ns() - self.cpu
+        run, wait = schedstat(self.worker) if self.worker else (0, 0)
+        cpu += run - self.worker_run
+        return {"wall": wall / items * 1e6, "cpu": cpu / items / 1e3, "wait": (wait - self.worker_wait) / items / 1e3}
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def time_reward(term: RewardTerm, batches: list[Transitions], rows: int) -> dict[str, float]:
     out = np.empty((rows, batches[0].n))
-    start = time.perf_counter()
-    for b in batches:
-        term.components_into(b, out)
-    return (time.perf_counter() - start) / len(batches) * 1e6
+    with Clocks(term) as clocks:
+        for b in batches:
+            term.components_into(b, out)
+        return clocks.stop(len(batches))
 
 
-def time_steps(env_id: str, term: RewardTerm, n_envs: int, steps: int, actions: np.ndarray) -> float:
+def time_steps(env_id: str, term: RewardTerm, n_envs: int, steps: int, actions: np.ndarray) -> dict[str, float]:
     venv = rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs, seed=0), term)
     venv.reset()
-    start = time.perf_counter()
-    for t in range(steps):
-        venv.step(actions[t])
-    elapsed = time.perf_counter() - start
+    venv.step(actions[0])  # the worker is up
+    with Clocks(term) as clocks:
+        for t in range(steps):
+            venv.step(actions[t])
+        result = clocks.stop(steps)
     venv.close()
-    return elapsed / steps * 1e6
+    return result
 
 
 def main() -> None:
@@ -125,8 +161,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    print(f"{args.n_envs} envs; medians of {args.repeats} alternating blocks; times in microseconds per batch\n")
-    print(f"{'env':16s} {'measure':22s} {'in process':>11s} {'contained':>10s} {'ratio':>6s} {'overhead':>9s}")
+    print(f"{args.n_envs} envs; medians of {args.repeats} alternating blocks; microseconds per batch (per vector step)")
+    print("wall: elapsed; cpu: this thread + the worker; wait: the worker's time runnable but not running\n")
+    head = f"{'env':15s} {'measure':14s}"
+    for clock in ("wall", "cpu"):
+        head += f" | {clock + ' in':>8s} {'contained':>9s} {'ratio':>6s} {'+us':>6s}"
+    print(head + f" | {'wait':>6s}")
     for env_id, source in PROGRAMS.items():
         program = make_program(source, env_id)
         contained = GeneratedTerm(program)
@@ -145,15 +185,21 @@ def main() -> None:
         for _ in range(args.repeats):
             step["in"].append(time_steps(env_id, local, args.n_envs, args.steps, actions))
             step["out"].append(time_steps(env_id, contained, args.n_envs, args.steps, actions))
-        for label, data in (("reward per batch", reward), ("wrapper step (env+rwd)", step)):
-            a, b = statistics.median(data["in"]), statistics.median(data["out"])
-            print(f"{env_id:16s} {label:22s} {a:11.1f} {b:10.1f} {b / a:5.2f}x {b - a:8.1f}")
+        for label, data in (("reward only", reward), ("env+reward step", step)):
+            line = f"{env_id:15s} {label:14s}"
+            for clock in ("wall", "cpu"):
+                a = statistics.median(d[clock] for d in data["in"])
+                b = statistics.median(d[clock] for d in data["out"])
+                line += f" | {a:8.1f} {b:9.1f} {b / a:5.2f}x {b - a:6.1f}"
+            print(line + f" | {statistics.median(d['wait'] for d in data['out']):6.1f}")
         contained.close()
     trivial = GeneratedTerm(make_program(TRIVIAL, "CartPole-v1"))
     batches = recorded_batches("CartPole-v1", args.n_envs, args.batches)
     trivial.components_into(batches[0], np.empty((1, args.n_envs)))
-    fixed = statistics.median(time_reward(trivial, batches, 1) for _ in range(args.repeats))
-    print(f"\nfixed cost of one contained call (trivial program, round trip through the pipe): {fixed:.1f} us")
+    fixed = [time_reward(trivial, batches, 1) for _ in range(args.repeats)]
+    wall, cpu, wait = (statistics.median(f[k] for f in fixed) for k in ("wall", "cpu", "wait"))
+    print(f"\nfixed cost of one contained call (trivial program): wall {wall:.1f} us, cpu {cpu:.1f} us, "
+          f"worker waiting for a CPU {wait:.1f} us")
     trivial.close()
 
 

@@ -47,7 +47,7 @@ BROKEN = {
     "nan": ("import numpy as np\ndef compute_reward(obs):\n    return {'x': np.log(obs[:, 0])}\n", "is NaN"),
     "tuple": ("def compute_reward(obs):\n    return obs[:, 0], {'x': obs[:, 0]}\n", "tuple"),
     "no_code": (None, "no ```python code block"),
-    "endless": ("def compute_reward(obs):\n    while True:\n        pass\n", "timed out"),
+    "endless": ("def compute_reward(obs):\n    while True:\n        pass\n    return {'x': obs[:, 0]}\n", "timed out"),
 }
 
 
