@@ -60,6 +60,7 @@ def compute_reward(obs, action, next_obs):
 ''',
 }
 TRIVIAL = "def compute_reward(obs):\n    return {'x': 0.0}\n"
+FENCES = ("seccomp", "privileges", "network_namespace", "rlimits")
 
 
 class InProcess(RewardTerm):
@@ -193,14 +194,20 @@ def main() -> None:
                 line += f" | {a:8.1f} {b:9.1f} {b / a:5.2f}x {b - a:6.1f}"
             print(line + f" | {statistics.median(d['wait'] for d in data['out']):6.1f}")
         contained.close()
-    trivial = GeneratedTerm(make_program(TRIVIAL, "CartPole-v1"))
     batches = recorded_batches("CartPole-v1", args.n_envs, args.batches)
-    trivial.components_into(batches[0], np.empty((1, args.n_envs)))
-    fixed = [time_reward(trivial, batches, 1) for _ in range(args.repeats)]
-    wall, cpu, wait = (statistics.median(f[k] for f in fixed) for k in ("wall", "cpu", "wait"))
-    print(f"\nfixed cost of one contained call (trivial program): wall {wall:.1f} us, cpu {cpu:.1f} us, "
-          f"worker waiting for a CPU {wait:.1f} us")
-    trivial.close()
+    program = make_program(TRIVIAL, "CartPole-v1")
+    fenced, bare = GeneratedTerm(program), GeneratedTerm(program)
+    for term, off in ((fenced, ()), (bare, FENCES)):
+        term.components_into(batches[0], np.empty((1, args.n_envs)))
+        term._sandbox.close()
+        term._sandbox._disable = off  # benchmark only: a worker without the fences, to price them
+        term._sandbox.start()
+    print("\nfixed cost of one contained call (a program returning a constant), with and without the fences:")
+    for label, term in (("all fences", fenced), ("no fences", bare)):
+        runs = [time_reward(term, batches, 1) for _ in range(args.repeats)]
+        wall, cpu, wait = (statistics.median(f[k] for f in runs) for k in ("wall", "cpu", "wait"))
+        print(f"  {label:10s} wall {wall:6.1f} us, cpu {cpu:6.1f} us, worker waiting for a CPU {wait:6.1f} us")
+        term.close()
 
 
 if __name__ == "__main__":
