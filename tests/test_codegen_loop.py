@@ -6,12 +6,14 @@ import io
 import json
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 from fake_llm import FakeLLMServer
 
 from rewardlab.cli.main import main
 from rewardlab.codegen import GenerationStore
 from rewardlab.codegen.loop import Candidate, CodegenLoop, LoopConfig, Round
+from rewardlab.config.registry import ConfigError
 from rewardlab.llm import LLMClient, LLMConfig
 
 pytest.importorskip("openai")
@@ -168,3 +170,47 @@ def test_cli_human_choice_with_videos_on_mujoco(tmp_path, monkeypatch, capsys):
     assert best["candidate"] == 1 and best["program_id"] == candidates[1]["program_id"]
     components = {tuple(c["components"]) for c in candidates}
     assert components == {("generated/forward", "generated/ctrl"), ("generated/still",)}
+
+
+def test_prompts_zero_and_few_shot(tmp_path):
+    zero = CodegenLoop(tiny(env="Pendulum-v1", task="swing up"), tmp_path / "a", model="m",
+                       store=GenerationStore(tmp_path), log=None)  # fmt: skip
+    system, user = zero.opening
+    assert "return a dict of named reward components" in system["content"].lower()
+    assert "Environment Pendulum-v1" in user["content"] and "Task: swing up" in user["content"]
+    assert "Example 1" not in user["content"]
+    few = CodegenLoop(tiny(env="Pendulum-v1", task="swing up", prompt="few_shot"), tmp_path / "b", model="m",
+                      store=GenerationStore(tmp_path), log=None)  # fmt: skip
+    text = few.opening[1]["content"]
+    assert "Example 1 (another environment, MountainCar-v0" in text and "Pendulum-v1; task" not in text
+
+
+def test_cli_without_server_or_model_says_what_to_give(tmp_path, capsys):
+    code = main(["codegen", "--env", "CartPole-v1", "--task", "balance", "--out", str(tmp_path / "loop"),
+                 "--store", str(tmp_path / "store")])  # fmt: skip
+    assert code == 2
+    assert "no LLM server (--llm-url) and no model to replay from the store (--model)" in capsys.readouterr().err
+    assert main(["codegen", "--env", "CartPole-v1", "--task", "x", "--select", "vote", "--model", "m"]) == 2
+    assert "select 'vote'" in capsys.readouterr().err
+
+
+def test_round_html_and_choice_widget(tmp_path):
+    pytest.importorskip("ipywidgets")
+    from rewardlab.codegen import widgets
+
+    gif = tmp_path / "c.gif"
+    imageio.mimsave(gif, [np.zeros((4, 4, 3), dtype=np.uint8)] * 2)
+    loop = CodegenLoop(tiny(select="human"), tmp_path / "loop", model="m", store=GenerationStore(tmp_path), log=None)
+    candidates = [Candidate(i, program_id=f"p{i}", components=["generated/a"], score=float(i), video=str(gif))
+                  for i in range(2)]  # fmt: skip
+    (tmp_path / "loop" / "round_00").mkdir(parents=True)
+    rnd = Round(0, tmp_path / "loop" / "round_00", candidates)
+    loop.rounds.append(rnd)
+    html = widgets.round_html(rnd)
+    assert html.count("data:image/gif;base64,") == 2 and "candidate 1" in html and "score 1" in html
+    with pytest.raises(ConfigError, match="waits for a choice"):
+        loop.step()
+    box = widgets.choice_widget(loop, rnd)
+    box.children[1].children[1].children[1].click()  # 'prefer 1'
+    assert (rnd.chosen, rnd.chosen_by) == (1, "human")
+    assert json.loads((rnd.folder / "choice.json").read_text())["chosen"] == 1
