@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, codegen, config, plot, shaping, sweep
+from rewardlab import analysis, bonus, codegen, config, perceptual, plot, runs, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -20,7 +20,8 @@ from rewardlab.config import (
 )
 from rewardlab.core import Constant, Extrinsic, FunctionTerm, RewardTerm, Transitions, WeightedSum, function
 from rewardlab.make import make_vec_env
-from rewardlab.wrappers import NonFiniteRewardError, RewardVecWrapper, RewardWrapper
+from rewardlab.runs import Run, load_run
+from rewardlab.wrappers import FrameSettings, NonFiniteRewardError, RewardVecWrapper, RewardWrapper, frame_settings
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ def constant(value: float) -> Constant:
 __all__ = [
     "ConfigError",
     "Constant",
+    "FrameSettings",
     "Extrinsic",
     "FunctionTerm",
     "NonFiniteRewardError",
@@ -45,6 +47,7 @@ __all__ = [
     "RewardTerm",
     "RewardVecWrapper",
     "RewardWrapper",
+    "Run",
     "Transitions",
     "WeightedSum",
     "analysis",
@@ -54,11 +57,16 @@ __all__ = [
     "config",
     "constant",
     "extrinsic",
+    "frame_settings",
     "function",
     "load_reward",
+    "load_run",
     "make_vec_env",
+    "perceptual",
     "plot",
+    "runs",
     "shaping",
     "sweep",
     "transforms",
+    "vlm",
 ]

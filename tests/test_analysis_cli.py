@@ -22,30 +22,26 @@ def reward_file(tmp_path):
     return path
 
 
+def compare(out, *rewards, extra=()):
+    args = ["compare", *rewards, "--env", "MountainCar-v0", "--samples", "64", "--transitions", "256"]
+    return main([*args, "--bootstrap", "20", "--out", str(out), *extra])
+
+
 def test_compare_writes_matrix_png_and_csv(tmp_path, reward_file):
     out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            str(reward_file),
-            "extrinsic",
-            "--env",
-            "MountainCar-v0",
-            "--samples",
-            "64",
-            "--transitions",
-            "64",
-            "--bootstrap",
-            "20",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    assert compare(out, str(reward_file), "extrinsic", "{term: constant, value: 1}") == 0
     assert (out / "distances.png").stat().st_size > 1000
-    df = pd.read_csv(out / "distances.csv")
-    assert set(df["a"]) == {"shaped", "reward1"}
-    assert df["distance"].abs().max() == 0.0  # shaping of a constant step cost: nothing EPIC can see
+    df = pd.read_csv(out / "distances.csv").set_index(["a", "b"])["distance"]
+    assert set(df.index.get_level_values("a")) == {"shaped", "reward1", "reward2"}
+    # termination is an absorbing state: shaping keeps the task (0), +1 per step is its opposite (1)
+    assert df["shaped", "reward1"] == pytest.approx(0.0, abs=1e-6)
+    assert df["reward1", "reward2"] == pytest.approx(1.0, abs=1e-6)
+    assert (
+        compare(out, str(reward_file), "extrinsic", "{term: constant, value: 1}", extra=["--termination", "ignore"])
+        == 0
+    )
+    blind = pd.read_csv(out / "distances.csv")["distance"]
+    assert blind.abs().max() == 0.0  # termination-blind: a constant per step has nothing left
 
 
 def test_compare_needs_two_rewards(tmp_path, capsys):

@@ -104,33 +104,60 @@ def test_sampled_epic_and_starc_with_exact_expectations_match_tabular(mdp):
     assert epic["r", "neg"].value == pytest.approx(1.0)
 
 
-def test_sampled_epic_on_mountaincar_is_invariant_to_shaping_and_scaling():
+@pytest.mark.parametrize("termination", ["absorbing", "ignore"])
+def test_sampled_epic_on_mountaincar_is_invariant_to_shaping_and_scaling(termination):
     height = rl.function(lambda next_obs: 0.45 * np.sin(3 * next_obs[:, 0]) + 0.55, name="height")
     speed = rl.function(lambda next_obs: np.abs(next_obs[:, 1]), name="speed")
     energy = rl.shaping.potential("mountaincar_energy", gamma=0.99)
     rewards = {"h": height, "h_shaped": 4.0 * (height + energy), "neg": -1.0 * height, "speed": speed}
     kw = {"env": "MountainCar-v0", "n_transitions": 256, "n_samples": 256, "bootstrap": 200, "seed": 3}
+    kw["termination"] = termination
     for method in ("epic", "starc"):
         m = rl.analysis.distance_matrix(rewards, method=method, **kw)
         assert m["h", "h_shaped"].value == pytest.approx(0.0, abs=1e-6)
         assert m["h", "neg"].value == pytest.approx(1.0, abs=1e-6)
         d = m["h", "speed"]
-        assert 0.2 < d.value < 0.95
+        assert 0.1 < d.value < 0.95
         assert d.low <= d.value <= d.high and d.high - d.low < 0.2
+    # another seed agrees (the few terminating samples make the absorbing estimate need more of them)
+    kw.update(n_transitions=1024, n_samples=1024, bootstrap=0)
     m = rl.analysis.epic_matrix(rewards, **{**kw, "seed": 4})
     assert m["h", "speed"].value == pytest.approx(rl.analysis.epic_distance(height, speed, **kw).value, abs=0.05)
 
 
-def test_constant_rewards_have_no_direction():
+def test_constant_rewards_have_no_direction_when_termination_is_ignored():
     ext = rl.extrinsic()
     shaped_ext = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
     height = rl.function(lambda next_obs: next_obs[:, 0], name="x")
     rewards = {"ext": ext, "ext_shaped": shaped_ext, "x": height}
-    m = rl.analysis.epic_matrix(rewards, env="MountainCar-v0", n_transitions=128, n_samples=128, bootstrap=0)
+    kw = {"env": "MountainCar-v0", "n_transitions": 128, "n_samples": 128, "bootstrap": 0, "termination": "ignore"}
+    m = rl.analysis.epic_matrix(rewards, **kw)
     assert m["ext", "ext_shaped"].value == 0.0
     assert np.isnan(m["ext", "x"].value)
-    s = rl.analysis.starc_matrix(rewards, env="MountainCar-v0", n_transitions=128, n_samples=128, bootstrap=0)
+    s = rl.analysis.starc_matrix(rewards, **kw)
     assert s["ext", "x"].value == pytest.approx(0.5)
+
+
+def test_step_cost_until_the_flag_keeps_its_meaning_with_absorbing_termination():
+    """Issue 8: on MountainCar, −1 per step until the flag was at distance 0 from the zero reward."""
+    rewards = {
+        "ext": rl.extrinsic(),  # −1 per step until the flag
+        "ext_shaped": rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99),
+        "zero": rl.constant(0.0),
+        "plus_one": rl.constant(1.0),  # +1 per step: stay away from the flag as long as possible
+        "energy_only": rl.shaping.potential("mountaincar_energy", gamma=0.99),
+    }
+    kw = {"env": "MountainCar-v0", "n_transitions": 512, "n_samples": 512, "bootstrap": 0}
+    epic, starc = rl.analysis.epic_matrix(rewards, **kw), rl.analysis.starc_matrix(rewards, **kw)
+    for m in (epic, starc):
+        assert m["ext", "ext_shaped"].value == pytest.approx(0.0, abs=1e-6)
+        assert m["ext", "plus_one"].value == pytest.approx(1.0, abs=1e-6)
+        assert m["zero", "energy_only"].value == 0.0  # both have nothing left: pure shaping is no reward
+    assert np.isnan(epic["ext", "zero"].value) and starc["ext", "zero"].value == pytest.approx(0.5)
+    blind = rl.analysis.starc_matrix(rewards, termination="ignore", **kw)
+    assert blind["ext", "zero"].value == blind["ext", "plus_one"].value == 0.0  # the old, termination-blind answer
+    with pytest.raises(ValueError, match="termination"):
+        rl.analysis.epic_matrix(rewards, termination="absorb", **kw)
 
 
 def test_pearson_and_starc_norm_distances_by_hand():

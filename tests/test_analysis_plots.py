@@ -70,3 +70,23 @@ def test_decomposition_plots(tmp_path):
         ).to_csv(folder / "reward_terms.csv", index=False)
         runs.append(folder)
     save(rl.plot.learning_curves(runs, smooth=1), tmp_path / "curves.png")
+
+
+def test_run_plots_leave_the_callers_backend_alone(tmp_path):
+    """Writing a run's PNG must not switch a notebook's inline backend to Agg (figures would stop showing)."""
+    import matplotlib
+    import pandas as pd
+
+    from rewardlab.plot.curves import plot_run_terms
+
+    csv = tmp_path / "reward_terms.csv"
+    frame = {"timestep": [1, 2, 3], "extrinsic": [1.0, 2.0, 3.0], "true_return": [1.0, 2.0, 3.0], "total": [1, 2, 3]}
+    pd.DataFrame({**frame, "length": [1, 2, 3], "terminated": [True] * 3}).to_csv(csv, index=False)
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plot_run_terms(csv, tmp_path / "terms.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert (tmp_path / "terms.png").stat().st_size > 1000

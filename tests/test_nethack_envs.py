@@ -27,7 +27,11 @@ def test_presets_list_nle_and_minihack_tasks():
     for env_id in NETHACK_IDS:
         preset = get_preset(env_id)
         assert preset.module in ("nle", "minihack")
-        assert preset.wrappers == ("rewardlab.envs.nethack:NLESeeding", "rewardlab.envs.nethack:NLETimeLimit")
+        assert preset.wrappers == (
+            "rewardlab.envs.nethack:NLEObservationCopy",  # first: owns NLE's reused arrays before anyone keeps one
+            "rewardlab.envs.nethack:NLESeeding",
+            "rewardlab.envs.nethack:NLETimeLimit",
+        )
         assert {"blstats", "message"} <= set(preset.kwargs["observation_keys"]), env_id
         assert preset.description
 

@@ -55,9 +55,12 @@ def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
     assert (good["state"] == "done").all() and good["eval_true_return"].notna().all()
     for name in ("results.csv", "results.md", "runs.csv", "learning_curves.png", "performance_profile.png"):
         assert (spec.out / name).stat().st_size > 0, name
-    results = pd.read_csv(spec.out / "results.csv")
-    assert len(results) == 1 and results["seeds"].iloc[0] == 2  # failed runs are not aggregated
-    assert results["mean"].iloc[0] == pytest.approx(good["eval_true_return"].mean())
+    results = pd.read_csv(spec.out / "results.csv").set_index("algo")
+    assert results.loc["ppo", "seeds"] == 2  # failed runs are not aggregated
+    assert results.loc["ppo", "mean"] == pytest.approx(good["eval_true_return"].mean())
+    # a group whose runs all failed is listed as failed, not left out
+    assert results.loc["broken", "seeds"] == 0 and results.loc["broken", "failed"] == 2
+    assert "**failed** (2 of 2 runs)" in (spec.out / "results.md").read_text()
 
     # the sweep folder is taken: a plain rerun refuses, a resume retries only the failed runs
     with pytest.raises(ConfigError, match="--resume"):

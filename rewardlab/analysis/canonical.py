@@ -5,6 +5,24 @@ with ``S, S' ~ D_S`` and ``A ~ D_A`` independent (Gleave et al. 2021). It
 removes every potential shaping ``γΦ(s') − Φ(s)``: two rewards that differ by
 shaping have the same canonical form.
 
+**Termination** (``termination="absorbing"``, the default): a transition that
+terminates moves to an absorbing state with zero reward and zero potential, as
+in :mod:`rewardlab.analysis.tabular`. The canonical form is then ``R`` shaped by
+``Ψ = m − μ`` (``m(x) = E[R(x,A,S')]``) with ``Ψ = 0`` after termination:
+``C(R)(s,a,s') = R(s,a,s') + γ(1 − terminated)Ψ(s') − Ψ(s)``, where ``μ`` is the
+constant that makes every shaping with ``Φ = 0`` at termination canonicalise to
+0 (``μ = −g·q/(1 − g)``, ``g = γ·P(S' does not terminate)``, ``q`` = the mean of
+``m`` over non-terminal states). So shaping ``γ(1 − terminated)Φ(s') − Φ(s)``
+and positive scaling stay at distance 0, while "−1 per step until the goal" no
+longer collapses onto the zero reward: it is equivalent to a bonus for reaching
+the goal. Without terminating transitions this is exactly the formula above.
+Whether a sampled transition ``(x, A, S')`` terminates is read from the env's
+reward model as a property of the state entered, ``S'`` (as for every Gymnasium
+classic-control env); transitions compared on keep their own flags (rollouts'
+real ones). ``termination="ignore"`` treats every transition as continuing
+(EPIC's original setting): a reward whose whole signal is when episodes end
+then canonicalises to 0.
+
 The expectation ``m(x) = E[R(x,A,S')]`` is estimated with ``M`` pairs
 ``(A_j, S'_j)`` for every state ``x`` that appears (each ``s``, each ``s'`` and
 the ``M`` states ``S'_j`` again for the constant term), so a reward is called
@@ -21,6 +39,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from rewardlab.analysis.distances import zero_negligible
 from rewardlab.analysis.env_rewards import EnvRewardModel
 from rewardlab.analysis.evaluation import DEFAULT_CHUNK, RewardEvaluator
 from rewardlab.analysis.sampling import Coverage
@@ -28,8 +47,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Observation, Transitions, _concat_obs, _index_obs
 
-#: a canonical reward whose spread is below this fraction of the raw reward's scale is taken as constant
-CONSTANT_TOLERANCE = 1e-9
+TERMINATION = ("absorbing", "ignore")
 
 
 def epic_canonicalize(
@@ -40,6 +58,7 @@ def epic_canonicalize(
     env: str | EnvInfo | Any | None = None,
     env_reward: EnvRewardModel | None = None,
     gamma: float = 0.99,
+    termination: str = "absorbing",
     n_samples: int | None = 4096,
     seed: int = 0,
     chunk_size: int = DEFAULT_CHUNK,
@@ -49,22 +68,30 @@ def epic_canonicalize(
 
     Args:
         rewards: the reward terms (frozen copies are evaluated).
-        batch: the transitions ``(s, a, s')`` to canonicalise.
+        batch: the transitions ``(s, a, s')`` to canonicalise, with their ``terminated`` flags.
         coverage: pools that ``S``, ``A`` and ``S'`` are drawn from.
-        env, env_reward: see :class:`RewardEvaluator` (termination is ignored).
+        env, env_reward: see :class:`RewardEvaluator`; the reward model also says
+            which sampled states end an episode.
         gamma: discount of the MDP the rewards are compared in.
+        termination: ``"absorbing"`` (termination moves to a zero-reward,
+            zero-potential absorbing state) or ``"ignore"`` (every transition
+            continues); see the module notes.
         n_samples: ``M``, pairs ``(A, S')`` and states ``S`` per expectation;
             ``None`` takes every pair of the pools (exact for enumerable MDPs).
         chunk_size: transitions per reward call.
         progress: show a progress bar.
 
-    A canonical reward that is constant up to rounding (a potential shaping
-    alone, a constant step cost) is returned as exactly 0.
+    A canonical reward that is 0 up to rounding (a potential shaping alone, and
+    without termination a constant step cost) is returned as exactly 0
+    (:func:`~rewardlab.analysis.distances.zero_negligible`).
     """
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    if termination not in TERMINATION:
+        raise ValueError(f"unknown termination {termination!r}; valid: {', '.join(TERMINATION)}")
+    absorbing = termination == "absorbing"
     evaluators = [
-        RewardEvaluator(r, env=env, env_reward=env_reward, ignore_termination=True, chunk_size=chunk_size)
+        RewardEvaluator(r, env=env, env_reward=env_reward, ignore_termination=not absorbing, chunk_size=chunk_size)
         for r in rewards
     ]
     rng = np.random.default_rng(seed)
@@ -79,17 +106,36 @@ def epic_canonicalize(
         # the constant term's states are the pairs' own next states: then γ·E[Φ(S')] and γ·E[Φ(S)] of a
         # shaping cancel exactly in the sample too (not only in expectation), which STARC's norms need
         start_obs = pair_obs
+    pair_end = _entered_terminal(evaluators[0], pair_obs, pair_act) if absorbing else np.zeros(len(pair_act), bool)
     states = _concat_obs([batch.obs, batch.next_obs, start_obs])
     unique, inverse = _unique_rows(states)
-    means = _mean_rewards(evaluators, unique, pair_act, pair_obs, chunk_size, progress)[:, inverse]
+    means = _mean_rewards(evaluators, unique, pair_act, pair_obs, pair_end, chunk_size, progress)[:, inverse]
     n = batch.n
     mean_s, mean_next, mean_start = means[:, :n], means[:, n : 2 * n], means[:, 2 * n :]
     raw = np.stack([ev.on_batch(batch) for ev in evaluators])
-    canonical = raw + gamma * mean_next - mean_s - gamma * mean_start.mean(axis=1, keepdims=True)
+    ends = np.asarray(batch.terminated, dtype=bool) if absorbing else np.zeros(n, dtype=bool)
+    start_end = _entered_terminal(evaluators[0], start_obs, pair_act[:1]) if absorbing else np.zeros(0, bool)
+    start_live = ~start_end if start_end.size else np.ones(_length(start_obs), dtype=bool)
+    q = mean_start[:, start_live].mean(axis=1, keepdims=True) if start_live.any() else np.zeros((len(rewards), 1))
+    g = gamma * (1.0 - float(pair_end.mean()))
+    if g >= 1.0 and ends.any():
+        raise ValueError(
+            "gamma = 1 with transitions that terminate but no sampled state that does: the canonical form is "
+            "undefined; use gamma < 1 or termination='ignore'"
+        )
+    # C = R + γ(1 − end)(m(s') − μ) − (m(s) − μ); continuing rows: (1 − γ)μ, which is −γq when g = γ
+    live_offset = -gamma * q if g >= 1.0 or not pair_end.any() else -(1.0 - gamma) * g * q / (1.0 - g)
+    end_offset = -g * q / (1.0 - g) if g < 1.0 else np.zeros_like(q)
+    canonical = np.where(ends, raw - mean_s + end_offset, raw + gamma * mean_next - mean_s + live_offset)
     scale = np.maximum(np.abs(raw).max(axis=1, initial=0.0), np.abs(means).max(axis=1, initial=0.0))
-    constant = canonical.std(axis=1) <= CONSTANT_TOLERANCE * np.maximum(scale, np.finfo(float).tiny)
-    canonical[constant] = 0.0
-    return canonical, raw
+    return zero_negligible(canonical, scale), raw
+
+
+def _entered_terminal(evaluator: RewardEvaluator, states: Observation, actions: np.ndarray) -> np.ndarray:
+    """Whether entering each state ends the episode, by the env's reward model (all ``False`` without one)."""
+    n = _length(states)
+    action = actions[np.arange(n) % len(actions)]
+    return np.asarray(evaluator.transitions(states, action, states).terminated, dtype=bool)
 
 
 def _mean_rewards(
@@ -97,10 +143,14 @@ def _mean_rewards(
     states: Observation,
     actions: np.ndarray,
     next_states: Observation,
+    ends: np.ndarray,
     chunk_size: int,
     progress: bool,
 ) -> np.ndarray:
-    """``m(x) = mean_j R(x, A_j, S'_j)`` for every state ``x`` and reward: shape ``(k, n_states)``."""
+    """``m(x) = mean_j R(x, A_j, S'_j)`` for every state ``x`` and reward: shape ``(k, n_states)``.
+
+    The pair ``j`` terminates when ``ends[j]``, whatever ``x`` is.
+    """
     m = len(actions)
     n_states = _length(states)
     per_chunk = max(1, chunk_size // m)
@@ -112,6 +162,7 @@ def _mean_rewards(
         act = np.tile(actions, (len(idx),) + (1,) * (actions.ndim - 1))
         nxt = _index_obs(next_states, np.tile(np.arange(m), len(idx)))
         batch = evaluators[0].transitions(obs, act, nxt)
+        batch.terminated = np.tile(ends, len(idx))
         for k, ev in enumerate(evaluators):
             values = sum(ev.reward.components(batch).values())
             out[k, idx] = np.asarray(values, dtype=np.float64).reshape(len(idx), m).mean(axis=1)

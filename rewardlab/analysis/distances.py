@@ -7,10 +7,13 @@
   negation gives 1, like EPIC).
 
 A canonical reward that is identically 0 (nothing left after removing
-shaping: a constant step cost, a shaping term alone) has no direction. Two
-such rewards are at distance 0; one such reward against a non-trivial one
-is undefined for Pearson (NaN) and at distance ½ for STARC (its normalised
-form is 0, as in the STARC paper).
+shaping: a shaping term alone, the zero reward, and in a continuing MDP a
+constant step cost) has no direction. Two such rewards are at distance 0; one
+such reward against a non-trivial one is undefined for Pearson (NaN) and at
+distance ½ for STARC (its normalised form is 0, as in the STARC paper).
+"Identically 0" is judged up to rounding, by one rule for the sampled and the
+tabular paths (:func:`zero_negligible`): the canonical form's largest magnitude
+is at most ``ZERO_TOLERANCE`` times the scale of the numbers it was computed from.
 """
 
 from __future__ import annotations
@@ -19,6 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+#: a canonical reward no larger than this fraction of its inputs' scale is rounding noise: taken as exactly 0
+ZERO_TOLERANCE = 1e-9
+
+
+def zero_negligible(canonical: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """Set to exactly 0 every row of ``canonical`` (shape ``(k, n)``) that is 0 up to rounding; returns it.
+
+    A row is 0 up to rounding when ``max|c| ≤ ZERO_TOLERANCE · scale``, ``scale`` (one per row) being the
+    largest magnitude among the reward values and expectations the row was computed from: the size that
+    rounding errors are relative to. Without this, the 1e-16 residue of a pure shaping term would be
+    normalised into a direction and land at a large STARC distance from the zero reward.
+    """
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), canonical.shape[:1])
+    magnitude = np.abs(canonical).max(axis=1, initial=0.0)
+    canonical[magnitude <= ZERO_TOLERANCE * np.maximum(scale, np.finfo(float).tiny)] = 0.0
+    return canonical
 
 
 def _weighted(weights: np.ndarray | None, n: int) -> np.ndarray:

@@ -6,10 +6,12 @@ correlation over transitions. 0 when the rewards differ by potential shaping
 and positive scaling (same optimal policies in every MDP with these states
 and actions), 1 for a negated reward.
 
-Rewards are compared as functions of ``(s, a, s')`` in a continuing MDP:
-termination flags are ignored. A reward whose information lies only in when
-episodes end (MountainCar's −1 per step) canonicalises to 0 and is at NaN
-distance from non-trivial rewards.
+Rewards are compared as functions of ``(s, a, s')``; by default a transition
+that terminates moves to an absorbing state with zero reward and potential
+(``termination="absorbing"``, see :mod:`rewardlab.analysis.canonical`), so a
+reward whose information lies in when episodes end (MountainCar's −1 per step)
+keeps it. ``termination="ignore"`` compares them as rewards of a continuing
+MDP, as in the EPIC paper.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def epic_matrix(
     transitions: Transitions | None = None,
     coverage: Coverage | None = None,
     gamma: float = 0.99,
+    termination: str = "absorbing",
     n_transitions: int = 4096,
     n_samples: int | None = 4096,
     bootstrap: int = 1000,
@@ -64,6 +67,8 @@ def epic_matrix(
         coverage: pools of ``S``, ``A`` for the expectations (default: the
             transitions' own states and actions, or the spaces).
         gamma: discount of the MDP the rewards are compared in.
+        termination: ``"absorbing"`` (default: termination moves to a zero-reward,
+            zero-potential absorbing state) or ``"ignore"`` (a continuing MDP).
         n_transitions: transitions drawn when ``transitions`` is not given.
         n_samples: samples per expectation (``None``: every pair of the pools).
         bootstrap, confidence: percentile bootstrap over transitions.
@@ -79,6 +84,7 @@ def epic_matrix(
         env=env,
         env_reward=env_reward,
         gamma=gamma,
+        termination=termination,
         n_samples=n_samples,
         seed=seed,
         progress=progress,

@@ -19,6 +19,7 @@ import numpy as np
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import STEP_KEY
+from rewardlab.wrappers.frames import frame_settings
 from rewardlab.wrappers.vec_env import RewardVecWrapper
 
 
@@ -85,8 +86,8 @@ def rollout(
     from rewardlab import extrinsic
     from rewardlab.make import make_vec_env
 
-    venv = make_vec_env(env, n_envs, seed=seed) if isinstance(env, str) else env
     term = copy.deepcopy(reward) if reward is not None else extrinsic()
+    venv = make_vec_env(env, n_envs, seed=seed, frames=frame_settings(term)) if isinstance(env, str) else env
     wrapped = RewardVecWrapper(venv, term)
     names = wrapped.engine.names
     venv.action_space.seed(seed)

@@ -4,7 +4,8 @@
 transitions ``c`` is the EPIC canonicalisation (the value-adjusted levelling
 needs the dynamics: see :func:`rewardlab.analysis.tabular.value_canonical_tabular`)
 and the norms are Lp norms averaged over the transitions. Halved so that the
-distance lies in [0, 1] with 1 for negation.
+distance lies in [0, 1] with 1 for negation. Termination is handled as in
+:mod:`rewardlab.analysis.epic` (absorbing by default).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def starc_matrix(
     transitions: Transitions | None = None,
     coverage: Coverage | None = None,
     gamma: float = 0.99,
+    termination: str = "absorbing",
     p: float = 2.0,
     n_transitions: int = 4096,
     n_samples: int | None = 4096,
@@ -49,6 +51,7 @@ def starc_matrix(
         env=env,
         env_reward=env_reward,
         gamma=gamma,
+        termination=termination,
         n_samples=n_samples,
         seed=seed,
         progress=progress,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardlab.bonus.kernels import EMPTY, count_keys, count_keys_per_env, lookup_keys, rehash_into
+from rewardlab.bonus.kernels import count_keys, count_keys_per_env, lookup_keys, rehash_into
 from rewardlab.bonus.keys import KeySpec, as_key
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
@@ -36,11 +36,15 @@ def _capacity_for(n_keys: int, capacity: int) -> int:
 
 
 class CountTable:
-    """Visit counts of ``int64`` keys in an open-addressing hash table (grows as needed)."""
+    """Visit counts of ``int64`` keys in an open-addressing hash table (grows as needed).
+
+    Any ``int64`` is a key (a slot is free when its count is 0), so SimHash or
+    grid keys never collide with a reserved value.
+    """
 
     def __init__(self, capacity: int = 1024) -> None:
         capacity = _capacity_for(1, capacity)
-        self.keys = np.full(capacity, EMPTY, dtype=np.int64)
+        self.keys = np.zeros(capacity, dtype=np.int64)
         self.counts = np.zeros(capacity, dtype=np.int64)
         self.size = 0
 
@@ -52,7 +56,7 @@ class CountTable:
             return
         capacity = _capacity_for(self.size + extra, self.keys.shape[0])
         if capacity != self.keys.shape[0]:
-            keys = np.full(capacity, EMPTY, dtype=np.int64)
+            keys = np.zeros(capacity, dtype=np.int64)
             counts = np.zeros(capacity, dtype=np.int64)
             rehash_into(self.keys, self.counts, keys, counts)
             self.keys, self.counts = keys, counts
@@ -73,7 +77,7 @@ class CountTable:
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """The stored ``(keys, counts)``."""
-        used = self.keys != EMPTY
+        used = self.counts > 0
         return self.keys[used].copy(), self.counts[used].copy()
 
     def state_dict(self) -> dict[str, Any]:
@@ -81,13 +85,15 @@ class CountTable:
         return {"keys": keys, "counts": counts}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        keys = np.asarray(state["keys"], dtype=np.int64)
-        counts = np.asarray(state["counts"], dtype=np.int64)
+        keys = np.ascontiguousarray(state["keys"], dtype=np.int64)
+        counts = np.ascontiguousarray(state["counts"], dtype=np.int64)
+        if keys.shape != counts.shape or keys.ndim != 1:
+            raise ValueError(f"count table state: keys and counts need one shape, got {keys.shape}, {counts.shape}")
         capacity = _capacity_for(len(keys), 1024)
-        self.keys = np.full(capacity, EMPTY, dtype=np.int64)
+        self.keys = np.zeros(capacity, dtype=np.int64)
         self.counts = np.zeros(capacity, dtype=np.int64)
         rehash_into(keys, counts, self.keys, self.counts)
-        self.size = len(keys)
+        self.size = int(np.count_nonzero(counts > 0))
 
 
 class EpisodicCountTable:
@@ -95,7 +101,7 @@ class EpisodicCountTable:
 
     def __init__(self, n_envs: int, capacity: int = 256) -> None:
         capacity = _capacity_for(1, capacity)
-        self.keys = np.full((n_envs, capacity), EMPTY, dtype=np.int64)
+        self.keys = np.zeros((n_envs, capacity), dtype=np.int64)
         self.counts = np.zeros((n_envs, capacity), dtype=np.int64)
         self.sizes = np.zeros(n_envs, dtype=np.int64)
 
@@ -110,7 +116,7 @@ class EpisodicCountTable:
             raise ValueError(f"episodic counts hold {self.n_envs} envs but got a batch of {keys.shape[0]}")
         capacity = _capacity_for(int(self.sizes.max()) + 1, self.keys.shape[1])
         if capacity != self.keys.shape[1]:
-            keys_new = np.full((self.n_envs, capacity), EMPTY, dtype=np.int64)
+            keys_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
             counts_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
             for i in range(self.n_envs):
                 rehash_into(self.keys[i], self.counts[i], keys_new[i], counts_new[i])
@@ -120,8 +126,7 @@ class EpisodicCountTable:
         return out
 
     def reset(self, env_indices: np.ndarray) -> None:
-        self.keys[env_indices] = EMPTY
-        self.counts[env_indices] = 0
+        self.counts[env_indices] = 0  # a slot with count 0 is free
         self.sizes[env_indices] = 0
 
 

@@ -8,10 +8,12 @@
 * NGU: k nearest neighbours in each env's episodic memory and the kernel
   similarity bonus.
 
-Hash tables use linear probing on a power-of-two capacity; ``EMPTY`` marks a
-free slot, so a key equal to ``EMPTY`` is stored as ``EMPTY + 1``. Callers
-keep the load factor below one half by growing before a call
-(:func:`rehash_into`), so probing always ends.
+Hash tables use linear probing on a power-of-two capacity. A slot is free
+when its count is 0 (every stored key has been visited at least once), so
+every ``int64`` is a valid key: no value is reserved as an empty marker that
+a SimHash or grid key could collide with. Callers keep the load factor below
+one half by growing before a call (:func:`rehash_into`), so probing always
+ends.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import math
 
 import numba
 import numpy as np
-
-EMPTY = np.iinfo(np.int64).min
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -83,20 +83,14 @@ def bytes_keys(data: np.ndarray, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, inline="always")
-def _probe(table_keys: np.ndarray, key: np.int64) -> int:
-    """Slot holding ``key``, or the free slot where it belongs."""
+def _probe(table_keys: np.ndarray, table_counts: np.ndarray, key: np.int64) -> int:
+    """Slot holding ``key``, or the free slot (count 0) where it belongs."""
     mask = np.int64(table_keys.shape[0] - 1)
     i = np.int64(mix64(np.uint64(key)) & np.uint64(mask))
     while True:
-        k = table_keys[i]
-        if k == key or k == EMPTY:  # noqa: SIM109  (plain comparisons compile best in numba)
+        if table_counts[i] == 0 or table_keys[i] == key:
             return i
         i = (i + 1) & mask
-
-
-@numba.njit(cache=True, inline="always")
-def _stored(key: np.int64) -> np.int64:
-    return key + 1 if key == EMPTY else key
 
 
 @numba.njit(cache=True, nogil=True)
@@ -104,9 +98,9 @@ def count_keys(table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarra
     """Add one visit to each key in turn; ``out[i]`` = its count including this visit. Returns new keys."""
     new = 0
     for i in range(keys.shape[0]):
-        key = _stored(keys[i])
-        s = _probe(table_keys, key)
-        if table_keys[s] == EMPTY:
+        key = keys[i]
+        s = _probe(table_keys, table_counts, key)
+        if table_counts[s] == 0:
             table_keys[s] = key
             new += 1
         table_counts[s] += 1
@@ -118,9 +112,7 @@ def count_keys(table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarra
 def lookup_keys(table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
     """``out[i]`` = stored count of ``keys[i]`` (0 when unseen); the table is not changed."""
     for i in range(keys.shape[0]):
-        key = _stored(keys[i])
-        s = _probe(table_keys, key)
-        out[i] = 0 if table_keys[s] == EMPTY else table_counts[s]
+        out[i] = table_counts[_probe(table_keys, table_counts, keys[i])]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,23 +121,23 @@ def count_keys_per_env(
 ) -> None:
     """Episodic counts: key ``i`` is counted in env ``i``'s own table row (``table_keys[i]``)."""
     for i in range(keys.shape[0]):
-        row_keys = table_keys[i]
-        key = _stored(keys[i])
-        s = _probe(row_keys, key)
-        if row_keys[s] == EMPTY:
+        row_keys, row_counts = table_keys[i], table_counts[i]
+        key = keys[i]
+        s = _probe(row_keys, row_counts, key)
+        if row_counts[s] == 0:
             row_keys[s] = key
             sizes[i] += 1
-        table_counts[i, s] += 1
-        out[i] = table_counts[i, s]
+        row_counts[s] += 1
+        out[i] = row_counts[s]
 
 
 @numba.njit(cache=True, nogil=True)
 def rehash_into(old_keys: np.ndarray, old_counts: np.ndarray, new_keys: np.ndarray, new_counts: np.ndarray) -> None:
-    """Move every entry of a table into a (bigger, empty) one."""
+    """Move every entry (count > 0) of a table into a (bigger, empty) one."""
     for i in range(old_keys.shape[0]):
-        key = old_keys[i]
-        if key != EMPTY:
-            s = _probe(new_keys, key)
+        if old_counts[i] > 0:
+            key = old_keys[i]
+            s = _probe(new_keys, new_counts, key)
             new_keys[s] = key
             new_counts[s] = old_counts[i]
 

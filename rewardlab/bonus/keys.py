@@ -3,13 +3,18 @@
 A key decides what "the same state" means for a count bonus:
 
 * ``grid`` -- the cell of chosen continuous dimensions (``dims`` by index or
-  by preset name such as ``"position"``, ``cell`` one size or one per dim);
+  by preset name such as ``"position"``; ``cell`` a list with one size per
+  dim, or a single number used for every dim);
 * ``simhash`` -- the sign pattern of a fixed, seeded random projection of the
   flattened observation (Tang et al. 2017), ``bits`` long;
 * ``obs`` -- the exact observation (its bytes);
 * ``position`` / ``message`` / ``glyphs`` -- NetHack and MiniHack dict
   observations: the agent's ``(x, y)`` from ``blstats`` (and the level), the
   256-byte ``message``, or the whole 21×79 ``glyphs`` map.
+
+Keys check the observation layout when the reward is bound to the env (a
+missing dict field, a dimension out of range, a NetHack key on array
+observations): a clear error names the env and what it has.
 
 In YAML a key is a name (``key: position``), a mapping with ``name``
 (``key: {name: simhash, bits: 32}``) or a one-entry mapping
@@ -24,10 +29,11 @@ from typing import Any, Union
 import numpy as np
 
 from rewardlab.bonus.kernels import bytes_keys, grid_keys, simhash_keys
-from rewardlab.config.registry import ConfigError, Registry
+from rewardlab.config.registry import ConfigError, Registry, suggest
 from rewardlab.core.env_info import EnvInfo
 
 KEYS = Registry("count key")
+NETHACK_KEYS = ("position", "message", "glyphs")
 
 
 def _field(obs: Any, field: str | None, key_name: str) -> np.ndarray:
@@ -44,6 +50,43 @@ def _field(obs: Any, field: str | None, key_name: str) -> np.ndarray:
     if field is not None:
         raise ValueError(f"the {key_name!r} key has field={field!r} but the observation is not a dict")
     return np.asarray(obs)
+
+
+def _space_fields(space: Any) -> list[str] | None:
+    """Field names of a dict observation space (``None`` for array spaces)."""
+    spaces = getattr(space, "spaces", None)
+    return sorted(spaces) if isinstance(spaces, Mapping) else None
+
+
+def _bound_space(env: EnvInfo, field: str | None, key_name: str) -> Any:
+    """The observation (sub)space a key reads, checked at bind time: a dict field exists, an array has no field."""
+    name = env.env_id or "this env"
+    space = env.observation_space
+    fields = _space_fields(space)
+    if fields is not None:
+        if field is None:
+            raise ConfigError(
+                f"the {key_name!r} key reads array observations but {name} has dict observations; "
+                f"set field to one of {fields} (or use a NetHack key: position, message, glyphs)"
+            )
+        if field not in fields:
+            raise ConfigError(
+                f"the {key_name!r} key reads observation field {field!r}{suggest(field, fields)} but {name} has "
+                f"fields {fields}"
+            )
+        return space.spaces[field]
+    if field is not None:
+        hint = "use grid, simhash or obs" if key_name in NETHACK_KEYS else "drop field"
+        raise ConfigError(
+            f"the {key_name!r} key reads observation field {field!r} but {name} has "
+            f"{env.describe_observations()}; {hint}"
+        )
+    return space
+
+
+def _flat_size(space: Any) -> int | None:
+    shape = getattr(space, "shape", None)
+    return int(np.prod(shape)) if shape else None
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -98,7 +141,7 @@ class GridKey(Key):
 
     Args:
         dims: dimension indices or preset names (``"position"``); all dims when None.
-        cell: cell size, one for all dims or one per dim.
+        cell: a list with one cell size per dim, or one number used for every dim.
         field: the dict-observation field to read (None for array observations).
     """
 
@@ -108,10 +151,14 @@ class GridKey(Key):
         self, *, dims: Sequence[int | str] | None = None, cell: float | Sequence[float] = 0.1, field: str | None = None
     ) -> None:
         cells = np.atleast_1d(np.asarray(cell, dtype=np.float64))
-        if (cells <= 0).any():
-            raise ValueError(f"grid cell sizes must be > 0, got {cell!r}")
-        if dims is not None and cells.size not in (1, len(dims)):
-            raise ValueError(f"grid has {len(dims)} dims but {cells.size} cell sizes; give one size or one per dim")
+        if cells.ndim != 1 or cells.size == 0 or not np.isfinite(cells).all() or (cells <= 0).any():
+            raise ValueError(f"grid cell sizes must be finite numbers > 0, got {cell!r}")
+        self.per_dim = np.ndim(cell) > 0  # a list gives one size per dim; a single number is used for every dim
+        if dims is not None and self.per_dim and cells.size != len(dims):
+            raise ValueError(
+                f"grid has {len(dims)} dims {list(dims)} but {cells.size} cell sizes {list(cell)}; give one size "
+                "per dim, or one number (not a list) for all"
+            )
         self.dims = None if dims is None else list(dims)
         self.cell = cells
         self.field = field
@@ -120,8 +167,28 @@ class GridKey(Key):
             self._index = np.asarray(self.dims, dtype=np.int64)
 
     def bind(self, env: EnvInfo) -> None:
-        if self.dims is not None:
-            self._index = np.asarray([env.obs_index(d) for d in self.dims], dtype=np.int64)
+        space = _bound_space(env, self.field, self.name)
+        size = _flat_size(space)
+        name = env.env_id or "this env"
+        if self.dims is None:
+            if size is not None and self.per_dim and self.cell.size != size:
+                raise ConfigError(
+                    f"grid reads all {size} dims of {name} but has {self.cell.size} cell sizes; "
+                    "give one size per dim, or one number (not a list) for all"
+                )
+            return
+        index = [env.obs_index(d) if self.field is None else d for d in self.dims]
+        if not all(isinstance(i, (int, np.integer)) for i in index):
+            raise ConfigError(f"grid dims of field {self.field!r} must be integer indices, got {self.dims}")
+        if size is not None:
+            bad = [i for i in index if not -size <= i < size]
+            if bad:
+                names = f": {', '.join(env.obs_names)}" if env.obs_names and self.field is None else ""
+                raise ConfigError(
+                    f"grid dims {bad} are out of range: {name} observations have {size} dimensions "
+                    f"(0..{size - 1}{names})"
+                )
+        self._index = np.asarray([i % size if size else i for i in index], dtype=np.int64)
 
     def __call__(self, obs: Any) -> np.ndarray:
         x = _rows(_field(obs, self.field, self.name))
@@ -162,6 +229,9 @@ class SimHashKey(Key):
         self.field = field
         self.projection: np.ndarray | None = None
 
+    def bind(self, env: EnvInfo) -> None:
+        _bound_space(env, self.field, self.name)
+
     def _projection(self, dim: int) -> np.ndarray:
         if self.projection is None or self.projection.shape[1] != dim:
             rng = np.random.default_rng(self.seed)
@@ -186,6 +256,9 @@ class BytesKey(Key):
     def __init__(self, *, field: str | None = None) -> None:
         self.field = field
 
+    def bind(self, env: EnvInfo) -> None:
+        _bound_space(env, self.field, self.field or self.name)
+
     def __call__(self, obs: Any) -> np.ndarray:
         x = np.ascontiguousarray(_rows(_field(obs, self.field, self.field or self.name)))
         out = np.empty(x.shape[0], dtype=np.int64)
@@ -206,6 +279,19 @@ class PositionKey(Key):
 
     def __init__(self, *, level: bool = True) -> None:
         self.level = level
+
+    def bind(self, env: EnvInfo) -> None:
+        name = env.env_id or "this env"
+        fields = _space_fields(env.observation_space)
+        if fields is None or "blstats" not in fields:
+            raise ConfigError(
+                f"the 'position' key reads blstats of NetHack/MiniHack observations but {name} has "
+                f"{env.describe_observations()}; for array observations use grid, simhash or obs"
+            )
+        size = _flat_size(env.observation_space.spaces["blstats"]) or 0
+        needed = BL_DLEVEL + 1 if self.level else BL_Y + 1
+        if size < needed:
+            raise ConfigError(f"the 'position' key needs {needed} blstats entries but {name} has {size}")
 
     def __call__(self, obs: Any) -> np.ndarray:
         bl = _field(obs, "blstats", self.name).astype(np.int64)
@@ -255,6 +341,7 @@ def position(level: bool = True) -> Key:
 def message() -> Key:
     """The 256-byte NetHack message, hashed."""
     return BytesKey(field="message")
+
 
 
 @KEYS.register("glyphs", family="nethack")

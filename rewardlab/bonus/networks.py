@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rewardlab.core.checks import check_at_least, check_positive
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
 
@@ -81,6 +82,8 @@ class InverseDynamicsEncoder:
         epochs: int = 1,
         seed: int = 0,
     ) -> None:
+        check_at_least(1, embed_dim=embed_dim, hidden=hidden, batch_size=batch_size, epochs=epochs)
+        check_positive(lr=lr)
         self.embed_dim = embed_dim
         self.hidden = hidden
         self.encoder = encoder

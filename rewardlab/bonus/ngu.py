@@ -21,6 +21,7 @@ import numpy as np
 
 from rewardlab.bonus.combine import Product
 from rewardlab.bonus.kernels import knn_then_insert, ngu_similarity_bonus
+from rewardlab.core.checks import check_at_least, check_positive
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.running import RunningMeanStd
 from rewardlab.core.term import RewardTerm
@@ -93,8 +94,10 @@ class NGUEpisodic(RewardTerm):
         super().__init__(name=name)
         if embedding not in EMBEDDINGS:
             raise ValueError(f"unknown NGU embedding {embedding!r}; valid: {list(EMBEDDINGS)}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        check_at_least(1, k=k, max_memory=max_memory)
+        check_positive(epsilon=epsilon, c=c, max_similarity=max_similarity)
+        if not cluster_distance >= 0:
+            raise ValueError(f"cluster_distance must be >= 0, got {cluster_distance!r}")
         self.k = k
         self.epsilon, self.cluster_distance, self.c = float(epsilon), float(cluster_distance), float(c)
         self.max_similarity = float(max_similarity)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rewardlab.core.checks import check_at_least, check_positive
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.running import RunningMeanStd
 from rewardlab.core.term import RewardTerm
@@ -61,6 +62,8 @@ class RND(RewardTerm):
             raise ValueError(f"unknown RND normalize {normalize!r}; valid: {list(RND_NORMALIZATIONS)}")
         if error not in RND_ERRORS:
             raise ValueError(f"unknown RND error {error!r}; valid: {list(RND_ERRORS)}")
+        check_at_least(1, embed_dim=embed_dim, hidden=hidden, batch_size=batch_size, epochs=epochs)
+        check_positive(lr=lr)
         self.embed_dim, self.hidden = embed_dim, hidden
         self.error, self.normalize = error, normalize
         self.field = field

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     land = kinds.add_parser("landscape", help="heatmap of a reward (one panel per component) over two state dims")
     land.add_argument("--reward", action="append", default=[], help="reward YAML file or inline YAML (repeatable)")
-    land.add_argument("--run", default=None, help="run folder: its reward, env, and its policy's visited states")
+    land.add_argument(
+        "--run", default=None, help="run folder: its trained reward (counts, networks restored), env, visited states"
+    )
     land.add_argument("--env", default=None, help="env id (default: the run's)")
     land.add_argument("--axes", nargs=2, default=["0", "1"], metavar=("X", "Y"), help="two dims, names or indices")
     land.add_argument("--resolution", type=int, default=100, help="grid points per axis (default: 100)")
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     land.set_defaults(func=run_landscape)
 
     dec = kinds.add_parser("decomposition", help="each term over an episode and its share of the return")
-    dec.add_argument("--run", default=None, help="run folder (its reward, env and trained policy)")
+    dec.add_argument("--run", default=None, help="run folder (its trained reward, env and trained policy)")
     dec.add_argument("--reward", default=None, help="reward YAML (with --env; the policy is random)")
     dec.add_argument("--env", default=None, help="env id (default: the run's)")
     dec.add_argument("--steps", type=int, default=1000, help="rollout steps (default: 1000)")
@@ -75,16 +77,14 @@ def reward_name(source: str, index: int) -> str:
 
 
 def _run_reward_env(run: str | None, env: str | None) -> tuple[Any, str | None, Any, Any]:
-    """``(reward, env, model, obs_normalizer)`` of a run folder (``None``s without one)."""
+    """``(trained reward, env, model, obs_normalizer)`` of a run folder (``None``s without one)."""
     if run is None:
         return None, env, None, None
-    from rewardlab.analysis.rollout import load_run_model
-    from rewardlab.config.reward_config import build_reward
+    from rewardlab.runs import load_run
 
-    if not (Path(run) / "config.yaml").exists():
-        raise ConfigError(f"{run} is not a run folder: it has no config.yaml")
-    model, normalizer, config = load_run_model(run)
-    return build_reward(config["reward"]), env or config["env"], model, normalizer
+    loaded = load_run(run)
+    normalizer = loaded.normalize_obs if loaded.vecnormalize is not None else None
+    return loaded.reward, env or loaded.env_id, loaded.model, normalizer
 
 
 def run_landscape(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import types
 import typing
 from collections import abc
@@ -184,6 +185,8 @@ def coerce(value: Any, ann: Any, where: str) -> Any:
     if ann is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if ann is int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -21,6 +21,7 @@ A file may hold the spec alone or under a ``reward:`` key.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
             weight = spec["weight"]
             if isinstance(weight, bool) or not isinstance(weight, (int, float)):
                 raise ConfigError(f"{where}{name!r}: 'weight' must be a number, got {weight!r}")
+            if not math.isfinite(weight):
+                raise ConfigError(f"{where}{name!r}: 'weight' must be a finite number, got {weight!r}")
             return term * float(weight)
         return term
     raise ConfigError(f"{where}a reward spec is a term name, a mapping with 'term', or a list; got {spec!r}")
@@ -79,21 +82,36 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
 
 def load_reward_spec(source: str | os.PathLike[str]) -> Any:
     """Read a spec from a YAML file, or parse ``source`` itself as inline YAML."""
+    if isinstance(source, str) and not source.strip():
+        raise ConfigError("the reward is empty; give a reward YAML file or inline YAML such as 'extrinsic'")
     path = Path(source)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise ConfigError(f"reward file {str(path)!r} does not exist")
-        data = yaml.safe_load(path.read_text())
+        if not path.is_file():
+            raise ConfigError(f"reward source {str(path)!r} is a folder; give a reward YAML file or inline YAML")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"could not parse reward file {str(path)!r}: {yaml_error(err)}") from err
     else:
         try:
             data = yaml.safe_load(str(source))
         except yaml.YAMLError as err:
-            raise ConfigError(f"could not parse inline reward {str(source)!r}: {err}") from err
+            raise ConfigError(f"could not parse inline reward {str(source)!r}: {yaml_error(err)}") from err
     if isinstance(data, dict) and "reward" in data:
         data = data["reward"]
     if data is None:
         raise ConfigError(f"reward source {str(source)!r} is empty")
     return data
+
+
+def yaml_error(err: yaml.YAMLError) -> str:
+    """A YAML syntax error in one line: what is wrong and where (line and column, 1-based)."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err)
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
 
 
 def load_reward(source: str | os.PathLike[str]) -> RewardTerm:

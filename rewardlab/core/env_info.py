@@ -31,13 +31,27 @@ class EnvInfo:
             return dim
         names = list(self.obs_names or ())
         if dim not in names:
+            from rewardlab.config.registry import ConfigError  # a ValueError; imported here to avoid a cycle
+
             close = difflib.get_close_matches(dim, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(
+            raise ConfigError(
                 f"{self.env_id or 'this env'} has no observation dimension {dim!r}{hint}; "
                 f"valid: {names or 'integer indices (no names known for this env)'}"
             )
         return names.index(dim)
+
+    def describe_observations(self) -> str:
+        """A short phrase for error messages: ``"2-dim observations (position, velocity)"``, dict fields, ..."""
+        space = self.observation_space
+        fields = getattr(space, "spaces", None)
+        if isinstance(fields, dict):
+            return f"dict observations with fields {sorted(fields)}"
+        shape = getattr(space, "shape", None)
+        if shape is not None and len(shape) == 1:
+            names = f" ({', '.join(self.obs_names)})" if self.obs_names else " (unnamed)"
+            return f"{shape[0]}-dim observations{names}"
+        return f"observations {space}"
 
     @classmethod
     def from_env(cls, env: Any, n_envs: int = 1, *, run_dir: str | None = None) -> EnvInfo:

@@ -3,7 +3,8 @@
 The function asks for the fields it needs by parameter name, so
 ``lambda next_obs: next_obs[:, 0]`` is a complete reward. Valid names are
 ``obs, action, next_obs, reward, terminated, truncated, infos`` (``info`` in
-per-env mode) and ``batch`` for the whole :class:`Transitions`.
+per-env mode), ``frames`` (``frame`` per env: rendered RGB frames of ``next_obs``;
+asking for them makes the envs render) and ``batch`` for the whole :class:`Transitions`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions, _index_obs
 
-BATCH_FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "batch")
-ROW_FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "info")
+BATCH_FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "frames", "batch")
+ROW_FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "info", "frame")
 
 
 def requested_fields(fn: Callable[..., Any], valid: tuple[str, ...]) -> list[str]:
@@ -44,6 +45,8 @@ def _row_field(batch: Transitions, field: str, i: int) -> Any:
     """Field ``field`` of transition ``i`` (``info`` is the i-th info dict)."""
     if field == "info":
         return batch.infos[i]
+    if field == "frame":
+        return batch.frames[i]
     value = getattr(batch, field)
     if field in ("obs", "next_obs"):
         return _index_obs(value, i)
@@ -52,6 +55,10 @@ def _row_field(batch: Transitions, field: str, i: int) -> Any:
     if field in ("terminated", "truncated"):
         return bool(value[i])
     return value[i]
+
+
+class RewardFunctionError(RuntimeError):
+    """A user reward function raised; the message names the term, the original error is chained."""
 
 
 class FunctionTerm(RewardTerm):
@@ -72,14 +79,21 @@ class FunctionTerm(RewardTerm):
         self.fn = fn
         self.vectorized = vectorized
         self.fields = requested_fields(fn, BATCH_FIELDS if vectorized else ROW_FIELDS)
+        self.needs_frames = "frames" in self.fields or "frame" in self.fields
 
     def compute(self, batch: Transitions) -> np.ndarray:
-        if self.vectorized:
-            return self.fn(**{f: batch if f == "batch" else getattr(batch, f) for f in self.fields})
-        out = np.empty(batch.n)
-        for i in range(batch.n):
-            out[i] = float(self.fn(**{f: _row_field(batch, f, i) for f in self.fields}))
-        return out
+        try:
+            if self.vectorized:
+                return self.fn(**{f: batch if f == "batch" else getattr(batch, f) for f in self.fields})
+            out = np.empty(batch.n)
+            for i in range(batch.n):
+                out[i] = float(self.fn(**{f: _row_field(batch, f, i) for f in self.fields}))
+            return out
+        except Exception as err:
+            message = " ".join(str(err).split())
+            raise RewardFunctionError(
+                f"reward function {self.name!r} raised {type(err).__name__}: {message}"
+            ) from err
 
     def __repr__(self) -> str:
         return f"FunctionTerm({self.name!r})"

@@ -12,6 +12,12 @@ Life cycle (all optional):
   (only called when ``learns`` is true);
 * ``state_dict()`` / ``load_state_dict(state)`` -- checkpoint and restore;
 * ``train(mode)`` -- freeze running statistics for evaluation.
+
+One term object, one evaluation per step: a term that appears more than once
+in a reward (``0.05*c + 0.05*c``, ``c + clip(c)``) is computed once per batch
+inside the wrappers and its value reused, and a learning term is updated once
+per update batch. Weighted sums merge repeated objects into one component;
+two distinct objects with the same name stay two terms (``count``, ``count_2``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class RewardTerm:
     #: whether :meth:`update` does anything; the wrapper only buffers
     #: transitions for terms that learn.
     learns: bool = False
+    #: whether :meth:`compute` reads ``batch.frames`` (rendered RGB frames of ``next_obs``);
+    #: envs render only when some term of the reward needs them.
+    needs_frames: bool = False
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -50,6 +59,14 @@ class RewardTerm:
         raise NotImplementedError(f"{type(self).__name__} must implement compute(batch)")
 
     def __call__(self, batch: Transitions) -> np.ndarray:
+        memo = batch.memo
+        if memo is not None:  # inside the wrapper, with terms shared in the tree
+            key = id(self)
+            if key in memo:
+                value = memo[key]
+                if value is None:
+                    value = memo[key] = checked_output(self, self.compute(batch), batch.n)
+                return value
         return checked_output(self, self.compute(batch), batch.n)
 
     def components(self, batch: Transitions) -> dict[str, np.ndarray]:
@@ -154,6 +171,43 @@ def checked_output(term: RewardTerm, value: Any, n: int) -> np.ndarray:
     return out
 
 
+def shared_terms(root: RewardTerm) -> list[RewardTerm]:
+    """Term objects reached more than once in ``root``'s tree (through :class:`CompositeTerm` children).
+
+    The engine evaluates these once per step (see :attr:`Transitions.memo`).
+    A shared composite is walked once, so its children count once.
+    """
+    visits: dict[int, int] = {}
+    shared: list[RewardTerm] = []
+    stack = [root]
+    while stack:
+        term = stack.pop()
+        key = id(term)
+        visits[key] = visits.get(key, 0) + 1
+        if visits[key] == 2:
+            shared.append(term)
+        if visits[key] == 1 and isinstance(term, CompositeTerm):
+            stack.extend(term.terms)
+    return shared
+
+
+def first_update(term: RewardTerm, batch: Transitions) -> bool:
+    """Whether ``term`` is yet to be updated on ``batch`` (marks it as updated).
+
+    Composite terms ask this before forwarding ``update`` so that a learning
+    term shared in the tree trains once per batch. Without a memo (a batch
+    built outside the wrappers) every call counts.
+    """
+    memo = batch.memo
+    if memo is None:
+        return True
+    key = ("update", id(term))
+    if key in memo:
+        return False
+    memo[key] = True
+    return True
+
+
 def as_term(value: Any) -> RewardTerm:
     """Turn a number into a :class:`Constant`; pass terms through."""
     if isinstance(value, RewardTerm):
@@ -181,6 +235,10 @@ class CompositeTerm(RewardTerm):
     def learns(self) -> bool:  # type: ignore[override]
         return any(t.learns for t in self.terms)
 
+    @property
+    def needs_frames(self) -> bool:  # type: ignore[override]
+        return any(t.needs_frames for t in self.terms)
+
     def leaves(self) -> Iterator[RewardTerm]:
         for t in self.terms:
             yield from t.leaves()
@@ -197,7 +255,7 @@ class CompositeTerm(RewardTerm):
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for t in self.terms:
-            if t.learns and t.training:
+            if t.learns and t.training and first_update(t, batch):
                 metrics.update(t.update(batch))
         return metrics
 
@@ -223,19 +281,30 @@ class WeightedSum(CompositeTerm):
     """``Σ wᵢ·termᵢ`` that keeps each weighted term as a named component.
 
     Names are made unique (``count``, ``count_2``) so that two terms of the
-    same kind can be logged side by side. A term with several components of
-    its own (``component_names()`` longer than one, e.g. a generated reward
-    program) keeps them all, named ``<term name>/<component>``, each weighted.
+    same kind can be logged side by side. The same term object given twice
+    is one component whose weights add up (``0.05*c + 0.05*c`` is ``0.1*c``).
+    A term with several components of its own (``component_names()`` longer
+    than one, e.g. a generated reward program) keeps them all, named
+    ``<term name>/<component>``, each weighted.
     """
 
-    def __init__(self, terms: Sequence[tuple[float, RewardTerm]], *, name: str = "total") -> None:
+    def __init__(self, terms: Sequence[tuple[float, RewardTerm]], *, name: str = "sum") -> None:
         super().__init__(name=name)
         if not terms:
             raise ValueError("a WeightedSum needs at least one term")
-        self.weights = np.array([float(w) for w, _ in terms])
+        position: dict[int, int] = {}
+        weights: list[float] = []
+        self.terms = []
+        for w, t in terms:
+            if id(t) in position:
+                weights[position[id(t)]] += float(w)
+            else:
+                position[id(t)] = len(self.terms)
+                weights.append(float(w))
+                self.terms.append(t)
+        self.weights = np.array(weights)
         self._weight_list = self.weights.tolist()
-        self.terms = [t for _, t in terms]
-        self._names = _unique_names([t.name for t in self.terms])
+        self._names = unique_names([t.name for t in self.terms])
         self._rows = [len(t.component_names()) for t in self.terms]
         flat = []
         for unique, term, rows in zip(self._names, self.terms, self._rows):
@@ -245,7 +314,7 @@ class WeightedSum(CompositeTerm):
                 prefix = f"{term.name}/"
                 for n in term.component_names():
                     flat.append(f"{unique}/{n[len(prefix) :] if n.startswith(prefix) else n}")
-        self._component_names = _unique_names(flat)
+        self._component_names = unique_names(flat)
 
     @classmethod
     def of(cls, term: RewardTerm) -> WeightedSum:
@@ -284,7 +353,7 @@ class WeightedSum(CompositeTerm):
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for name, t in zip(self._names, self.terms):
-            if t.learns and t.training:
+            if t.learns and t.training and first_update(t, batch):
                 metrics.update({f"{name}/{k}": v for k, v in t.update(batch).items()})
         return metrics
 
@@ -304,12 +373,21 @@ class WeightedSum(CompositeTerm):
         return " + ".join(f"{w:g}*{t!r}" for w, t in zip(self._weight_list, self.terms))
 
 
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
+#: keys the wrappers and logs put beside the components (``info["rewardlab"]``, episode sums, CSV columns)
+RESERVED_NAMES = ("extrinsic_reward", "total", "true_return", "length", "terminated", "timestep")
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` made unique (``count``, ``count_2``) and kept off :data:`RESERVED_NAMES` (``total`` → ``total_2``)."""
+    used = set(RESERVED_NAMES)
     out = []
     for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+        k, name = 1, n
+        while name in used:
+            k += 1
+            name = f"{n}_{k}"
+        used.add(name)
+        out.append(name)
     return out
 
 

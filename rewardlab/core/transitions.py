@@ -34,9 +34,17 @@ class Transitions:
     next observation: at an SB3 auto-reset it is the ``terminal_observation``,
     not the first observation of the next episode. ``reward`` is the extrinsic
     reward of the environment. Dict observations stay dicts of arrays.
+
+    ``frames`` holds rendered RGB frames of ``next_obs`` (``uint8``, shape
+    ``(n, height, width, 3)``) when a term asks for them (``needs_frames``)
+    and the envs render (see :mod:`rewardlab.wrappers.frames`); otherwise ``None``.
+
+    ``memo`` is the wrapper's per-step cache: when a term object appears more
+    than once in a reward, the engine puts it there so that the term is
+    computed (and updated) once per batch; ``None`` everywhere else.
     """
 
-    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos")
+    __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "frames", "memo")
 
     def __init__(
         self,
@@ -47,6 +55,8 @@ class Transitions:
         terminated: np.ndarray,
         truncated: np.ndarray,
         infos: Sequence[dict] | None = None,
+        *,
+        frames: np.ndarray | None = None,
     ) -> None:
         self.obs = obs
         self.action = action
@@ -55,6 +65,8 @@ class Transitions:
         self.terminated = terminated
         self.truncated = truncated
         self.infos = infos if infos is not None else [{} for _ in range(len(reward))]
+        self.frames = frames
+        self.memo: dict | None = None
 
     @property
     def n(self) -> int:
@@ -80,6 +92,13 @@ class Transitions:
             self.terminated[idx_arr],
             self.truncated[idx_arr],
             [self.infos[i] for i in np.atleast_1d(idx_arr)],
+            frames=None if self.frames is None else self.frames[idx_arr],
+        )
+
+    def without_frames(self) -> Transitions:
+        """The same transitions (shared arrays) without ``frames``."""
+        return Transitions(
+            self.obs, self.action, self.next_obs, self.reward, self.terminated, self.truncated, self.infos
         )
 
     @staticmethod
@@ -95,6 +114,7 @@ class Transitions:
             np.concatenate([b.terminated for b in batches]),
             np.concatenate([b.truncated for b in batches]),
             [info for b in batches for info in b.infos],
+            frames=np.concatenate([b.frames for b in batches]) if all(b.frames is not None for b in batches) else None,
         )
 
     @staticmethod
@@ -106,6 +126,8 @@ class Transitions:
         terminated: Any = None,
         truncated: Any = None,
         infos: Sequence[dict] | None = None,
+        *,
+        frames: Any = None,
     ) -> Transitions:
         """Build a batch from array-likes, filling missing fields with zeros/False.
 
@@ -120,4 +142,5 @@ class Transitions:
         rew = np.zeros(n) if reward is None else np.asarray(reward, dtype=np.float64)
         term = np.zeros(n, dtype=bool) if terminated is None else np.asarray(terminated, dtype=bool)
         trunc = np.zeros(n, dtype=bool) if truncated is None else np.asarray(truncated, dtype=bool)
-        return Transitions(obs_a, np.asarray(action), next_a, rew, term, trunc, infos)
+        frames_a = None if frames is None else np.asarray(frames, dtype=np.uint8)
+        return Transitions(obs_a, np.asarray(action), next_a, rew, term, trunc, infos, frames=frames_a)

@@ -3,6 +3,7 @@
 from rewardlab.plot.curves import plot_run_terms, term_curves
 from rewardlab.plot.decomposition import episode_terms, learning_curves, term_shares
 from rewardlab.plot.distances import distance_matrix
+from rewardlab.plot.frames import reward_along_frames
 from rewardlab.plot.landscape import draw_landscape, landscape, landscapes, nethack_map
 from rewardlab.plot.visits import visit_map
 
@@ -15,6 +16,7 @@ __all__ = [
     "learning_curves",
     "nethack_map",
     "plot_run_terms",
+    "reward_along_frames",
     "term_curves",
     "term_shares",
     "visit_map",

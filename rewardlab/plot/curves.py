@@ -56,11 +56,10 @@ def plot_run_terms(csv_path: str | Path, png_path: str | Path) -> Path:
 
     Terms are often orders of magnitude apart from the return (a shaping
     term's episode sum telescopes to about ``γΦ(s_T) − Φ(s_0)``), so each
-    gets a panel of its own. Drawn on a bare ``Figure`` (no pyplot), so the caller's matplotlib backend
-    (a notebook's inline one, say) stays as it is.
+    gets a panel of its own.
     """
     import pandas as pd
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's inline one) stays
 
     terms = term_columns(pd.read_csv(csv_path, nrows=1))
     fig = Figure(figsize=(7, 2.6 * (1 + len(terms))))

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.shaping.kernels import shaping_from_potentials
@@ -43,6 +44,10 @@ class PotentialShaping(RewardTerm):
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         self.potential = as_potential(potential)
         self.gamma = float(gamma)
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        self.potential.bind(env)
 
     def compute(self, batch: Transitions) -> np.ndarray:
         out = np.empty(batch.n)

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from rewardlab.config.registry import POTENTIALS, ConfigError
+from rewardlab.core.env_info import EnvInfo
 from rewardlab.shaping.kernels import fused_shaping_kernel, potentials_kernel
 
 
@@ -29,6 +30,9 @@ class Potential:
 
     def __call__(self, obs: Any) -> np.ndarray:
         raise NotImplementedError
+
+    def bind(self, env: EnvInfo) -> None:
+        """Check the env's observation layout before the first step (built-in potentials do)."""
 
     @classmethod
     def from_config(cls, spec: Any, where: str = "") -> Potential:
@@ -61,13 +65,63 @@ class FunctionPotential(Potential):
 
 
 class RowPotential(Potential):
-    """Φ from a ``numba.njit`` function of one observation row (fast path)."""
+    """Φ from a ``numba.njit`` function of one observation row (fast path).
 
-    def __init__(self, row_fn: Callable[[np.ndarray], float], *, name: str) -> None:
+    A compiled row function does not check bounds, so it declares what it
+    reads and :meth:`bind` checks the env before the first step:
+
+    Args:
+        reads: observation dimensions read by name, ``{"pole_angle": 2}``: the
+            env must name that dimension at that index (so a CartPole potential
+            never runs on MountainCar).
+        indices: observation dimensions read by index only (generic potentials):
+            they must exist.
+        made_for: the envs it is written for, quoted in errors.
+    """
+
+    def __init__(
+        self,
+        row_fn: Callable[[np.ndarray], float],
+        *,
+        name: str,
+        reads: dict[str, int] | None = None,
+        indices: Sequence[int] = (),
+        made_for: str | None = None,
+    ) -> None:
         self.row_fn = row_fn
         self.name = name
+        self.reads = dict(reads or {})
+        self.indices = [int(i) for i in indices]
+        self.made_for = made_for
         self.shaping_kernel = fused_shaping_kernel(row_fn)
         self._batch_kernel = potentials_kernel(row_fn)
+
+    def bind(self, env: EnvInfo) -> None:
+        space = env.observation_space
+        name = env.env_id or "this env"
+        shape = getattr(space, "shape", None)
+        fits = f"; it is made for {self.made_for}" if self.made_for else ""
+        if getattr(space, "spaces", None) is not None or not shape or len(shape) != 1:
+            raise ConfigError(
+                f"potential {self.name!r} reads flat array observations but {name} has "
+                f"{env.describe_observations()}{fits}"
+            )
+        size = shape[0]
+        names = list(env.obs_names) if env.obs_names is not None else None
+        listing = env.describe_observations()
+        for dim, index in self.reads.items():
+            found = names[index] if names is not None and index < len(names) else None
+            if found != dim:
+                raise ConfigError(
+                    f"potential {self.name!r} reads {dim!r} at observation dimension {index}, but {name} has "
+                    f"{listing}{fits}"
+                )
+        for index in self.indices:
+            if not 0 <= index < size:
+                raise ConfigError(
+                    f"potential {self.name!r} reads observation dimension {index} but {name} has {listing}; "
+                    f"valid: 0..{size - 1}"
+                )
 
     def __call__(self, obs: Any) -> np.ndarray:
         obs = np.ascontiguousarray(obs)
@@ -94,6 +148,16 @@ class ValuePotential(Potential):
         else:
             raise TypeError(
                 "ValuePotential needs an SB3 model with policy.predict_values (PPO, A2C) or a callable value_fn(obs)"
+            )
+
+    def bind(self, env: EnvInfo) -> None:
+        if self._model is None:
+            return
+        theirs, ours = self._model.observation_space, env.observation_space
+        if getattr(theirs, "shape", None) != getattr(ours, "shape", None):
+            raise ConfigError(
+                f"value potential: the model was trained on observations {theirs} but {env.env_id or 'this env'} "
+                f"has {ours}"
             )
 
     def __call__(self, obs: Any) -> np.ndarray:
@@ -128,6 +192,9 @@ def value_potential(model: Any, *, algo: str = "ppo") -> ValuePotential:
 
 # -- built-in potentials (numba row functions) -------------------------------
 
+MOUNTAINCAR = "MountainCar-v0 and MountainCarContinuous-v0"
+ACROBOT_READS = {"cos_theta1": 0, "sin_theta1": 1, "cos_theta2": 2, "sin_theta2": 3}
+
 
 @POTENTIALS.register("mountaincar_height", family="classic_control")
 def mountaincar_height(scale: float = 1.0) -> RowPotential:
@@ -137,7 +204,7 @@ def mountaincar_height(scale: float = 1.0) -> RowPotential:
     def phi(o: np.ndarray) -> float:
         return scale * (0.45 * math.sin(3.0 * o[0]) + 0.55)
 
-    return RowPotential(phi, name="mountaincar_height")
+    return RowPotential(phi, name="mountaincar_height", reads={"position": 0}, made_for=MOUNTAINCAR)
 
 
 @POTENTIALS.register("mountaincar_energy", family="classic_control")
@@ -148,7 +215,7 @@ def mountaincar_energy(scale: float = 100.0) -> RowPotential:
     def phi(o: np.ndarray) -> float:
         return scale * (0.5 * o[1] * o[1] + 0.0025 * math.sin(3.0 * o[0]) / 3.0)
 
-    return RowPotential(phi, name="mountaincar_energy")
+    return RowPotential(phi, name="mountaincar_energy", reads={"position": 0, "velocity": 1}, made_for=MOUNTAINCAR)
 
 
 @POTENTIALS.register("goal_distance", family="generic")
@@ -167,7 +234,7 @@ def goal_distance(goal: Sequence[float], dims: Sequence[int] | None = None, scal
             acc += d * d
         return -scale * math.sqrt(acc)
 
-    return RowPotential(phi, name="goal_distance")
+    return RowPotential(phi, name="goal_distance", indices=dims_arr.tolist())
 
 
 @POTENTIALS.register("cartpole_upright", family="classic_control")
@@ -178,7 +245,9 @@ def cartpole_upright(scale: float = 1.0) -> RowPotential:
     def phi(o: np.ndarray) -> float:
         return -scale * (abs(o[2]) / 0.2095 + abs(o[0]) / 2.4)
 
-    return RowPotential(phi, name="cartpole_upright")
+    return RowPotential(
+        phi, name="cartpole_upright", reads={"cart_position": 0, "pole_angle": 2}, made_for="CartPole-v1"
+    )
 
 
 @POTENTIALS.register("pendulum_upright", family="classic_control")
@@ -189,7 +258,7 @@ def pendulum_upright(scale: float = 1.0) -> RowPotential:
     def phi(o: np.ndarray) -> float:
         return scale * o[0]
 
-    return RowPotential(phi, name="pendulum_upright")
+    return RowPotential(phi, name="pendulum_upright", reads={"cos_theta": 0}, made_for="Pendulum-v1")
 
 
 @POTENTIALS.register("acrobot_height", family="classic_control")
@@ -201,7 +270,7 @@ def acrobot_height(scale: float = 1.0) -> RowPotential:
         c1, s1, c2, s2 = o[0], o[1], o[2], o[3]
         return scale * (-c1 - (c1 * c2 - s1 * s2))
 
-    return RowPotential(phi, name="acrobot_height")
+    return RowPotential(phi, name="acrobot_height", reads=ACROBOT_READS, made_for="Acrobot-v1")
 
 
 @POTENTIALS.register("forward_progress", family="mujoco")
@@ -215,4 +284,4 @@ def forward_progress(index: int = 0, scale: float = 1.0) -> RowPotential:
     def phi(o: np.ndarray) -> float:
         return scale * o[index]
 
-    return RowPotential(phi, name="forward_progress")
+    return RowPotential(phi, name="forward_progress", indices=[index])

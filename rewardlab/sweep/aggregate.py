@@ -109,25 +109,33 @@ def variant_label(variant: dict[str, Any]) -> str:
 def aggregate(
     runs: pd.DataFrame, *, score: str = SCORE, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """Per group (env × reward × algo × variant): seeds, IQM and mean of ``score`` with bootstrap CIs."""
+    """Per group (env × reward × algo × variant): seeds, IQM and mean of ``score`` with bootstrap CIs.
+
+    Every group gets a row, so a group whose runs all failed shows up (``seeds``
+    0, NaN statistics) instead of silently missing; ``runs`` and ``failed``
+    count its runs and failed runs.
+    """
     import pandas as pd
 
     done = runs[runs["state"] == "done"]
-    if score not in done.columns:
+    if not done.empty and score not in done.columns:
         raise ConfigError(f"no finished run has {score!r}; finished runs have: {', '.join(done.columns)}")
     rows = []
-    for keys, frame in done.groupby(list(GROUP_COLUMNS), sort=False):
-        values = frame[score].dropna().to_numpy(dtype=np.float64)
+    for keys, frame in runs.groupby(list(GROUP_COLUMNS), sort=False):
+        finished = frame[frame["state"] == "done"]
+        values = finished[score].dropna().to_numpy(dtype=np.float64) if score in finished else np.array([])
         row: dict[str, Any] = dict(zip(GROUP_COLUMNS, keys))
         row["seeds"] = int(values.size)
+        row["runs"] = len(frame)
+        row["failed"] = int((frame["state"] == "failed").sum())
         for name, fn in STATISTICS.items():
             est, low, high = stratified_bootstrap_ci(
                 [values], fn, n_resamples=n_resamples, confidence=confidence, seed=seed
             )
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         row["std"] = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
-        if "wall_seconds" in frame:
-            row["wall_seconds"] = float(frame["wall_seconds"].mean())
+        if "wall_seconds" in finished:
+            row["wall_seconds"] = float(finished["wall_seconds"].mean())
         rows.append(row)
     return pd.DataFrame(rows)
 

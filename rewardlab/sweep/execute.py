@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.sweep.spec import SweepRun
-from rewardlab.sweep.state import mark, mark_failed, prepare_run_dir
+from rewardlab.sweep.state import mark, mark_failed, prepare_run_dir, resumable
 
 
 @dataclass
@@ -25,7 +25,10 @@ class RunResult:
 
 
 def execute_run(run: SweepRun, run_dir: str | Path) -> RunResult:
-    """Train ``run`` into ``run_dir`` (emptied first) and mark it ``done`` or ``failed``.
+    """Train ``run`` into ``run_dir`` and mark it ``done`` or ``failed``.
+
+    An unfinished run of the same config with a checkpoint is resumed from
+    it; anything else in ``run_dir`` is deleted first.
 
     Exceptions from training are recorded, not raised, so one bad run never
     stops a sweep; ``KeyboardInterrupt`` and ``SystemExit`` pass through and
@@ -37,9 +40,13 @@ def execute_run(run: SweepRun, run_dir: str | Path) -> RunResult:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    run_dir = prepare_run_dir(run_dir, run.config_hash)
+    resume = resumable(run_dir, run.config_hash)
+    if resume:
+        mark(run_dir, "running", run.config_hash)
+    else:
+        run_dir = prepare_run_dir(run_dir, run.config_hash)
     try:
-        summary = train(run.config, run_dir, progress_bar=False)
+        summary = train(run.config, run_dir, progress_bar=False, resume=resume)
     except Exception as err:  # noqa: BLE001 -- any training error is the run's result
         tb = "".join(traceback.format_exception(err))
         message = mark_failed(run_dir, run.config_hash, err, tb)

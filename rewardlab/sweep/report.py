@@ -114,53 +114,52 @@ def profile_plot(runs: pd.DataFrame, *, score: str = SCORE, ax: Any = None, poin
 
 
 def markdown_table(results: pd.DataFrame) -> str:
-    """The results table in Markdown: IQM and mean as ``value [low, high]``."""
-    header = ["env", "reward", "algo", "variant", "seeds", "IQM [95% CI]", "mean [95% CI]", "std"]
+    """The results table in Markdown: IQM and mean as ``value [low, high]``; groups without a finished run say why."""
+    header = ["env", "reward", "algo", "variant", "seeds", "IQM [95% CI]", "mean [95% CI]", "std", "failed"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in results.iterrows():
-        cells = [
-            r["env"],
-            r["reward"],
-            r["algo"],
-            r["variant"],
-            str(r["seeds"]),
-            f"{r['iqm']:.2f} [{r['iqm_low']:.2f}, {r['iqm_high']:.2f}]",
-            f"{r['mean']:.2f} [{r['mean_low']:.2f}, {r['mean_high']:.2f}]",
-            f"{r['std']:.2f}",
-        ]
+        failed = int(r.get("failed", 0))
+        runs = int(r.get("runs", r["seeds"]))
+        if r["seeds"] == 0:
+            why = f"**failed** ({failed} of {runs} runs)" if failed else "no finished run"
+            stats = [why, why, "-"]
+        else:
+            stats = [
+                f"{r['iqm']:.2f} [{r['iqm_low']:.2f}, {r['iqm_high']:.2f}]",
+                f"{r['mean']:.2f} [{r['mean_low']:.2f}, {r['mean_high']:.2f}]",
+                f"{r['std']:.2f}",
+            ]
+        cells = [r["env"], r["reward"], r["algo"], r["variant"], str(r["seeds"]), *stats, f"{failed} of {runs}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[str, Path]:
     """Write the tables and plots of the sweep in ``out``; return their paths by kind."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's inline one) stays
 
     out = Path(out)
     runs = load_runs(out)
     title = (read_json(out / MANIFEST_FILE) or {}).get("name", out.name)
     paths = {key: out / name for key, name in REPORT_FILES.items()}
     runs.to_csv(paths["runs"], index=False)
-    if not (runs["state"] == "done").any():
-        return {"runs": paths["runs"]}
     results = aggregate(runs, score=score, seed=seed)
     results.to_csv(paths["results_csv"], index=False)
     paths["results_md"].write_text(
         f"# {title}: {score} over seeds (IQM and mean, 95% stratified bootstrap CI)\n\n" + markdown_table(results)
     )
+    if not (runs["state"] == "done").any():
+        return {key: paths[key] for key in ("runs", "results_csv", "results_md")}
     for name, draw in (
         ("learning_curves", lambda ax: learning_curves(out, runs=runs, ax=ax, seed=seed)),
         ("performance_profile", lambda ax: profile_plot(runs, score=score, ax=ax)),
     ):
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        fig = Figure(figsize=(8, 4.5))
+        ax = fig.subplots()
         draw(ax)
         ax.set_title(f"{title}: {name.replace('_', ' ')}")
         fig.tight_layout()
         fig.savefig(paths[name], dpi=110)
-        plt.close(fig)
     return paths
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from rewardlab.config.registry import ConfigError
 from rewardlab.sweep.execute import RunResult, execute_run
 from rewardlab.sweep.spec import SweepRun
 from rewardlab.sweep.state import mark_failed
@@ -26,6 +27,15 @@ from rewardlab.sweep.state import mark_failed
 def default_workers() -> int:
     """Half the cores (a PPO run keeps about one core busy), at least one."""
     return max(1, (os.cpu_count() or 1) // 2)
+
+
+def check_workers(workers: int | None) -> int:
+    """``workers``, or half the cores when ``None``; anything below 1 is an error (0 is not "unset")."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    return workers
 
 
 def _watch_parent(parent: int) -> None:
@@ -59,9 +69,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or default_workers()
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        self.workers = check_workers(workers)
 
     def run(self, jobs: list[SweepRun], out: Path, on_result: Callable[[RunResult], None]) -> None:
         queue = list(reversed(jobs))

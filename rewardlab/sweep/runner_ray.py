@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.sweep.execute import RunResult, execute_run
-from rewardlab.sweep.runner_local import default_workers
+from rewardlab.sweep.runner_local import check_workers
 from rewardlab.sweep.spec import SweepRun
 from rewardlab.sweep.state import STATUS_FILE, mark, mark_failed, prepare_run_dir
 
@@ -53,7 +53,7 @@ class RayBackend:
     name = "ray"
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
-        self.workers = workers or default_workers()
+        self.workers = check_workers(workers)
         self.address = address
 
     def _init(self) -> Any:

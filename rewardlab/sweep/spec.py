@@ -183,7 +183,8 @@ def _parse_envs(value: Any) -> list[dict[str, Any]]:
 
 
 def _resolve_reward(name: str, value: Any, base: Path | None) -> Any:
-    """The reward spec of ``name``: inline, or loaded from a YAML file next to the spec or in the cwd."""
+    """The reward spec of ``name``: inline (a spec, or a string of inline YAML as ``--reward`` takes), or
+    loaded from a YAML file next to the spec or in the cwd."""
     if value is None:
         value = name
     if isinstance(value, str) and value.endswith((".yaml", ".yml")):
@@ -194,6 +195,11 @@ def _resolve_reward(name: str, value: Any, base: Path | None) -> Any:
             tried = ", ".join(str(p) for p in candidates)
             raise ConfigError(f"rewards[{name}]: reward file {value!r} not found (looked at {tried})")
         value = load_reward_spec(path)
+    elif isinstance(value, str):
+        try:
+            value = load_reward_spec(value) if value.strip() else value
+        except ConfigError as err:
+            raise ConfigError(f"rewards[{name}]: {err}") from err
     build_reward(value, where=f"rewards[{name}]: ")
     return value
 

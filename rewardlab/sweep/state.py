@@ -6,59 +6,28 @@ rename) by whoever runs it: ``running`` before training starts, ``done`` after
 ``failed`` with the error, its traceback also in ``error.txt``. A run counts as
 finished only when ``status.json`` says ``done`` for the same config hash and
 ``summary.json`` reads as JSON; anything else (a crash, Ctrl-C, SIGKILL, an old
-config) is unfinished, and a resume deletes the folder and runs it again.
+config) is unfinished: a resume continues it from its last checkpoint
+(:func:`resumable`), or deletes the folder and runs it again when it has none.
+The status file itself is :mod:`rewardlab.runs.folder`'s, shared with ``rewardlab train``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
-import socket
-import tempfile
-import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rewardlab.config.registry import ConfigError
-from rewardlab.train import SUMMARY_FILE
+from rewardlab.runs import folder as run_files
+from rewardlab.runs.folder import ERROR_FILE, STATUS_FILE, read_json, read_status, write_json_atomic
 
-STATUS_FILE = "status.json"
-ERROR_FILE = "error.txt"
+SUMMARY_FILE = run_files.SUMMARY_FILE
 MANIFEST_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 STATES = ("done", "failed", "running", "pending")
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the whole new one, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: str | Path) -> Any | None:
-    """The JSON in ``path``, or ``None`` when it is missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def read_status(run_dir: str | Path) -> dict[str, Any] | None:
-    return read_json(Path(run_dir) / STATUS_FILE)
+__all__ = ["ERROR_FILE", "STATUS_FILE", "read_json", "read_status", "write_json_atomic"]
 
 
 def is_finished(run_dir: str | Path, config_hash: str) -> bool:
@@ -81,22 +50,22 @@ def run_state(run_dir: str | Path, config_hash: str) -> str:
         return "pending"
     if status.get("state") == "failed":
         return "failed"
-    if status.get("state") == "running" and _maybe_alive(status):
+    if status.get("state") == "running" and run_files.process_alive(status):
         return "running"
     return "pending"
 
 
-def _maybe_alive(status: dict[str, Any]) -> bool:
-    """False when the status names a process on this host that no longer exists."""
-    if status.get("host") != socket.gethostname() or not isinstance(status.get("pid"), int):
-        return True
-    try:
-        os.kill(status["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def resumable(run_dir: str | Path, config_hash: str) -> bool:
+    """Whether ``run_dir`` holds an unfinished run of this config with a checkpoint to continue from."""
+    from rewardlab.runs.checkpoint import latest_checkpoint
+
+    status = read_status(run_dir) or {}
+    return (
+        status.get("config_hash") == config_hash
+        and run_files.is_run_folder(run_dir)
+        and not is_finished(run_dir, config_hash)
+        and latest_checkpoint(run_dir) is not None
+    )
 
 
 def prepare_run_dir(run_dir: str | Path, config_hash: str) -> Path:
@@ -110,29 +79,18 @@ def prepare_run_dir(run_dir: str | Path, config_hash: str) -> Path:
 
 
 def mark(run_dir: str | Path, state: str, config_hash: str, **extra: Any) -> None:
-    """Atomically write ``status.json`` with the state, this process and the time."""
-    write_json_atomic(
-        Path(run_dir) / STATUS_FILE,
-        {
-            "state": state,
-            "config_hash": config_hash,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **extra,
-        },
-    )
+    """Atomically write ``status.json`` with the state, the config hash, this process and the time."""
+    run_files.write_status(run_dir, state, config_hash=config_hash, **extra)
 
 
 def mark_failed(run_dir: str | Path, config_hash: str, error: BaseException | str, tb: str | None = None) -> str:
     """Record a failed run: ``error.txt`` with the traceback and a ``failed`` status. Returns the message."""
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    import traceback
+
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {' '.join(str(error).split())}"
     if tb is None and isinstance(error, BaseException):
         tb = "".join(traceback.format_exception(error))
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ERROR_FILE).write_text(tb or message)
-    mark(run_dir, "failed", config_hash, error=message)
+    run_files.mark_failed(run_dir, message, tb, config_hash=config_hash)
     return message
 
 

@@ -2,14 +2,19 @@
 
 The engine turns a batch of transitions into the reward the agent sees. It
 
-* evaluates every component in one pass and checks the total is finite
-  (a NaN or infinite reward never reaches the agent silently);
+* evaluates every component in one pass (a term object used twice in the
+  reward is computed once) and checks every component and the total: NaN,
+  ±inf, and a finite sum that overflows or leaves float32's range (SB3
+  stores rewards as float32) never reach the agent silently;
 * writes the extrinsic reward and each component into ``info["rewardlab"]``
   and, at the end of an episode, the episode sums of every component and the
   true (extrinsic) return into ``info["rewardlab_episode"]``;
 * resets episodic state of finished envs;
 * buffers transitions for terms that learn and calls their ``update`` every
-  ``update_every`` steps.
+  ``update_every`` steps (a learning term used twice trains once).
+
+The engine keeps the batches it buffers: the wrappers hand it observations
+they own (copies), never views of buffers an env may overwrite.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from typing import Literal
 
 import numpy as np
 
-from rewardlab.core.term import RewardTerm
+from rewardlab.core.term import RewardTerm, shared_terms, unique_names
 from rewardlab.core.transitions import Transitions
-from rewardlab.wrappers.kernels import accumulate_step
+from rewardlab.wrappers.kernels import FLOAT32_MAX, accumulate_step
 
 NAN_POLICIES = ("raise", "zero", "clip")
 NanPolicy = Literal["raise", "zero", "clip"]
@@ -30,8 +35,12 @@ STEP_KEY = "rewardlab"
 EPISODE_KEY = "rewardlab_episode"
 
 
+MAX_CLIP_VALUE = 1e30  # clipped components must sum to a float32 total
+MAX_ENVS_SHOWN = 4  # envs whose values an error message lists
+
+
 class NonFiniteRewardError(FloatingPointError):
-    """A reward term produced NaN or ±inf; the message names the term and envs."""
+    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values."""
 
 
 class StepRewards(Mapping):
@@ -73,10 +82,16 @@ class RewardEngine:
     Args:
         reward: the reward term (usually a weighted sum).
         n_envs: number of envs in each batch.
-        nan_policy: on a non-finite component, ``"raise"`` (default) stops
-            with :class:`NonFiniteRewardError`; ``"zero"`` warns and replaces it
-            with 0; ``"clip"`` warns, maps NaN to 0 and ±inf to ±``clip_value``.
-        clip_value: bound used by ``nan_policy="clip"``.
+        nan_policy: what to do with a non-finite component, or a total that
+            is not finite or beyond float32's range (±3.4e38) although its
+            components are finite. ``"raise"`` (default) stops with
+            :class:`NonFiniteRewardError` naming the terms, envs and values;
+            ``"zero"`` warns once and replaces a bad component with 0, and
+            every component of an env whose total overflows with 0;
+            ``"clip"`` warns once, maps NaN to 0 and ±inf to ±``clip_value``,
+            and clips every component of an env whose total overflows to
+            ``±clip_value``. Episode sums add the values the agent received.
+        clip_value: bound used by ``nan_policy="clip"`` (at most 1e30).
         update_every: steps between ``update`` calls of learning terms.
         step_info: write per-step values into ``info`` (episode sums are always written).
     """
@@ -97,15 +112,20 @@ class RewardEngine:
             raise ValueError(f"unknown nan_policy {nan_policy!r}; valid: {list(NAN_POLICIES)}")
         if update_every < 1:
             raise ValueError(f"update_every must be >= 1, got {update_every}")
+        if not 0.0 < clip_value <= MAX_CLIP_VALUE:
+            raise ValueError(f"clip_value must be in (0, {MAX_CLIP_VALUE:g}], got {clip_value}")
         self.reward = reward
         self.n_envs = n_envs
         self.nan_policy = nan_policy
         self.clip_value = float(clip_value)
         self.update_every = update_every
         self.step_info = step_info
-        self.names = reward.component_names()
+        self.names = unique_names(reward.component_names())  # a lone term named "total" is logged as "total_2"
         self._index = {name: k for k, name in enumerate(self.names)}
         self._learns = reward.learns
+        self._shared = [id(t) for t in shared_terms(reward)]
+        # frames are large: buffer them for learners only when a learning term reads them
+        self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
         self._sums = np.zeros((len(self.names), n_envs))
         self._true_return = np.zeros(n_envs)
         self._lengths = np.zeros(n_envs, dtype=np.int64)
@@ -123,12 +143,17 @@ class RewardEngine:
 
     def process(self, batch: Transitions) -> np.ndarray:
         """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs."""
+        if self._shared:
+            batch.memo = dict.fromkeys(self._shared)
         values = np.empty((len(self.names), batch.n))
         self.reward.components_into(batch, values)
         total = np.empty(batch.n)
-        if not accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total):
-            values = self._handle_non_finite(values)
-            accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total)
+        if not accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total, FLOAT32_MAX):
+            values = self._repair(values)
+            if not accumulate_step(
+                values, batch.reward, self._sums, self._true_return, self._lengths, total, FLOAT32_MAX
+            ):  # pragma: no cover  (repaired components always sum within range)
+                raise AssertionError("rewardlab: repaired reward components still overflow")
         infos = batch.infos
         if self.step_info:
             index, extrinsic = self._index, batch.reward
@@ -146,27 +171,67 @@ class RewardEngine:
                 infos[i][EPISODE_KEY] = episode
             self.reset(finished)
         if self._learns and self.reward.training:
+            batch.memo = None
+            if batch.frames is not None and not self._buffer_frames:
+                batch = batch.without_frames()
             self._buffer.append(batch)
             if len(self._buffer) >= self.update_every:
-                self.last_update_metrics = self.reward.update(Transitions.concatenate(self._buffer))
+                update_batch = Transitions.concatenate(self._buffer)
+                update_batch.memo = {}  # each learning term trains once, however often it appears
+                self.last_update_metrics = self.reward.update(update_batch)
                 self._buffer.clear()
         return total
 
-    def _handle_non_finite(self, values: np.ndarray) -> np.ndarray:
+    def _repair(self, values: np.ndarray) -> np.ndarray:
+        """Apply the nan policy: first to non-finite components, then to totals out of float32's range."""
+        values = values.copy()
         bad = ~np.isfinite(values)
-        culprits = {self.names[k]: np.flatnonzero(bad[k]).tolist() for k in range(len(self.names)) if bad[k].any()}
-        detail = "; ".join(f"{name!r} in envs {envs}" for name, envs in culprits.items())
+        if bad.any():
+            culprits = [k for k in range(len(self.names)) if bad[k].any()]
+            detail = "; ".join(
+                f"{self.names[k]!r} in envs {np.flatnonzero(bad[k]).tolist()} "
+                f"(values {_shown(values[k, bad[k]].tolist())})"
+                for k in culprits
+            )
+            self._act(f"non-finite reward from {detail}", [self.names[k] for k in culprits])
+            if self.nan_policy == "zero":
+                values[bad] = 0.0
+            else:
+                np.nan_to_num(values, copy=False, nan=0.0, posinf=self.clip_value, neginf=-self.clip_value)
+        with np.errstate(over="ignore", invalid="ignore"):
+            totals = values.sum(axis=0)
+        over = np.flatnonzero(~(np.abs(totals) <= FLOAT32_MAX))
+        if over.size:
+            detail = "; ".join(
+                f"env {i}: "
+                + " + ".join(f"{name!r} = {values[k, i]:g}" for k, name in enumerate(self.names))
+                + f" = {totals[i]:g}"
+                for i in over[:MAX_ENVS_SHOWN].tolist()
+            ) + ("; ..." if over.size > MAX_ENVS_SHOWN else "")
+            self._act(
+                f"reward total out of range (|total| must be <= {FLOAT32_MAX:.4g}, float32's limit) in {detail}",
+                ["total"],
+            )
+            if self.nan_policy == "zero":
+                values[:, over] = 0.0
+            else:
+                values[:, over] = np.clip(values[:, over], -self.clip_value, self.clip_value)
+        return values
+
+    def _act(self, problem: str, culprits: list[str]) -> None:
+        """Raise under ``nan_policy="raise"``; otherwise warn once per set of culprits."""
         if self.nan_policy == "raise":
             raise NonFiniteRewardError(
-                f"non-finite reward from {detail}. Fix the term, or pass nan_policy='zero' or 'clip' "
+                f"{problem}. Fix the term, or pass nan_policy='zero' or 'clip' "
                 "to the wrapper to replace such values (with a warning)."
             )
         key = ",".join(culprits)
         if key not in self._warned:
             self._warned.add(key)
-            warnings.warn(
-                f"non-finite reward from {detail}; replaced ({self.nan_policy})", RuntimeWarning, stacklevel=3
-            )
-        if self.nan_policy == "zero":
-            return np.where(bad, 0.0, values)
-        return np.nan_to_num(values, nan=0.0, posinf=self.clip_value, neginf=-self.clip_value)
+            warnings.warn(f"{problem}; replaced ({self.nan_policy})", RuntimeWarning, stacklevel=4)
+
+
+def _shown(values: list[float]) -> str:
+    """The first few values of a list, for an error message."""
+    more = ", ..." if len(values) > MAX_ENVS_SHOWN else ""
+    return "[" + ", ".join(f"{v:g}" for v in values[:MAX_ENVS_SHOWN]) + more + "]"

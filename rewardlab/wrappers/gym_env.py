@@ -11,18 +11,23 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+from rewardlab.wrappers.frames import FRAME_KEY, MISSING_FRAMES, RenderFrames
 
 
 def _batch_of_one(obs: Any) -> Any:
+    """``obs`` with a leading env axis of 1, copied: the wrapper keeps it past the env's next step."""
     if isinstance(obs, dict):
-        return {k: np.asarray(v)[None] for k, v in obs.items()}
-    return np.asarray(obs)[None]
+        return {k: np.array(v)[None] for k, v in obs.items()}
+    return np.array(obs)[None]
 
 
 class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Replace a Gymnasium env's reward with ``reward``, evaluated as a batch of one.
 
     Same info keys and options as :class:`~rewardlab.RewardVecWrapper`.
+    Observations are copied before the wrapper keeps them (as the previous
+    observation of the next step and in learners' batches), so envs that
+    reuse their observation arrays (NLE, MiniHack) are read right.
     """
 
     def __init__(
@@ -44,6 +49,9 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             reward, 1, nan_policy=nan_policy, clip_value=clip_value, update_every=update_every, step_info=step_info
         )
         reward.bind(EnvInfo.from_env(env, run_dir=run_dir))
+        self._frames = reward.needs_frames
+        if self._frames and not _is_wrapped(env, RenderFrames):
+            raise ValueError(MISSING_FRAMES)
         self._last_obs: Any = None
 
     @property
@@ -63,13 +71,22 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         next_obs = _batch_of_one(obs)
         batch = Transitions(
             self._last_obs,
-            np.asarray(action)[None],
+            np.array(action)[None],
             next_obs,
             np.array([float(reward)]),
             np.array([bool(terminated)]),
             np.array([bool(truncated)]),
             [info],
+            frames=info.pop(FRAME_KEY)[None] if self._frames else None,
         )
         total = self.engine.process(batch)
         self._last_obs = next_obs
         return obs, float(total[0]), terminated, truncated, info
+
+
+def _is_wrapped(env: gym.Env, wrapper: type) -> bool:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, wrapper):
+            return True
+        env = env.env
+    return False

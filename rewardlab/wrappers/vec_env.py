@@ -11,6 +11,8 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
+from rewardlab.wrappers.frames import MISSING_FRAMES, RenderFrames, pop_frames
+from rewardlab.wrappers.observations import copy_observation
 
 
 class RewardVecWrapper(VecEnvWrapper):
@@ -22,6 +24,13 @@ class RewardVecWrapper(VecEnvWrapper):
     Place this wrapper directly on the raw vector env (inside ``VecNormalize``)
     so terms see raw observations; ``Monitor``/``VecMonitor`` below it keep
     logging the true return.
+
+    The wrapper copies each step's observations and actions before keeping them
+    (as the next step's previous observation and in learners' batches). It
+    cannot repair ``info["terminal_observation"]`` of an env that reuses its
+    observation arrays: SB3 stores that array and then resets the env, which
+    overwrites it. Put :class:`~rewardlab.wrappers.CopyObservations` on such
+    envs (the NetHack and MiniHack presets do that for you).
 
     Args:
         venv: the SB3 vector env.
@@ -51,6 +60,9 @@ class RewardVecWrapper(VecEnvWrapper):
             step_info=step_info,
         )
         reward.bind(EnvInfo.from_env(venv, run_dir=run_dir))
+        self._frames = reward.needs_frames
+        if self._frames and not all(_env_is_wrapped(venv, RenderFrames)):
+            raise ValueError(MISSING_FRAMES)
         self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
@@ -62,31 +74,41 @@ class RewardVecWrapper(VecEnvWrapper):
 
     def reset(self) -> Any:
         obs = self.venv.reset()
-        self._last_obs = obs
+        self._last_obs = copy_observation(obs)
         self.engine.reset()
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
+        self._actions = np.array(actions)
         self.venv.step_async(actions)
 
     def step_wait(self) -> Any:
         if self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
-        dones = np.asarray(dones, dtype=bool)
+        owned = copy_observation(obs)
+        dones = np.array(dones, dtype=bool)
         if np.count_nonzero(dones):  # faster than .any() on small arrays
-            next_obs = _with_terminal_observations(obs, infos, dones)
+            next_obs = _with_terminal_observations(owned, infos, dones)
             truncated = np.array([bool(d and info.get("TimeLimit.truncated", False)) for d, info in zip(dones, infos)])
             terminated = dones & ~truncated
         else:  # the common step: nothing ended
-            next_obs, terminated, truncated = obs, dones, self._no_truncation
+            next_obs, terminated, truncated = owned, dones, self._no_truncation
+        frames = pop_frames(infos, self.num_envs) if self._frames else None
         batch = Transitions(
-            self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos
+            self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
+            frames=frames,
         )
         total = self.engine.process(batch)
-        self._last_obs = obs
+        self._last_obs = owned
         return obs, total.astype(np.float32), dones, infos
+
+
+def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
+    try:
+        return list(venv.env_is_wrapped(wrapper))
+    except (AttributeError, NotImplementedError):  # a VecEnv that cannot tell: check frames at the first step
+        return [True] * venv.num_envs
 
 
 def _with_terminal_observations(obs: Any, infos: list[dict], dones: np.ndarray) -> Any:

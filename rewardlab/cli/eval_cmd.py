@@ -1,0 +1,76 @@
+"""``rewardlab eval RUN``: evaluation episodes of a trained run with its trained reward, a table and a video."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rewardlab.config.registry import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a trained run: true return and every reward term per episode, and a video",
+        description="Play evaluation episodes of a trained run with the reward it trained on (state restored, "
+        "frozen); print the true return and each term per episode, write episodes.csv, summary.json and an "
+        "MP4 (GIF without imageio-ffmpeg) of the first episodes.",
+    )
+    p.add_argument("run", help="run folder (finished, or an unfinished one with a checkpoint)")
+    p.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default: 10)")
+    p.add_argument("--seed", type=int, default=None, help="env seed (default: the run's seed + 10000)")
+    p.add_argument("--stochastic", action="store_true", help="sample actions instead of the most likely one")
+    p.add_argument("--video-episodes", type=int, default=1, help="episodes to record (default: 1; 0: no video)")
+    p.add_argument("--video-length", type=int, default=1000, help="at most this many frames (default: 1000)")
+    p.add_argument("--out", default=None, help="folder for the results (default: RUN/eval)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from rewardlab.runs import evaluate_run, load_run
+
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.video_episodes < 0 or args.video_length < 1:
+        raise ConfigError(
+            f"--video-episodes must be >= 0 and --video-length >= 1, got {args.video_episodes} and {args.video_length}"
+        )
+    loaded = load_run(args.run)
+    out = Path(args.out) if args.out else loaded.path / "eval"
+    result = evaluate_run(
+        loaded,
+        episodes=args.episodes,
+        seed=args.seed,
+        deterministic=not args.stochastic,
+        video_episodes=args.video_episodes,
+        video_length=args.video_length,
+        out=out,
+    )
+    origin = f"checkpoint at step {loaded.step}" if loaded.from_checkpoint else f"step {loaded.step}"
+    table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {len(result.episodes)} episodes")
+    columns = list(result.episodes.columns)
+    for col in columns:
+        table.add_column(col, justify="right")
+    for _, row in result.episodes.iterrows():
+        table.add_row(*(_cell(row[c]) for c in columns))
+    means = result.episodes.drop(columns=["episode"]).astype(float).mean()
+    table.add_row("mean", *(_cell(means[c]) for c in columns[1:]), style="bold")
+    console = Console(width=max(100, 14 * len(columns)))
+    console.print(table)
+    files = [out / "episodes.csv", out / "summary.json"] + ([result.video] if result.video else [])
+    print("wrote " + ", ".join(str(f) for f in files))
+    if result.note and args.video_episodes > 0:
+        print(result.note)
+    return 0
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if isinstance(value, float) or hasattr(value, "dtype"):
+        number = float(value)  # type: ignore[arg-type]
+        return f"{number:.0f}" if number.is_integer() and abs(number) >= 1000 else f"{number:.3g}"
+    return str(value)

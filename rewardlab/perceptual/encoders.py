@@ -1,0 +1,163 @@
+"""Visual encoders that turn RGB frames into feature vectors for perceptual rewards.
+
+An encoder is named by a spec string, saved with the fitted reward so it can be
+rebuilt exactly:
+
+* ``clip:MODEL:TAG`` or ``clip:MODEL:/path/weights.bin`` -- the CLIP image tower (open_clip);
+* ``torchvision:NAME`` (the model's default ImageNet weights), ``torchvision:NAME:random``
+  (random initialisation), ``torchvision:NAME:/path/weights.pth``, optionally ``:SIZE`` for the
+  input size (default 224); the classifier head is dropped, the features are the penultimate layer;
+* ``pixels:SIZE`` -- the frame downsampled to SIZE×SIZE RGB, flattened: no learned features
+  at all, an honest baseline for simple rendered scenes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+ENCODER_KINDS = ("clip", "torchvision", "pixels")
+
+
+class ImageEncoder:
+    """Frames (``uint8``, ``(n, H, W, 3)``) → features (``float32``, ``(n, d)``)."""
+
+    spec: str
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+
+class PixelEncoder(ImageEncoder):
+    """Area-downsampled RGB pixels in [0, 1], flattened (``size²·3`` features)."""
+
+    def __init__(self, size: int = 16) -> None:
+        if size < 1:
+            raise ValueError(f"pixel encoder size must be >= 1, got {size}")
+        self.size = int(size)
+        self.spec = f"pixels:{self.size}"
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.as_tensor(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+        x = F.interpolate(x, size=(self.size, self.size), mode="area")
+        return x.reshape(len(x), -1).numpy()
+
+
+class TorchvisionEncoder(ImageEncoder):
+    """Penultimate-layer features of a torchvision classifier (ImageNet preprocessing, batched)."""
+
+    def __init__(
+        self, name: str, weights: str | None = "DEFAULT", *, image_size: int = 224, device: str = "cpu",
+        batch_size: int = 64,
+    ) -> None:
+        import torch
+        import torchvision
+
+        valid = torchvision.models.list_models(module=torchvision.models)
+        if name not in valid:
+            from rewardlab.config.registry import suggest
+
+            raise ValueError(f"unknown torchvision model {name!r}{suggest(name, valid)}; valid: {', '.join(valid)}")
+        self.name, self.image_size, self.device, self.batch_size = name, int(image_size), device, batch_size
+        self.spec = f"torchvision:{name}:{'random' if weights is None else weights}"
+        if self.image_size != 224:
+            self.spec += f":{self.image_size}"
+        if weights is None or weights == "random":
+            model = torchvision.models.get_model(name, weights=None)
+        elif os.path.sep in weights or weights.endswith((".pth", ".pt")):
+            if not os.path.isfile(weights):
+                raise FileNotFoundError(f"torchvision weights file {weights!r} does not exist")
+            model = torchvision.models.get_model(name, weights=None)
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        else:
+            try:
+                model = torchvision.models.get_model(name, weights=weights)
+            except Exception as err:  # noqa: BLE001 - download or unknown weights name
+                home = torch.hub.get_dir()
+                raise FileNotFoundError(
+                    f"could not load torchvision weights {weights!r} for {name} ({type(err).__name__}: {err}); "
+                    f"on a machine with internet run torchvision.models.get_model({name!r}, weights={weights!r}) "
+                    f"and copy {home}/checkpoints here, or pass a .pth file, or use torchvision:{name}:random"
+                ) from err
+        _drop_head(model)
+        self.model = model.eval().to(device)
+        self.mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        self.std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+        import torchvision.transforms.v2.functional as F
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(frames), self.batch_size):
+                x = torch.as_tensor(np.ascontiguousarray(frames[start : start + self.batch_size])).permute(0, 3, 1, 2)
+                x = F.resize(x, [self.image_size, self.image_size], antialias=True).float().div_(255.0)
+                x = ((x - self.mean) / self.std).to(self.device)
+                out.append(self.model(x).flatten(1).float().cpu())
+        return torch.cat(out).numpy()
+
+
+def _drop_head(model: Any) -> None:
+    import torch
+
+    for attr in ("fc", "classifier", "head", "heads"):
+        if hasattr(model, attr) and isinstance(getattr(model, attr), torch.nn.Module):
+            setattr(model, attr, torch.nn.Identity())
+            return
+
+
+class CLIPImageEncoder(ImageEncoder):
+    """The CLIP image tower (unit-norm embeddings), preprocessed as open_clip does."""
+
+    def __init__(self, model: str, weights: str, *, device: str = "auto", download: bool = True) -> None:
+        from rewardlab.vlm.encoder import CLIPEncoder
+
+        is_file = os.path.sep in weights or os.path.isfile(weights)
+        self.encoder = CLIPEncoder.from_pretrained(
+            model,
+            None if is_file else weights,
+            checkpoint=weights if is_file else None,
+            device=device,
+            download=download,
+        )
+        self.spec = f"clip:{model}:{weights}"
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        return self.encoder.embed_images(frames)
+
+
+def make_encoder(spec: str | ImageEncoder, *, device: str = "auto") -> ImageEncoder:
+    """Build an encoder from its spec string (see the module docs)."""
+    if isinstance(spec, ImageEncoder):
+        return spec
+    kind, _, rest = str(spec).partition(":")
+    if kind == "pixels":
+        try:
+            return PixelEncoder(int(rest or 16))
+        except ValueError as err:
+            raise ValueError(f"bad pixel encoder {spec!r}: {err}; use pixels:SIZE, e.g. pixels:16") from err
+    if kind == "torchvision":
+        name, _, weights = rest.partition(":")
+        weights, _, size = weights.rpartition(":") if weights.rpartition(":")[2].isdigit() else (weights, "", "")
+        if not name:
+            raise ValueError(f"bad encoder {spec!r}; use torchvision:NAME[:random|:WEIGHTS|:/path.pth][:SIZE]")
+        from rewardlab.vlm.encoder import resolve_device
+
+        return TorchvisionEncoder(
+            name, weights or "DEFAULT", image_size=int(size or 224), device=resolve_device(device)
+        )
+    if kind == "clip":
+        model, _, weights = rest.partition(":")
+        if not model or not weights:
+            raise ValueError(f"bad encoder {spec!r}; use clip:MODEL:TAG or clip:MODEL:/path/to/weights")
+        return CLIPImageEncoder(model, weights, device=device)
+    raise ValueError(f"unknown encoder kind {kind!r} in {spec!r}; valid: {', '.join(ENCODER_KINDS)}")

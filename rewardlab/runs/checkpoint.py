@@ -1,0 +1,176 @@
+"""Checkpoints of a run: everything needed to continue training where it stopped.
+
+``<run>/checkpoint/`` holds the SB3 model (``model.zip``: weights, optimiser,
+step counter, schedules), the replay buffer of off-policy algorithms,
+``VecNormalize`` statistics, the reward's state (``reward_state.pt``) and
+``checkpoint.json`` (step, wall time so far), written last. A new checkpoint is
+written beside the old one and swapped in by renames, so a kill at any moment
+leaves one complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+
+from rewardlab.config.registry import ConfigError
+from rewardlab.core.term import RewardTerm
+from rewardlab.runs.folder import (
+    MODEL_FILE,
+    REPLAY_BUFFER_FILE,
+    VECNORMALIZE_FILE,
+    read_json,
+    write_json_atomic,
+    write_status,
+)
+from rewardlab.runs.logs import flush
+from rewardlab.runs.reward_state import REWARD_STATE_FILE, load_reward_state, save_reward_state
+
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_FILE = "checkpoint.json"
+_OLD, _NEW = f"{CHECKPOINT_DIR}.old", f"{CHECKPOINT_DIR}.tmp"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A complete checkpoint in ``path`` taken after ``step`` env steps and ``wall_seconds`` of training."""
+
+    path: Path
+    step: int
+    wall_seconds: float
+
+
+def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
+    """The run's last complete checkpoint, or ``None``."""
+    for name in (CHECKPOINT_DIR, _OLD):  # .old survives a kill between the two renames of a swap
+        meta = read_json(Path(run_dir) / name / CHECKPOINT_FILE)
+        if isinstance(meta, dict) and isinstance(meta.get("step"), int):
+            return Checkpoint(Path(run_dir) / name, meta["step"], float(meta.get("wall_seconds", 0.0)))
+    return None
+
+
+def remove_checkpoints(run_dir: str | Path) -> None:
+    """Delete the checkpoint folders (once the run's final files are written)."""
+    for name in (CHECKPOINT_DIR, _OLD, _NEW):
+        shutil.rmtree(Path(run_dir) / name, ignore_errors=True)
+
+
+def find_reward(venv: Any) -> RewardTerm:
+    """The reward of the first ``RewardVecWrapper`` in a wrapper stack."""
+    while venv is not None:
+        engine = getattr(venv, "engine", None)
+        if engine is not None:
+            return engine.reward
+        venv = getattr(venv, "venv", None)
+    raise ValueError("no RewardVecWrapper in this env stack")
+
+
+def save_vecnormalize(venv: Any, path: Path) -> bool:
+    """Save ``VecNormalize`` statistics when ``venv`` is one; return whether it was."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if isinstance(venv, VecNormalize):
+        venv.save(str(path))
+        return True
+    return False
+
+
+def read_vecnormalize(path: str | Path) -> Any:
+    """The ``VecNormalize`` saved in ``path`` (statistics only, no env)."""
+    with Path(path).open("rb") as fh:
+        return pickle.load(fh)
+
+
+def load_vecnormalize_stats(venv: Any, path: str | Path) -> None:
+    """Copy saved observation and return statistics into the ``VecNormalize`` ``venv``."""
+    saved = read_vecnormalize(path)
+    venv.obs_rms = saved.obs_rms
+    venv.ret_rms = saved.ret_rms
+
+
+def save_checkpoint(
+    run_dir: str | Path, model: Any, venv: Any, *, spec: Any = None, wall_seconds: float = 0.0
+) -> Checkpoint:
+    """Write a checkpoint of ``model``, its env's normalisation and reward; swap it in atomically."""
+    run_dir = Path(run_dir)
+    tmp = run_dir / _NEW
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    step = int(model.num_timesteps)
+    model.save(tmp / MODEL_FILE)
+    if getattr(model, "replay_buffer", None) is not None:
+        model.save_replay_buffer(tmp / REPLAY_BUFFER_FILE)
+    save_vecnormalize(venv, tmp / VECNORMALIZE_FILE)
+    save_reward_state(find_reward(venv), tmp / REWARD_STATE_FILE, spec=spec, step=step)
+    write_json_atomic(
+        tmp / CHECKPOINT_FILE,
+        {"step": step, "wall_seconds": round(wall_seconds, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S")},
+    )
+    final, old = run_dir / CHECKPOINT_DIR, run_dir / _OLD
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return Checkpoint(final, step, wall_seconds)
+
+
+def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> Any:
+    """Load the model (and replay buffer) of ``checkpoint`` onto ``venv``; restore its normalisation and reward."""
+    path = checkpoint.path
+    try:
+        model = model_class.load(path / MODEL_FILE, env=venv, device="cpu")
+    except (ValueError, KeyError) as err:
+        raise ConfigError(f"cannot load the checkpoint model {str(path / MODEL_FILE)!r}: {err}") from err
+    if (path / REPLAY_BUFFER_FILE).exists():
+        model.load_replay_buffer(path / REPLAY_BUFFER_FILE)
+    if (path / VECNORMALIZE_FILE).exists():
+        load_vecnormalize_stats(venv, path / VECNORMALIZE_FILE)
+    load_reward_state(find_reward(venv), path / REWARD_STATE_FILE)
+    return model
+
+
+class CheckpointCallback(BaseCallback):
+    """Save a checkpoint of the run every ``every`` env steps (and note it in ``status.json``).
+
+    Args:
+        run_dir: the run folder.
+        every: env steps between checkpoints.
+        spec: the reward spec, stored with the reward state.
+        wall_offset: training seconds before this session (a resumed run's earlier time).
+    """
+
+    def __init__(self, run_dir: str | Path, every: int, *, spec: Any = None, wall_offset: float = 0.0) -> None:
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"checkpoint interval must be >= 1 env steps, got {every}")
+        self.run_dir = Path(run_dir)
+        self.every = int(every)
+        self.spec = spec
+        self.wall_offset = wall_offset
+        self._start = time.perf_counter()
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._start = time.perf_counter()
+        self._next = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self.save()
+        return True
+
+    def save(self) -> Checkpoint:
+        """Checkpoint now."""
+        flush(self.model.logger)
+        wall = self.wall_offset + time.perf_counter() - self._start
+        checkpoint = save_checkpoint(self.run_dir, self.model, self.training_env, spec=self.spec, wall_seconds=wall)
+        write_status(self.run_dir, "running", step=checkpoint.step, checkpoint_step=checkpoint.step)
+        self._next = (self.num_timesteps // self.every + 1) * self.every
+        return checkpoint
