@@ -93,6 +93,8 @@ def main() -> None:
     print("\nper round (eval return of each candidate; None = rejected or failed):")
     for r in best["rounds"]:
         print(f"  round {r['round']}: {[None if s is None else round(s, 1) for s in r['scores']]}, chose {r['chosen']}")
+    if best["program_id"] is None:
+        raise SystemExit(f"no candidate trained; see {out / 'loop'}/round_*/candidates.json")
     print(f"best program {best['program_id']} (round {best['round']}): {best['components']}")
     print(store.get_program(best["program_id"]).source)
 
