@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export MUJOCO_GL ?= egl
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench notebooks clean
 
 install: $(VENV)/.installed
 
@@ -15,11 +15,17 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+# the same PPO agent on CartPole-v1 with and without potential shaping, 5 seeds each on the local sweep runner:
+# runs/demo/learning_curves.png, terms.png, results.md (benchmarks/README.md has the measured difference)
 demo: install
-	$(BIN)/rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --out runs/demo
+	$(BIN)/rewardlab sweep sweeps/demo.yaml --workers 2 --resume
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
+
+# re-execute notebooks/*.ipynb and save them with their outputs (small inline PNGs)
+notebooks: install
+	$(BIN)/python notebooks/execute.py
 
 lint: install
 	$(BIN)/ruff check rewardlab envs agents tests benchmarks

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from rewardlab.cli.train_cmd import parse_overrides
 from rewardlab.config import load_reward_spec
-from rewardlab.train import SUMMARY_FILE, RunConfig, train
+from rewardlab.train import RunConfig, train
 
 HERE = Path(__file__).parent
 DEFAULTS = [
@@ -122,8 +122,8 @@ def main() -> None:
                 config = RunConfig(
                     env="MountainCar-v0", reward=reward, steps=args.steps, seed=seed, hyperparams=hyperparams
                 )
-                done = run_dir / SUMMARY_FILE
-                summary = json.loads(done.read_text()) if done.exists() else train(config, run_dir, progress_bar=False)
+                # a run killed earlier continues from its checkpoint; a finished one returns its summary
+                summary = train(config, run_dir, progress_bar=False, resume=(run_dir / "config.yaml").exists())
                 results[label].append(
                     {"seed": seed, "dir": str(run_dir), "first_flag_step": first_flag_step(run_dir), **summary}
                 )

@@ -100,7 +100,7 @@ class RunConfig:
             get_preset(self.env)
         except ValueError as err:
             raise ConfigError(str(err)) from err
-        check_hyperparams(self.algo, self.hyperparams, where="--hp: ")
+        check_hyperparams(self.algo, self.hyperparams)
         hp = resolved_hyperparams(self)
         check_hyperparams(self.algo, hp, where=f"{self.algo} preset for {self.env}: ")
         check_rollout_size(self.algo, hp)
@@ -207,14 +207,18 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
             raise ConfigError(f"the reward does not fit {config.env}: {' '.join(str(err).split())}") from err
         if runner.get("normalize"):
             venv = VecNormalize(venv, gamma=gamma)
-        model = algo_class(config.algo)(
-            runner.get("policy", "MlpPolicy"),
-            venv,
-            seed=config.seed,
-            verbose=0,
-            device="cpu",
-            **resolve_classes(hp),
-        )
+        try:
+            model = algo_class(config.algo)(
+                runner.get("policy", "MlpPolicy"),
+                venv,
+                seed=config.seed,
+                verbose=0,
+                device="cpu",
+                **resolve_classes(hp),
+            )
+        except (ValueError, TypeError, AssertionError) as err:  # SB3 rejects a hyper-parameter (policy_kwargs, ...)
+            message = " ".join(str(err).split())
+            raise ConfigError(f"{config.algo} rejects its hyper-parameters: {type(err).__name__}: {message}") from err
     except BaseException:
         venv.close()
         raise
@@ -318,15 +322,16 @@ def _train_built(
 
     start_step = 0 if checkpoint is None else checkpoint.step
     wall_before = 0.0 if checkpoint is None else checkpoint.wall_seconds
-    if checkpoint is None:
-        (out / run_files.CONFIG_FILE).write_text(
-            yaml.safe_dump({"run": asdict(config), "resolved_hyperparams": hp}, sort_keys=False)
-        )
-    run_files.write_status(out, "running", step=start_step, **({"resumed_from": start_step} if checkpoint else {}))
     start = time.perf_counter()
     logger = None
     try:
         try:
+            if checkpoint is None:
+                (out / run_files.CONFIG_FILE).write_text(
+                    yaml.safe_dump({"run": asdict(config), "resolved_hyperparams": hp}, sort_keys=False)
+                )
+            resumed = {"resumed_from": start_step} if checkpoint else {}
+            run_files.write_status(out, "running", step=start_step, **resumed)
             if checkpoint is not None:
                 model = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
             logger = run_logger(out, resume_step=None if checkpoint is None else start_step)

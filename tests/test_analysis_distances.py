@@ -216,3 +216,21 @@ def test_erc_on_rollouts():
 def test_unknown_method_lists_valid_ones():
     with pytest.raises(ValueError, match="valid: \\['epic', 'starc', 'erc'\\]"):
         rl.analysis.distance_matrix([rl.extrinsic()], method="cosine")
+
+
+@pytest.mark.parametrize("termination", ["absorbing", "ignore"])
+def test_sampled_zero_rule_is_relative_to_the_scale_like_tabular(mdp, termination):
+    """One rule for both paths: a huge shaping is still nothing, a tiny reward still has a direction."""
+    reward, phi, _ = mdp
+    tables = {"huge_shaping": shaped(np.zeros_like(reward), 1e9 * phi), "zero": np.zeros_like(reward)}
+    tables.update(tiny=1e-12 * reward, tiny_neg=-1e-12 * reward)
+    terms = {k: table_term(v, k) for k, v in tables.items()}
+    batch, coverage = enumerated(*reward.shape[:2])
+    kw = {"transitions": batch, "coverage": coverage, "gamma": GAMMA, "n_samples": None, "bootstrap": 0}
+    for method in ("epic", "starc"):
+        m = rl.analysis.distance_matrix(terms, method=method, termination=termination, **kw)
+        assert m["huge_shaping", "zero"].value == 0.0
+        assert m["tiny", "tiny_neg"].value == pytest.approx(1.0)
+        for name in ("huge_shaping", "zero"):
+            exact = tabular.epic_distance_tabular if method == "epic" else tabular.starc_distance_tabular
+            np.testing.assert_equal(m[name, "tiny"].value, exact(tables[name], tables["tiny"], GAMMA))

@@ -38,8 +38,7 @@ def write_spec(tmp_path: Path, **changes) -> Path:
 def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
     spec_path = write_spec(
         tmp_path,
-        rewards={"plain": "extrinsic"},
-        algos={"ppo": {"n_epochs": 2}, "broken": {"algo": "ppo", "policy": "NoSuchPolicy"}},
+        rewards={"plain": "extrinsic", "broken": "[extrinsic, {term: function, fn: 'reward_fns:boom'}]"},
     )
     spec = load_spec(spec_path)
     outcome = run_sweep(spec, workers=2, progress=False)
@@ -47,17 +46,18 @@ def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
     assert sorted(r.state for r in outcome.results) == ["done", "done", "failed", "failed"]
     runs = load_runs(spec.out)
     assert set(runs["run_id"]) == {r.run_id for r in spec.runs()}
-    broken = runs[runs["algo"] == "broken"]
+    broken = runs[runs["reward"] == "broken"]
     assert (broken["state"] == "failed").all()
     error = (spec.out / broken["run_id"].iloc[0] / "error.txt").read_text()
-    assert "Traceback" in error and "NoSuchPolicy" in error
-    good = runs[runs["algo"] == "ppo"]
+    assert "Traceback" in error and "ZeroDivisionError" in error
+    good = runs[runs["reward"] == "plain"]
     assert (good["state"] == "done").all() and good["eval_true_return"].notna().all()
-    for name in ("results.csv", "results.md", "runs.csv", "learning_curves.png", "performance_profile.png"):
+    reports = ("results.csv", "results.md", "runs.csv", "learning_curves.png", "performance_profile.png", "terms.png")
+    for name in reports:
         assert (spec.out / name).stat().st_size > 0, name
-    results = pd.read_csv(spec.out / "results.csv").set_index("algo")
-    assert results.loc["ppo", "seeds"] == 2  # failed runs are not aggregated
-    assert results.loc["ppo", "mean"] == pytest.approx(good["eval_true_return"].mean())
+    results = pd.read_csv(spec.out / "results.csv").set_index("reward")
+    assert results.loc["plain", "seeds"] == 2  # failed runs are not aggregated
+    assert results.loc["plain", "mean"] == pytest.approx(good["eval_true_return"].mean())
     # a group whose runs all failed is listed as failed, not left out
     assert results.loc["broken", "seeds"] == 0 and results.loc["broken", "failed"] == 2
     assert "**failed** (2 of 2 runs)" in (spec.out / "results.md").read_text()
@@ -70,7 +70,7 @@ def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
 
     assert main(["sweep", "status", str(spec_path)]) == 0
     out = capsys.readouterr().out
-    assert "CartPole-v1__plain__broken" in out and "error.txt" in out
+    assert "CartPole-v1__broken__ppo" in out and "error.txt" in out
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> None:

@@ -106,7 +106,11 @@ def epic_canonicalize(
         # the constant term's states are the pairs' own next states: then γ·E[Φ(S')] and γ·E[Φ(S)] of a
         # shaping cancel exactly in the sample too (not only in expectation), which STARC's norms need
         start_obs = pair_obs
-    pair_end = _entered_terminal(evaluators[0], pair_obs, pair_act) if absorbing else np.zeros(len(pair_act), bool)
+    if absorbing:  # which pairs (A_j, S'_j) end the episode, and which start states are terminal
+        pair_end = _entered_terminal(evaluators[0], pair_obs, pair_act)
+        start_end = pair_end if n_samples is not None else _entered_terminal(evaluators[0], start_obs, pair_act)
+    else:
+        pair_end, start_end = np.zeros(len(pair_act), dtype=bool), np.zeros(_length(start_obs), dtype=bool)
     states = _concat_obs([batch.obs, batch.next_obs, start_obs])
     unique, inverse = _unique_rows(states)
     means = _mean_rewards(evaluators, unique, pair_act, pair_obs, pair_end, chunk_size, progress)[:, inverse]
@@ -114,16 +118,16 @@ def epic_canonicalize(
     mean_s, mean_next, mean_start = means[:, :n], means[:, n : 2 * n], means[:, 2 * n :]
     raw = np.stack([ev.on_batch(batch) for ev in evaluators])
     ends = np.asarray(batch.terminated, dtype=bool) if absorbing else np.zeros(n, dtype=bool)
-    start_end = _entered_terminal(evaluators[0], start_obs, pair_act[:1]) if absorbing else np.zeros(0, bool)
-    start_live = ~start_end if start_end.size else np.ones(_length(start_obs), dtype=bool)
+    start_live = ~start_end
     q = mean_start[:, start_live].mean(axis=1, keepdims=True) if start_live.any() else np.zeros((len(rewards), 1))
-    g = gamma * (1.0 - float(pair_end.mean()))
+    g = gamma * (1.0 - float(pair_end.mean()))  # γ·P(S' does not end the episode)
     if g >= 1.0 and ends.any():
         raise ValueError(
             "gamma = 1 with transitions that terminate but no sampled state that does: the canonical form is "
             "undefined; use gamma < 1 or termination='ignore'"
         )
-    # C = R + γ(1 − end)(m(s') − μ) − (m(s) − μ); continuing rows: (1 − γ)μ, which is −γq when g = γ
+    # C = R + γ(1 − end)(m(s') − μ) − (m(s) − μ) with μ = −g·q/(1 − g): rows that end add μ, the others
+    # (1 − γ)μ, which is −γq (EPIC's constant term) when nothing ends (g = γ), also at γ = 1
     live_offset = -gamma * q if g >= 1.0 or not pair_end.any() else -(1.0 - gamma) * g * q / (1.0 - g)
     end_offset = -g * q / (1.0 - g) if g < 1.0 else np.zeros_like(q)
     canonical = np.where(ends, raw - mean_s + end_offset, raw + gamma * mean_next - mean_s + live_offset)

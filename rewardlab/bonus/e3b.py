@@ -70,7 +70,7 @@ class E3B(RewardTerm):
 
     def bind(self, env: EnvInfo) -> None:
         super().bind(env)
-        self.features.bind(env)
+        self.features.bind(env, who=f"reward term {self.name!r}")
 
     def _fresh(self, n: int, d: int) -> np.ndarray:
         return np.broadcast_to(np.eye(d) / self.ridge, (n, d, d)).copy()

@@ -29,7 +29,7 @@ from typing import Any, Union
 import numpy as np
 
 from rewardlab.bonus.kernels import bytes_keys, grid_keys, simhash_keys
-from rewardlab.config.registry import ConfigError, Registry, suggest
+from rewardlab.config.registry import ConfigError, Registry
 from rewardlab.core.env_info import EnvInfo
 
 KEYS = Registry("count key")
@@ -59,29 +59,14 @@ def _space_fields(space: Any) -> list[str] | None:
 
 
 def _bound_space(env: EnvInfo, field: str | None, key_name: str) -> Any:
-    """The observation (sub)space a key reads, checked at bind time: a dict field exists, an array has no field."""
-    name = env.env_id or "this env"
-    space = env.observation_space
-    fields = _space_fields(space)
-    if fields is not None:
-        if field is None:
-            raise ConfigError(
-                f"the {key_name!r} key reads array observations but {name} has dict observations; "
-                f"set field to one of {fields} (or use a NetHack key: position, message, glyphs)"
-            )
-        if field not in fields:
-            raise ConfigError(
-                f"the {key_name!r} key reads observation field {field!r}{suggest(field, fields)} but {name} has "
-                f"fields {fields}"
-            )
-        return space.spaces[field]
-    if field is not None:
-        hint = "use grid, simhash or obs" if key_name in NETHACK_KEYS else "drop field"
+    """The observation (sub)space a key reads, checked at bind time (see :meth:`EnvInfo.field_space`)."""
+    if key_name in NETHACK_KEYS and _space_fields(env.observation_space) is None:
         raise ConfigError(
-            f"the {key_name!r} key reads observation field {field!r} but {name} has "
-            f"{env.describe_observations()}; {hint}"
+            f"the {key_name!r} key reads the {field!r} field of NetHack/MiniHack observations but "
+            f"{env.env_id or 'this env'} has {env.describe_observations()}; use grid, simhash or obs"
         )
-    return space
+    hint = " (or use a NetHack key: position, message, glyphs)"
+    return env.field_space(field, who=f"the {key_name!r} key", hint=hint)
 
 
 def _flat_size(space: Any) -> int | None:

@@ -98,10 +98,13 @@ class InverseDynamicsEncoder:
         self.action_space: gym.Space | None = None
         self._rng = np.random.default_rng(seed)
 
-    def bind(self, env: EnvInfo) -> None:
+    def bind(self, env: EnvInfo, *, who: str = "the inverse-dynamics encoder") -> None:
         self.action_space = env.action_space
-        if self.builtin and self.encoder is None and isinstance(env.observation_space, gym.spaces.Box):
-            self._build(gym.spaces.flatdim(env.observation_space))
+        if not self.builtin:
+            return  # a user encoder takes the whole observation
+        space = env.field_space(self.field, who=who)
+        if self.encoder is None and isinstance(space, gym.spaces.Box):
+            self._build(gym.spaces.flatdim(space))
 
     def _build(self, in_dim: int) -> None:
         if self.encoder is None:

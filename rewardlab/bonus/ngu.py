@@ -124,7 +124,9 @@ class NGUEpisodic(RewardTerm):
     def bind(self, env: EnvInfo) -> None:
         super().bind(env)
         if self.features is not None:
-            self.features.bind(env)
+            self.features.bind(env, who=f"reward term {self.name!r}")
+        else:
+            env.field_space(self.field, who=f"reward term {self.name!r}")
 
     def embed(self, obs: Any) -> np.ndarray:
         """The embedding the memory stores, ``(n, d)``."""

@@ -76,8 +76,9 @@ class RND(RewardTerm):
         import gymnasium as gym
 
         super().bind(env)
-        if self.field is None and isinstance(env.observation_space, gym.spaces.Box) and self.nets is None:
-            self._build(gym.spaces.flatdim(env.observation_space))
+        space = env.field_space(self.field, who=f"reward term {self.name!r}")
+        if isinstance(space, gym.spaces.Box) and self.nets is None:
+            self._build(gym.spaces.flatdim(space))
 
     def _build(self, in_dim: int) -> None:
         import torch

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     import rewardlab as rl
-    from rewardlab.cli.plot_cmd import reward_name
+    from rewardlab.cli.plot_cmd import check_env, reward_name, user_errors
     from rewardlab.config.reward_config import load_reward
 
     if len(args.rewards) + len(args.run) < 2:
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     rewards.update({reward_name(s, i): load_reward(s) for i, s in enumerate(args.rewards)})
     if len(rewards) < len(names):
         raise ConfigError(f"reward names must be unique; got {names}")
+    check_env(env)
     args.env = env
     kwargs = {"env": args.env, "bootstrap": args.bootstrap, "seed": args.seed}
     if args.method == "erc":
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 args.env, n_steps=max(1, args.transitions // n_envs), n_envs=n_envs, seed=args.seed
             )
             kwargs["transitions"] = data.transitions
-    matrix = rl.analysis.distance_matrix(rewards, method=args.method, **kwargs)
+    with user_errors():
+        matrix = rl.analysis.distance_matrix(rewards, method=args.method, **kwargs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     matrix.to_csv(out / "distances.csv")

@@ -8,7 +8,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rewardlab.config.registry import POTENTIALS, TERMS, Registry
+from rewardlab.config.registry import POTENTIALS, TERMS, ConfigError, Registry, suggest
+
+
+def _check_family(family: str | None, valid: set[str], what: str) -> None:
+    if family is not None and family not in valid:
+        names = sorted(valid)
+        raise ConfigError(f"unknown {what} family {family!r}{suggest(family, names)}; valid: {', '.join(names)}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_envs(args: argparse.Namespace) -> int:
     from rewardlab.envs import presets
 
+    _check_family(args.family, {p.family for p in presets().values()}, "env")
     table = Table(title="environment presets")
     for col in ("id", "family", "observation", "description"):
         table.add_column(col, overflow="fold")
@@ -54,6 +61,7 @@ def _registry_table(registry: Registry, family: str | None) -> Table:
 def run_rewards(args: argparse.Namespace) -> int:
     import rewardlab  # noqa: F401  (registers every family's terms)
 
+    _check_family(args.family, {e.family for e in TERMS.entries()} | {e.family for e in POTENTIALS.entries()}, "reward")
     console = Console(width=160)
     console.print(_registry_table(TERMS, args.family))
     # potentials belong to shaping; their own family names the env group they fit

@@ -64,9 +64,10 @@ def foreseen(err: BaseException) -> tuple[int, str] | None:
         return 1, str(err)
     if isinstance(err, NonFiniteRewardError):
         return 1, str(err)
-    if isinstance(err, OSError):
-        target = f": {err.filename!r}" if err.filename else ""
-        return 1, f"{err.strerror or type(err).__name__}{target}" if err.strerror else str(err)
+    if isinstance(err, OSError):  # a file that cannot be read or written
+        if not err.strerror:
+            return 1, str(err)
+        return 1, err.strerror + (f": {err.filename!r}" if err.filename else "")
     if isinstance(err, ImportError) and "pip install" in str(err):
         return 1, str(err)
     return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cur.add_argument("--smooth", type=int, default=20, help="moving-average window in episodes")
     cur.add_argument("--out", required=True, help="PNG file to write")
     cur.set_defaults(func=run_curves)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Analysis functions raise ``ValueError`` for inputs that do not fit (axes, spaces): one CLI line."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(" ".join(str(err).split())) from err
+
+
+def check_env(env: str | None) -> None:
+    """An unknown env id fails in one line, with the presets to choose from."""
+    from rewardlab.envs import get_preset
+
+    if env is not None:
+        try:
+            get_preset(env)
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
 
 
 def _use_agg() -> None:
@@ -99,15 +123,17 @@ def run_landscape(args: argparse.Namespace) -> int:
         raise ConfigError("give --reward (a YAML file or inline YAML) or --run (a run folder)")
     if env is None:
         raise ConfigError("give --env (or --run, whose env is used)")
-    visited = None
-    if args.run is not None:
-        visited = rl.analysis.rollout(
-            env, run_reward, model=model, obs_normalizer=normalizer, n_steps=args.steps
-        ).transitions.next_obs
-    common = {"env": env, "axes": tuple(_axis(a) for a in args.axes), "resolution": args.resolution}
-    _use_agg()  # landscapes sizes its own figure
-    target = next(iter(rewards.values())) if len(rewards) == 1 else rewards
-    fig = rl.plot.landscapes(target, visited=visited, **common)[0].figure
+    check_env(env)
+    with user_errors():
+        visited = None
+        if args.run is not None:
+            visited = rl.analysis.rollout(
+                env, run_reward, model=model, obs_normalizer=normalizer, n_steps=args.steps
+            ).transitions.next_obs
+        common = {"env": env, "axes": tuple(_axis(a) for a in args.axes), "resolution": args.resolution}
+        _use_agg()  # landscapes sizes its own figure
+        target = next(iter(rewards.values())) if len(rewards) == 1 else rewards
+        fig = rl.plot.landscapes(target, visited=visited, **common)[0].figure
     _save(fig, args.out)
     return 0
 
@@ -121,7 +147,11 @@ def run_decomposition(args: argparse.Namespace) -> int:
         reward = load_reward(args.reward)
     if reward is None or env is None:
         raise ConfigError("give --run (a run folder), or --reward with --env")
-    data = rl.analysis.rollout(env, reward, model=model, obs_normalizer=normalizer, n_steps=args.steps, seed=args.seed)
+    check_env(env)
+    with user_errors():
+        data = rl.analysis.rollout(
+            env, reward, model=model, obs_normalizer=normalizer, n_steps=args.steps, seed=args.seed
+        )
     fig = _figure(figsize=(12, 4))
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     rl.plot.episode_terms(data, args.episode, ax=left)

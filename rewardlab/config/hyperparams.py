@@ -119,6 +119,13 @@ def _check_value(name: str, value: Any, default: Any, where: str, algo: str) -> 
         if value < 1:
             raise ConfigError(f"{where}{algo} hyper-parameter 'train_freq' must be >= 1, got {value!r}")
         return
+    if name == "policy":
+        aliases = sorted(getattr(algo_class(algo), "policy_aliases", {}))
+        if value not in aliases:
+            raise ConfigError(
+                f"{where}{algo} policy {value!r} is unknown{suggest(str(value), aliases)}; valid: {', '.join(aliases)}"
+            )
+        return
     kind = RUNNER_TYPES.get(name) or (type(default) if default is not None else None)
     if name in RANGES and kind not in (int, float):
         kind = float

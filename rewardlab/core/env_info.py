@@ -53,6 +53,35 @@ class EnvInfo:
             return f"{shape[0]}-dim observations{names}"
         return f"observations {space}"
 
+    def field_space(self, field: str | None, *, who: str, hint: str = "") -> Any:
+        """The observation space a term reads: the whole space, or ``field`` of a dict space; checked.
+
+        Raises a one-line ``ConfigError`` naming ``who``, the env and what it has
+        when a dict observation gets no field, a field is missing, or an array
+        observation gets a field. ``hint`` is appended to the dict-without-field case.
+        """
+        from rewardlab.config.registry import ConfigError, suggest
+
+        name = self.env_id or "this env"
+        spaces = getattr(self.observation_space, "spaces", None)
+        if isinstance(spaces, dict):
+            fields = sorted(spaces)
+            if field is None:
+                raise ConfigError(
+                    f"{who} reads array observations but {name} has dict observations; set field to one of {fields}"
+                    f"{hint}"
+                )
+            if field not in spaces:
+                raise ConfigError(
+                    f"{who} reads observation field {field!r}{suggest(field, fields)} but {name} has fields {fields}"
+                )
+            return spaces[field]
+        if field is not None:
+            raise ConfigError(
+                f"{who} reads observation field {field!r} but {name} has {self.describe_observations()}; drop field"
+            )
+        return self.observation_space
+
     @classmethod
     def from_env(cls, env: Any, n_envs: int = 1, *, run_dir: str | None = None) -> EnvInfo:
         """Describe a Gymnasium env or an SB3 VecEnv, with names from its preset when there is one."""

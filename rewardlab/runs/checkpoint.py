@@ -139,6 +139,9 @@ def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> A
 class CheckpointCallback(BaseCallback):
     """Save a checkpoint of the run every ``every`` env steps (and note it in ``status.json``).
 
+    Checkpoints are taken when a rollout starts, the first time at least
+    ``every`` steps have passed since the last one.
+
     Args:
         run_dir: the run folder.
         every: env steps between checkpoints.
@@ -161,9 +164,13 @@ class CheckpointCallback(BaseCallback):
         self._start = time.perf_counter()
         self._next = (self.num_timesteps // self.every + 1) * self.every
 
-    def _on_step(self) -> bool:
+    def _on_rollout_start(self) -> None:
+        # between the last update and the next rollout nothing is in flight: the model is updated, the replay
+        # buffer holds every transition so far and the logs are written up to this step
         if self.num_timesteps >= self._next:
             self.save()
+
+    def _on_step(self) -> bool:
         return True
 
     def save(self) -> Checkpoint:

@@ -58,7 +58,7 @@ def _check_plain(value: Any, where: str) -> None:
     """Raise when ``value`` holds anything but arrays, tensors and plain values (what loads safely)."""
     import torch
 
-    if isinstance(value, _PLAIN) or isinstance(value, torch.Tensor):
+    if isinstance(value, (*_PLAIN, torch.Tensor)):
         return
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:

@@ -6,6 +6,7 @@ Plot functions take ``ax=`` and return it, like the rest of :mod:`rewardlab.plot
 * ``runs.csv`` -- every run with its state and summary values;
 * ``results.csv`` / ``results.md`` -- IQM and mean per group with 95 % bootstrap CIs;
 * ``learning_curves.png`` -- true return against steps per reward (mean ± CI over seeds);
+* ``terms.png`` -- each reward term's episode sum against steps, a panel per term (mean ± CI over seeds);
 * ``performance_profile.png`` -- fraction of runs with evaluation return > τ, per reward.
 """
 
@@ -35,6 +36,7 @@ REPORT_FILES = {
     "results_csv": "results.csv",
     "results_md": "results.md",
     "learning_curves": "learning_curves.png",
+    "terms": "terms.png",
     "performance_profile": "performance_profile.png",
 }
 
@@ -69,9 +71,19 @@ def _varying(runs: pd.DataFrame) -> list[str]:
 
 
 def learning_curves(
-    out: str | Path, *, runs: pd.DataFrame | None = None, ax: Any = None, smooth: int = 10, seed: int = 0
+    out: str | Path,
+    *,
+    runs: pd.DataFrame | None = None,
+    ax: Any = None,
+    smooth: int = 10,
+    seed: int = 0,
+    column: str = "true_return",
 ) -> Any:
-    """True return against environment steps for each group: mean over seeds with a 95 % bootstrap band."""
+    """``column`` of ``reward_terms.csv`` (the true return, or a term's episode sum) against environment steps.
+
+    One line per group: the mean over seeds with a 95 % bootstrap band; groups
+    whose runs have no such column are left out.
+    """
     out = Path(out)
     runs = load_runs(out) if runs is None else runs
     done = runs[runs["state"] == "done"]
@@ -80,17 +92,36 @@ def learning_curves(
         return ax
     grid = np.linspace(0, float(done["steps"].max()), CURVE_POINTS)
     columns = _varying(runs)
-    for _, frame in done.groupby("group", sort=False):
-        curves = np.stack([run_curve(out / rid / "reward_terms.csv", grid, smooth=smooth) for rid in frame["run_id"]])
+    for index, (_, frame) in enumerate(done.groupby("group", sort=False)):
+        curves = np.stack(
+            [run_curve(out / rid / "reward_terms.csv", grid, column=column, smooth=smooth) for rid in frame["run_id"]]
+        )
+        if np.isnan(curves).all():
+            continue
         centre, low, high = mean_curve(curves, seed=seed)
         label = f"{_label(frame.iloc[0], columns)} (n={len(frame)})"
-        (line,) = ax.plot(grid, centre, label=label)
-        ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
+        color = f"C{index % 10}"  # a group keeps its colour in every panel, also where others have no such term
+        ax.plot(grid, centre, label=label, color=color)
+        ax.fill_between(grid, low, high, color=color, alpha=0.2)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"true return (moving average of {smooth} episodes)")
+    ax.set_ylabel(f"true return (moving average of {smooth} episodes)" if column == "true_return" else "episode sum")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return ax
+
+
+def term_names(out: str | Path, runs: pd.DataFrame) -> list[str]:
+    """The reward terms logged by the finished runs, in order of first appearance."""
+    import pandas as pd
+
+    from rewardlab.plot.curves import term_columns
+
+    names: list[str] = []
+    for rid in runs.loc[runs["state"] == "done", "run_id"]:
+        path = Path(out) / rid / "reward_terms.csv"
+        if path.exists() and path.stat().st_size > 0:
+            names += [t for t in term_columns(pd.read_csv(path, nrows=0)) if t not in names]
+    return names
 
 
 def profile_plot(runs: pd.DataFrame, *, score: str = SCORE, ax: Any = None, points: int = 100) -> Any:
@@ -160,6 +191,19 @@ def write_report(out: str | Path, *, score: str = SCORE, seed: int = 0) -> dict[
         ax.set_title(f"{title}: {name.replace('_', ' ')}")
         fig.tight_layout()
         fig.savefig(paths[name], dpi=110)
+    terms = term_names(out, runs)
+    if terms:
+        fig = Figure(figsize=(8, 1.0 + 2.6 * len(terms)))
+        for ax, term in zip(fig.subplots(len(terms), 1, sharex=True, squeeze=False)[:, 0], terms):
+            learning_curves(out, runs=runs, ax=ax, seed=seed, column=term)
+            ax.set_title(f"term: {term}", fontsize=10)
+            ax.set_xlabel("")
+        ax.set_xlabel("environment steps")
+        fig.suptitle(f"{title}: episode sum of each reward term (moving average of 10 episodes, mean and 95% CI)")
+        fig.tight_layout()
+        fig.savefig(paths["terms"], dpi=110)
+    else:
+        paths.pop("terms")
     return paths
 
 

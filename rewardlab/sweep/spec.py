@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import itertools
 import json
 import re
@@ -46,7 +45,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from rewardlab.agents import ALGOS, RUNNER_KEYS
+from rewardlab.agents import ALGOS
+from rewardlab.config.hyperparams import algo_params, check_hyperparams
 from rewardlab.config.registry import ConfigError, suggest
 from rewardlab.config.reward_config import build_reward, load_reward_spec
 from rewardlab.envs import get_preset
@@ -204,25 +204,6 @@ def _resolve_reward(name: str, value: Any, base: Path | None) -> Any:
     return value
 
 
-def _algo_params(algo: str) -> set[str]:
-    """Constructor arguments of the SB3 class for ``algo`` plus the runner keys."""
-    import stable_baselines3 as sb3
-
-    cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN, "sac": sb3.SAC, "td3": sb3.TD3}[algo]
-    names = set(inspect.signature(cls.__init__).parameters) - {"self", "env", "seed", "device", "tensorboard_log"}
-    return names | set(RUNNER_KEYS)
-
-
-def _check_hyperparams(algo: str, params: dict[str, Any], where: str) -> None:
-    valid = _algo_params(algo)
-    for key in params:
-        if key not in valid:
-            raise ConfigError(
-                f"{where}unknown {algo} hyper-parameter {key!r}{suggest(key, sorted(valid))}; "
-                f"valid: {', '.join(sorted(valid))}"
-            )
-
-
 def _parse_algos(value: Any) -> dict[str, dict[str, Any]]:
     algos = {}
     for name, params in _as_mapping(value, "algos").items():
@@ -233,7 +214,7 @@ def _parse_algos(value: Any) -> dict[str, dict[str, Any]]:
                 f"algos[{name}]: unknown algo {algo!r}{suggest(algo, list(ALGOS))}; valid: {', '.join(ALGOS)}"
                 " (name an entry after its algo, or give it an 'algo' key)"
             )
-        _check_hyperparams(algo, {k: v for k, v in params.items() if k != "algo"}, f"algos[{name}]: ")
+        check_hyperparams(algo, {k: v for k, v in params.items() if k != "algo"}, where=f"algos[{name}]: ")
         algos[str(name)] = {**params, "algo": algo}
     if not algos:
         raise ConfigError("algos: list at least one algorithm")
@@ -264,8 +245,11 @@ def _parse_search(value: Any, algos: dict[str, dict[str, Any]]) -> dict[str, Any
     params = value.get("params") or {}
     if not isinstance(params, dict) or not params:
         raise ConfigError("search.params: give at least one hyper-parameter with its choices or range")
-    for algo in {a["algo"] for a in algos.values()}:
-        _check_hyperparams(algo, params, "search.params: ")
+    used = sorted({a["algo"] for a in algos.values()})
+    for algo in used:
+        for key in params:
+            if key not in algo_params(algo):
+                check_hyperparams(algo, {key: None}, where="search.params: ")  # an unknown name: did-you-mean
     for key, dom in params.items():
         if isinstance(dom, dict):
             _check_keys(dom, RANGE_KEYS, f"search.params.{key}: ")
@@ -277,6 +261,10 @@ def _parse_search(value: Any, algos: dict[str, dict[str, Any]]) -> dict[str, Any
                 raise ConfigError(f"search.params.{key}: a range needs mode: random; grid takes a list of choices")
         elif not isinstance(dom, list) or not dom:
             raise ConfigError(f"search.params.{key}: give a non-empty list of choices or {{low, high}}, got {dom!r}")
+    for algo in used:
+        for key, dom in params.items():
+            for choice in [dom["low"], dom["high"]] if isinstance(dom, dict) else dom:
+                check_hyperparams(algo, {key: choice}, where=f"search.params.{key}: ")
     out = {"mode": mode, "params": params}
     if mode == "random":
         n = value.get("n")
