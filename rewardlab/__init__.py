@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, config, perceptual, plot, runs, shaping, sweep, vlm
+from rewardlab import analysis, bonus, codegen, config, perceptual, plot, runs, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -53,6 +53,7 @@ __all__ = [
     "analysis",
     "bonus",
     "build_reward",
+    "codegen",
     "config",
     "constant",
     "extrinsic",

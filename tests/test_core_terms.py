@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rewardlab as rl
-from rewardlab.core.term import Constant, Extrinsic, WeightedSum
+from rewardlab.core.term import Constant, Extrinsic, RewardTerm, WeightedSum
 
 
 def test_sum_keeps_named_weighted_components(batch):
@@ -127,3 +127,32 @@ def test_nested_composites_forward_the_life_cycle(batch):
     par(batch)
     assert set(par.state_dict()) == {"inner", "ref", "stats"}
     assert par.state_dict()["ref"]["stats"]["count"] > 1
+
+
+class _TwoParts(RewardTerm):
+    """A term with two components of its own (like a generated reward program)."""
+
+    name = "two"
+
+    def component_names(self) -> list[str]:
+        return ["two/a", "two/b"]
+
+    def components_into(self, batch, out) -> None:
+        out[0] = batch.reward
+        out[1] = 2.0 * batch.reward
+
+    def compute(self, batch):
+        return 3.0 * batch.reward
+
+
+def test_sums_keep_every_component_of_a_multi_component_term(batch):
+    parts = _TwoParts()
+    total = Extrinsic() + 0.5 * parts + 0.5 * parts  # one object twice: weights add up
+    assert total.component_names() == ["extrinsic", "two/a", "two/b"]
+    values, comps = total.evaluate(batch)
+    np.testing.assert_allclose(comps["two/b"], 2.0 * batch.reward)
+    np.testing.assert_allclose(values, 4.0 * batch.reward)
+    np.testing.assert_allclose(total(batch), 4.0 * batch.reward)
+    twice = 2.0 * _TwoParts() + _TwoParts()
+    assert twice.component_names() == ["two/a", "two/b", "two_2/a", "two_2/b"]
+    np.testing.assert_allclose(twice.evaluate(batch)[1]["two/b"], 4.0 * batch.reward)

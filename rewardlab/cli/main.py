@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.plot_cmd",
     "rewardlab.cli.compare_cmd",
     "rewardlab.cli.perceptual_cmd",
+    "rewardlab.cli.codegen_cmd",
 )
 
 

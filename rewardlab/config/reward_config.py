@@ -3,6 +3,8 @@
 Grammar (a *spec*):
 
 * ``"extrinsic"`` -- a registered term with default parameters;
+* ``"generated:3fa9c2"`` -- shorthand for a term whose only required parameter
+  takes the value after the colon (``{term: generated, id: 3fa9c2}``);
 * ``{term: count, weight: 0.1, name: explore, **params}`` -- a term with
   parameters, an optional weight and an optional log name;
 * ``[spec, spec, ...]`` -- their weighted sum.
@@ -37,6 +39,12 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
     if isinstance(spec, RewardTerm):
         return spec
     if isinstance(spec, str):
+        name, sep, value = spec.partition(":")
+        if sep and name in TERMS:
+            required = [p.name for p in TERMS.get(name).params.values() if p.required]
+            if len(required) != 1:
+                raise ConfigError(f"{where}{name!r} takes {len(required)} required parameters; write it as a mapping")
+            return TERMS.build(name, {required[0]: value.strip()}, where)
         return TERMS.build(spec, {}, where)
     if isinstance(spec, list):
         if not spec:

@@ -283,6 +283,9 @@ class WeightedSum(CompositeTerm):
     Names are made unique (``count``, ``count_2``) so that two terms of the
     same kind can be logged side by side. The same term object given twice
     is one component whose weights add up (``0.05*c + 0.05*c`` is ``0.1*c``).
+    A term with several components of its own (``component_names()`` longer
+    than one, e.g. a generated reward program) keeps them all, named
+    ``<term name>/<component>``, each weighted.
     """
 
     def __init__(self, terms: Sequence[tuple[float, RewardTerm]], *, name: str = "sum") -> None:
@@ -302,6 +305,16 @@ class WeightedSum(CompositeTerm):
         self.weights = np.array(weights)
         self._weight_list = self.weights.tolist()
         self._names = unique_names([t.name for t in self.terms])
+        self._rows = [len(t.component_names()) for t in self.terms]
+        flat = []
+        for unique, term, rows in zip(self._names, self.terms, self._rows):
+            if rows == 1:
+                flat.append(unique)
+            else:
+                prefix = f"{term.name}/"
+                for n in term.component_names():
+                    flat.append(f"{unique}/{n[len(prefix) :] if n.startswith(prefix) else n}")
+        self._component_names = unique_names(flat)
 
     @classmethod
     def of(cls, term: RewardTerm) -> WeightedSum:
@@ -313,17 +326,26 @@ class WeightedSum(CompositeTerm):
         return list(zip(self._names, self._weight_list, self.terms))
 
     def component_names(self) -> list[str]:
-        return list(self._names)
+        return list(self._component_names)
 
     def child_names(self) -> list[str]:
         return list(self._names)
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
-        for row, weight, term in zip(out, self._weight_list, self.terms):
-            if weight == 1.0:
-                row[...] = term(batch)
+        start = 0
+        for rows, weight, term in zip(self._rows, self._weight_list, self.terms):
+            if rows == 1:
+                row = out[start]
+                if weight == 1.0:
+                    row[...] = term(batch)
+                else:
+                    np.multiply(term(batch), weight, out=row)
             else:
-                np.multiply(term(batch), weight, out=row)
+                block = out[start : start + rows]
+                term.components_into(batch, block)
+                if weight != 1.0:
+                    block *= weight
+            start += rows
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]

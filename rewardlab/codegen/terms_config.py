@@ -1,0 +1,31 @@
+"""YAML registration of generated reward programs (family ``llm``).
+
+::
+
+    reward:
+      - {term: generated, id: 3fa9c2d1e0b4a7c5}            # a program in the default store
+      - {term: generated, id: 3fa9c2, store: runs/codegen/store, call_timeout: 10}
+
+and on the command line ``rewardlab train --reward generated:3fa9c2d1``.
+"""
+
+from __future__ import annotations
+
+from rewardlab.config.registry import TERMS
+from rewardlab.core.term import RewardTerm
+
+
+@TERMS.register("generated", family="llm")
+def generated(
+    id: str,  # noqa: A002 -- the YAML key users write
+    store: str | None = None,
+    memory_mb: float = 512.0,
+    call_timeout: float = 5.0,
+) -> RewardTerm:
+    """A stored LLM-written reward program, run in a contained worker; each component is logged."""
+    from rewardlab.codegen.sandbox import Limits
+    from rewardlab.codegen.store import GenerationStore
+    from rewardlab.codegen.term import GeneratedTerm
+
+    program = GenerationStore(store).get_program(str(id))
+    return GeneratedTerm(program, limits=Limits(memory_mb=memory_mb, call_timeout=call_timeout))
