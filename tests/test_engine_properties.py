@@ -60,7 +60,7 @@ LEAF_PARAMS = {
     "reuse": st.integers(0, 30),
 }
 # stateful, learning and shared terms drawn more often than the others: they are what the engine can get wrong
-LEAF_KINDS = [*["reuse"] * 4, "count", "learner", "big", "count", "learner", "big", "shaping", "pos", "const", "extrinsic"]
+LEAF_KINDS = [*["reuse"] * 4, *["count", "learner", "big"] * 2, "shaping", "pos", "const", "extrinsic"]
 leaves = st.sampled_from(LEAF_KINDS).flatmap(lambda kind: LEAF_PARAMS[kind].map(lambda p: (kind, p)))
 weights = st.sampled_from([1.0, 0.05, -2.0, 3.0])
 trees = st.recursive(

@@ -288,27 +288,13 @@ def test_clip_value_must_keep_the_total_within_float32():
 # -- fault 5: one term object, one evaluation per step ---------------------------------------------------------
 
 
-def counted(term):
-    calls = {"compute": 0}
-    original = term.compute
-
-    def compute(batch):
-        calls["compute"] += 1
-        return original(batch)
-
-    term.compute = compute
-    return calls
-
-
 @pytest.mark.parametrize("build", [lambda c: 0.05 * c + 0.05 * c, lambda c: c + rl.transforms.clip(c, 0.0, 0.5)])
 def test_a_term_used_twice_is_computed_once_per_step(build):
     count = rl.bonus.count(GridKey(dims=[0, 2], cell=[0.5, 0.1]), mode="global")
-    calls = counted(count)
     venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), build(count))
     venv.reset()
     for _ in range(300):
         _, _, _, infos = venv.step(np.ones(2, dtype=int))
-    assert calls["compute"] == 300
     keys, counts = count.global_counts.items()
     assert counts.sum() == 600  # one table visit per env-step
     values = [dict(info["rewardlab"]) for info in infos]

@@ -74,7 +74,22 @@ class RewardTerm:
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
         """Write the components into the rows of ``out`` (shape ``(k, n)``): the allocation-free path."""
-        out[0] = self(batch)
+        self.compute_into(batch, out[0])
+
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        """Write ``weight`` × this term's value into ``out`` (shape ``(n,)``).
+
+        What the wrappers call on every step. The default evaluates the term
+        (``self(batch)``, checked and remembered for terms shared in the tree)
+        and copies the value; terms with a compiled kernel override it to write
+        straight into ``out`` with no intermediate arrays. An override must
+        give exactly ``weight * self(batch)`` and change state as one call of
+        ``compute`` would.
+        """
+        if weight == 1.0:
+            out[...] = self(batch)
+        else:
+            np.multiply(self(batch), weight, out=out)
 
     def evaluate(self, batch: Transitions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Total reward and its components in one pass."""
@@ -312,11 +327,12 @@ class WeightedSum(CompositeTerm):
         return list(self._names)
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
+        memo = batch.memo
         for row, weight, term in zip(out, self._weight_list, self.terms):
-            if weight == 1.0:
-                row[...] = term(batch)
+            if memo is not None and id(term) in memo:  # shared: one evaluation, reused
+                RewardTerm.compute_into(term, batch, row, weight)
             else:
-                np.multiply(term(batch), weight, out=row)
+                term.compute_into(batch, row, weight)
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]
@@ -374,6 +390,9 @@ class Constant(RewardTerm):
     def compute(self, batch: Transitions) -> np.ndarray:
         return np.full(batch.n, self.value)
 
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        out.fill(self.value * weight)
+
     def __repr__(self) -> str:
         return f"Constant({self.value:g})"
 
@@ -385,6 +404,12 @@ class Extrinsic(RewardTerm):
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return batch.reward
+
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        if weight == 1.0:
+            out[...] = batch.reward
+        else:
+            np.multiply(batch.reward, weight, out=out)
 
     def __repr__(self) -> str:
         return "Extrinsic()"
