@@ -88,10 +88,12 @@ class RewardVecWrapper(VecEnvWrapper):
         if np.count_nonzero(dones):  # faster than .any() on small arrays
             ended = np.flatnonzero(dones).tolist()
             next_obs = _with_terminal_observations(owned, infos, ended)
-            terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
-            for i in ended:
-                if infos[i].get("TimeLimit.truncated", False):
-                    terminated[i], truncated[i] = False, True
+            cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
+            if cut:
+                terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
+                terminated[cut], truncated[cut] = False, True
+            else:
+                terminated, truncated = dones, self._no_truncation
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = owned, dones, self._no_truncation
         batch = Transitions(
