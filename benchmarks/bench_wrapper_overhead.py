@@ -13,7 +13,8 @@ Raw steps: rounds alternate between the stacks and time CPU time of this process
 time), so load from other jobs hits all alike; each round's time is divided by the raw time of
 the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
 ``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters),
-CPU time of ``learn`` divided by the raw stack's, median over ``--e2e-rounds``.
+CPU time of ``learn`` divided by the raw stack's, median over ``--e2e-rounds`` (after 20 warm-up steps:
+numba compiles a built-in potential on its first call, 0.2–0.6 s once per process).
 
     .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e]
 """
@@ -120,16 +121,22 @@ def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, 
 
 
 def bench_e2e(steps: int, rounds: int, n_envs: int = 8) -> dict[str, float]:
-    """CPU time of PPO ``learn`` through each stack on CartPole, divided by the raw stack's (median over rounds)."""
+    """CPU time of PPO ``learn`` through each stack on CartPole, divided by the raw stack's (median over rounds).
+
+    Each stack first steps 20 times (numba compiles a built-in potential's kernels on its first call, a
+    one-off of a fraction of a second per process that a 20k-step run would otherwise count).
+    """
     import torch
     from stable_baselines3 import PPO
 
     torch.set_num_threads(1)
     times: dict[str, list[float]] = {}
+    warm_up = np.zeros((20, n_envs), dtype=np.int64)
     for r in range(rounds):
         venvs = stacks("CartPole-v1", n_envs, seed=r)
         names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
         for name in names:
+            time_steps(venvs[name], warm_up)
             model = PPO("MlpPolicy", venvs[name], n_steps=128, batch_size=256, seed=r, device="cpu", verbose=0)
             start = time.process_time()
             model.learn(steps)
