@@ -9,6 +9,7 @@ and ``SubprocVecEnv`` + ``RewardVecWrapper``. It also counts episode ends whose
 last observation is NLE's blank screen (blstats all 0).
 
     .venv/bin/python benchmarks/check_nle_observations.py [--env MiniHack-Room-Random-5x5-v0] [--steps 400]
+        [--without-copy]   # the preset without its first wrapper, NLEObservationCopy
 """
 
 from __future__ import annotations
@@ -89,10 +90,21 @@ class Probe(RewardTerm):
         )
 
 
-def make(env_id: str) -> gym.Env:
-    from rewardlab.envs import make_env
+def make(env_id: str, without_copy: bool = False) -> gym.Env:
+    import importlib
 
-    return Recorder(make_env(env_id))
+    from rewardlab.envs import get_preset, make_env
+
+    if not without_copy:
+        return Recorder(make_env(env_id))
+    preset = get_preset(env_id)
+    importlib.import_module(preset.module)
+    env = gym.make(env_id, **preset.kwargs)
+    for path in preset.wrappers:
+        if not path.endswith(":NLEObservationCopy"):
+            module, _, attr = path.partition(":")
+            env = getattr(importlib.import_module(module), attr)(env)
+    return Recorder(env)
 
 
 def main() -> None:
@@ -104,11 +116,12 @@ def main() -> None:
     parser.add_argument("--env", default="MiniHack-Room-Random-5x5-v0")
     parser.add_argument("--steps", type=int, default=400, help="env steps per wrapper (vector steps × n_envs)")
     parser.add_argument("--n-envs", type=int, default=2)
+    parser.add_argument("--without-copy", action="store_true", help="leave out the preset's NLEObservationCopy")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
     probe = Probe()
-    env = rl.RewardWrapper(make(args.env), probe, update_every=32)
+    env = rl.RewardWrapper(make(args.env, args.without_copy), probe, update_every=32)
     env.reset(seed=0)
     for _ in range(args.steps):
         _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
@@ -118,7 +131,7 @@ def main() -> None:
 
     for name, cls in (("DummyVecEnv", DummyVecEnv), ("SubprocVecEnv", SubprocVecEnv)):
         probe = Probe()
-        venv = cls([functools.partial(make, args.env)] * args.n_envs)
+        venv = cls([functools.partial(make, args.env, args.without_copy)] * args.n_envs)
         venv.seed(0)
         wrapped = rl.RewardVecWrapper(venv, probe, update_every=16)
         wrapped.reset()

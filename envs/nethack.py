@@ -77,10 +77,9 @@ class _LastState:
         return self._quit_game(env, observation, done)
 
     def perform_known_steps(self, observation: tuple, done: bool, exceptions: bool = True) -> Any:
-        env = self._env()
         if observation[self._program_state][0] == 1:  # program_state.game_over: the hero just died
-            self._take_snapshot(env, observation)
-        return self._known_steps(env, observation, done, exceptions)
+            self._take_snapshot(self._env(), observation)
+        return self._known_steps(self._env(), observation, done, exceptions)
 
     def take(self) -> dict[str, np.ndarray] | None:
         snapshot, self.snapshot = self.snapshot, None
@@ -112,9 +111,13 @@ class NLEObservationCopy(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        last = self._last_state.take() if self._last_state is not None else None
-        if last is not None and (terminated or truncated):
-            return last, reward, terminated, truncated, info
+        hook = self._last_state
+        if hook is not None and hook.snapshot is not None:  # NLE ended the game inside this step
+            last = hook.take()
+            if terminated or truncated:
+                return last, reward, terminated, truncated, info
+        if type(obs) is dict:  # NLE's observation: a dict of arrays
+            return {k: v.copy() for k, v in obs.items()}, reward, terminated, truncated, info
         return copy_observation(obs), reward, terminated, truncated, info
 
 

@@ -288,27 +288,13 @@ def test_clip_value_must_keep_the_total_within_float32():
 # -- fault 5: one term object, one evaluation per step ---------------------------------------------------------
 
 
-def counted(term):
-    calls = {"compute": 0}
-    original = term.compute
-
-    def compute(batch):
-        calls["compute"] += 1
-        return original(batch)
-
-    term.compute = compute
-    return calls
-
-
 @pytest.mark.parametrize("build", [lambda c: 0.05 * c + 0.05 * c, lambda c: c + rl.transforms.clip(c, 0.0, 0.5)])
 def test_a_term_used_twice_is_computed_once_per_step(build):
     count = rl.bonus.count(GridKey(dims=[0, 2], cell=[0.5, 0.1]), mode="global")
-    calls = counted(count)
     venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), build(count))
     venv.reset()
     for _ in range(300):
         _, _, _, infos = venv.step(np.ones(2, dtype=int))
-    assert calls["compute"] == 300
     keys, counts = count.global_counts.items()
     assert counts.sum() == 600  # one table visit per env-step
     values = [dict(info["rewardlab"]) for info in infos]
@@ -327,6 +313,45 @@ def test_same_object_in_a_sum_is_one_component_and_distinct_objects_stay_two():
     venv.reset()
     venv.step(np.ones(2, dtype=int))
     assert len(c.global_counts) == len(d.global_counts) == 2  # each counted the two next observations once
+
+
+class TwoParts(RewardTerm):
+    """A term with two components of its own (as a generated reward program has); counts its evaluations."""
+
+    name = "parts"
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def component_names(self):
+        return ["parts/speed", "parts/cost"]
+
+    def components_into(self, batch, out):
+        self.calls += 1
+        out[0] = batch.next_obs[:, 0]
+        out[1] = -0.5
+
+    def compute(self, batch):
+        out = np.empty((2, batch.n))
+        self.components_into(batch, out)
+        return out.sum(axis=0)
+
+
+def test_a_multi_component_term_used_twice_is_computed_once_per_step():
+    g = TwoParts()
+    reward = rl.extrinsic() + g + rl.transforms.clip(g, -0.1, 0.1)
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), reward)
+    obs = venv.reset()
+    for _ in range(20):
+        next_obs, _, dones, infos = venv.step(np.ones(2, dtype=int))
+        step = dict(infos[0]["rewardlab"])
+        if not dones[0]:
+            assert step["parts/speed"] == pytest.approx(next_obs[0, 0]) and step["parts/cost"] == -0.5
+            assert step["parts_2"] == pytest.approx(np.clip(next_obs[0, 0] - 0.5, -0.1, 0.1))
+    assert venv.engine.names == ["extrinsic", "parts/speed", "parts/cost", "parts_2"]  # the clip is named after g
+    assert g.calls == 20  # once per step, although the sum and the clip both read it
+    del obs
 
 
 class Trainee(RewardTerm):

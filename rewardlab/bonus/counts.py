@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardlab.bonus.kernels import count_keys, count_keys_per_env, lookup_keys, rehash_into
+from rewardlab.bonus.kernels import (
+    count_bonus,
+    count_bonus_per_env,
+    count_keys,
+    count_keys_per_env,
+    lookup_keys,
+    rehash_into,
+)
 from rewardlab.bonus.keys import KeySpec, as_key
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
@@ -69,6 +76,13 @@ class CountTable:
         self.size += count_keys(self.keys, self.counts, keys, out)
         return out
 
+    def bonus_into(self, keys: np.ndarray, weight: float, out: np.ndarray) -> None:
+        """Count one visit of each key and write ``weight / √N`` into ``out`` (one compiled pass)."""
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        if self.size + keys.shape[0] > self.keys.shape[0] * MAX_LOAD:
+            self._reserve(keys.shape[0])
+        self.size += count_bonus(self.keys, self.counts, keys, weight, out)
+
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Stored counts (0 for unseen keys), without counting a visit."""
         out = np.empty(len(keys), dtype=np.int64)
@@ -104,26 +118,38 @@ class EpisodicCountTable:
         self.keys = np.zeros((n_envs, capacity), dtype=np.int64)
         self.counts = np.zeros((n_envs, capacity), dtype=np.int64)
         self.sizes = np.zeros(n_envs, dtype=np.int64)
+        self._largest = 0  # an upper bound of max(sizes): a visit adds at most one key per env
 
     @property
     def n_envs(self) -> int:
         return self.keys.shape[0]
 
-    def visit(self, keys: np.ndarray) -> np.ndarray:
-        """Count ``keys[i]`` in env ``i``'s table; return the counts including this visit."""
+    def _prepare(self, keys: np.ndarray) -> np.ndarray:
         keys = np.ascontiguousarray(keys, dtype=np.int64)
         if keys.shape[0] != self.n_envs:
             raise ValueError(f"episodic counts hold {self.n_envs} envs but got a batch of {keys.shape[0]}")
-        capacity = _capacity_for(int(self.sizes.max()) + 1, self.keys.shape[1])
-        if capacity != self.keys.shape[1]:
-            keys_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
-            counts_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
-            for i in range(self.n_envs):
-                rehash_into(self.keys[i], self.counts[i], keys_new[i], counts_new[i])
-            self.keys, self.counts = keys_new, counts_new
+        if self._largest + 1 > self.keys.shape[1] * MAX_LOAD:
+            capacity = _capacity_for(int(self.sizes.max()) + 1, self.keys.shape[1])
+            if capacity != self.keys.shape[1]:
+                keys_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
+                counts_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
+                for i in range(self.n_envs):
+                    rehash_into(self.keys[i], self.counts[i], keys_new[i], counts_new[i])
+                self.keys, self.counts = keys_new, counts_new
+        return keys
+
+    def visit(self, keys: np.ndarray) -> np.ndarray:
+        """Count ``keys[i]`` in env ``i``'s table; return the counts including this visit."""
+        keys = self._prepare(keys)
         out = np.empty(self.n_envs, dtype=np.int64)
         count_keys_per_env(self.keys, self.counts, self.sizes, keys, out)
+        self._largest += 1
         return out
+
+    def bonus_into(self, keys: np.ndarray, weight: float, first_visit: bool, out: np.ndarray) -> None:
+        """Count ``keys[i]`` in env ``i``'s table and write ``weight / √N_e`` (or ``weight · 1[N_e = 1]``)."""
+        keys = self._prepare(keys)
+        self._largest = count_bonus_per_env(self.keys, self.counts, self.sizes, keys, weight, first_visit, out)
 
     def reset(self, env_indices: np.ndarray) -> None:
         self.counts[env_indices] = 0  # a slot with count 0 is free
@@ -203,6 +229,20 @@ class CountBonus(RewardTerm):
             return (counts == 1).astype(np.float64)
         return 1.0 / np.sqrt(counts)
 
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        # one compiled pass from keys to weighted bonus for the plain global and episodic bonuses
+        if self.training and self.mode == "global":
+            self.global_counts.bonus_into(self.key(batch.next_obs), weight, out)
+        elif (
+            self.mode == "episodic"
+            and self.episodic_counts.table is not None
+            and out.shape[0] == (self.episodic_counts.table.n_envs)
+        ):
+            keys = self.key(batch.next_obs)
+            self.episodic_counts.table.bonus_into(keys, weight, self.episodic == "first_visit", out)
+        else:
+            super().compute_into(batch, out, weight)
+
     def compute(self, batch: Transitions) -> np.ndarray:
         keys = self.key(batch.next_obs)
         if self.mode == "global":
@@ -214,7 +254,8 @@ class CountBonus(RewardTerm):
         return self._global(keys) + self.episodic_weight * self._episodic(keys)
 
     def reset(self, env_indices: np.ndarray) -> None:
-        self.episodic_counts.reset(env_indices)
+        if self.mode != "global":
+            self.episodic_counts.reset(env_indices)
 
     def state_dict(self) -> dict[str, Any]:
         return {"global_counts": self.global_counts.state_dict()}

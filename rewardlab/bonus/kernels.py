@@ -132,6 +132,52 @@ def count_keys_per_env(
 
 
 @numba.njit(cache=True, nogil=True)
+def count_bonus(
+    table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarray, weight: float, out: np.ndarray
+) -> int:
+    """Global count bonus in one pass: one visit of each key, ``out[i] = weight / √N(keys[i])``; returns new keys."""
+    new = 0
+    for i in range(keys.shape[0]):
+        key = keys[i]
+        s = _probe(table_keys, table_counts, key)
+        if table_counts[s] == 0:
+            table_keys[s] = key
+            new += 1
+        table_counts[s] += 1
+        out[i] = weight * (1.0 / math.sqrt(table_counts[s]))  # as weight × (1/√N) on the plain path
+    return new
+
+
+@numba.njit(cache=True, nogil=True)
+def count_bonus_per_env(
+    table_keys: np.ndarray,
+    table_counts: np.ndarray,
+    sizes: np.ndarray,
+    keys: np.ndarray,
+    weight: float,
+    first_visit: bool,
+    out: np.ndarray,
+) -> int:
+    """Episodic count bonus in one pass: ``weight / √N_e`` (or ``weight · 1[N_e = 1]``). Returns the largest size."""
+    largest = 0
+    for i in range(keys.shape[0]):
+        row_keys, row_counts = table_keys[i], table_counts[i]
+        key = keys[i]
+        s = _probe(row_keys, row_counts, key)
+        if row_counts[s] == 0:
+            row_keys[s] = key
+            sizes[i] += 1
+        row_counts[s] += 1
+        c = row_counts[s]
+        if first_visit:
+            out[i] = weight if c == 1 else 0.0
+        else:
+            out[i] = weight * (1.0 / math.sqrt(c))
+        largest = max(largest, sizes[i])
+    return largest
+
+
+@numba.njit(cache=True, nogil=True)
 def rehash_into(old_keys: np.ndarray, old_counts: np.ndarray, new_keys: np.ndarray, new_counts: np.ndarray) -> None:
     """Move every entry (count > 0) of a table into a (bigger, empty) one."""
     for i in range(old_keys.shape[0]):

@@ -148,10 +148,12 @@ class GridKey(Key):
         self.cell = cells
         self.field = field
         self._index: np.ndarray | None = None
+        self._checked_width: int | None = None  # array observations of this width passed every check
         if self.dims is not None and all(isinstance(d, (int, np.integer)) for d in self.dims):
             self._index = np.asarray(self.dims, dtype=np.int64)
 
     def bind(self, env: EnvInfo) -> None:
+        self._checked_width = None
         space = _bound_space(env, self.field, self.name)
         size = _flat_size(space)
         name = env.env_id or "this env"
@@ -176,6 +178,10 @@ class GridKey(Key):
         self._index = np.asarray([i % size if size else i for i in index], dtype=np.int64)
 
     def __call__(self, obs: Any) -> np.ndarray:
+        if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:  # the per-step path
+            out = np.empty(obs.shape[0], dtype=np.int64)
+            grid_keys(np.ascontiguousarray(obs), self._index, self.cell, out)
+            return out
         x = _rows(_field(obs, self.field, self.name))
         if self.dims is None:
             if self._index is None or self._index.shape[0] != x.shape[1]:
@@ -189,8 +195,15 @@ class GridKey(Key):
             raise ValueError(f"grid has {self.cell.size} cell sizes but reads {self._index.shape[0]} dims")
         if self.cell.size != self._index.shape[0]:
             self.cell = np.full(self._index.shape[0], self.cell[0])
+        if self._index.size and not (self._index.min() >= 0 and self._index.max() < x.shape[1]):
+            raise ValueError(
+                f"grid dims {self.dims if self.dims is not None else self._index.tolist()} read observation "
+                f"indices {self._index.tolist()} but the observation has {x.shape[1]} dims"
+            )
         out = np.empty(x.shape[0], dtype=np.int64)
         grid_keys(np.ascontiguousarray(x), self._index, self.cell, out)  # one compiled loop: select, bin, hash
+        if self.field is None and isinstance(obs, np.ndarray) and obs.ndim == 2:
+            self._checked_width = x.shape[1]
         return out
 
     def __repr__(self) -> str:
@@ -224,9 +237,15 @@ class SimHashKey(Key):
         return self.projection
 
     def __call__(self, obs: Any) -> np.ndarray:
-        x = np.ascontiguousarray(_rows(_field(obs, self.field, self.name)), dtype=np.float32)
+        if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None:  # the per-step path
+            x = np.ascontiguousarray(obs, dtype=np.float32)
+        else:
+            x = np.ascontiguousarray(_rows(_field(obs, self.field, self.name)), dtype=np.float32)
+        projection = self.projection
+        if projection is None or projection.shape[1] != x.shape[1]:
+            projection = self._projection(x.shape[1])
         out = np.empty(x.shape[0], dtype=np.int64)
-        simhash_keys(x, self._projection(x.shape[1]), out)
+        simhash_keys(x, projection, out)
         return out
 
     def __repr__(self) -> str:

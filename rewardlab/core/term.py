@@ -65,7 +65,11 @@ class RewardTerm:
             if key in memo:
                 value = memo[key]
                 if value is None:
-                    value = memo[key] = checked_output(self, self.compute(batch), batch.n)
+                    if len(self.component_names()) > 1:  # the sum of the components the sums reuse
+                        value = shared_components(self, batch).sum(axis=0)
+                    else:
+                        value = self.compute(batch)
+                    value = memo[key] = checked_output(self, value, batch.n)
                 return value
         return checked_output(self, self.compute(batch), batch.n)
 
@@ -77,7 +81,22 @@ class RewardTerm:
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
         """Write the components into the rows of ``out`` (shape ``(k, n)``): the allocation-free path."""
-        out[0] = self(batch)
+        self.compute_into(batch, out[0])
+
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        """Write ``weight`` × this term's value into ``out`` (shape ``(n,)``).
+
+        What the wrappers call on every step. The default evaluates the term
+        (``self(batch)``, checked and remembered for terms shared in the tree)
+        and copies the value; terms with a compiled kernel override it to write
+        straight into ``out`` with no intermediate arrays. An override must
+        give exactly ``weight * self(batch)`` and change state as one call of
+        ``compute`` would.
+        """
+        if weight == 1.0:
+            out[...] = self(batch)
+        else:
+            np.multiply(self(batch), weight, out=out)
 
     def evaluate(self, batch: Transitions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Total reward and its components in one pass."""
@@ -189,6 +208,22 @@ def shared_terms(root: RewardTerm) -> list[RewardTerm]:
         if visits[key] == 1 and isinstance(term, CompositeTerm):
             stack.extend(term.terms)
     return shared
+
+
+def shared_components(term: RewardTerm, batch: Transitions) -> np.ndarray:
+    """The components of a term with several (``(k, n)``, unweighted), evaluated once per batch.
+
+    For a multi-component term shared in the tree (see :func:`shared_terms`):
+    every place that reads it, as a block of components or as a total, gets
+    the same single evaluation.
+    """
+    key = ("components", id(term))
+    block = batch.memo.get(key)
+    if block is None:
+        block = np.empty((len(term.component_names()), batch.n))
+        term.components_into(batch, block)
+        batch.memo[key] = block
+    return block
 
 
 def first_update(term: RewardTerm, batch: Transitions) -> bool:
@@ -332,17 +367,21 @@ class WeightedSum(CompositeTerm):
         return list(self._names)
 
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
+        memo = batch.memo
         start = 0
         for rows, weight, term in zip(self._rows, self._weight_list, self.terms):
+            shared = memo is not None and id(term) in memo
             if rows == 1:
-                row = out[start]
-                if weight == 1.0:
-                    row[...] = term(batch)
+                if shared:  # one evaluation, reused
+                    RewardTerm.compute_into(term, batch, out[start], weight)
                 else:
-                    np.multiply(term(batch), weight, out=row)
+                    term.compute_into(batch, out[start], weight)
             else:
                 block = out[start : start + rows]
-                term.components_into(batch, block)
+                if shared:
+                    block[...] = shared_components(term, batch)
+                else:
+                    term.components_into(batch, block)
                 if weight != 1.0:
                     block *= weight
             start += rows
@@ -403,6 +442,9 @@ class Constant(RewardTerm):
     def compute(self, batch: Transitions) -> np.ndarray:
         return np.full(batch.n, self.value)
 
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        out.fill(self.value * weight)
+
     def __repr__(self) -> str:
         return f"Constant({self.value:g})"
 
@@ -414,6 +456,12 @@ class Extrinsic(RewardTerm):
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return batch.reward
+
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        if weight == 1.0:
+            out[...] = batch.reward
+        else:
+            np.multiply(batch.reward, weight, out=out)
 
     def __repr__(self) -> str:
         return "Extrinsic()"

@@ -66,6 +66,15 @@ class PotentialShaping(RewardTerm):
             )
         return out
 
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        kernel = self.potential.shaping_kernel
+        if kernel is None:
+            super().compute_into(batch, out, weight)
+            return
+        kernel(np.ascontiguousarray(batch.obs), np.ascontiguousarray(batch.next_obs), batch.terminated, self.gamma, out)
+        if weight != 1.0:
+            out *= weight
+
     def __repr__(self) -> str:
         return f"PotentialShaping({self.potential!r}, gamma={self.gamma:g})"
 

@@ -43,37 +43,57 @@ class NonFiniteRewardError(FloatingPointError):
     """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values."""
 
 
-class StepRewards(Mapping):
+class _StepArrays:
+    """The arrays of one step that every env's :class:`StepRewards` reads."""
+
+    __slots__ = ("index", "values", "extrinsic", "total")
+
+    def __init__(self, index: dict[str, int], values: np.ndarray, extrinsic: np.ndarray, total: np.ndarray) -> None:
+        self.index, self.values, self.extrinsic, self.total = index, values, extrinsic, total
+
+
+class StepRewards(tuple, Mapping):
     """``info["rewardlab"]`` of one env: each component's value, ``extrinsic_reward`` and ``total``.
 
     A read-only mapping over the step's arrays, built without copying: the
-    wrapper makes one per env per step, so it must cost next to nothing.
+    wrapper makes one per env per step, so it is a bare ``(step, env)`` pair
+    made at C speed (``tuple.__new__``).
     """
 
-    __slots__ = ("_index", "_values", "_extrinsic", "_total", "_i")
+    __slots__ = ()
 
-    def __init__(
-        self, index: dict[str, int], values: np.ndarray, extrinsic: np.ndarray, total: np.ndarray, i: int
-    ) -> None:
-        self._index, self._values, self._extrinsic, self._total, self._i = index, values, extrinsic, total, i
-
-    def __getitem__(self, key: str) -> float:
+    def __getitem__(self, key: str) -> float:  # type: ignore[override]
+        step, i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
         if key == "extrinsic_reward":
-            return float(self._extrinsic[self._i])
+            return float(step.extrinsic[i])
         if key == "total":
-            return float(self._total[self._i])
-        return float(self._values[self._index[key], self._i])
+            return float(step.total[i])
+        return float(step.values[step.index[key], i])
 
-    def __iter__(self) -> Iterator[str]:
-        yield from self._index
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        yield from tuple.__getitem__(self, 0).index
         yield "extrinsic_reward"
         yield "total"
 
     def __len__(self) -> int:
-        return len(self._index) + 2
+        return len(tuple.__getitem__(self, 0).index) + 2
+
+    def __contains__(self, key: object) -> bool:  # type: ignore[override]
+        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0).index
+
+    def __eq__(self, other: object) -> bool:
+        return Mapping.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"StepRewards({dict(self)})"
+
+
+_new_tuple = tuple.__new__
 
 
 class RewardEngine:
@@ -126,50 +146,50 @@ class RewardEngine:
         self._shared = [id(t) for t in shared_terms(reward)]
         # frames are large: buffer them for learners only when a learning term reads them
         self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
-        self._sums = np.zeros((len(self.names), n_envs))
-        self._true_return = np.zeros(n_envs)
-        self._lengths = np.zeros(n_envs, dtype=np.int64)
+        self._k = len(self.names)
+        self._sums = np.zeros((self._k + 2, n_envs))  # per component, then the true return and the length
+        self._ended = np.zeros(n_envs, dtype=np.int64)
+        self._episodes = np.zeros((n_envs, self._k + 2))
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
         self._warned: set[str] = set()
+
+    @property
+    def keeps_batches(self) -> bool:
+        """Whether batches outlive the step (buffered for learning terms): then their arrays must be owned."""
+        return self._learns and self.reward.training
 
     def reset(self, env_indices: np.ndarray | None = None) -> None:
         """Start new episodes in ``env_indices`` (all envs when None)."""
         idx = np.arange(self.n_envs) if env_indices is None else env_indices
         self._sums[:, idx] = 0.0
-        self._true_return[idx] = 0.0
-        self._lengths[idx] = 0
         self.reward.reset(idx)
 
     def process(self, batch: Transitions) -> np.ndarray:
         """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs."""
+        n = batch.n
+        if n != self.n_envs:
+            raise ValueError(f"the reward engine holds {self.n_envs} envs but got a batch of {n}")
         if self._shared:
             batch.memo = dict.fromkeys(self._shared)
-        values = np.empty((len(self.names), batch.n))
+        values = np.empty((self._k, n))
         self.reward.components_into(batch, values)
-        total = np.empty(batch.n)
-        if not accumulate_step(values, batch.reward, self._sums, self._true_return, self._lengths, total, FLOAT32_MAX):
+        total = np.empty(n)
+        reward, terminated, truncated = batch.reward, batch.terminated, batch.truncated
+        sums, ended, episodes = self._sums, self._ended, self._episodes
+        n_ended = accumulate_step(values, reward, terminated, truncated, sums, total, FLOAT32_MAX, ended, episodes)
+        if n_ended < 0:
             values = self._repair(values)
-            if not accumulate_step(
-                values, batch.reward, self._sums, self._true_return, self._lengths, total, FLOAT32_MAX
-            ):  # pragma: no cover  (repaired components always sum within range)
+            n_ended = accumulate_step(values, reward, terminated, truncated, sums, total, FLOAT32_MAX, ended, episodes)
+            if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
         infos = batch.infos
         if self.step_info:
-            index, extrinsic = self._index, batch.reward
+            step = _StepArrays(self._index, values, batch.reward, total)
             for i, info in enumerate(infos):
-                info[STEP_KEY] = StepRewards(index, values, extrinsic, total, i)
-        done = batch.done
-        if np.count_nonzero(done):
-            finished = np.flatnonzero(done)
-            for i in finished:
-                episode = dict(zip(self.names, self._sums[:, i].tolist()))
-                episode["true_return"] = float(self._true_return[i])
-                episode["total"] = float(self._sums[:, i].sum())
-                episode["length"] = int(self._lengths[i])
-                episode["terminated"] = bool(batch.terminated[i])
-                infos[i][EPISODE_KEY] = episode
-            self.reset(finished)
+                info[STEP_KEY] = _new_tuple(StepRewards, (step, i))
+        if n_ended:
+            self._end_episodes(n_ended, batch)
         if self._learns and self.reward.training:
             batch.memo = None
             if batch.frames is not None and not self._buffer_frames:
@@ -181,6 +201,19 @@ class RewardEngine:
                 self.last_update_metrics = self.reward.update(update_batch)
                 self._buffer.clear()
         return total
+
+    def _end_episodes(self, n_ended: int, batch: Transitions) -> None:
+        """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
+        ended = self._ended[:n_ended].copy()
+        k, names, infos, terminated = self._k, self.names, batch.infos, batch.terminated
+        for i, row in zip(ended.tolist(), self._episodes[:n_ended].tolist()):
+            episode = dict(zip(names, row[:k]))
+            episode["true_return"] = row[k]
+            episode["total"] = sum(row[:k])
+            episode["length"] = int(row[k + 1])
+            episode["terminated"] = bool(terminated[i])
+            infos[i][EPISODE_KEY] = episode
+        self.reward.reset(ended)
 
     def _repair(self, values: np.ndarray) -> np.ndarray:
         """Apply the nan policy: first to non-finite components, then to totals out of float32's range."""

@@ -13,19 +13,25 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 def accumulate_step(
     values: np.ndarray,
     extrinsic: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
     sums: np.ndarray,
-    true_return: np.ndarray,
-    lengths: np.ndarray,
     total: np.ndarray,
     limit: float,
-) -> bool:
+    ended: np.ndarray,
+    episodes: np.ndarray,
+) -> int:
     """Sum components into ``total``; when every total is within ``±limit``, add the step to the episode sums.
 
-    ``values`` is ``(k, n)``. A NaN or infinite component makes its total fail
-    the check too, so one comparison per env covers NaN, ±inf and overflow of
-    the sum. Every ``total[i]`` is written either way; when any fails, nothing
-    is accumulated and the function returns False, so the caller can repair
-    ``values`` and call again.
+    ``values`` is ``(k, n)``; ``sums`` is ``(k + 2, n)``: the episode sum of each
+    component, the true (extrinsic) return and the length. A NaN or infinite
+    component makes its total fail the check too, so one comparison per env
+    covers NaN, ±inf and overflow of the sum. Every ``total[i]`` is written
+    either way. Returns -1 when a total fails (nothing is accumulated, so the
+    caller can repair ``values`` and call again); otherwise the number ``m`` of
+    envs whose episode ended at this step: their indices go to ``ended[:m]``,
+    their final sums to ``episodes[:m]`` (rows of ``k + 2``), and their sums
+    start again from zero.
     """
     k, n = values.shape
     ok = True
@@ -37,10 +43,17 @@ def accumulate_step(
         if not abs(acc) <= limit:  # also true for NaN
             ok = False
     if not ok:
-        return False
+        return -1
+    m = 0
     for i in range(n):
         for j in range(k):
             sums[j, i] += values[j, i]
-        true_return[i] += extrinsic[i]
-        lengths[i] += 1
-    return True
+        sums[k, i] += extrinsic[i]
+        sums[k + 1, i] += 1.0
+        if terminated[i] or truncated[i]:
+            ended[m] = i
+            for j in range(k + 2):
+                episodes[m, j] = sums[j, i]
+                sums[j, i] = 0.0
+            m += 1
+    return m

@@ -79,19 +79,25 @@ class RewardVecWrapper(VecEnvWrapper):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.array(actions)
+        self._actions = np.array(actions) if self.engine.keeps_batches else np.asarray(actions)
         self.venv.step_async(actions)
 
     def step_wait(self) -> Any:
         if self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
-        owned = copy_observation(obs)
-        dones = np.array(dones, dtype=bool)
+        # the next step's previous observation outlives the env's next step: keep a copy
+        owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
+        dones = np.array(dones, dtype=bool) if self.engine.keeps_batches else np.asarray(dones, dtype=bool)
         if np.count_nonzero(dones):  # faster than .any() on small arrays
-            next_obs = _with_terminal_observations(owned, infos, dones)
-            truncated = np.array([bool(d and info.get("TimeLimit.truncated", False)) for d, info in zip(dones, infos)])
-            terminated = dones & ~truncated
+            ended = np.flatnonzero(dones).tolist()
+            next_obs = _with_terminal_observations(owned, infos, ended)
+            cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
+            if cut:
+                terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
+                terminated[cut], truncated[cut] = False, True
+            else:
+                terminated, truncated = dones, self._no_truncation
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = owned, dones, self._no_truncation
         frames = pop_frames(infos, self.num_envs) if self._frames else None
@@ -111,18 +117,18 @@ def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
         return [True] * venv.num_envs
 
 
-def _with_terminal_observations(obs: Any, infos: list[dict], dones: np.ndarray) -> Any:
-    """A copy of ``obs`` where finished envs hold their ``terminal_observation``."""
+def _with_terminal_observations(obs: Any, infos: list[dict], ended: list[int]) -> Any:
+    """A copy of ``obs`` where the envs in ``ended`` hold their ``terminal_observation``."""
     if isinstance(obs, dict):
         out = {k: v.copy() for k, v in obs.items()}
-        for i in np.flatnonzero(dones):
+        for i in ended:
             term = infos[i].get("terminal_observation")
             if term is not None:
                 for k in out:
                     out[k][i] = term[k]
         return out
     out = obs.copy()
-    for i in np.flatnonzero(dones):
+    for i in ended:
         term = infos[i].get("terminal_observation")
         if term is not None:
             out[i] = term
