@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -36,7 +37,8 @@ TERMS = {
 @pytest.mark.parametrize("make", list(TERMS.values()), ids=list(TERMS))
 def test_compute_into_equals_weighted_compute(make, weight):
     plain, fast = make(), make()
-    info = EnvInfo("test", None, None, 4)
+    space = gym.spaces.Box(-1.0, 1.0, shape=(4,))
+    info = EnvInfo("CartPole-v1", space, gym.spaces.Discrete(2), 4, ("cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"))
     plain.bind(info)
     fast.bind(info)
     out = np.empty(4)
