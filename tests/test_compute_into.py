@@ -38,7 +38,8 @@ TERMS = {
 def test_compute_into_equals_weighted_compute(make, weight):
     plain, fast = make(), make()
     space = gym.spaces.Box(-1.0, 1.0, shape=(4,))
-    info = EnvInfo("CartPole-v1", space, gym.spaces.Discrete(2), 4, ("cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"))
+    names = ("cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity")
+    info = EnvInfo("CartPole-v1", space, gym.spaces.Discrete(2), 4, names)
     plain.bind(info)
     fast.bind(info)
     out = np.empty(4)
