@@ -10,6 +10,7 @@ env, train, and look at it::
 """
 
 from rewardlab import analysis, bonus, codegen, config, perceptual, plot, runs, shaping, sweep, vlm
+from rewardlab import learned  # noqa: F401  (registers the learned-reward terms)
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -59,6 +60,7 @@ __all__ = [
     "extrinsic",
     "frame_settings",
     "function",
+    "learned",
     "load_reward",
     "load_run",
     "make_vec_env",
