@@ -9,6 +9,7 @@ drawn anew at every training call, so members disagree where labels are thin.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -169,8 +170,9 @@ class PreferenceModel:
     # -- state ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "ensemble": self.ensemble.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            # copies: torch hands out live tensors (Adam's step counters), which a later step would change
+            "ensemble": copy.deepcopy(self.ensemble.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "normalizer": self.normalizer.state_dict(),
             "rng": self.rng.bit_generator.state,
             "labels": {k: v.copy() for k, v in self.labels.items()},

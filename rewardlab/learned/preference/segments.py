@@ -83,3 +83,10 @@ class SegmentSampler:
         out["mask"] = mask
         out["rewards"] = out["rewards"] * mask
         return out
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The tail of the stream that the next batch continues (frames are not kept)."""
+        return {k: v.copy() for k, v in (self._tail or {}).items() if k != "frames"}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self._tail = {k: np.asarray(v).copy() for k, v in state.items()} or None

@@ -164,6 +164,8 @@ class PreferenceReward(RewardTerm):
                 metrics["new_labels"] = float(kept)
                 if kept:
                     metrics.update(model.train())
+        if "label_accuracy" not in metrics:
+            metrics.update(model.evaluate())
         model.refresh_normalizer(x)
         metrics["labels"] = float(model.n_labels)
         metrics["queries_asked"] = float(self.asked)
@@ -197,6 +199,8 @@ class PreferenceReward(RewardTerm):
             state["model"] = self.model.state_dict()
         if self.teacher is not None:
             state["teacher"] = self.teacher.state_dict()
+        if self.sampler is not None:
+            state["segments"] = self.sampler.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -206,6 +210,8 @@ class PreferenceReward(RewardTerm):
             self._require_model().load_state_dict(state["model"])
         if "teacher" in state and self.teacher is not None:
             self.teacher.load_state_dict(state["teacher"])
+        if "segments" in state and self.sampler is not None:
+            self.sampler.load_state_dict(state["segments"])
 
     def __repr__(self) -> str:
         return f"PreferenceReward(teacher={self.teacher_spec!r}, budget={self.budget})"
