@@ -9,8 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, codegen, config, perceptual, plot, runs, shaping, sweep, vlm
-from rewardlab import learned  # noqa: F401  (registers the learned-reward terms)
+from rewardlab import analysis, bonus, codegen, config, learned, perceptual, plot, runs, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (

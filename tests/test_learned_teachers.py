@@ -142,3 +142,24 @@ def test_the_terminal_prompt_rereads_invalid_answers(monkeypatch, capsys, tmp_pa
     monkeypatch.setattr(builtins, "input", lambda prompt="": next(replies))
     assert prompt_answer(tmp_path / "clip.gif", 0, 1) == "right"
     assert "unknown answer 'maybe'" in capsys.readouterr().out
+
+
+def test_the_notebook_widget_records_clicks_and_resumes(tmp_path):
+    from rewardlab.learned.preference.widget import PreferenceWidget
+
+    queries = _visual_pairs(4)
+    store = LabelStore(tmp_path / "labels.sqlite")
+    widget = PreferenceWidget(queries, store)
+    view = widget.widget()
+    assert widget._image.value[:3] == b"GIF"
+    view.children[2].children[1].click()  # the "right" button
+    widget.answer("left")
+    assert widget.position == 2 and not widget.done
+    store.close()
+    again = PreferenceWidget(queries, LabelStore(tmp_path / "labels.sqlite"))  # a reopened notebook
+    assert again.position == 2
+    again.answer("equal")
+    again.answer("skip")
+    assert again.done
+    np.testing.assert_array_equal(again.labels()[:3], [0.0, 1.0, 0.5])
+    assert np.isnan(again.labels()[3])
