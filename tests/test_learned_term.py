@@ -156,3 +156,18 @@ def test_rewardlab_train_runs_the_preference_loop_from_the_cli(tmp_path):
     assert labels.iloc[-1] == 80  # four updates of 20 queries (the oracle never skips)
     assert (out / "reward_state.pt").exists()
     assert rl.load_run(out).reward.state_dict()["preference"]["model"]["labels"]["labels"].shape == (80,)
+
+
+def test_a_human_teacher_in_a_training_run_keeps_its_labels_in_the_run_folder(tmp_path, monkeypatch, capsys):
+    replies = iter(["l", "r", "e", "s"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(replies))
+    human = {"term": "preference", "teacher": "human", "budget": 4, "queries_per_update": 4, "segment_length": 5,
+             "epochs": 2}  # fmt: skip
+    config = RunConfig(env="CartPole-v1", reward=[human], steps=256, n_envs=2,
+                       hyperparams={"n_steps": 128, "batch_size": 128, "n_epochs": 1}, eval_episodes=0)  # fmt: skip
+    train(config, tmp_path / "run", progress_bar=False)
+    store = LabelStore(tmp_path / "run" / "labels.sqlite")
+    assert store.counts() == {"asked": 4, "answered": 4, "left": 1, "right": 1, "equal": 1, "skip": 1}
+    assert len(list((tmp_path / "run" / "clips").glob("*.gif"))) == 4
+    assert "clip:" in capsys.readouterr().out
+    assert rl.load_run(tmp_path / "run").reward.state_dict()["preference"]["model"]["labels"]["labels"].shape == (3,)
