@@ -163,3 +163,18 @@ def test_the_notebook_widget_records_clicks_and_resumes(tmp_path):
     assert again.done
     np.testing.assert_array_equal(again.labels()[:3], [0.0, 1.0, 0.5])
     assert np.isnan(again.labels()[3])
+
+
+def test_the_labels_command_shows_and_exports_a_store(tmp_path, capsys):
+    from rewardlab.cli.main import main
+
+    queries = _visual_pairs(3)
+    store = LabelStore(tmp_path / "labels.sqlite")
+    HumanTeacher(store, ask=ScriptedUser(["left", "skip", "right"])).answer(queries)
+    store.close()
+    assert main(["labels", str(tmp_path), "--list", "--export", str(tmp_path / "out.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "3 pairs asked, 3 answered (left 1, right 1, equal 0, skip 1)" in out and "wrote 2 labelled pairs" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npz")["labels"], [1.0, 0.0])
+    assert main(["labels", str(tmp_path / "nowhere")]) != 0
+    assert "no label store" in capsys.readouterr().err
