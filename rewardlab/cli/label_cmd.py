@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         counts = store.counts()
     except sqlite3.DatabaseError as err:
         raise ConfigError(f"cannot read label store {str(path)!r}: {err}") from err
-    print(f"{path}: {counts['asked']} pairs asked, {counts['answered']} answered "
-          f"(left {counts['left']}, right {counts['right']}, equal {counts['equal']}, skip {counts['skip']})")  # fmt: skip
+    answers = ", ".join(f"{name} {counts[name]}" for name in ("left", "right", "equal", "skip"))
+    print(f"{path}: {counts['asked']} pairs asked, {counts['answered']} answered ({answers})")
     if args.list:
         for i, (key, answer) in enumerate(store.answers()):
             print(f"{i:5d}  {key[:16]}  {answer or '-'}")
