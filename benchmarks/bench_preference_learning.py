@@ -6,7 +6,10 @@ Variants (each through ``rewardlab.train`` with the PPO preset for CartPole-v1, 
 * ``preference, oracle``: only the ``preference`` term (``configs/preference_cartpole.yaml``:
   oracle teacher, 200 queries, 20 per update, segments of 25 steps, disagreement selection);
 * ``preference, oracle, uniform``: the same with uniformly chosen queries;
-* ``preference, noisy teacher``: B-Pref's "mistake" teacher, ε = 0.1 (every tenth answer flipped).
+* ``preference, noisy teacher``: B-Pref's "mistake" teacher, ε = 0.1 (every tenth answer flipped);
+* ``preference, random teacher``: a control, β = 0 (every answer a coin flip): what the loop gives
+  without information. CartPole pays +1 per step, so any reward that is positive on average teaches the
+  agent to survive; this control shows whether the learned reward gets that from the labels.
 
 The score is the true return of the final policy over 10 deterministic evaluation
 episodes (``eval_true_return``; the maximum is 500) and the mean true return of the
@@ -37,6 +40,7 @@ VARIANTS = {
     "preference, oracle": [PREFERENCE],
     "preference, oracle, uniform": [{**PREFERENCE, "selection": "uniform"}],
     "preference, noisy teacher": [{**PREFERENCE, "teacher": {"oracle": {"mistake": 0.1}}}],
+    "preference, random teacher": [{**PREFERENCE, "teacher": {"oracle": {"beta": 0.0}}}],
 }
 
 
