@@ -171,3 +171,21 @@ def test_a_human_teacher_in_a_training_run_keeps_its_labels_in_the_run_folder(tm
     assert len(list((tmp_path / "run" / "clips").glob("*.gif"))) == 4
     assert "clip:" in capsys.readouterr().out
     assert rl.load_run(tmp_path / "run").reward.state_dict()["preference"]["model"]["labels"]["labels"].shape == (3,)
+
+
+def test_image_observations_train_a_cnn_ensemble_through_the_term():
+    import gymnasium as gym
+
+    from rewardlab.core.env_info import EnvInfo
+
+    space = gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)
+    term = PreferenceReward(budget=8, queries_per_update=8, segment_length=4, epochs=2, members=2, hidden=16)
+    term.bind(EnvInfo(None, space, gym.spaces.Discrete(2), n_envs=2))
+    rng = np.random.default_rng(0)
+    steps = 16
+    obs = rng.integers(0, 256, (steps * 2, 16, 16, 3), dtype=np.uint8)
+    rewards = obs.mean(axis=(1, 2, 3)) / 255  # brighter is better
+    batch = rl.Transitions.from_arrays(obs, rng.integers(0, 2, steps * 2), obs, rewards)
+    metrics = term.update(batch)
+    assert term.model.ensemble.image and metrics["labels"] == 8 and np.isfinite(metrics["bt_loss"])
+    assert np.isfinite(term.compute(batch[:2])).all()
