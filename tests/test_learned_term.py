@@ -179,7 +179,8 @@ def test_image_observations_train_a_cnn_ensemble_through_the_term():
     from rewardlab.core.env_info import EnvInfo
 
     space = gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)
-    term = PreferenceReward(budget=8, queries_per_update=8, segment_length=4, epochs=2, members=2, hidden=16)
+    term = PreferenceReward(budget=8, queries_per_update=8, segment_length=4, epochs=2, members=2, hidden=16,
+                            selection="uniform")
     term.bind(EnvInfo(None, space, gym.spaces.Discrete(2), n_envs=2))
     rng = np.random.default_rng(0)
     steps = 16
