@@ -1,0 +1,188 @@
+"""A reward model learned from preferences: an ensemble, its labels, and Bradley–Terry training.
+
+:class:`PreferenceModel` keeps every labelled pair (network inputs and masks of
+both segments, the label) and retrains all members on all of them with the
+batched Bradley–Terry loss (:mod:`~rewardlab.learned.preference.bradley_terry`).
+Each member sees its own bootstrap resample of the labels (``bootstrap=True``),
+drawn anew at every training call, so members disagree where labels are thin.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rewardlab.config.registry import ConfigError
+from rewardlab.learned.networks import Normalization, PredictionNormalizer, RewardEnsemble
+from rewardlab.learned.preference.bradley_terry import bradley_terry_loss, preference_accuracy, segment_returns
+
+_LABEL_KEYS = ("inputs_1", "mask_1", "inputs_2", "mask_2", "labels")
+
+
+class PreferenceModel:
+    """Reward ensemble + labelled pairs + training.
+
+    Args:
+        observation_space, action_space: the env's spaces.
+        features, members, hidden, layers: the networks (see :class:`~rewardlab.learned.networks.RewardEnsemble`).
+        lr: Adam learning rate.
+        epochs: passes over all labels per :meth:`train` call.
+        batch_size: pairs per gradient step.
+        bootstrap: train each member on its own bootstrap resample of the labels.
+        normalize: output normalisation (``scale``, ``center``, ``none``).
+        seed: initialisation and resampling.
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        *,
+        features: Sequence[str] = ("obs", "action"),
+        members: int = 3,
+        hidden: int = 64,
+        layers: int = 2,
+        lr: float = 1e-3,
+        epochs: int = 20,
+        batch_size: int = 64,
+        bootstrap: bool = True,
+        normalize: Normalization = "scale",
+        seed: int = 0,
+    ) -> None:
+        if epochs < 1 or batch_size < 1 or not lr > 0:
+            raise ConfigError(f"epochs and batch_size must be >= 1 and lr > 0, got {epochs}, {batch_size}, {lr}")
+        self.ensemble = RewardEnsemble(
+            observation_space, action_space, features=features, members=members, hidden=hidden, layers=layers,
+            seed=seed,
+        )  # fmt: skip
+        self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=lr)
+        self.normalizer = PredictionNormalizer(normalize)
+        self.epochs, self.batch_size, self.bootstrap = epochs, batch_size, bootstrap
+        self.rng = np.random.default_rng(seed)
+        self.labels: dict[str, np.ndarray] = {}
+        self.fast = self.ensemble.numpy_path()
+
+    # -- evaluation -----------------------------------------------------------
+    def inputs(self, obs: Any, action: Any, next_obs: Any) -> np.ndarray:
+        """Network input rows ``(n, D)`` of a batch of transitions."""
+        return self.ensemble.inputs(obs, action, next_obs)
+
+    def member_rewards(self, x: np.ndarray) -> np.ndarray:
+        """Every member's raw reward ``(members, n)`` of input rows ``x`` (fast no-grad path)."""
+        return self.fast(x)
+
+    def raw_reward(self, x: np.ndarray) -> np.ndarray:
+        """Mean over members of the raw reward, ``(n,)``."""
+        return self.fast(x).mean(axis=0)
+
+    def reward(self, x: np.ndarray) -> np.ndarray:
+        """The normalised mean reward ``(n,)`` (what the agent receives)."""
+        return self.normalizer(self.raw_reward(x))
+
+    def refresh_normalizer(self, x: np.ndarray) -> None:
+        """Restart the output statistics from the current model's rewards on ``x``."""
+        self.normalizer.reset()
+        self.normalizer.update(self.raw_reward(x))
+
+    def segment_returns(self, inputs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Every member's predicted return ``(members, m)`` of segments ``inputs (m, H, D)``."""
+        m, h, d = inputs.shape
+        r = self.fast(inputs.reshape(m * h, d)).reshape(-1, m, h)
+        return (r * mask[None]).sum(axis=2)
+
+    def preference_probabilities(self, inputs_1: np.ndarray, mask_1: np.ndarray, inputs_2: np.ndarray,
+                                 mask_2: np.ndarray) -> np.ndarray:  # fmt: skip
+        """``P_k(σ¹ ≻ σ²)`` of every member, ``(members, pairs)``."""
+        d = self.segment_returns(inputs_1, mask_1) - self.segment_returns(inputs_2, mask_2)
+        return 1.0 / (1.0 + np.exp(-np.clip(d, -500, 500)))
+
+    # -- labels and training ---------------------------------------------------
+    @property
+    def n_labels(self) -> int:
+        return 0 if not self.labels else len(self.labels["labels"])
+
+    def add_labels(self, inputs_1: np.ndarray, mask_1: np.ndarray, inputs_2: np.ndarray, mask_2: np.ndarray,
+                   labels: np.ndarray) -> int:  # fmt: skip
+        """Keep the answered pairs (NaN labels, skips, are dropped); return how many were kept."""
+        keep = ~np.isnan(labels)
+        new = {
+            "inputs_1": inputs_1[keep].astype(np.float32), "mask_1": mask_1[keep].astype(np.float32),
+            "inputs_2": inputs_2[keep].astype(np.float32), "mask_2": mask_2[keep].astype(np.float32),
+            "labels": labels[keep].astype(np.float32),
+        }  # fmt: skip
+        if self.labels:
+            self.labels = {k: np.concatenate([self.labels[k], new[k]]) for k in _LABEL_KEYS}
+        else:
+            self.labels = new
+        return int(keep.sum())
+
+    def train(self, epochs: int | None = None) -> dict[str, float]:
+        """Fit every member to all labels with the Bradley–Terry loss; return loss and accuracy on the labels."""
+        n = self.n_labels
+        if n == 0:
+            return {}
+        data = {k: torch.from_numpy(v) for k, v in self.labels.items()}
+        members = self.ensemble.n_members
+        if self.bootstrap:
+            counts = np.stack([np.bincount(self.rng.integers(0, n, n), minlength=n) for _ in range(members)])
+        else:
+            counts = np.ones((members, n))
+        weights = torch.from_numpy(counts.astype(np.float32))
+        self.ensemble.train()
+        losses = []
+        for _ in range(epochs or self.epochs):
+            order = torch.from_numpy(self.rng.permutation(n))
+            for start in range(0, n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                r1 = segment_returns(self.ensemble(data["inputs_1"][idx]), data["mask_1"][idx])
+                r2 = segment_returns(self.ensemble(data["inputs_2"][idx]), data["mask_2"][idx])
+                w = weights[:, idx]
+                if float(w.sum()) == 0:
+                    continue
+                loss = bradley_terry_loss(r1, r2, data["labels"][idx], weights=w)
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                losses.append(loss.item() / members)
+        self.ensemble.eval()
+        self.fast = self.ensemble.numpy_path()
+        return {"bt_loss": float(np.mean(losses)) if losses else float("nan"), **self.evaluate()}
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean Bradley–Terry loss and accuracy (strict labels) of the members on all labels."""
+        if self.n_labels == 0:
+            return {}
+        lab = self.labels
+        r1 = torch.from_numpy(self.segment_returns(lab["inputs_1"], lab["mask_1"]))
+        r2 = torch.from_numpy(self.segment_returns(lab["inputs_2"], lab["mask_2"]))
+        y = torch.from_numpy(lab["labels"]).double()
+        members = r1.shape[0]
+        return {
+            "label_loss": float(bradley_terry_loss(r1, r2, y)) / members,
+            "label_accuracy": preference_accuracy(r1, r2, y),
+        }
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            # copies: torch hands out live tensors (Adam's step counters), which a later step would change
+            "ensemble": copy.deepcopy(self.ensemble.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "normalizer": self.normalizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "labels": {k: v.copy() for k, v in self.labels.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ensemble.load_state_dict(state["ensemble"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.labels = {k: np.asarray(v) for k, v in state["labels"].items()}
+        self.ensemble.eval()
+        self.fast = self.ensemble.numpy_path()

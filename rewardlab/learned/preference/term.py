@@ -1,0 +1,221 @@
+"""The ``preference`` reward term: a reward model learned online from a teacher's preferences.
+
+The loop of Christiano et al. (2017), with B-Pref's teachers and query selection:
+
+1. every ``update(batch)`` (every ``update_every`` env steps of the wrapper) the
+   term cuts segments of ``segment_length`` steps from the agent's latest
+   rollouts (copies; see :class:`~rewardlab.learned.preference.segments.SegmentSampler`);
+2. it pairs them into ``queries_per_update × candidates`` candidate pairs and picks
+   ``queries_per_update`` of them (``uniform``, ensemble ``disagreement``, ``entropy``),
+   while the total ``budget`` of queries lasts;
+3. the teacher answers (an oracle from the true env reward of the segments, with
+   B-Pref's noise models, or a person through clips and a prompt);
+4. every member of the reward ensemble is retrained on all labels with the
+   batched Bradley–Terry loss, and the output normaliser restarts from the new
+   model's rewards on the latest batch.
+
+``compute(batch)`` returns the normalised ensemble-mean reward from the fast
+no-grad numpy path. With PPO the reward is the current model's at step time.
+State (networks, optimiser, normaliser, labels, counters, random streams)
+survives the run through ``state_dict``; a human teacher's answers also live in
+an SQLite label store (``labels.sqlite`` in the run folder), so a labelling
+session resumes after a stop or crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.config.registry import ConfigError
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+from rewardlab.learned.networks import NORMALIZATIONS, Normalization
+from rewardlab.learned.preference.queries import SELECTIONS, select_queries
+from rewardlab.learned.preference.segments import SegmentSampler
+from rewardlab.learned.preference.store import LABEL_STORE_FILE, LabelStore
+from rewardlab.learned.preference.teachers import Queries, Teacher, make_teacher
+
+
+class PreferenceReward(RewardTerm):
+    """A reward learned from pairwise preferences of a teacher, online.
+
+    Args:
+        teacher: ``"oracle"``, ``"human"``, ``{oracle: {beta: ..., mistake: ...}}`` or a :class:`Teacher`.
+        segment_length: steps per segment.
+        queries_per_update: pairs asked at each update.
+        budget: total pairs asked over the run (skipped ones count).
+        selection: ``uniform``, ``disagreement`` or ``entropy``.
+        candidates: candidate pairs per asked pair (for ``disagreement``/``entropy``).
+        features, members, hidden, layers, lr, epochs, batch_size, bootstrap, normalize:
+            the reward model (see :class:`~rewardlab.learned.preference.model.PreferenceModel`).
+        store: label store path for a human teacher (default: ``labels.sqlite`` in the run folder).
+        frame_size: ``(width, height)`` of the frames a human teacher sees.
+        seed: networks, sampling and the oracle's noise.
+    """
+
+    name = "preference"
+    learns = True
+
+    def __init__(
+        self,
+        *,
+        teacher: Any = "oracle",
+        segment_length: int = 25,
+        queries_per_update: int = 10,
+        budget: int = 200,
+        selection: str = "disagreement",
+        candidates: int = 5,
+        features: Sequence[str] = ("obs", "action"),
+        members: int = 3,
+        hidden: int = 64,
+        layers: int = 2,
+        lr: float = 1e-3,
+        epochs: int = 20,
+        batch_size: int = 64,
+        bootstrap: bool = True,
+        normalize: Normalization = "scale",
+        store: str | None = None,
+        frame_size: Sequence[int] = (160, 120),
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if selection not in SELECTIONS:
+            raise ConfigError(f"unknown query selection {selection!r}; valid: {list(SELECTIONS)}")
+        if normalize not in NORMALIZATIONS:
+            raise ConfigError(f"unknown normalize {normalize!r}; valid: {list(NORMALIZATIONS)}")
+        for key, value in {"segment_length": segment_length, "queries_per_update": queries_per_update,
+                           "candidates": candidates}.items():  # fmt: skip
+            if value < 1:
+                raise ConfigError(f"preference {key} must be >= 1, got {value}")
+        if budget < 0:
+            raise ConfigError(f"preference budget must be >= 0, got {budget}")
+        self.teacher_spec = teacher
+        self.segment_length, self.queries_per_update, self.budget = segment_length, queries_per_update, budget
+        self.selection, self.candidates = selection, candidates
+        self.model_options = dict(
+            features=tuple(features), members=members, hidden=hidden, layers=layers, lr=lr, epochs=epochs,
+            batch_size=batch_size, bootstrap=bootstrap, normalize=normalize, seed=seed,
+        )  # fmt: skip
+        self.store_path = store
+        self.frame_size = tuple(int(v) for v in frame_size)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed + 7)
+        self.asked = 0
+        self.updates = 0
+        self.model: Any = None
+        self.sampler: SegmentSampler | None = None
+        self.teacher: Teacher | None = teacher if isinstance(teacher, Teacher) else None
+        self._wants_frames = _is_human(teacher) or bool(getattr(teacher, "needs_frames", False))
+
+    @property
+    def needs_frames(self) -> bool:  # type: ignore[override]
+        return self._wants_frames
+
+    @property
+    def frame_settings(self) -> Any:
+        from rewardlab.wrappers.frames import FrameSettings
+
+        return FrameSettings(width=self.frame_size[0], height=self.frame_size[1]) if self._wants_frames else None
+
+    def bind(self, env: EnvInfo) -> None:
+        from rewardlab.learned.preference.model import PreferenceModel
+
+        super().bind(env)
+        if self.model is None:
+            self.model = PreferenceModel(env.observation_space, env.action_space, **self.model_options)
+        self.sampler = SegmentSampler(length=self.segment_length, n_envs=env.n_envs)
+        if self.teacher is None:
+            store = None
+            if _is_human(self.teacher_spec):
+                path = self.store_path or (Path(env.run_dir) / LABEL_STORE_FILE if env.run_dir else None)
+                if path is None:
+                    raise ConfigError("a human teacher needs a label store: train in a run folder or give store=")
+                store = LabelStore(path)
+            self.teacher = make_teacher(self.teacher_spec, store=store, seed=self.seed + 11)
+
+    def _require_model(self) -> Any:
+        if self.model is None:
+            raise RuntimeError(f"reward term {self.name!r} is not bound to an env yet (bind(EnvInfo) first)")
+        return self.model
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        model = self._require_model()
+        return model.reward(model.inputs(batch.obs, batch.action, batch.next_obs))
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        model = self._require_model()
+        x = model.inputs(batch.obs, batch.action, batch.next_obs)
+        self.sampler.add(x, batch.reward, batch.terminated, batch.truncated, batch.frames)
+        self.updates += 1
+        metrics: dict[str, float] = {}
+        n_ask = min(self.queries_per_update, self.budget - self.asked)
+        if n_ask > 0:
+            queries = self._queries(n_ask)
+            if queries is not None:
+                labels = self.teacher.answer(queries)
+                self.asked += queries.n
+                kept = model.add_labels(queries.inputs_1, queries.mask_1, queries.inputs_2, queries.mask_2, labels)
+                metrics["new_labels"] = float(kept)
+                if kept:
+                    metrics.update(model.train())
+        if "label_accuracy" not in metrics:
+            metrics.update(model.evaluate())
+        model.refresh_normalizer(x)
+        metrics["labels"] = float(model.n_labels)
+        metrics["queries_asked"] = float(self.asked)
+        return metrics
+
+    def _queries(self, n_ask: int) -> Queries | None:
+        """Sample candidate pairs from the latest rollouts and select ``n_ask`` of them."""
+        pool = n_ask if self.selection == "uniform" else n_ask * self.candidates
+        seg = self.sampler.sample(2 * pool, self.rng)
+        if not seg or len(seg["mask"]) < 2:
+            return None
+        half = len(seg["mask"]) // 2
+
+        def side(k: int, name: str) -> np.ndarray | None:
+            a = seg.get(name)
+            return None if a is None else a[k * half : (k + 1) * half]
+
+        candidates = Queries(
+            side(0, "rewards"), side(1, "rewards"), side(0, "mask"), side(1, "mask"),
+            side(0, "inputs"), side(1, "inputs"), side(0, "frames"), side(1, "frames"),
+        )  # fmt: skip
+        probs = self.model.preference_probabilities(
+            candidates.inputs_1, candidates.mask_1, candidates.inputs_2, candidates.mask_2
+        )
+        chosen = select_queries(self.selection, probs, n_ask, self.rng)
+        return candidates.take(chosen)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state}
+        if self.model is not None:
+            state["model"] = self.model.state_dict()
+        if self.teacher is not None:
+            state["teacher"] = self.teacher.state_dict()
+        if self.sampler is not None:
+            state["segments"] = self.sampler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.asked, self.updates = int(state["asked"]), int(state["updates"])
+        self.rng.bit_generator.state = state["rng"]
+        if "model" in state:
+            self._require_model().load_state_dict(state["model"])
+        if "teacher" in state and self.teacher is not None:
+            self.teacher.load_state_dict(state["teacher"])
+        if "segments" in state and self.sampler is not None:
+            self.sampler.load_state_dict(state["segments"])
+
+    def __repr__(self) -> str:
+        return f"PreferenceReward(teacher={self.teacher_spec!r}, budget={self.budget})"
+
+
+def _is_human(spec: Any) -> bool:
+    return spec == "human" or (isinstance(spec, dict) and "human" in spec)
