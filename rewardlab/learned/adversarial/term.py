@@ -51,6 +51,7 @@ KINDS = ("gail", "airl")
 LIPSCHITZ = ("gp", "spectral", "none")
 REWARDS = ("gail", "airl", "log_d")
 OBS_CLIP = 10.0
+SPECTRAL_REFRESH = 3  # power iterations after each update
 
 
 class AdversarialReward(RewardTerm):
@@ -314,6 +315,10 @@ class AdversarialReward(RewardTerm):
             totals["penalty"] += penalty.item()
             totals["expert_accuracy"] += (logit_e > 0).float().mean().item()
             totals["agent_accuracy"] += (logit_a < 0).float().mean().item()
+        if self.lipschitz == "spectral":
+            with torch.no_grad():  # power iterations on the final weights, so the frozen σ estimates fit them
+                for _ in range(SPECTRAL_REFRESH):
+                    self.net(*xa)
         self.net.eval()
         return {f"{self.name}_{k}": v / steps for k, v in totals.items()}
 
