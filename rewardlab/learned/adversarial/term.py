@@ -19,9 +19,14 @@ be locally Lipschitz for adversarial imitation to work):
 * ``lipschitz="gp"``: a gradient penalty on interpolates
   ``x̂ = ε·x_expert + (1 − ε)·x_agent``, ``ε ~ U(0, 1)`` per row (WGAN-GP,
   Gulrajani et al. 2017, as used by Blondé et al.):
-  ``λ·E[(‖∇ₓ̂ ℓ(x̂)‖ − k)²]`` (``gp_target=k``, 1 by default; ``k = 0`` is the
-  zero-centred penalty of Thanh-Tung et al. 2019; ``gp_one_sided`` penalises
-  only ``‖∇‖ > k``);
+  ``λ·E[max(0, ‖∇ₓ̂ ℓ(x̂)‖ − k)²]`` by default (``gp_one_sided``: only
+  violations of the bound ``k`` are penalised, so the constraint does not push
+  gradients *up* while the discriminator is still weak), or WGAN-GP's two-sided
+  ``λ·E[(‖∇ₓ̂ ℓ(x̂)‖ − k)²]`` with ``gp_one_sided=False`` (``gp_target=k``,
+  1 by default; ``k = 0`` is the zero-centred penalty of Thanh-Tung et al.
+  2019). Gradients are taken with respect to the normalised inputs. At a small
+  CPU budget on Pendulum the two-sided form kept the discriminator from
+  learning (see ``benchmarks/README.md``);
 * ``lipschitz="spectral"``: spectral normalisation of every layer;
 * ``lipschitz="none"``.
 
@@ -86,7 +91,7 @@ class AdversarialReward(RewardTerm):
         inputs: Literal["sa", "sas", "ss", "s"] = "sa",
         gp_weight: float = 10.0,
         gp_target: float = 1.0,
-        gp_one_sided: bool = False,
+        gp_one_sided: bool = True,
         hidden: int = 64,
         layers: int = 2,
         gamma: float = 0.99,

@@ -26,7 +26,7 @@ def adversarial(
     inputs: Literal["sa", "sas", "ss", "s"] = "sa",
     gp_weight: float = 10.0,
     gp_target: float = 1.0,
-    gp_one_sided: bool = False,
+    gp_one_sided: bool = True,
     hidden: int = 64,
     layers: int = 2,
     gamma: float = 0.99,
