@@ -173,6 +173,13 @@ def test_relabelling_makes_stored_rewards_equal_the_current_reward(tmp_path, nor
     assert np.abs(buf.rewards[:n, 0] - expected()).max() > 1e-3
     relabeler.relabel()  # ... until relabelled
     np.testing.assert_allclose(buf.rewards[:n, 0], expected(), rtol=1e-5, atol=1e-5)
+    # a relabeler that starts on a filled buffer (a resumed run) recovers the non-learned part from it
+    resumed = ReplayRelabeler()
+    model.learn(1, callback=resumed, reset_num_timesteps=False)
+    term.update(agent_batch(seed=6))
+    resumed.relabel()
+    n = buf.pos
+    np.testing.assert_allclose(buf.rewards[:n, 0], expected(), rtol=1e-4, atol=1e-4)
     venv.close()
 
 
