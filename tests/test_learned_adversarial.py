@@ -14,7 +14,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
 from rewardlab.learned.adversarial import AdversarialReward, from_episodes
 from rewardlab.relabel import ReplayRelabeler, find_engine
-from rewardlab.runs.reward_state import load_reward_state, save_reward_state
+from rewardlab.runs.reward_state import load_reward_state, read_reward_state, save_reward_state
 from rewardlab.train import RunConfig, build_run
 
 PENDULUM = EnvInfo("Pendulum-v1", gym.spaces.Box(-8, 8, (3,), np.float32), gym.spaces.Box(-2, 2, (1,), np.float32), 1)
@@ -228,4 +228,11 @@ def test_ppo_on_cartpole_trains_on_the_adversarial_reward_alone(tmp_path):
     assert (terms["total"] == terms["adversarial"]).all() and (terms["true_return"] == terms["length"]).all()
     progress = pd.read_csv(out / "progress.csv")
     assert progress["reward_update/adversarial_loss"].notna().any()
-    assert (out / "reward_state.pt").exists()
+    # the trained discriminator comes back with the run, and the run evaluates with it
+    from rewardlab.runs import load_run
+
+    loaded = load_run(out).reward
+    state = read_reward_state(out / "reward_state.pt")["state"]
+    for k, v in loaded.net.state_dict().items():
+        assert torch.equal(v, state["net"][k])
+    assert main(["eval", str(out), "--episodes", "1", "--video-episodes", "0"]) == 0
