@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rewardlab.cli.main import main
+from rewardlab.config import build_reward
 from rewardlab.config.registry import ConfigError
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.learned.adversarial import Demonstrations, from_episodes, load_demos
@@ -99,5 +100,8 @@ def test_demos_collect_writes_whole_episodes_of_a_trained_run(tmp_path, capsys):
     inside = ~demos.dones[:-1]
     np.testing.assert_array_equal(demos.next_obs[:-1][inside], demos.obs[1:][inside])
     assert main(["demos", "show", str(out)]) == 0
+    # a run folder as the demonstrations of a reward term: its policy is rolled out when the term is built
+    term = build_reward({"term": "adversarial", "demos": str(run), "demo_episodes": 2})
+    assert term.demos.n_episodes == 2 and term.demos.env_id == "CartPole-v1"
     assert main(["demos", "collect", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -63,7 +63,8 @@ class AdversarialReward(RewardTerm):
     """A GAIL or AIRL reward learned from demonstrations (see the module docs).
 
     Args:
-        demos: a :class:`Demonstrations` or the path of a demonstrations file.
+        demos: a :class:`Demonstrations`, the path of a demonstrations file, or a trained run's folder
+            (its policy is rolled out for ``demo_episodes`` episodes when the term is built).
         kind: ``"gail"`` or ``"airl"`` discriminator.
         lipschitz: ``"gp"``, ``"spectral"`` or ``"none"``.
         reward: ``"gail"``, ``"airl"`` or ``"log_d"``; default: the kind's own.
@@ -100,6 +101,7 @@ class AdversarialReward(RewardTerm):
         epochs: int = 1,
         history: int = 0,
         normalize_obs: bool = True,
+        demo_episodes: int = 10,
         seed: int = 0,
         name: str | None = None,
     ) -> None:
@@ -121,8 +123,16 @@ class AdversarialReward(RewardTerm):
         check_positive(lr=lr)
         if gp_weight < 0 or gp_target < 0:
             raise ConfigError(f"gp_weight and gp_target must be >= 0, got {gp_weight} and {gp_target}")
+        check_at_least(1, demo_episodes=demo_episodes)
         self.demos_path = None if isinstance(demos, Demonstrations) else str(demos)
-        self.demos = demos if isinstance(demos, Demonstrations) else load_demos(demos)
+        if isinstance(demos, Demonstrations):
+            self.demos = demos
+        elif Path(demos).is_dir():  # a trained run: roll its policy out
+            from rewardlab.learned.adversarial.demos import collect_demos
+
+            self.demos = collect_demos(demos, episodes=demo_episodes)
+        else:
+            self.demos = load_demos(demos)
         self.kind, self.lipschitz, self.reward_form, self.inputs = kind, lipschitz, reward, inputs
         self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
         self.hidden, self.layers, self.gamma = hidden, layers, float(gamma)

@@ -5,6 +5,7 @@
     reward:
       - {term: adversarial, demos: runs/expert/demos.npz, kind: gail, lipschitz: gp}
       - {term: adversarial, demos: demos.npz, kind: airl, lipschitz: spectral, inputs: s}
+      - {term: adversarial, demos: runs/expert, demo_episodes: 20}      # rolled out from a trained run
 
 Write the demonstrations with ``rewardlab demos collect RUN --episodes 20 --out demos.npz``.
 """
@@ -35,9 +36,10 @@ def adversarial(
     epochs: int = 1,
     history: int = 0,
     normalize_obs: bool = True,
+    demo_episodes: int = 10,
     seed: int = 0,
 ) -> RewardTerm:
-    """GAIL/AIRL reward from demonstrations (.npz), discriminator trained online; gradient penalty or spectral norm."""
+    """GAIL/AIRL reward from demonstrations (.npz or a run folder), kept Lipschitz (gradient penalty, spectral norm)."""
     from rewardlab.learned.adversarial.term import AdversarialReward
 
     return AdversarialReward(
@@ -57,5 +59,6 @@ def adversarial(
         epochs=epochs,
         history=history,
         normalize_obs=normalize_obs,
+        demo_episodes=demo_episodes,
         seed=seed,
     )
