@@ -17,6 +17,7 @@ Finished runs (``summary.json`` present) are reused, so a killed benchmark resum
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_learning.py --seeds 3
     ... --envs cartpole --seeds 3
+    ... --tag stress --override epochs=32 lr=0.001   # a discriminator trained harder (overfits sooner)
 """
 
 from __future__ import annotations
@@ -142,13 +143,17 @@ def run_env(name: str, args: argparse.Namespace) -> dict:
         flush=True,
     )
     base = yaml.safe_load((ROOT / s["config"]).read_text())["reward"][0]
+    base.update(args.override)
     variants = {TRUE: "extrinsic"}
     variants.update({label: {**base, "demos": str(demos_path), **v} for label, v in s["variants"].items()})
+    if args.only:
+        variants = {k: v for k, v in variants.items() if any(o.lower() in k.lower() for o in args.only)}
     rows = {}
     for label, reward in variants.items():
         runs = []
         for seed in range(args.seeds):
-            run_dir = out / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}_seed{seed}"
+            tag = f"_{args.tag}" if args.tag and reward != "extrinsic" else ""
+            run_dir = out / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}{tag}_seed{seed}"
             config = RunConfig(
                 env=s["env"], algo=s["algo"], reward=reward, steps=s["steps"], seed=seed, hyperparams=s["hp"]
             )
@@ -220,7 +225,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--demo-episodes", type=int, default=10)
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_learning"))
+    parser.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE", help="adversarial term options")
+    parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
+    parser.add_argument("--tag", default="", help="suffix of the result files and adversarial run folders")
     args = parser.parse_args()
+    args.override = {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in args.override)}
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -228,8 +237,10 @@ def main() -> None:
         result = run_env(name, args)
         text = report(result)
         print(text, flush=True)
-        (out / f"{name}.json").write_text(json.dumps(result, indent=2))
-        (out / f"{name}.txt").write_text(text + "\n")
+        result["override"] = args.override
+        stem = f"{name}_{args.tag}" if args.tag else name
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+        (out / f"{stem}.txt").write_text(text + "\n")
 
 
 if __name__ == "__main__":
