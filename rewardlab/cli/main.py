@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.perceptual_cmd",
     "rewardlab.cli.codegen_cmd",
     "rewardlab.cli.label_cmd",
+    "rewardlab.cli.demos_cmd",
 )
 
 

@@ -152,6 +152,8 @@ class RewardEngine:
         self._episodes = np.zeros((n_envs, self._k + 2))
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
+        #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
+        self.updates = 0
         self._warned: set[str] = set()
 
     @property
@@ -199,6 +201,7 @@ class RewardEngine:
                 update_batch = Transitions.concatenate(self._buffer)
                 update_batch.memo = {}  # each learning term trains once, however often it appears
                 self.last_update_metrics = self.reward.update(update_batch)
+                self.updates += 1
                 self._buffer.clear()
         return total
 
