@@ -100,6 +100,7 @@ class ONITerm(RewardTerm):
         self._values: dict[str, float] = {}  # the label table (the service's once bound)
         self._read = 0  # answers read from the service
         self._fitted = 0  # answers the model was last fitted on
+        self._fit_metrics: dict[str, float] = {}
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -210,9 +211,10 @@ class ONITerm(RewardTerm):
         _, self._read = self.service.answered_since(self._read)
         if not isinstance(self.model, RetrievalModel) and self._read > self._fitted:
             labels, _ = self.service.answered_since(0)
-            metrics.update(self.model.fit(labels, list(self._texts.values())))
+            self._fit_metrics = self.model.fit(labels, list(self._texts.values()))
             self._fitted = self._read
             self._cached.clear()
+        metrics.update(self._fit_metrics)  # the last fit's, logged at every update
         metrics.update(self.service.metrics())
         metrics["seen"] = float(len(self._texts))
         metrics["labelled_share"] = self.labelled_share()
