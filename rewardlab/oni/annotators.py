@@ -88,6 +88,7 @@ RULES: dict[str, list[str]] = {
         r"^[a-zA-Z\$] - ",  # an item entered the inventory: "f - a food ration."
         r"\b(delicious|hits the spot)\b",
         r"\bthe door opens\b",
+        r"\byou succeed in (unlocking|picking)",
     ],
     "gold": [r"\bgold pieces?\b", r"\bgold\b"],
     "stairs": [
@@ -96,7 +97,7 @@ RULES: dict[str, list[str]] = {
         r"\bhidden (door|passage)\b",
         r"\bthe door opens\b",
         r"\byou (climb|descend)\b",
-        r"\bdoorway\b",
+        r"\byou succeed in (unlocking|picking)",
     ],
     "combat": [
         *_COMMON,

@@ -33,23 +33,43 @@ MAX_BYTES = 128
 MODELS = ("retrieval", "classification", "ranking")
 
 
-def byte_ngrams(messages: Sequence[str], buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(indices, offsets)`` of every message's hashed byte 1-, 2- and 3-grams (for ``nn.EmbeddingBag``)."""
-    ids: list[np.ndarray] = []
-    offsets = []
-    total = 0
+MAX_CACHED = 100_000  # messages whose n-grams a network keeps
+
+
+def ngrams_of(text: str, buckets: int) -> np.ndarray:
+    """Hashed byte 1-, 2- and 3-grams of ``text`` (lower-cased, first :data:`MAX_BYTES` bytes)."""
+    b = np.frombuffer(text.lower().encode("utf-8")[:MAX_BYTES] or b" ", dtype=np.uint8).astype(np.int64)
+    grams = [b]
+    if len(b) > 1:
+        grams.append(256 + (b[:-1] * 257 + b[1:]) * 2654435761 % (buckets - 256))
+    if len(b) > 2:
+        grams.append(256 + ((b[:-2] * 257 + b[1:-1]) * 257 + b[2:]) * 40503 % (buckets - 256))
+    return np.concatenate(grams) % buckets
+
+
+def byte_ngrams(
+    messages: Sequence[str], buckets: int, cache: dict[str, np.ndarray] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(indices, offsets)`` of every message's n-grams (for ``nn.EmbeddingBag``), read from ``cache`` if given."""
+    ids, offsets = ngram_arrays(messages, buckets, cache)
+    return torch.from_numpy(ids), torch.from_numpy(offsets)
+
+
+def ngram_arrays(
+    messages: Sequence[str], buckets: int, cache: dict[str, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`byte_ngrams` as numpy arrays."""
+    ids = []
     for text in messages:
-        b = np.frombuffer(text.lower().encode("utf-8")[:MAX_BYTES] or b" ", dtype=np.uint8).astype(np.int64)
-        grams = [b]
-        if len(b) > 1:
-            grams.append(256 + (b[:-1] * 257 + b[1:]) * 2654435761 % (buckets - 256))
-        if len(b) > 2:
-            grams.append(256 + ((b[:-2] * 257 + b[1:-1]) * 257 + b[2:]) * 40503 % (buckets - 256))
-        g = np.concatenate(grams) % buckets
+        g = cache.get(text) if cache is not None else None
+        if g is None:
+            g = ngrams_of(text, buckets)
+            if cache is not None and len(cache) < MAX_CACHED:
+                cache[text] = g
         ids.append(g)
-        offsets.append(total)
-        total += len(g)
-    return torch.from_numpy(np.concatenate(ids)), torch.tensor(offsets, dtype=torch.int64)
+    offsets = np.zeros(len(ids), dtype=np.int64)
+    np.cumsum([len(g) for g in ids[:-1]], out=offsets[1:])
+    return np.concatenate(ids), offsets
 
 
 class ByteNet(nn.Module):
@@ -60,10 +80,34 @@ class ByteNet(nn.Module):
         self.buckets = buckets
         self.embed = nn.EmbeddingBag(buckets, dim, mode="mean")
         self.head = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self._grams: dict[str, np.ndarray] = {}
+
+    def encode(self, messages: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The n-gram ``(indices, offsets)`` of ``messages`` (reusable across gradient steps)."""
+        return byte_ngrams(messages, self.buckets, self._grams)
+
+    def head_of(self, encoded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Logits (scores) of already encoded messages."""
+        return self.head(self.embed(*encoded)).squeeze(-1)
 
     def forward(self, messages: Sequence[str]) -> torch.Tensor:
-        ids, offsets = byte_ngrams(messages, self.buckets)
-        return self.head(self.embed(ids, offsets)).squeeze(-1)
+        return self.head_of(self.encode(messages))
+
+    def numpy_scores(self, messages: Sequence[str], weights: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The forward pass in numpy with ``weights`` from :meth:`numpy_weights` (fast on a few messages)."""
+        embed, w1, b1, w2, b2 = weights
+        ids, offsets = ngram_arrays(messages, self.buckets, self._grams)
+        lengths = np.diff(np.append(offsets, len(ids)))
+        pooled = np.add.reduceat(embed[ids], offsets, axis=0) / lengths[:, None].astype(np.float32)
+        return (np.maximum(pooled @ w1 + b1, 0.0) @ w2 + b2)[:, 0]
+
+    def numpy_weights(self) -> tuple[np.ndarray, ...]:
+        """Copies of the weights for :meth:`numpy_scores`."""
+        first, last = self.head[0], self.head[2]
+        return tuple(
+            t.detach().numpy().copy()
+            for t in (self.embed.weight, first.weight.T, first.bias, last.weight.T, last.bias)
+        )
 
 
 class RewardModel:
@@ -98,7 +142,7 @@ class RetrievalModel(RewardModel):
 
 
 class _NetModel(RewardModel):
-    def __init__(self, *, steps: int = 20, batch_size: int = 256, lr: float = 3e-3, seed: int = 0,
+    def __init__(self, *, steps: int = 10, batch_size: int = 256, lr: float = 3e-3, seed: int = 0,
                  buckets: int = 4096, dim: int = 32, hidden: int = 64) -> None:
         self.steps, self.batch_size, self.lr = int(steps), int(batch_size), float(lr)
         gen = torch.Generator().manual_seed(seed)
@@ -106,14 +150,17 @@ class _NetModel(RewardModel):
             torch.manual_seed(seed)
             self.net = ByteNet(buckets=buckets, dim=dim, hidden=hidden)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        self._weights: tuple[np.ndarray, ...] | None = None  # numpy copies for scoring, refreshed after training
         self._rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
         self.updates = 0
 
-    @torch.no_grad()
     def scores(self, messages: Sequence[str]) -> np.ndarray:
+        """The network's logits (scores) of ``messages``, computed in numpy from a copy of the weights."""
         if not messages:
             return np.zeros(0)
-        return self.net(list(messages)).double().numpy()
+        if self._weights is None:
+            self._weights = self.net.numpy_weights()
+        return self.net.numpy_scores(list(messages), self._weights).astype(np.float64)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +173,7 @@ class _NetModel(RewardModel):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self._weights = None
         self.updates = int(state["updates"])
         self._rng.bit_generator.state = state["rng"]
 
@@ -151,14 +199,19 @@ class ClassificationModel(_NetModel):
         texts, targets = zip(*data)
         y_all = torch.tensor(targets, dtype=torch.float32)
         loss = torch.zeros(())
+        full = self.net.encode(texts) if len(texts) <= self.batch_size else None  # n-grams built once
         for _ in range(self.steps):
-            idx = self._rng.choice(len(texts), size=min(self.batch_size, len(texts)), replace=False)
-            logits = self.net([texts[i] for i in idx])
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, y_all[torch.from_numpy(idx)])
+            if full is not None:
+                logits, y = self.net.head_of(full), y_all
+            else:
+                idx = self._rng.choice(len(texts), size=self.batch_size, replace=False)
+                logits, y = self.net([texts[i] for i in idx]), y_all[torch.from_numpy(idx)]
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
         self.updates += 1
+        self._weights = None
         return {"model_loss": float(loss.detach())}
 
     def rewards(self, messages: Sequence[str], values: dict[str, float], keys: Sequence[str]) -> np.ndarray:
@@ -194,6 +247,7 @@ class RankingModel(_NetModel):
             loss.backward()
             self.optimizer.step()
         self.updates += 1
+        self._weights = None
         if seen:
             self.norm.update(self.scores(seen))
         return {"model_loss": float(loss.detach()), "score_mean": self.norm.mean, "score_std": self.norm.std}

@@ -73,7 +73,7 @@ class ONITerm(RewardTerm):
         batch_size: int = 16,
         background: bool = True,
         pairs_per_message: int = 2,
-        steps: int = 20,
+        steps: int = 10,
         lr: float = 3e-3,
         seed: int = 0,
         name: str | None = None,
@@ -177,6 +177,15 @@ class ONITerm(RewardTerm):
             self._cached.update(zip(missing, values.tolist()))
         return np.array([self._cached[r] for r in raws])
 
+    def _refresh(self) -> None:
+        """Recompute the cached ``r_llm`` of every message met, in one batch (after the model changed)."""
+        self._cached.clear()
+        raws = [raw for raw, key in self._keys.items() if key]
+        if raws:
+            rewards = self.model.rewards([self._texts[self._keys[r]] for r in raws], self._values,
+                                         [self._keys[r] for r in raws])
+            self._cached.update(zip(raws, rewards.tolist()))
+
     def compute(self, batch: Transitions) -> np.ndarray:
         messages = batch.next_obs[self.field]
         raws = [m.tobytes() for m in messages]
@@ -213,7 +222,7 @@ class ONITerm(RewardTerm):
             labels, _ = self.service.answered_since(0)
             self._fit_metrics = self.model.fit(labels, list(self._texts.values()))
             self._fitted = self._read
-            self._cached.clear()
+            self._refresh()
         metrics.update(self._fit_metrics)  # the last fit's, logged at every update
         metrics.update(self.service.metrics())
         metrics["seen"] = float(len(self._texts))

@@ -30,7 +30,7 @@ def oni(
     batch_size: int = 16,
     background: bool = True,
     pairs_per_message: int = 2,
-    steps: int = 20,
+    steps: int = 10,
     lr: float = 3e-3,
     seed: int = 0,
 ) -> RewardTerm:
