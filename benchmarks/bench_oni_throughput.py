@@ -5,8 +5,9 @@ shared machine's load falls on all alike:
 
 * ``off`` -- the extrinsic reward only (no LLM reward);
 * ``async`` -- extrinsic + 0.1 × ONI (classification model) with an LLM annotator on a local scripted
-  OpenAI-compatible server that answers every request after ``--delay`` seconds (concurrency = batch
-  size, so one batch takes ``--delay`` s); the worker thread labels while the env loop goes on;
+  OpenAI-compatible server, in its own process as a real server would be, that answers every request after
+  ``--delay`` seconds (concurrency = batch size, so one batch takes ``--delay`` s); the worker thread labels
+  while the env loop goes on;
 * ``sync`` -- the same, but labelling inside the step (``background: false``): the contrast.
 
 Measured: env steps per second during rollout collection (PPO's ``collect_rollouts``: env steps,
@@ -69,6 +70,43 @@ def scripted_judge(delay: float):
     return answer
 
 
+def _serve(port: int, delay: float) -> None:
+    """Child process: the scripted server on ``port`` until killed."""
+    server = FakeLLMServer(scripted_judge(delay), port=port).start()
+    while server.running:
+        time.sleep(1.0)
+
+
+class ServerProcess:
+    """The scripted server in its own process, as a real LLM server would be (not sharing our GIL)."""
+
+    def __init__(self, delay: float) -> None:
+        import multiprocessing
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.process = multiprocessing.get_context("spawn").Process(target=_serve, args=(self.port, delay), daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ServerProcess:
+        import urllib.request
+
+        self.process.start()
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(self.url + "/models", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the scripted server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(5)
+
+
 def reward_spec(variant: str, url: str, batch_size: int) -> list:
     if variant == "off":
         return ["extrinsic"]
@@ -90,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    with FakeLLMServer(scripted_judge(args.delay)) as server:
+    with ServerProcess(args.delay) as server:
         stacks = {}
         for variant in ("off", "async", "sync"):
             config = RunConfig(env=args.env, reward=reward_spec(variant, server.url, args.batch_size), seed=0,
@@ -120,7 +158,6 @@ def main() -> None:
             results[variant] = {"env_steps": steps, "seconds": secs, "steps_per_s": steps / secs,
                                 "per_rollout_steps_per_s": rates, "oni": oni_metrics}  # fmt: skip
             venv.close()
-        chat = len(server.chat_requests)
     off = results["off"]["steps_per_s"]
     print("\n| stack | rollouts | env steps/s (collection) | vs LLM reward off | labels at the end | queue | errors |")
     print("|---|---|---|---|---|---|---|")
@@ -129,7 +166,6 @@ def main() -> None:
         print(f"| {variant} | {len(r['per_rollout_steps_per_s'])} | {r['steps_per_s']:.0f} | "
               f"{r['steps_per_s'] / off:.3f}× | {o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | "
               f"{o.get('oni/errors', '-')} |")  # fmt: skip
-    print(f"\nchat requests answered by the server: {chat}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"args": vars(args), "results": results,
                                           "ratio_async_vs_off": results["async"]["steps_per_s"] / off,

@@ -173,3 +173,15 @@ def test_both_wrappers_close_every_leaf_once():
     env = rl.RewardWrapper(MessageEnv(), 2.0 * a)
     env.close()
     assert a.closed == 2
+
+
+def test_a_copy_of_a_bound_term_leaves_the_worker_behind():
+    import copy
+    import pickle
+
+    term, venv = trained_term()
+    clone = copy.deepcopy(term)
+    assert clone.service is None and clone.state_dict()["label_keys"] == term.state_dict()["label_keys"]
+    llm = rl.oni.oni(annotator={"kind": "llm", "base_url": "http://127.0.0.1:9/v1", "model": "m"})
+    assert pickle.loads(pickle.dumps(llm)).annotator.model == "m"
+    venv.close()

@@ -250,6 +250,15 @@ class LLMAnnotator:
         # a worker busy importing holds the GIL and would stall the env loop once
         self.client._openai()
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def classify_prompt(self, message: str) -> list[dict[str, str]]:
         user = CLASSIFY_PROMPT.format(goal=GOALS[self.goal], message=message)
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

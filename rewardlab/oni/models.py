@@ -173,7 +173,7 @@ class _NetModel(RewardModel):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self._weights = None
+        self._weights = self.net.numpy_weights()
         self.updates = int(state["updates"])
         self._rng.bit_generator.state = state["rng"]
 
@@ -211,7 +211,7 @@ class ClassificationModel(_NetModel):
             loss.backward()
             self.optimizer.step()
         self.updates += 1
-        self._weights = None
+        self._weights = self.net.numpy_weights()  # published when training is over (scoring never sees half a fit)
         return {"model_loss": float(loss.detach())}
 
     def rewards(self, messages: Sequence[str], values: dict[str, float], keys: Sequence[str]) -> np.ndarray:
@@ -247,7 +247,7 @@ class RankingModel(_NetModel):
             loss.backward()
             self.optimizer.step()
         self.updates += 1
-        self._weights = None
+        self._weights = self.net.numpy_weights()  # published when training is over (scoring never sees half a fit)
         if seen:
             self.norm.update(self.scores(seen))
         return {"model_loss": float(loss.detach()), "score_mean": self.norm.mean, "score_std": self.norm.std}

@@ -39,6 +39,8 @@ class AnnotationService:
         background: label in a worker thread (``False``: inside :meth:`submit`).
         max_attempts: unreadable answers tolerated per query before it is stored as 0.
         retry_delay, max_retry_delay: back-off after a batch with failures (doubles up to the maximum).
+        poll: seconds the idle worker sleeps between looks at the queue (``submit`` does not wake it, so
+            the env loop pays no thread switch per new message).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class AnnotationService:
         max_attempts: int = 3,
         retry_delay: float = 0.5,
         max_retry_delay: float = 10.0,
+        poll: float = 0.1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -61,6 +64,7 @@ class AnnotationService:
         self.max_attempts = int(max_attempts)
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
+        self.poll = float(poll)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -104,8 +108,7 @@ class AnnotationService:
             if new:
                 self._stack.extend(new)
                 self._unsaved.extend(new)
-                self.stats["submitted"] += len(new)
-                self._wake.notify()
+                self.stats["submitted"] += len(new)  # the worker polls every `poll` s: fewer, bigger batches
         if new and not self.background:
             while self._step() is True:
                 pass
@@ -115,6 +118,11 @@ class AnnotationService:
         """Answers that arrived after the first ``start`` ones, and the new count (for incremental readers)."""
         with self._lock:
             return self._answered[start:], len(self._answered)
+
+    def snapshot(self) -> dict[str, float]:
+        """A copy of the label table (key → value), taken under the lock."""
+        with self._lock:
+            return dict(self.values)
 
     def metrics(self) -> dict[str, float]:
         """Queue length, answers, answers per second since start, errors, malformed answers."""
@@ -178,7 +186,7 @@ class AnnotationService:
         while not self._stop.is_set():
             with self._lock:
                 if not self._stack and not self._unsaved:
-                    self._wake.wait(timeout=0.5)
+                    self._wake.wait(timeout=self.poll)
                     continue
             try:
                 failed = self._step()

@@ -22,6 +22,7 @@ the worker thread.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ class ONITerm(RewardTerm):
         self._read = 0  # answers read from the service
         self._fitted = 0  # answers the model was last fitted on
         self._fit_metrics: dict[str, float] = {}
+        self._trainer: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class ONITerm(RewardTerm):
 
     def close(self) -> None:
         """Stop the annotation worker (pending messages stay in the store) and close the store."""
+        self._finish_fit(wait=True)
         if self.service is not None:
             self.service.close()
             self.service.store.close()
@@ -213,16 +216,40 @@ class ONITerm(RewardTerm):
             return sum(k in covered for k in self._texts) / len(self._texts)
         return sum(k in self._values for k in self._texts) / len(self._texts)
 
+    def _fit(self, labels: list, seen: list[str]) -> None:
+        self._fit_metrics = self.model.fit(labels, seen)
+
+    def _finish_fit(self, *, wait: bool = False) -> None:
+        """Take in the weights of a finished background fit (``wait``: wait for a running one)."""
+        trainer = self._trainer
+        if trainer is not None and (wait or not trainer.is_alive()):
+            trainer.join()
+            self._trainer = None
+            self._refresh()
+
     def update(self, batch: Transitions) -> dict[str, float]:
+        """Read the labels that arrived; fit the model on all labels so far; report the service's metrics.
+
+        With ``background`` the fit runs in a trainer thread (one at a time; torch releases the GIL while it
+        computes) and its weights are taken in at the next ``update`` after it finished: the env loop does
+        not wait for the distillation either.
+        """
         metrics: dict[str, float] = {}
         if self.service is None:
             return metrics
         _, self._read = self.service.answered_since(self._read)
-        if not isinstance(self.model, RetrievalModel) and self._read > self._fitted:
+        self._finish_fit()
+        if not isinstance(self.model, RetrievalModel) and self._read > self._fitted and self._trainer is None:
             labels, _ = self.service.answered_since(0)
-            self._fit_metrics = self.model.fit(labels, list(self._texts.values()))
+            seen = list(self._texts.values())
             self._fitted = self._read
-            self._refresh()
+            if self.background:
+                # not a daemon: an interpreter exiting mid-fit waits for it (under a second) instead of aborting
+                self._trainer = threading.Thread(target=self._fit, args=(labels, seen), name="oni-trainer")
+                self._trainer.start()
+            else:
+                self._fit(labels, seen)
+                self._refresh()
         metrics.update(self._fit_metrics)  # the last fit's, logged at every update
         metrics.update(self.service.metrics())
         metrics["seen"] = float(len(self._texts))
@@ -230,19 +257,31 @@ class ONITerm(RewardTerm):
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
-        keys = sorted(self._values)
+        self._finish_fit(wait=True)
+        values = self.service.snapshot() if self.service is not None else dict(self._values)
+        keys = sorted(values)
         return {
             "model": self.model.state_dict(),
             "label_keys": keys,
-            "label_values": np.array([self._values[k] for k in keys], dtype=np.float64),
+            "label_values": np.array([values[k] for k in keys], dtype=np.float64),
             "fitted": self._fitted,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._finish_fit(wait=True)
         self.model.load_state_dict(state["model"])
         self._values.update(zip(state["label_keys"], np.asarray(state["label_values"]).tolist()))
         self._fitted = int(state["fitted"])
         self._cached.clear()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the worker thread and the store behind (bind the copy to start its own)."""
+        self._finish_fit(wait=True)
+        state = self.__dict__.copy()
+        state["service"] = None
+        state["_trainer"] = None
+        state["_values"] = dict(self._values)
+        return state
 
     def __repr__(self) -> str:
         return f"ONITerm(model={self.model.name!r}, annotator={self.annotator!r}, beta={self.beta:g})"
