@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.codegen_cmd",
     "rewardlab.cli.label_cmd",
     "rewardlab.cli.demos_cmd",
+    "rewardlab.cli.annotate_cmd",
 )
 
 

@@ -161,6 +161,14 @@ class RewardEngine:
         """Whether batches outlive the step (buffered for learning terms): then their arrays must be owned."""
         return self._learns and self.reward.training
 
+    def close(self) -> None:
+        """Close every leaf term of the reward once (each term's ``close()``: worker threads, files)."""
+        closed: set[int] = set()
+        for term in self.reward.leaves():
+            if id(term) not in closed:
+                closed.add(id(term))
+                term.close()
+
     def reset(self, env_indices: np.ndarray | None = None) -> None:
         """Start new episodes in ``env_indices`` (all envs when None)."""
         idx = np.arange(self.n_envs) if env_indices is None else env_indices
