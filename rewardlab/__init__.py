@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, codegen, config, perceptual, plot, runs, shaping, sweep, vlm
+from rewardlab import analysis, bonus, codegen, config, perceptual, plot, qd, runs, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -64,6 +64,7 @@ __all__ = [
     "make_vec_env",
     "perceptual",
     "plot",
+    "qd",
     "runs",
     "shaping",
     "sweep",
