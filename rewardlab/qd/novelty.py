@@ -162,7 +162,10 @@ class NoveltyTerm(RewardTerm):
 
     def __repr__(self) -> str:
         a = self.archive_args
-        return f"NoveltyTerm(descriptor={self.descriptor.spec!r}, k={a['k']}, threshold={a['threshold']}, mode={self.mode!r})"
+        return (
+            f"NoveltyTerm(descriptor={self.descriptor.spec!r}, k={a['k']}, threshold={a['threshold']}, "
+            f"mode={self.mode!r})"
+        )
 
 
 def novelty(**kwargs: Any) -> NoveltyTerm:
