@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.compare_cmd",
     "rewardlab.cli.perceptual_cmd",
     "rewardlab.cli.codegen_cmd",
+    "rewardlab.cli.qd_cmd",
 )
 
 

@@ -111,7 +111,10 @@ def check_env(env_id: str) -> Any:
         get_preset(env_id)
     except ValueError as err:
         raise ConfigError(str(err)) from err
-    return make_env(env_id)
+    try:
+        return make_env(env_id)
+    except Exception as err:  # noqa: BLE001 - missing dependencies (Box2D, nle) and the like: one line
+        raise ConfigError(f"cannot make {env_id}: {err}") from err
 
 
 class Evaluator:
