@@ -99,8 +99,13 @@ def main() -> None:
         best, best_ci = ci95([r["best_return"] for r in mine])
         found = sum(r["found_goal"] for r in mine)
         steps = int(np.mean([r["env_steps"] for r in mine]))
+        first = [r["first_success_steps"] for r in mine if r["first_success_steps"] is not None]
+        median_first = f"{np.median(first):,.0f}" if first else "-"
         summary[algo] = {"coverage": [cov, cov_ci], "best_return": [best, best_ci], "found_goal": found}
-        print(f"| {algo} | {cov:.3f} ± {cov_ci:.3f} | {best:.1f} ± {best_ci:.1f} | {found}/{len(mine)} | {steps} |")
+        print(
+            f"| {algo} | {cov:.3f} ± {cov_ci:.3f} | {best:.1f} ± {best_ci:.1f} | {found}/{len(mine)} "
+            f"| {median_first} | {steps} |"
+        )
     (out / "results.json").write_text(
         json.dumps(
             {
