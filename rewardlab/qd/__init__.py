@@ -9,9 +9,9 @@
   ``qd`` extra).
 """
 
-from rewardlab.qd import terms_config  # noqa: F401  (registers the YAML name)
+from rewardlab.qd import search, terms_config  # noqa: F401  (terms_config registers the YAML name)
 from rewardlab.qd.archive import NoveltyArchive
 from rewardlab.qd.descriptors import Descriptor, parse_descriptor
 from rewardlab.qd.novelty import NoveltyTerm, novelty
 
-__all__ = ["Descriptor", "NoveltyArchive", "NoveltyTerm", "novelty", "parse_descriptor"]
+__all__ = ["Descriptor", "NoveltyArchive", "NoveltyTerm", "novelty", "parse_descriptor", "search"]
