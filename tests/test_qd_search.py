@@ -99,3 +99,10 @@ def test_search_state_keeps_everything_needed(tmp_path):
     run_search(config, tmp_path, iterations=1, progress=False, plot_every=0)
     loaded = QDSearch.resume(tmp_path)
     assert loaded.iteration == 1 and len(loaded.novelty_archive) > 0 and loaded.config == config
+
+
+def test_worker_processes_give_the_same_search_as_one_process(tmp_path):
+    config = SearchConfig(algo="map_elites", seed=2, **{**FAST, "max_steps": 30})
+    one = run_search(config, tmp_path / "one", iterations=2, progress=False, plot_every=0)
+    two = run_search(config, tmp_path / "two", iterations=2, workers=2, progress=False, plot_every=0)
+    pd.testing.assert_frame_equal(one.result.data(return_type="pandas"), two.result.data(return_type="pandas"))

@@ -118,7 +118,13 @@ def check_env(env_id: str) -> Any:
 
 
 class Evaluator:
-    """Roll out solutions, in this process (``workers=1``) or on a spawned process pool."""
+    """Roll out solutions, in this process (``workers=1``) or on a spawned process pool.
+
+    A plain ``ProcessPoolExecutor`` rather than the sweep runner's pool: a sweep runs whole training jobs
+    that write run folders, here each iteration maps short rollouts over ``workers`` chunks and needs the
+    results back in order. Workers are spawned (torch and numba do not survive a fork with threads) and keep
+    one env per id between calls; results do not depend on ``workers`` (rollouts are seeded per episode).
+    """
 
     def __init__(self, env_id: str, policy: FlatPolicy, *, workers: int, seed: int, episodes: int, max_steps: Any):
         self.env_id, self.policy, self.workers = env_id, policy, workers
