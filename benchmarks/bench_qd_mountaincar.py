@@ -89,9 +89,10 @@ def main() -> None:
             runs.append(r)
     print(f"\n{args.env}, descriptor {args.descriptor}, budget {args.budget} env steps, {args.seeds} seeds")
     print(
-        "| algorithm | coverage (mean ± 95% CI) | best return (mean ± 95% CI) | seeds that found the goal | env steps |"
+        "| algorithm | coverage (mean ± 95% CI) | best return (mean ± 95% CI) | seeds at the goal "
+        "| env steps to the goal (median) | env steps |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     summary = {}
     for algo in algos:
         mine = [r for r in runs if r["algo"] == algo]
