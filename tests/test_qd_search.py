@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
+import rewardlab as rl
 from rewardlab.cli.main import main
+from rewardlab.qd.novelty import NoveltyTerm
 from rewardlab.qd.search import QDSearch, SearchConfig, read_metrics, run_search
 
 FAST = {"env_id": "MountainCar-v0", "descriptor": "final:position,velocity", "batch_size": 8, "max_steps": 60}
@@ -91,7 +93,8 @@ def test_train_with_a_novelty_yaml_logs_the_bonus(tmp_path):
     assert main([*argv, "--n-envs", "2", "--eval-episodes", "1", "--no-progress", "--out", str(out)]) == 0
     terms = pd.read_csv(out / "reward_terms.csv")
     assert "novelty" in terms.columns and (terms["novelty"] > 0).all()
-    assert (out / "reward_state.pt").exists()
+    loaded = next(t for t in rl.load_run(out).reward.leaves() if isinstance(t, NoveltyTerm))
+    assert len(loaded.archive) > 1  # the archive comes back with the run
 
 
 def test_search_state_keeps_everything_needed(tmp_path):
