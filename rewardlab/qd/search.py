@@ -89,6 +89,7 @@ class SearchConfig:
     qd_offset: float | None = None
     reward_threshold: float | None = None
     exploit_patience: int = 5
+    exploit_es: str = "cma_es"  # serene's exploiter: any ribs ES name (cma_es, sep_cma_es, lm_ma_es, openai_es)
     ae_every: int = 5
 
     def check(self) -> None:
@@ -239,6 +240,7 @@ class QDSearch:
             x0=solution,
             sigma0=c.sigma / 2,
             ranker="obj",
+            es=c.exploit_es,
             restart_rule="basic",
             batch_size=c.batch_size,
             seed=int(self.rng.integers(2**31)),
