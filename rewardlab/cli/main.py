@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "rewardlab.cli.label_cmd",
     "rewardlab.cli.demos_cmd",
     "rewardlab.cli.annotate_cmd",
+    "rewardlab.cli.qd_cmd",
 )
 
 
