@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the Ray cluster's nodes share the sweep folder: train in place, so killed runs resume from checkpoints",
     )
-    p.add_argument("--resume", action="store_true", help="skip finished runs, continue unfinished ones from their checkpoints")
+    p.add_argument(
+        "--resume", action="store_true", help="skip finished runs, continue unfinished ones from their checkpoints"
+    )
     p.add_argument("--overwrite", action="store_true", help="delete the sweep's runs and start over")
     p.add_argument("--out", default=None, help="sweep folder (default: the spec's 'out')")
     p.add_argument("--no-report", action="store_true", help="skip the results table and plots at the end")
