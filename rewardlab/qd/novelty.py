@@ -16,6 +16,12 @@ Two modes:
   times, visitation histogram, learned code); other steps get 0. This is the
   novelty-search fitness turned into a sparse terminal reward for SB3 agents.
 
+A caution measured in ``benchmarks/README.md``: the per-step bonus stays positive on
+every step (a well-covered state is still about ``threshold`` from its neighbours),
+so where reaching the goal ends the episode it also pays for *not* ending it
+(PPO on MountainCarContinuous-v0 learns to keep moving instead of reaching the
+flag); ``mode: episode`` pays once per episode and does not.
+
 In eval mode (``term.eval()``) the archive is read, not grown. With a ``learned``
 descriptor the term learns: each :meth:`update` trains the autoencoder on the
 archive's sources plus the update batch's states, then recomputes every stored
