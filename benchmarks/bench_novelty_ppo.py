@@ -94,8 +94,8 @@ def main() -> None:
         rate = ", ".join(f"{r['train_terminated_rate']:.2f}" for r in rows)
         reached = sum(r["reached_goal"] for r in rows)
         print(f"| {label} | {reached}/{len(rows)} | {mean:.1f} ± {half:.1f} | {rate} |")
-    stem = Path(args.novelty).stem if args.novelty else f"novelty_ppo_{args.env.split('-')[0].lower()}"
-    report = HERE / "results" / f"{stem}.json"
+    suffix = f"_{Path(args.novelty).stem}" if args.novelty else ""
+    report = HERE / "results" / f"novelty_ppo_{args.env.split('-')[0].lower()}{suffix}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))
     print(f"saved {report}")
