@@ -54,19 +54,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", default="20k")
     parser.add_argument("--novelty", default=None, help="reward YAML with the novelty bonus")
+    parser.add_argument("--weights", default="1.0", help="novelty weights to compare, e.g. 1.0,0.1")
     parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter override")
     parser.add_argument("--out", default="runs/bench_novelty_ppo", help="run folders")
     args = parser.parse_args()
     torch.set_num_threads(1)
     hyperparams = parse_overrides(args.hp)
-    variants = {
-        "extrinsic only": load_reward_spec("extrinsic"),
-        "extrinsic + novelty": load_reward_spec(str(ROOT / (args.novelty or NOVELTY[args.env]))),
-    }
+    variants = {"extrinsic only": load_reward_spec("extrinsic")}
+    for weight in map(float, args.weights.split(",")):
+        spec = load_reward_spec(str(ROOT / (args.novelty or NOVELTY[args.env])))
+        for item in spec:
+            if isinstance(item, dict) and item.get("term") == "novelty":
+                item["weight"] = weight
+        label = "extrinsic + novelty" if weight == 1.0 else f"extrinsic + {weight:g} novelty"
+        variants[label + (f" ({Path(args.novelty).stem})" if args.novelty else "")] = spec
     results: dict[str, list[dict]] = {label: [] for label in variants}
     for seed in range(args.seeds):
         for label, reward in variants.items():
-            run_dir = Path(args.out) / args.env / label.replace(" ", "_").replace("+", "plus") / f"seed{seed}"
+            name = label.replace(" ", "_").replace("+", "plus").replace("(", "").replace(")", "")
+            run_dir = Path(args.out) / args.env / name / f"seed{seed}"
             config = RunConfig(env=args.env, reward=reward, steps=args.steps, seed=seed, hyperparams=hyperparams)
             start = time.perf_counter()
             summary = train(config, run_dir, progress_bar=False, resume=(run_dir / "config.yaml").exists())
@@ -88,7 +94,8 @@ def main() -> None:
         rate = ", ".join(f"{r['train_terminated_rate']:.2f}" for r in rows)
         reached = sum(r["reached_goal"] for r in rows)
         print(f"| {label} | {reached}/{len(rows)} | {mean:.1f} ± {half:.1f} | {rate} |")
-    report = HERE / "results" / f"novelty_ppo_{args.env.split('-')[0].lower()}.json"
+    suffix = f"_{Path(args.novelty).stem}" if args.novelty else ""
+    report = HERE / "results" / f"novelty_ppo_{args.env.split('-')[0].lower()}{suffix}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))
     print(f"saved {report}")

@@ -111,3 +111,31 @@ def test_worker_processes_give_the_same_search_as_one_process(tmp_path):
     one = run_search(config, tmp_path / "one", iterations=2, progress=False, plot_every=0)
     two = run_search(config, tmp_path / "two", iterations=2, workers=2, progress=False, plot_every=0)
     pd.testing.assert_frame_equal(one.result.data(return_type="pandas"), two.result.data(return_type="pandas"))
+
+
+def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    args = ["--env", "MountainCar-v0", "--descriptor", "final:position,velocity", "--algo", "novelty"]
+    args += ["--batch-size", "4", "--max-steps", "30", "--seed", "5", "--no-progress"]
+    cmd = [sys.executable, "-m", "rewardlab.cli.main", "qd", *args, "--iterations", "100000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out / "state.pkl").exists():
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (out / "state.pkl").exists()
+    done = QDSearch.resume(out).iteration
+    assert done >= 1
+    assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(out), "--resume"]) == 0
+    assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(tmp_path / "whole")]) == 0
+    assert read_metrics(out) == read_metrics(tmp_path / "whole")

@@ -3,6 +3,9 @@
 ``ρ(x) = (1/k)·Σ_{i≤k} ‖x − μ_i‖`` over the k nearest descriptors ``μ_i`` of a
 :class:`~rewardlab.qd.archive.NoveltyArchive`; descriptors with ``ρ ≥ threshold``
 join the archive (growth, bound and eviction rules in :mod:`rewardlab.qd.archive`).
+The k-NN is a k-d tree over the settled entries plus a numba scan of the recent ones
+(:mod:`rewardlab.qd.knn` says why: on a growing archive it beats rebuilding a tree,
+as pyribs' ``ProximityArchive`` does, by 3-100× from 1k to 100k entries).
 
 Two modes:
 
@@ -12,6 +15,12 @@ Two modes:
   descriptor of the whole episode (any descriptor: final state, positions at fixed
   times, visitation histogram, learned code); other steps get 0. This is the
   novelty-search fitness turned into a sparse terminal reward for SB3 agents.
+
+A caution measured in ``benchmarks/README.md``: the per-step bonus stays positive on
+every step (a well-covered state is still about ``threshold`` from its neighbours),
+so where reaching the goal ends the episode it also pays for *not* ending it
+(PPO on MountainCarContinuous-v0 learns to keep moving instead of reaching the
+flag); ``mode: episode`` pays once per episode and does not.
 
 In eval mode (``term.eval()``) the archive is read, not grown. With a ``learned``
 descriptor the term learns: each :meth:`update` trains the autoencoder on the

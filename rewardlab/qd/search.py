@@ -32,7 +32,8 @@ qd_score, best_return, ...`` (QD score = Σ over filled cells of ``return − of
 (archives, emitters with their RNGs, the descriptor, counters) is written
 atomically after every iteration, so ``resume=True`` continues a killed search
 exactly where its last completed iteration left it, and ``heatmap.png`` shows the
-result archive (``ribs.visualize``).
+result archive (``ribs.visualize``). Rollouts run in local worker processes (no Ray
+backend for a cluster yet).
 """
 
 from __future__ import annotations
