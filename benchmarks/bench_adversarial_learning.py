@@ -18,6 +18,7 @@ Finished runs (``summary.json`` present) are reused, so a killed benchmark resum
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_learning.py --seeds 3
     ... --envs cartpole --seeds 3
     ... --tag stress --override epochs=32 lr=0.001   # a discriminator trained harder (overfits sooner)
+    MUJOCO_GL=egl ... --envs halfcheetah --seeds 2 --demo-episodes 5
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ SETTINGS = {
             "GAIL -log(1-D) + gradient penalty (one-sided)": {"kind": "gail", "lipschitz": "gp"},
             "constant +1 (survival control)": {"spec": {"term": "constant", "value": 1.0}},
         },
+    },
+}
+SETTINGS["halfcheetah"] = {
+    "env": "HalfCheetah-v5",
+    "algo": "sac",
+    "hp": {**SAC_SMALL, "learning_starts": 1000},
+    "expert_steps": 30000,
+    "steps": 20000,
+    "config": "configs/adversarial_pendulum.yaml",  # the same GAIL settings
+    "variants": {
+        "GAIL, no constraint": {"lipschitz": "none"},
+        "GAIL + gradient penalty (one-sided)": {"lipschitz": "gp"},
+        "GAIL + spectral norm": {"lipschitz": "spectral"},
     },
 }
 TRUE = "true reward (baseline)"
