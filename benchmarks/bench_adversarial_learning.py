@@ -18,6 +18,7 @@ Finished runs (``summary.json`` present) are reused, so a killed benchmark resum
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_learning.py --seeds 3
     ... --envs cartpole --seeds 3
     ... --tag stress --override epochs=32 lr=0.001   # a discriminator trained harder (overfits sooner)
+    MUJOCO_GL=egl ... --envs halfcheetah --seeds 2 --demo-episodes 5
 """
 
 from __future__ import annotations
@@ -65,7 +66,23 @@ SETTINGS = {
             "AIRL, no constraint": {"lipschitz": "none"},
             "AIRL + gradient penalty (one-sided)": {"lipschitz": "gp"},
             "AIRL + spectral norm": {"lipschitz": "spectral"},
+            "GAIL -log(1-D), no constraint": {"kind": "gail", "lipschitz": "none"},
+            "GAIL -log(1-D) + gradient penalty (one-sided)": {"kind": "gail", "lipschitz": "gp"},
+            "constant +1 (survival control)": {"spec": {"term": "constant", "value": 1.0}},
         },
+    },
+}
+SETTINGS["halfcheetah"] = {
+    "env": "HalfCheetah-v5",
+    "algo": "sac",
+    "hp": {**SAC_SMALL, "learning_starts": 1000},
+    "expert_steps": 30000,
+    "steps": 20000,
+    "config": "configs/adversarial_pendulum.yaml",  # the same GAIL settings
+    "variants": {
+        "GAIL, no constraint": {"lipschitz": "none"},
+        "GAIL + gradient penalty (one-sided)": {"lipschitz": "gp"},
+        "GAIL + spectral norm": {"lipschitz": "spectral"},
     },
 }
 TRUE = "true reward (baseline)"
@@ -145,14 +162,16 @@ def run_env(name: str, args: argparse.Namespace) -> dict:
     base = yaml.safe_load((ROOT / s["config"]).read_text())["reward"][0]
     base.update(args.override)
     variants = {TRUE: "extrinsic"}
-    variants.update({label: {**base, "demos": str(demos_path), **v} for label, v in s["variants"].items()})
+    for label, v in s["variants"].items():
+        variants[label] = v["spec"] if "spec" in v else {**base, "demos": str(demos_path), **v}
     if args.only:
         variants = {k: v for k, v in variants.items() if any(o.lower() in k.lower() for o in args.only)}
     rows = {}
     for label, reward in variants.items():
         runs = []
         for seed in range(args.seeds):
-            tag = f"_{args.tag}" if args.tag and reward != "extrinsic" else ""
+            adversarial = isinstance(reward, dict) and reward.get("term") == "adversarial"
+            tag = f"_{args.tag}" if args.tag and adversarial else ""
             run_dir = out / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}{tag}_seed{seed}"
             config = RunConfig(
                 env=s["env"], algo=s["algo"], reward=reward, steps=s["steps"], seed=seed, hyperparams=s["hp"]
@@ -167,7 +186,7 @@ def run_env(name: str, args: argparse.Namespace) -> dict:
                 "train_true_return": summary.get("train_true_return"),
                 "wall_s": time.perf_counter() - start,
             }
-            if reward != "extrinsic":
+            if adversarial:
                 row["lipschitz_max"], row["lipschitz_p95"] = measured_lipschitz(run_dir, demos_path)
             runs.append(row)
             print(

@@ -105,3 +105,15 @@ def test_demos_collect_writes_whole_episodes_of_a_trained_run(tmp_path, capsys):
     assert term.demos.n_episodes == 2 and term.demos.env_id == "CartPole-v1"
     assert main(["demos", "collect", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_demos_of_a_run_with_vecnormalize_hold_raw_observations(tmp_path):
+    from rewardlab.learned.adversarial import collect_demos
+
+    run = tmp_path / "mc"
+    train(RunConfig(env="MountainCar-v0", steps=256, n_envs=16, eval_episodes=0), run, progress_bar=False)
+    assert (run / "vecnormalize.pkl").exists()  # the MountainCar preset normalises observations
+    demos = collect_demos(run, episodes=2, n_envs=2)
+    positions, velocities = demos.obs[:, 0], demos.obs[:, 1]
+    assert positions.min() >= -1.2 and positions.max() <= 0.6 and np.abs(velocities).max() <= 0.07
+    assert np.abs(positions.mean() + 0.5) < 0.3  # raw positions start near -0.5, not normalised around 0
