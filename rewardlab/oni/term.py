@@ -256,6 +256,17 @@ class ONITerm(RewardTerm):
         metrics["labelled_share"] = self.labelled_share()
         return metrics
 
+    def fit_now(self) -> dict[str, float]:
+        """Fit the model on every label so far, here and now (notebooks, evaluation); returns the fit's metrics."""
+        self._finish_fit(wait=True)
+        if self.service is None or isinstance(self.model, RetrievalModel):
+            return {}
+        labels, self._read = self.service.answered_since(0)
+        self._fit(labels, list(self._texts.values()))
+        self._fitted = self._read
+        self._refresh()
+        return dict(self._fit_metrics)
+
     def state_dict(self) -> dict[str, Any]:
         self._finish_fit(wait=True)
         values = self.service.snapshot() if self.service is not None else dict(self._values)
