@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pandas as pd
 import pytest
 import torch
 
@@ -29,6 +30,9 @@ def test_rewardlab_train_on_minihack_with_the_rule_based_annotator(tmp_path):
     store = LabelStore(out / "oni_labels.sqlite", prompt_version=RULES_VERSION, model="rules", goal="default")
     assert store.counts()["labels"] > 0  # MiniHack says "Hello Agent, welcome to NetHack!" at least
     assert "oni" in (out / "reward_terms.csv").read_text().splitlines()[0]
+    progress = pd.read_csv(out / "progress.csv")  # the service's metrics reach the logger (and TensorBoard)
+    assert progress["reward_update/oni/labelled_share"].notna().any()
+    assert {"reward_update/oni/queue", "reward_update/oni/labels_per_s", "reward_update/oni/errors"} <= set(progress)
     state = torch.load(out / REWARD_STATE_FILE, weights_only=False)
     assert "label_keys" in state["state"]["oni"]
     assert not any(t.name == "oni-annotator" for t in threading.enumerate())
