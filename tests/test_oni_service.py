@@ -149,7 +149,7 @@ def test_the_env_loop_never_waits_for_a_slow_server(tmp_path):
         start = time.perf_counter()
         venv.close()
         close_seconds = time.perf_counter() - start
-    assert max(times) < 0.25, max(times)  # one answer takes 1 s: a waiting loop would take >= 1 s per step
+    assert max(times) < 0.5, max(times)  # one answer takes 1 s: a waiting loop would take >= 1 s per step
     assert metrics["queue"] > 0 and metrics["labelled_share"] < 1.0
     assert close_seconds < 8 and term.service is None
 
