@@ -73,3 +73,15 @@ def test_annotate_collects_messages_with_a_random_policy(tmp_path, capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out.split("\n}")[0] + "}")
     assert report["messages"] >= 1 and report["still_pending"] == 0
+
+
+def test_rewardlab_annotate_ranks_pairs_for_the_ranking_model(tmp_path, capsys):
+    corpus = tmp_path / "messages.txt"
+    corpus.write_text("You kill the newt!\nIt's a wall.\nYou see here 7 gold pieces.\nNever mind.\n")
+    store = tmp_path / "labels.sqlite"
+    assert main(["annotate", "--messages", str(corpus), "--store", str(store), "--queries", "rank", "--pairs", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out.split("\n}")[0] + "}")
+    assert report["queries"] == 1 + 2 + 2 and report["still_pending"] == 0
+    labels = LabelStore(store, prompt_version=RULES_VERSION, model="rules", goal="default").labels()
+    assert {lab.query.kind for lab in labels} == {"rank"} and all(len(lab.query.messages) == 2 for lab in labels)
