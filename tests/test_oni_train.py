@@ -85,3 +85,16 @@ def test_rewardlab_annotate_ranks_pairs_for_the_ranking_model(tmp_path, capsys):
     assert report["queries"] == 1 + 2 + 2 and report["still_pending"] == 0
     labels = LabelStore(store, prompt_version=RULES_VERSION, model="rules", goal="default").labels()
     assert {lab.query.kind for lab in labels} == {"rank"} and all(len(lab.query.messages) == 2 for lab in labels)
+
+
+def test_train_points_oni_at_an_llm_server_from_the_command_line(tmp_path, capsys):
+    from rewardlab.oni.terms_config import with_llm_server
+
+    spec = ["extrinsic", {"term": "oni", "weight": 0.1, "annotator": {"kind": "rules", "goal": "gold"}}]
+    url = "http://10.0.0.2:8000/v1"
+    out = with_llm_server(spec, base_url=url, model="qwen")
+    assert out[1]["annotator"] == {"kind": "llm", "goal": "gold", "base_url": url, "model": "qwen"}
+    assert spec[1]["annotator"] == {"kind": "rules", "goal": "gold"}  # the input is left alone
+    code = main(["train", "--env", "MiniHack-Room-Random-5x5-v0", "--reward", "extrinsic", "--llm-url",
+                 "http://127.0.0.1:9/v1", "--out", str(tmp_path / "x")])  # fmt: skip
+    assert code == 2 and "no ONI term" in capsys.readouterr().err
