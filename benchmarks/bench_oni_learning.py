@@ -100,9 +100,20 @@ def run_one(variant: str, seed: int, args: argparse.Namespace, url: str | None) 
             "seconds": time.perf_counter() - start, "episodes": recorder.episodes, "oni": recorder.oni}  # fmt: skip
 
 
+def t_interval(values: list[float]) -> tuple[float, float]:
+    """95% Student-t interval of the mean over seeds (clipped to [0, 1]: these are rates)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return max(0.0, x.mean() - half), min(1.0, x.mean() + half)
+
+
 def summarise(runs: list[dict], steps: int) -> None:
-    print("\n| variant | seeds | success, last 20% of steps (mean ± std) | per seed | key picked up, last 20% "
-          "| success, all training | unique messages | labelled at the end | wall s / run |")
+    print("\n| variant | seeds | success, last 20% of steps: mean [95% CI] | per seed | key picked up, last 20% "
+          "(per seed) | success, all training | unique messages | labelled at the end | wall s / run |")
     print("|---|---|---|---|---|---|---|---|---|")
     for variant in VARIANTS:
         mine = [r for r in runs if r["variant"] == variant]
@@ -116,8 +127,10 @@ def summarise(runs: list[dict], steps: int) -> None:
             every.append(np.mean([e["success"] for e in r["episodes"]]))
         seen = [r["oni"][-1]["seen"] for r in mine if r["oni"]]
         share = [r["oni"][-1]["labelled_share"] for r in mine if r["oni"]]
-        print(f"| {variant} | {len(mine)} | {np.mean(late):.2f} ± {np.std(late):.2f} | "
-              f"{', '.join(f'{x:.2f}' for x in late)} | {np.mean(keys):.2f} | {np.mean(every):.2f} | "
+        lo, hi = t_interval(late)
+        print(f"| {variant} | {len(mine)} | {np.mean(late):.2f} [{lo:.2f}, {hi:.2f}] | "
+              f"{', '.join(f'{x:.2f}' for x in late)} | {np.mean(keys):.2f} ({', '.join(f'{x:.2f}' for x in keys)}) | "
+              f"{np.mean(every):.2f} | "
               f"{np.mean(seen) if seen else '-'} | {f'{np.mean(share):.2f}' if share else '-'} | "
               f"{np.mean([r['seconds'] for r in mine]):.0f} |")  # fmt: skip
     for variant in ("oni_rules", "oni_server"):

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -159,13 +160,17 @@ def main() -> None:
                                 "per_rollout_steps_per_s": rates, "oni": oni_metrics}  # fmt: skip
             venv.close()
     off = results["off"]["steps_per_s"]
-    print("\n| stack | rollouts | env steps/s (collection) | vs LLM reward off | labels at the end | queue | errors |")
-    print("|---|---|---|---|---|---|---|")
+    off_rates = results["off"]["per_rollout_steps_per_s"]
+    for r in results.values():  # rollout k against the "off" rollout k run just before it: the load was alike
+        r["paired_ratios"] = [a / b for a, b in zip(r["per_rollout_steps_per_s"], off_rates)]
+    print("\n| stack | rollouts | env steps/s (all rollouts pooled) | pooled vs off | paired ratio per rollout: "
+          "median [min, max] | labels at the end | queue | errors |")
+    print("|---|---|---|---|---|---|---|---|")
     for variant, r in results.items():
-        o = r["oni"]
+        o, pr = r["oni"], r["paired_ratios"]
         print(f"| {variant} | {len(r['per_rollout_steps_per_s'])} | {r['steps_per_s']:.0f} | "
-              f"{r['steps_per_s'] / off:.3f}× | {o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | "
-              f"{o.get('oni/errors', '-')} |")  # fmt: skip
+              f"{r['steps_per_s'] / off:.3f}× | {np.median(pr):.3f} [{min(pr):.2f}, {max(pr):.2f}] | "
+              f"{o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | {o.get('oni/errors', '-')} |")  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"args": vars(args), "results": results,
                                           "ratio_async_vs_off": results["async"]["steps_per_s"] / off,

@@ -67,6 +67,10 @@ class RewardLogger(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
+        engine = _find_engine(self.training_env)
+        if engine is not None:  # learning terms report at every update, whether or not an episode ended
+            for key, value in engine.last_update_metrics.items():
+                self.logger.record(f"reward_update/{key}", value)
         if not self.episodes:
             return
         for key in self.episodes[-1]:
@@ -79,10 +83,6 @@ class RewardLogger(BaseCallback):
                 self.logger.record("rollout/terminated_rate", mean)
             elif key != "length":
                 self.logger.record(f"rollout/reward/{key}", mean)
-        engine = _find_engine(self.training_env)
-        if engine is not None:
-            for key, value in engine.last_update_metrics.items():
-                self.logger.record(f"reward_update/{key}", value)
 
     def _on_training_end(self) -> None:
         if self._csv_file is not None:

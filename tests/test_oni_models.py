@@ -185,3 +185,15 @@ def test_a_copy_of_a_bound_term_leaves_the_worker_behind():
     llm = rl.oni.oni(annotator={"kind": "llm", "base_url": "http://127.0.0.1:9/v1", "model": "m"})
     assert pickle.loads(pickle.dumps(llm)).annotator.model == "m"
     venv.close()
+
+
+def test_the_classifier_keeps_distilling_after_labels_stop_arriving():
+    term = rl.oni.oni(model="classification", annotator={"kind": "rules"}, background=False)  # 10 steps a fit
+    venv = rl.RewardVecWrapper(DummyVecEnv([MessageEnv]), term, update_every=2)
+    venv.reset()
+    for _ in range(80):  # every message is labelled in the first 10 steps; the fits go on until the loss is low
+        venv.step(np.zeros(1, dtype=np.int64))
+    good = [m for m in MESSAGES if rl.oni.RuleAnnotator().score(m) == 1.0]
+    assert term.score_texts(good).tolist() == [1.0] * len(good)
+    assert venv.engine.last_update_metrics["model_loss"] < 0.2
+    venv.close()

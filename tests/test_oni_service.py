@@ -149,7 +149,7 @@ def test_the_env_loop_never_waits_for_a_slow_server(tmp_path):
         start = time.perf_counter()
         venv.close()
         close_seconds = time.perf_counter() - start
-    assert max(times) < 0.25, max(times)  # one answer takes 1 s: a waiting loop would take >= 1 s per step
+    assert max(times) < 0.5, max(times)  # one answer takes 1 s: a waiting loop would take >= 1 s per step
     assert metrics["queue"] > 0 and metrics["labelled_share"] < 1.0
     assert close_seconds < 8 and term.service is None
 
@@ -161,3 +161,20 @@ def test_synchronous_service_labels_inside_submit():
     service.submit(queries(MESSAGES[1:]))
     assert service.metrics()["queue"] == 0 and len(service.values) == len(MESSAGES) - 1
     service.close()
+
+
+def test_pairs_go_through_the_ranking_prompt(tmp_path):
+    def prefer_gold(request):
+        text = user_text(request)
+        first = text.split('Message 1: "')[1].split('"')[0]
+        return f'{{"preferred": {1 if "gold" in first else 2}}}'
+
+    with FakeLLMServer(prefer_gold) as server:
+        annotator = annotator_for(server)
+        service = AnnotationService(annotator, store_at(":memory:", annotator), batch_size=3).start()
+        pairs = [("You see here 3 gold pieces.", "It's a wall."), ("It's a wall.", "You see 9 gold pieces.")]
+        service.submit([Query("rank", f"{message_hash(a)}|{message_hash(b)}", (a, b)) for a, b in pairs])
+        assert service.wait(timeout=10)
+        service.close()
+    assert sorted(service.values.values()) == [0.0, 1.0]
+    assert all("Message 1" in user_text(r) for r in server.chat_requests)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pandas as pd
 import pytest
 import torch
 
@@ -29,6 +30,9 @@ def test_rewardlab_train_on_minihack_with_the_rule_based_annotator(tmp_path):
     store = LabelStore(out / "oni_labels.sqlite", prompt_version=RULES_VERSION, model="rules", goal="default")
     assert store.counts()["labels"] > 0  # MiniHack says "Hello Agent, welcome to NetHack!" at least
     assert "oni" in (out / "reward_terms.csv").read_text().splitlines()[0]
+    progress = pd.read_csv(out / "progress.csv")  # the service's metrics reach the logger (and TensorBoard)
+    assert progress["reward_update/oni/labelled_share"].notna().any()
+    assert {"reward_update/oni/queue", "reward_update/oni/labels_per_s", "reward_update/oni/errors"} <= set(progress)
     state = torch.load(out / REWARD_STATE_FILE, weights_only=False)
     assert "label_keys" in state["state"]["oni"]
     assert not any(t.name == "oni-annotator" for t in threading.enumerate())
@@ -69,3 +73,28 @@ def test_annotate_collects_messages_with_a_random_policy(tmp_path, capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out.split("\n}")[0] + "}")
     assert report["messages"] >= 1 and report["still_pending"] == 0
+
+
+def test_rewardlab_annotate_ranks_pairs_for_the_ranking_model(tmp_path, capsys):
+    corpus = tmp_path / "messages.txt"
+    corpus.write_text("You kill the newt!\nIt's a wall.\nYou see here 7 gold pieces.\nNever mind.\n")
+    store = tmp_path / "labels.sqlite"
+    assert main(["annotate", "--messages", str(corpus), "--store", str(store), "--queries", "rank", "--pairs", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out.split("\n}")[0] + "}")
+    assert report["queries"] == 1 + 2 + 2 and report["still_pending"] == 0
+    labels = LabelStore(store, prompt_version=RULES_VERSION, model="rules", goal="default").labels()
+    assert {lab.query.kind for lab in labels} == {"rank"} and all(len(lab.query.messages) == 2 for lab in labels)
+
+
+def test_train_points_oni_at_an_llm_server_from_the_command_line(tmp_path, capsys):
+    from rewardlab.oni.terms_config import with_llm_server
+
+    spec = ["extrinsic", {"term": "oni", "weight": 0.1, "annotator": {"kind": "rules", "goal": "gold"}}]
+    url = "http://10.0.0.2:8000/v1"
+    out = with_llm_server(spec, base_url=url, model="qwen")
+    assert out[1]["annotator"] == {"kind": "llm", "goal": "gold", "base_url": url, "model": "qwen"}
+    assert spec[1]["annotator"] == {"kind": "rules", "goal": "gold"}  # the input is left alone
+    code = main(["train", "--env", "MiniHack-Room-Random-5x5-v0", "--reward", "extrinsic", "--llm-url",
+                 "http://127.0.0.1:9/v1", "--out", str(tmp_path / "x")])  # fmt: skip
+    assert code == 2 and "no ONI term" in capsys.readouterr().err

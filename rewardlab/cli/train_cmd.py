@@ -14,7 +14,8 @@ from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward, load_reward_spec
 
 #: options that define a new run; --resume takes them from the run folder instead
-RUN_OPTIONS = ("env", "reward", "algo", "steps", "seed", "n_envs", "hp", "env_kwarg", "nan_policy", "eval_episodes")
+RUN_OPTIONS = ("env", "reward", "algo", "steps", "seed", "n_envs", "hp", "env_kwarg", "nan_policy", "eval_episodes",
+               "llm_url", "llm_model")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--nan-policy", default=None, choices=["raise", "zero", "clip"], help="on NaN/inf rewards")
     p.add_argument("--eval-episodes", type=int, default=None, help="evaluation episodes at the end (default: 10)")
+    p.add_argument("--llm-url", default=None, help="LLM server for the reward's ONI terms, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--llm-model", default=None, help="model name on that server (API key from $OPENAI_API_KEY)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<env>-<algo>-seed<seed>)")
     p.add_argument(
         "--checkpoint-every",
@@ -92,6 +95,10 @@ def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, importe
     if args.env is None:
         raise ConfigError("give --env (see 'rewardlab envs'), or --resume RUN to continue a run")
     spec = load_reward_spec("extrinsic" if args.reward is None else args.reward)
+    if args.llm_url is not None or args.llm_model is not None:
+        from rewardlab.oni.terms_config import with_llm_server
+
+        spec = with_llm_server(spec, base_url=args.llm_url, model=args.llm_model)
     build_reward(spec)  # validate before building envs
     config = RunConfig(
         env=args.env,

@@ -57,6 +57,7 @@ class ONITerm(RewardTerm):
         background: annotate in a worker thread (``False``: synchronously, inside the step).
         pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
         steps, lr, seed: training of the network models (gradient steps per update).
+        converged: training loss under which the network models stop training until new labels arrive.
     """
 
     name = "oni"
@@ -77,6 +78,7 @@ class ONITerm(RewardTerm):
         steps: int = 10,
         lr: float = 3e-3,
         seed: int = 0,
+        converged: float = 0.05,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -92,6 +94,7 @@ class ONITerm(RewardTerm):
         self.batch_size = int(batch_size)
         self.background = bool(background)
         self.pairs_per_message = int(pairs_per_message)
+        self.converged = float(converged)
         self.service: AnnotationService | None = None
         self.episodic = EpisodicCounter()
         self._rng = np.random.default_rng(seed)
@@ -219,6 +222,12 @@ class ONITerm(RewardTerm):
     def _fit(self, labels: list, seen: list[str]) -> None:
         self._fit_metrics = self.model.fit(labels, seen)
 
+    def _needs_fit(self) -> bool:
+        """New labels, or labels the model does not fit yet (loss above ``converged``): ONI distils continuously."""
+        if self._read > self._fitted:
+            return True
+        return self._read > 0 and self._fit_metrics.get("model_loss", 1.0) > self.converged
+
     def _finish_fit(self, *, wait: bool = False) -> None:
         """Take in the weights of a finished background fit (``wait``: wait for a running one)."""
         trainer = self._trainer
@@ -239,7 +248,7 @@ class ONITerm(RewardTerm):
             return metrics
         _, self._read = self.service.answered_since(self._read)
         self._finish_fit()
-        if not isinstance(self.model, RetrievalModel) and self._read > self._fitted and self._trainer is None:
+        if not isinstance(self.model, RetrievalModel) and self._trainer is None and self._needs_fit():
             labels, _ = self.service.answered_since(0)
             seen = list(self._texts.values())
             self._fitted = self._read
@@ -255,6 +264,17 @@ class ONITerm(RewardTerm):
         metrics["seen"] = float(len(self._texts))
         metrics["labelled_share"] = self.labelled_share()
         return metrics
+
+    def fit_now(self) -> dict[str, float]:
+        """Fit the model on every label so far, here and now (notebooks, evaluation); returns the fit's metrics."""
+        self._finish_fit(wait=True)
+        if self.service is None or isinstance(self.model, RetrievalModel):
+            return {}
+        labels, self._read = self.service.answered_since(0)
+        self._fit(labels, list(self._texts.values()))
+        self._fitted = self._read
+        self._refresh()
+        return dict(self._fit_metrics)
 
     def state_dict(self) -> dict[str, Any]:
         self._finish_fit(wait=True)
