@@ -6,7 +6,8 @@
   B-Pref's simulated teachers, human labelling (clips, prompt, notebook widget,
   SQLite label store), and the online ``preference`` reward term.
 
-In a reward file: ``{term: preference, teacher: oracle, budget: 200}``.
+In a reward file: ``{term: preference, teacher: oracle, budget: 200}``; in Python
+``rl.learned.PreferenceReward(teacher="oracle", budget=200)``.
 """
 
 from rewardlab.learned import terms_config  # noqa: F401  (registers the YAML names)
@@ -26,11 +27,6 @@ except ImportError:
     pass
 
 
-def preference(**kwargs) -> PreferenceReward:  # type: ignore[no-untyped-def]
-    """A reward learned online from preferences (see :class:`PreferenceReward` for the keyword arguments)."""
-    return PreferenceReward(**kwargs)
-
-
 __all__ = [
     "HumanTeacher",
     "LabelStore",
@@ -41,5 +37,4 @@ __all__ = [
     "PreferenceReward",
     "RewardEnsemble",
     "bradley_terry_loss",
-    "preference",
 ]
