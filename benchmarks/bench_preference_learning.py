@@ -12,7 +12,8 @@ CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for C
   agent to survive; this control shows whether the learned reward gets that from the labels.
 
 Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
-the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection). Pendulum's returns
+the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
+ε = 0.1 mistake teacher. Pendulum's returns
 are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
 ``(R − R_rand) / (R_true − R_rand)``.
 
@@ -52,7 +53,11 @@ VARIANTS = {
 PENDULUM = {"term": "preference", "budget": 400, "queries_per_update": 20, "segment_length": 25}
 ENV_VARIANTS = {
     "CartPole-v1": VARIANTS,
-    "Pendulum-v1": {"true reward": "extrinsic", "preference, oracle": [PENDULUM]},
+    "Pendulum-v1": {
+        "true reward": "extrinsic",
+        "preference, oracle": [PENDULUM],
+        "preference, noisy teacher": [{**PENDULUM, "teacher": {"oracle": {"mistake": 0.1}}}],
+    },
 }
 
 
