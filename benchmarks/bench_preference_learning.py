@@ -13,7 +13,7 @@ CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for C
 
 Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
 the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
-ε = 0.1 mistake teacher. Pendulum's returns
+ε = 0.1 mistake teacher, and the β = 0 control. Pendulum's returns
 are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
 ``(R − R_rand) / (R_true − R_rand)``.
 
@@ -57,6 +57,7 @@ ENV_VARIANTS = {
         "true reward": "extrinsic",
         "preference, oracle": [PENDULUM],
         "preference, noisy teacher": [{**PENDULUM, "teacher": {"oracle": {"mistake": 0.1}}}],
+        "preference, random teacher": [{**PENDULUM, "teacher": {"oracle": {"beta": 0.0}}}],
     },
 }
 
