@@ -9,7 +9,7 @@ env, train, and look at it::
     venv = rl.RewardVecWrapper(venv, reward)
 """
 
-from rewardlab import analysis, bonus, codegen, config, learned, perceptual, plot, runs, shaping, sweep, vlm
+from rewardlab import analysis, bonus, codegen, config, learned, oni, perceptual, plot, qd, runs, shaping, sweep, vlm
 from rewardlab import transforms_api as transforms
 from rewardlab.callbacks import RewardLogger
 from rewardlab.config import (
@@ -63,8 +63,10 @@ __all__ = [
     "load_reward",
     "load_run",
     "make_vec_env",
+    "oni",
     "perceptual",
     "plot",
+    "qd",
     "runs",
     "shaping",
     "sweep",

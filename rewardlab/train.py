@@ -339,6 +339,10 @@ def _train_built(
             callbacks = [RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)]
             if every > 0:
                 callbacks.append(CheckpointCallback(out, every, spec=config.reward, wall_offset=wall_before))
+            if find_reward(venv).learns and getattr(model, "replay_buffer", None) is not None:
+                from rewardlab.relabel import ReplayRelabeler
+
+                callbacks.append(ReplayRelabeler())  # stored rewards follow the learned reward
             if callback is not None:
                 callbacks.extend(callback if isinstance(callback, list) else [callback])
             remaining = config.steps - model.num_timesteps

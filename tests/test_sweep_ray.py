@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from stable_baselines3.common.callbacks import BaseCallback
 
 from rewardlab.sweep import load_runs, parse_spec, run_sweep
-from rewardlab.sweep.state import read_status
+from rewardlab.sweep.state import prepare_run_dir, read_status, resumable
 from rewardlab.train import train
 
 pytest.importorskip("ray")
@@ -43,3 +44,39 @@ def test_ray_backend_runs_a_tiny_sweep(tmp_path):
         pd.read_csv(folder / "reward_terms.csv"), pd.read_csv(tmp_path / "local" / "reward_terms.csv")
     )
     assert runs.set_index("run_id").loc[run.run_id, "eval_true_return"] == local["eval_true_return"]
+
+
+class _StopAt(BaseCallback):
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= 400:
+            raise KeyboardInterrupt
+        return True
+
+
+@pytest.mark.parametrize("shared_fs", [None, False], ids=["in-place", "packed"])
+def test_ray_continues_an_unfinished_run_from_its_checkpoint(tmp_path, shared_fs):
+    spec = parse_spec(
+        {
+            "name": "resume-ray",
+            "out": str(tmp_path / "out"),
+            "envs": ["CartPole-v1"],
+            "rewards": {"plain": "extrinsic"},
+            "algos": {"ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1}},
+            "n_envs": 2,
+            "seeds": [0],
+            "steps": 768,
+            "eval_episodes": 1,
+        }
+    )
+    (run,) = spec.runs()
+    run_dir = spec.out / run.run_id
+    prepare_run_dir(run_dir, run.config_hash)
+    with pytest.raises(KeyboardInterrupt):  # a sweep killed in the middle of this run
+        train(run.config, run_dir, progress_bar=False, checkpoint_every=256, callback=_StopAt())
+    assert resumable(run_dir, run.config_hash)
+
+    outcome = run_sweep(spec, backend="ray", workers=1, shared_fs=shared_fs, resume=True, progress=False)
+    (result,) = outcome.results
+    assert result.state == "done", result.error
+    assert result.summary["resumed_from"] == 256 and result.summary["timesteps"] >= 768
+    assert read_status(run_dir)["state"] == "done" and not (run_dir.parent / f"{run_dir.name}.incoming").exists()

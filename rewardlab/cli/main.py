@@ -27,6 +27,9 @@ COMMAND_MODULES = (
     "rewardlab.cli.perceptual_cmd",
     "rewardlab.cli.codegen_cmd",
     "rewardlab.cli.label_cmd",
+    "rewardlab.cli.demos_cmd",
+    "rewardlab.cli.annotate_cmd",
+    "rewardlab.cli.qd_cmd",
 )
 
 

@@ -29,7 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="local", choices=["local", "ray"], help="where runs execute (default: local)")
     p.add_argument("--workers", type=int, default=None, help="parallel runs (default: half the cores)")
     p.add_argument("--address", default=None, help="join this Ray cluster (e.g. auto); default: start a local one")
-    p.add_argument("--resume", action="store_true", help="skip finished runs, restart unfinished ones")
+    p.add_argument(
+        "--shared-fs",
+        action="store_true",
+        help="the Ray cluster's nodes share the sweep folder: train in place, so killed runs resume from checkpoints",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="skip finished runs, continue unfinished ones from their checkpoints"
+    )
     p.add_argument("--overwrite", action="store_true", help="delete the sweep's runs and start over")
     p.add_argument("--out", default=None, help="sweep folder (default: the spec's 'out')")
     p.add_argument("--no-report", action="store_true", help="skip the results table and plots at the end")
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         workers=args.workers,
         address=args.address,
+        shared_fs=args.shared_fs or None,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.no_progress,

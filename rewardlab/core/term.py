@@ -11,7 +11,8 @@ Life cycle (all optional):
 * ``update(batch)`` -- learn online from a batch the wrapper collected
   (only called when ``learns`` is true);
 * ``state_dict()`` / ``load_state_dict(state)`` -- checkpoint and restore;
-* ``train(mode)`` -- freeze running statistics for evaluation.
+* ``train(mode)`` -- freeze running statistics for evaluation;
+* ``close()`` -- release threads and files (the wrappers call it on every leaf when they close).
 
 One term object, one evaluation per step: a term that appears more than once
 in a reward (``0.05*c + 0.05*c``, ``c + clip(c)``) is computed once per batch
@@ -141,6 +142,9 @@ class RewardTerm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+    def close(self) -> None:
+        """Release threads and files the term holds; the wrappers' ``close()`` calls it on every leaf."""
 
     # -- algebra ------------------------------------------------------------
     def __add__(self, other: Any) -> WeightedSum:

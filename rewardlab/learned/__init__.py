@@ -1,10 +1,12 @@
-"""Learned rewards: reward networks and ensembles, and rewards learned from preferences.
+"""Learned rewards: reward networks and ensembles, rewards learned from preferences and from demonstrations.
 
 * :mod:`rewardlab.learned.networks` -- reward ensembles over ``(s, a, s')`` with a
   differentiable torch path and a fast numpy path, output normalisation;
 * :mod:`rewardlab.learned.preference` -- Bradley–Terry training on segment pairs,
   B-Pref's simulated teachers, human labelling (clips, prompt, notebook widget,
-  SQLite label store), and the online ``preference`` reward term.
+  SQLite label store), and the online ``preference`` reward term;
+* :mod:`rewardlab.learned.adversarial` -- GAIL/AIRL rewards from demonstrations,
+  kept Lipschitz by a gradient penalty or spectral normalisation (``adversarial`` term).
 
 In a reward file: ``{term: preference, teacher: oracle, budget: 200}``; in Python
 ``rl.learned.PreferenceReward(teacher="oracle", budget=200)``.

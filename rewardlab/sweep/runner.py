@@ -30,18 +30,20 @@ class SweepOutcome:
         return [r for r in self.results if r.state == "failed"]
 
 
-def make_backend(backend: str, workers: int | None = None, address: str | None = None) -> Any:
-    """The backend named ``backend`` (``local`` or ``ray``)."""
+def make_backend(
+    backend: str, workers: int | None = None, address: str | None = None, *, shared_fs: bool | None = None
+) -> Any:
+    """The backend named ``backend`` (``local`` or ``ray``); ``shared_fs`` is the Ray cluster's (see runner_ray)."""
     if backend == "local":
-        if address:
-            raise ConfigError("--address joins a Ray cluster; use it with --backend ray")
+        if address or shared_fs:
+            raise ConfigError("--address and --shared-fs are for a Ray cluster; use them with --backend ray")
         from rewardlab.sweep.runner_local import LocalBackend
 
         return LocalBackend(workers)
     if backend == "ray":
         from rewardlab.sweep.runner_ray import RayBackend
 
-        return RayBackend(workers, address)
+        return RayBackend(workers, address, shared_fs=shared_fs)
     raise ConfigError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
 
 
@@ -79,6 +81,7 @@ def run_sweep(
     backend: str = "local",
     workers: int | None = None,
     address: str | None = None,
+    shared_fs: bool | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -87,9 +90,11 @@ def run_sweep(
     """Run every unfinished run of ``spec`` into ``spec.out`` and (by default) write the results report.
 
     Without ``resume`` or ``overwrite`` an existing sweep folder with runs is an
-    error, so a finished sweep is never silently mixed with a new one.
+    error, so a finished sweep is never silently mixed with a new one. Unfinished
+    runs continue from their last checkpoint (on Ray too, where runs train in the
+    sweep folder: a local instance, or a cluster with ``shared_fs``).
     """
-    runner = make_backend(backend, workers, address)
+    runner = make_backend(backend, workers, address, shared_fs=shared_fs)
     runs = spec.runs()
     out = spec.out
     with sweep_lock(out):

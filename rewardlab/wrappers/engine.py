@@ -152,12 +152,22 @@ class RewardEngine:
         self._episodes = np.zeros((n_envs, self._k + 2))
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
+        #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
+        self.updates = 0
         self._warned: set[str] = set()
 
     @property
     def keeps_batches(self) -> bool:
         """Whether batches outlive the step (buffered for learning terms): then their arrays must be owned."""
         return self._learns and self.reward.training
+
+    def close(self) -> None:
+        """Close every leaf term of the reward once (each term's ``close()``: worker threads, files)."""
+        closed: set[int] = set()
+        for term in self.reward.leaves():
+            if id(term) not in closed:
+                closed.add(id(term))
+                term.close()
 
     def reset(self, env_indices: np.ndarray | None = None) -> None:
         """Start new episodes in ``env_indices`` (all envs when None)."""
@@ -199,6 +209,7 @@ class RewardEngine:
                 update_batch = Transitions.concatenate(self._buffer)
                 update_batch.memo = {}  # each learning term trains once, however often it appears
                 self.last_update_metrics = self.reward.update(update_batch)
+                self.updates += 1
                 self._buffer.clear()
         return total
 

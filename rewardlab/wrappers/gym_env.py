@@ -64,6 +64,13 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.engine.reset()
         return obs, info
 
+    def close(self) -> None:
+        """Close the reward's terms (their worker threads, files), then the wrapped env."""
+        try:
+            self.engine.close()
+        finally:
+            self.env.close()
+
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
         if self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardWrapper")

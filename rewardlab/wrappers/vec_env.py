@@ -82,6 +82,13 @@ class RewardVecWrapper(VecEnvWrapper):
         self._actions = np.array(actions) if self.engine.keeps_batches else np.asarray(actions)
         self.venv.step_async(actions)
 
+    def close(self) -> None:
+        """Close the reward's terms (their worker threads, files), then the wrapped env."""
+        try:
+            self.engine.close()
+        finally:
+            self.venv.close()
+
     def step_wait(self) -> Any:
         if self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardVecWrapper")

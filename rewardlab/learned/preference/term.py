@@ -193,6 +193,12 @@ class PreferenceReward(RewardTerm):
         chosen = select_queries(self.selection, probs, n_ask, self.rng)
         return candidates.take(chosen)
 
+    def close(self) -> None:
+        """Close a human teacher's label store (the wrappers' ``close()`` calls this)."""
+        store = getattr(self.teacher, "store", None)
+        if store is not None:
+            store.close()
+
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state}
         if self.model is not None:

@@ -1,0 +1,80 @@
+"""``rewardlab qd``: novelty search, MAP-Elites or SERENE over small policy networks, with pyribs archives."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rewardlab.config.registry import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from rewardlab.qd.search import ALGOS
+
+    p = subparsers.add_parser(
+        "qd",
+        help="quality-diversity search (novelty search, MAP-Elites, SERENE) over small policies",
+        description=(
+            "Evolve flat parameter vectors of a linear (or --hidden tanh MLP) policy; each iteration evaluates a "
+            "batch in --workers processes, describes each rollout (--descriptor) and adds it to pyribs archives. "
+            "Writes metrics.csv (coverage, QD score, best return per iteration), heatmap.png, archive.csv and "
+            "state.pkl (resumable with --resume) into --out."
+        ),
+    )
+    p.add_argument("--env", required=True, help="a preset or Gymnasium id with flat Box observations")
+    p.add_argument(
+        "--descriptor",
+        default="final",
+        help="final:DIMS, times:DIMS@T1,T2, histogram:DIMS@BINS or learned[:DIMS]@CODE (dims by the preset's "
+        "obs_names; default: final, all dims)",
+    )
+    p.add_argument("--algo", default="map_elites", choices=ALGOS)
+    p.add_argument("--iterations", type=int, default=50, help="total iterations (a resume continues to this count)")
+    p.add_argument("--batch-size", type=int, default=32, help="solutions evaluated per iteration")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for rollouts (default: 1, in-process)")
+    p.add_argument("--hidden", type=int, default=0, help="hidden units of the policy (0: linear)")
+    p.add_argument("--sigma", type=float, default=0.5, help="mutation / initial step size of the emitters")
+    p.add_argument("--cells", type=int, default=20, help="cells per descriptor dim (CVT: centroids)")
+    p.add_argument("--k", type=int, default=15, help="neighbours of the novelty archive")
+    p.add_argument("--novelty-threshold", type=float, default=0.05, help="novelty to enter the novelty archive")
+    p.add_argument("--episodes", type=int, default=1, help="episodes per evaluation")
+    p.add_argument("--max-steps", type=int, default=None, help="cut episodes at this many steps")
+    p.add_argument("--reward-threshold", type=float, default=None, help="serene: a return above it is a reward")
+    p.add_argument("--exploit-patience", type=int, default=5, help="serene: exploit iterations without progress")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output folder (default: runs/qd/<env>-<algo>)")
+    p.add_argument("--resume", action="store_true", help="continue the search saved in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rewardlab.qd.search import SearchConfig, run_search
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if args.iterations < 1:
+        raise ConfigError(f"--iterations must be >= 1, got {args.iterations}")
+    config = SearchConfig(
+        env_id=args.env,
+        descriptor=args.descriptor,
+        algo=args.algo,
+        batch_size=args.batch_size,
+        policy_hidden=args.hidden,
+        sigma=args.sigma,
+        cells=args.cells,
+        k=args.k,
+        novelty_threshold=args.novelty_threshold,
+        episodes=args.episodes,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        reward_threshold=args.reward_threshold,
+        exploit_patience=args.exploit_patience,
+    )
+    out = args.out or f"runs/qd/{args.env.replace('/', '_')}-{args.algo}"
+    search = run_search(
+        config, out, iterations=args.iterations, workers=args.workers, resume=args.resume, progress=not args.no_progress
+    )
+    summary = {k: v for k, v in search.metrics("done").items() if k != "phase"}
+    print(json.dumps({"out": str(search.out), **summary}, indent=2))
+    return 0

@@ -1,0 +1,372 @@
+"""Adversarial rewards from demonstrations (GAIL, AIRL) with a Lipschitz constraint.
+
+A discriminator ``D = σ(ℓ(s, a, s'))`` (see :mod:`.networks`) learns, in
+:meth:`AdversarialReward.update`, to tell expert transitions (label 1) from the
+agent's (label 0) with the binary cross-entropy
+
+    L = −E_expert[log D] − E_agent[log(1 − D)]  (+ a Lipschitz penalty)
+
+and the agent is rewarded for transitions that look like the expert's:
+
+* ``reward="gail"``: ``−log(1 − D) = softplus(ℓ)`` (positive; Ho & Ermon 2016);
+* ``reward="airl"``: ``log D − log(1 − D) = ℓ`` (AIRL's ``f``; Fu et al. 2018);
+* ``reward="log_d"``: ``log D = −softplus(−ℓ)`` (negative).
+
+Lipschitz constraint ("Lipschitzness Is All You Need To Tame Off-policy
+Generative Adversarial Imitation Learning", Blondé et al. 2022: the reward must
+be locally Lipschitz for adversarial imitation to work):
+
+* ``lipschitz="gp"``: a gradient penalty on interpolates
+  ``x̂ = ε·x_expert + (1 − ε)·x_agent``, ``ε ~ U(0, 1)`` per row (WGAN-GP,
+  Gulrajani et al. 2017, as used by Blondé et al.):
+  ``λ·E[max(0, ‖∇ₓ̂ ℓ(x̂)‖ − k)²]`` by default (``gp_one_sided``: only
+  violations of the bound ``k`` are penalised, so the constraint does not push
+  gradients *up* while the discriminator is still weak), or WGAN-GP's two-sided
+  ``λ·E[(‖∇ₓ̂ ℓ(x̂)‖ − k)²]`` with ``gp_one_sided=False`` (``gp_target=k``,
+  1 by default; ``k = 0`` is the zero-centred penalty of Thanh-Tung et al.
+  2019). Gradients are taken with respect to the normalised inputs. At a small
+  CPU budget on Pendulum the two-sided form kept the discriminator from
+  learning (see ``benchmarks/README.md``);
+* ``lipschitz="spectral"``: spectral normalisation of every layer;
+* ``lipschitz="none"``.
+
+Inputs are normalised by one running mean/std shared by expert and agent
+observations (initialised from all demonstrations, then updated with each
+agent batch in :meth:`update`, frozen in :meth:`compute`), so both sides go
+through the same transform. Continuous actions are scaled to ``[-1, 1]`` by the
+action space's bounds; discrete actions are one-hot.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rewardlab.config.registry import ConfigError
+from rewardlab.core.checks import check_at_least, check_positive
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+from rewardlab.learned.adversarial.demos import Demonstrations, load_demos
+
+KINDS = ("gail", "airl")
+LIPSCHITZ = ("gp", "spectral", "none")
+REWARDS = ("gail", "airl", "log_d")
+OBS_CLIP = 10.0
+SPECTRAL_REFRESH = 3  # power iterations after each update
+
+
+class AdversarialReward(RewardTerm):
+    """A GAIL or AIRL reward learned from demonstrations (see the module docs).
+
+    Args:
+        demos: a :class:`Demonstrations`, the path of a demonstrations file, or a trained run's folder
+            (its policy is rolled out for ``demo_episodes`` episodes when the term is built).
+        kind: ``"gail"`` or ``"airl"`` discriminator.
+        lipschitz: ``"gp"``, ``"spectral"`` or ``"none"``.
+        reward: ``"gail"``, ``"airl"`` or ``"log_d"``; default: the kind's own.
+        inputs: what the discriminator (AIRL: ``g``) reads: ``"sa"``, ``"sas"``, ``"ss"``, ``"s"``.
+        gp_weight, gp_target, gp_one_sided: the gradient penalty ``λ``, ``k`` and its one-sided form.
+        hidden, layers: discriminator MLP size.
+        gamma: AIRL's shaping discount.
+        lr, batch_size, epochs: discriminator training in :meth:`update` (Adam).
+        history: agent transitions kept across updates to train on (0: only the latest batch);
+            useful with off-policy agents whose update batches are small.
+        normalize_obs: normalise observations by the shared running statistics.
+        seed: initialisation and sampling.
+    """
+
+    name = "adversarial"
+    learns = True
+
+    def __init__(
+        self,
+        *,
+        demos: Demonstrations | str | Path,
+        kind: Literal["gail", "airl"] = "gail",
+        lipschitz: Literal["gp", "spectral", "none"] = "gp",
+        reward: Literal["gail", "airl", "log_d"] | None = None,
+        inputs: Literal["sa", "sas", "ss", "s"] = "sa",
+        gp_weight: float = 10.0,
+        gp_target: float = 1.0,
+        gp_one_sided: bool = True,
+        hidden: int = 64,
+        layers: int = 2,
+        gamma: float = 0.99,
+        lr: float = 3e-4,
+        batch_size: int = 128,
+        epochs: int = 1,
+        history: int = 0,
+        normalize_obs: bool = True,
+        demo_episodes: int = 10,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        from rewardlab.learned.adversarial.networks import INPUTS
+
+        for value, valid, what in (
+            (kind, KINDS, "kind"),
+            (lipschitz, LIPSCHITZ, "lipschitz"),
+            (inputs, INPUTS, "inputs"),
+        ):
+            if value not in valid:
+                raise ConfigError(f"unknown adversarial {what} {value!r}; valid: {list(valid)}")
+        reward = kind if reward is None else reward
+        if reward not in REWARDS:
+            raise ConfigError(f"unknown adversarial reward {reward!r}; valid: {list(REWARDS)}")
+        check_at_least(1, hidden=hidden, layers=layers, batch_size=batch_size, epochs=epochs)
+        check_at_least(0, history=history)
+        check_positive(lr=lr)
+        if gp_weight < 0 or gp_target < 0:
+            raise ConfigError(f"gp_weight and gp_target must be >= 0, got {gp_weight} and {gp_target}")
+        check_at_least(1, demo_episodes=demo_episodes)
+        self.demos_path = None if isinstance(demos, Demonstrations) else str(demos)
+        if isinstance(demos, Demonstrations):
+            self.demos = demos
+        elif Path(demos).is_dir():  # a trained run: roll its policy out
+            from rewardlab.learned.adversarial.demos import collect_demos
+
+            self.demos = collect_demos(demos, episodes=demo_episodes)
+        else:
+            self.demos = load_demos(demos)
+        self.kind, self.lipschitz, self.reward_form, self.inputs = kind, lipschitz, reward, inputs
+        self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
+        self.hidden, self.layers, self.gamma = hidden, layers, float(gamma)
+        self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
+        self.normalize_obs, self.seed = normalize_obs, seed
+        self.net: Any = None
+        self._rng = np.random.default_rng(seed)
+        self._torch_rng: Any = None
+        self._history: dict[str, np.ndarray] | None = None
+        self._history_pos = 0
+        self._history_size = 0
+
+    # -- building -----------------------------------------------------------
+    def bind(self, env: EnvInfo) -> None:
+        import gymnasium as gym
+
+        super().bind(env)
+        self.demos.check_env(env, where=f"reward term {self.name!r}: demonstrations")
+        space = env.action_space
+        if isinstance(space, gym.spaces.Discrete):
+            self._n_actions: int | None = int(space.n)
+            self._act_low = self._act_scale = None
+        else:
+            self._n_actions = None
+            low, high = space.low.astype(np.float64).ravel(), space.high.astype(np.float64).ravel()
+            bounded = np.isfinite(low) & np.isfinite(high)
+            self._act_low = np.where(bounded, low, -1.0)
+            self._act_scale = np.where(bounded, (high - low) / 2.0, 1.0)
+        if self.net is None:
+            self._build(int(np.prod(env.observation_space.shape)))
+
+    def _build(self, obs_dim: int) -> None:
+        import torch
+
+        from rewardlab.learned.adversarial.networks import Discriminator
+
+        act_dim = self._n_actions if self._n_actions is not None else len(self._act_low)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            self.net = Discriminator(
+                obs_dim,
+                act_dim,
+                kind=self.kind,
+                inputs=self.inputs,
+                hidden=self.hidden,
+                layers=self.layers,
+                spectral=self.lipschitz == "spectral",
+                gamma=self.gamma,
+            )
+        self.net.eval()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        self._torch_rng = torch.Generator().manual_seed(self.seed)
+        demo_obs = np.concatenate([self._flat(self.demos.obs), self._flat(self.demos.next_obs)])
+        self.obs_mean = demo_obs.mean(axis=0)
+        self.obs_var = demo_obs.var(axis=0)
+        self.obs_count = float(len(demo_obs))
+
+    def _require_bound(self) -> None:
+        if self.net is None:
+            raise ConfigError(f"reward term {self.name!r} must be bound to an env first (wrap the env with it)")
+
+    # -- features -----------------------------------------------------------
+    @staticmethod
+    def _flat(obs: Any) -> np.ndarray:
+        if isinstance(obs, dict):
+            raise ConfigError("the adversarial reward reads array observations, not dicts")
+        x = np.asarray(obs, dtype=np.float64)
+        return x.reshape(len(x), -1)
+
+    def _norm(self, obs: Any) -> np.ndarray:
+        x = self._flat(obs)
+        if self.normalize_obs:
+            x = np.clip((x - self.obs_mean) / np.sqrt(self.obs_var + 1e-8), -OBS_CLIP, OBS_CLIP)
+        return x.astype(np.float32)
+
+    def encode_actions(self, acts: Any) -> np.ndarray:
+        """One-hot discrete actions; continuous ones clipped to the bounds and scaled to ``[-1, 1]``."""
+        a = np.asarray(acts)
+        if self._n_actions is not None:
+            idx = a.reshape(len(a)).astype(np.int64)
+            return np.eye(self._n_actions, dtype=np.float32)[idx]
+        x = a.reshape(len(a), -1).astype(np.float64)
+        return np.clip((x - self._act_low) / self._act_scale - 1.0, -1.0, 1.0).astype(np.float32)
+
+    def features(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> tuple[Any, Any, Any, Any]:
+        """The discriminator's input tensors ``(s, a, s', 1 − terminated)``."""
+        import torch
+
+        self._require_bound()
+        return (
+            torch.from_numpy(self._norm(obs)),
+            torch.from_numpy(self.encode_actions(acts)),
+            torch.from_numpy(self._norm(next_obs)),
+            torch.from_numpy(1.0 - np.asarray(terminated, dtype=np.float32).reshape(-1)),
+        )
+
+    # -- the reward ---------------------------------------------------------
+    def logits(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> np.ndarray:
+        """Discriminator logits ``ℓ`` (no gradients), float64."""
+        import torch
+
+        x = self.features(obs, acts, next_obs, terminated)
+        with torch.inference_mode():
+            return self.net(*x).double().numpy()
+
+    def reward_from_logits(self, logits: np.ndarray) -> np.ndarray:
+        """The reward form applied to logits (stable softplus)."""
+        if self.reward_form == "airl":
+            return logits
+        if self.reward_form == "gail":
+            return np.logaddexp(0.0, logits)  # −log(1 − σ(ℓ)) = log(1 + e^ℓ)
+        return -np.logaddexp(0.0, -logits)  # log σ(ℓ)
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        return self.reward_from_logits(self.logits(batch.obs, batch.action, batch.next_obs, batch.terminated))
+
+    def gradient_norms(self, obs: Any, acts: Any, next_obs: Any, terminated: Any | None = None) -> np.ndarray:
+        """``‖∇ℓ‖`` of each row with respect to the discriminator's (normalised) inputs ``(s, a, s')``."""
+        if terminated is None:
+            terminated = np.zeros(len(np.asarray(acts)), dtype=bool)
+        s, a, s2, nd = self.features(obs, acts, next_obs, terminated)
+        return self._grad_norm(s, a, s2, nd, create_graph=False).detach().double().numpy()
+
+    def _grad_norm(self, s: Any, a: Any, s2: Any, nd: Any, *, create_graph: bool) -> Any:
+        import torch
+
+        s, a, s2 = (t.detach().requires_grad_(True) for t in (s, a, s2))
+        out = self.net(s, a, s2, nd)
+        grads = torch.autograd.grad(out.sum(), (s, a, s2), create_graph=create_graph, allow_unused=True)
+        sq = sum((g**2).sum(dim=1) for g in grads if g is not None)
+        return torch.sqrt(sq + 1e-12)
+
+    # -- learning -----------------------------------------------------------
+    def _remember(self, batch: Transitions) -> dict[str, np.ndarray]:
+        """The agent transitions to train on: the batch, or the batch folded into the history ring."""
+        fresh = {
+            "obs": self._flat(batch.obs).astype(np.float32),
+            "acts": np.asarray(batch.action).reshape(batch.n, -1).astype(np.float32),
+            "next_obs": self._flat(batch.next_obs).astype(np.float32),
+            "terminated": np.asarray(batch.terminated, dtype=bool).copy(),
+        }
+        if self.history == 0:
+            return fresh
+        if self._history is None:
+            self._history = {k: np.zeros((self.history, *v.shape[1:]), dtype=v.dtype) for k, v in fresh.items()}
+        n = min(batch.n, self.history)
+        idx = (self._history_pos + np.arange(n)) % self.history
+        for k, v in fresh.items():
+            self._history[k][idx] = v[-n:]
+        self._history_pos = int((self._history_pos + n) % self.history)
+        self._history_size = int(min(self.history, self._history_size + n))
+        return {k: v[: self._history_size] for k, v in self._history.items()}
+
+    def _fold_stats(self, x: np.ndarray) -> None:
+        mean, var, n = x.mean(axis=0), x.var(axis=0), float(len(x))
+        delta = mean - self.obs_mean
+        total = self.obs_count + n
+        self.obs_mean = self.obs_mean + delta * n / total
+        self.obs_var = (self.obs_var * self.obs_count + var * n + delta**2 * self.obs_count * n / total) / total
+        self.obs_count = total
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        self._require_bound()
+        if self.normalize_obs:
+            self._fold_stats(np.concatenate([self._flat(batch.obs), self._flat(batch.next_obs)]))
+        agent = self._remember(batch)
+        n_agent = len(agent["obs"])
+        steps = max(1, math.ceil(batch.n / self.batch_size)) * self.epochs
+        self.net.train()
+        totals: dict[str, float] = {"loss": 0.0, "penalty": 0.0, "expert_accuracy": 0.0, "agent_accuracy": 0.0}
+        for _ in range(steps):
+            idx = self._rng.integers(0, n_agent, self.batch_size)
+            xa = self.features(agent["obs"][idx], agent["acts"][idx], agent["next_obs"][idx], agent["terminated"][idx])
+            xe = self.features(*self.demos.sample(self.batch_size, self._rng))
+            logit_e, logit_a = self.net(*xe), self.net(*xa)
+            loss = F.binary_cross_entropy_with_logits(
+                logit_e, torch.ones_like(logit_e)
+            ) + F.binary_cross_entropy_with_logits(logit_a, torch.zeros_like(logit_a))
+            penalty = torch.zeros(())
+            if self.lipschitz == "gp" and self.gp_weight > 0:
+                eps = torch.rand(self.batch_size, 1, generator=self._torch_rng)
+                mixed = [eps * e + (1 - eps) * a for e, a in zip(xe[:3], xa[:3])]
+                norms = self._grad_norm(*mixed, torch.ones(self.batch_size), create_graph=True)
+                gap = norms - self.gp_target
+                if self.gp_one_sided:
+                    gap = torch.clamp(gap, min=0.0)
+                penalty = self.gp_weight * (gap**2).mean()
+            self.optimizer.zero_grad()
+            (loss + penalty).backward()
+            self.optimizer.step()
+            totals["loss"] += loss.item()
+            totals["penalty"] += penalty.item()
+            totals["expert_accuracy"] += (logit_e > 0).float().mean().item()
+            totals["agent_accuracy"] += (logit_a < 0).float().mean().item()
+        if self.lipschitz == "spectral":
+            with torch.no_grad():  # power iterations on the final weights, so the frozen σ estimates fit them
+                for _ in range(SPECTRAL_REFRESH):
+                    self.net(*xa)
+        self.net.eval()
+        return {f"{self.name}_{k}": v / steps for k, v in totals.items()}
+
+    # -- state --------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"rng": self._rng.bit_generator.state}
+        if self.net is not None:
+            state.update(
+                net=self.net.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+                torch_rng=self._torch_rng.get_state(),
+                obs_mean=self.obs_mean.copy(),
+                obs_var=self.obs_var.copy(),
+                obs_count=self.obs_count,
+            )
+        if self._history is not None:
+            state["history"] = {k: v.copy() for k, v in self._history.items()}
+            state["history_pos"], state["history_size"] = self._history_pos, self._history_size
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = state["rng"]
+        if "net" in state:
+            self._require_bound()
+            self.net.load_state_dict(state["net"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self._torch_rng.set_state(state["torch_rng"])
+            self.obs_mean = np.array(state["obs_mean"], dtype=np.float64)
+            self.obs_var = np.array(state["obs_var"], dtype=np.float64)
+            self.obs_count = float(state["obs_count"])
+        if "history" in state:
+            self._history = {k: np.array(v) for k, v in state["history"].items()}
+            self._history_pos, self._history_size = int(state["history_pos"]), int(state["history_size"])
+
+    def __repr__(self) -> str:
+        return f"AdversarialReward(kind={self.kind!r}, lipschitz={self.lipschitz!r}, reward={self.reward_form!r})"

@@ -1,0 +1,300 @@
+"""The ONI reward term: ``r(m) = r_llm(m) / N_e(m)^β`` on the NetHack message of the next observation.
+
+ONI (Zheng et al. 2024, "Online Intrinsic Rewards for Decision Making Agents
+from Large Language Model Feedback"): every new message the agent meets is
+sent, in the background, to an annotator (an LLM, or rules offline); the
+answers are distilled online into a reward model (retrieval, classification
+or ranking, :mod:`rewardlab.oni.models`) in :meth:`ONITerm.update`, and the
+reward of a message is divided by ``N_e(m)^β``, the episodic count of that
+message to the power β (3 by default), so that a message pays once per
+episode. Messages the annotator has not answered yet earn 0 (retrieval) or
+the model's guess (classification, ranking): the env loop never waits.
+
+Combine it with the extrinsic reward by weights::
+
+    reward = rl.extrinsic() + 0.1 * rl.oni.oni(model="classification", annotator={"kind": "rules"})
+
+Labels live in a SQLite store (default: ``oni_labels.sqlite`` in the run
+folder); call :meth:`close` (the reward wrappers' ``close()`` does) to stop
+the worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.bonus.counts import EpisodicCounter
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.term import RewardTerm
+from rewardlab.core.transitions import Transitions
+from rewardlab.oni.annotators import Annotator, make_annotator
+from rewardlab.oni.messages import decode, message_hash, pair_key
+from rewardlab.oni.models import RetrievalModel, make_model
+from rewardlab.oni.service import AnnotationService
+from rewardlab.oni.store import LabelStore, Query
+
+STORE_FILE = "oni_labels.sqlite"
+
+
+class ONITerm(RewardTerm):
+    """``r_llm(m) / N_e(m)^β`` with ``r_llm`` distilled online from an annotator's labels of NetHack messages.
+
+    Args:
+        model: ``retrieval``, ``classification`` or ``ranking`` (:mod:`rewardlab.oni.models`).
+        annotator: an :class:`~rewardlab.oni.annotators.Annotator` or its config
+            (``{kind: rules, goal: gold}``, ``{kind: llm, base_url: ..., model: ..., goal: ...}``).
+        beta: exponent of the episodic count (0: no count division).
+        threshold: τ of the classification (default 0.5) or ranking (default 0) model.
+        store: the label store file (default ``<run folder>/oni_labels.sqlite``, in memory without a run folder).
+        field: the observation field holding the message bytes.
+        batch_size: queries per annotator call.
+        background: annotate in a worker thread (``False``: synchronously, inside the step).
+        pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
+        steps, lr, seed: training of the network models (gradient steps per update).
+    """
+
+    name = "oni"
+    learns = True
+
+    def __init__(
+        self,
+        *,
+        model: str = "classification",
+        annotator: Annotator | Mapping[str, Any] | None = None,
+        beta: float = 3.0,
+        threshold: float | None = None,
+        store: str | os.PathLike | None = None,
+        field: str = "message",
+        batch_size: int = 16,
+        background: bool = True,
+        pairs_per_message: int = 2,
+        steps: int = 10,
+        lr: float = 3e-3,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        if pairs_per_message < 1:
+            raise ValueError(f"pairs_per_message must be >= 1, got {pairs_per_message}")
+        self.model = make_model(model, threshold=threshold, steps=steps, lr=lr, seed=seed)
+        self.annotator = make_annotator(annotator)
+        self.beta = float(beta)
+        self.store_path = None if store is None else os.fspath(store)
+        self.field = field
+        self.batch_size = int(batch_size)
+        self.background = bool(background)
+        self.pairs_per_message = int(pairs_per_message)
+        self.service: AnnotationService | None = None
+        self.episodic = EpisodicCounter()
+        self._rng = np.random.default_rng(seed)
+        self._keys: dict[bytes, str] = {}  # raw message bytes -> store key ("" for no message)
+        self._texts: dict[str, str] = {}  # key -> text of every message met
+        self._cached: dict[bytes, float] = {}  # r_llm of the network models, until the next fit
+        self._values: dict[str, float] = {}  # the label table (the service's once bound)
+        self._read = 0  # answers read from the service
+        self._fitted = 0  # answers the model was last fitted on
+        self._fit_metrics: dict[str, float] = {}
+        self._trainer: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def bind(self, env: EnvInfo) -> None:
+        super().bind(env)
+        env.field_space(self.field, who="oni", hint=" (the NetHack/MiniHack presets keep 'message')")
+        self.episodic.bind(env)
+        path = self.store_path
+        if path is None:
+            path = str(Path(env.run_dir) / STORE_FILE) if env.run_dir else ":memory:"
+        if self.service is not None:
+            self.service.close()
+        store = LabelStore(
+            path, prompt_version=self.annotator.prompt_version, model=self.annotator.model, goal=self.annotator.goal
+        )
+        self.service = AnnotationService(
+            self.annotator, store, batch_size=self.batch_size, background=self.background
+        )
+        self.service.values.update(self._values)  # labels restored by load_state_dict before binding
+        self._values = self.service.values
+        self._read = 0
+        self.service.start()
+
+    def close(self) -> None:
+        """Stop the annotation worker (pending messages stay in the store) and close the store."""
+        self._finish_fit(wait=True)
+        if self.service is not None:
+            self.service.close()
+            self.service.store.close()
+            self.service = None
+
+    def reset(self, env_indices: np.ndarray) -> None:
+        self.episodic.reset(env_indices)
+
+    # -- reward -------------------------------------------------------------------------------------
+
+    def _meet(self, raws: list[bytes]) -> None:
+        """Learn the keys of new raw messages and queue the queries for new texts."""
+        queries = []
+        for raw in dict.fromkeys(raws):
+            if raw in self._keys:
+                continue
+            text = decode(raw)
+            key = message_hash(text) if text else ""
+            self._keys[raw] = key
+            if not key or key in self._texts:
+                continue
+            if self.model.query_kind == "rank":
+                earlier = list(self._texts.values())
+                if earlier:
+                    for j in self._rng.choice(len(earlier), size=min(self.pairs_per_message, len(earlier)),
+                                              replace=False):
+                        a, b = (text, earlier[j]) if self._rng.random() < 0.5 else (earlier[j], text)
+                        queries.append(Query("rank", pair_key(a, b), (a, b)))
+            else:
+                queries.append(Query("classify", key, (text,)))
+            self._texts[key] = text
+        if queries and self.service is not None:
+            self.service.submit(queries)
+
+    def llm_rewards(self, raws: list[bytes]) -> np.ndarray:
+        """``r_llm`` of raw messages (met before: see :meth:`_meet`)."""
+        keys = [self._keys[r] for r in raws]
+        if isinstance(self.model, RetrievalModel):
+            values = self._values
+            return np.array([values.get(k, 0.0) if k else 0.0 for k in keys])
+        missing = [r for r in dict.fromkeys(raws) if r not in self._cached]
+        if missing:
+            texts = [self._texts.get(self._keys[r], "") for r in missing]
+            found = [i for i, t in enumerate(texts) if t]
+            values = np.zeros(len(missing))
+            if found:
+                values[found] = self.model.rewards([texts[i] for i in found], self._values,
+                                                   [self._keys[missing[i]] for i in found])
+            self._cached.update(zip(missing, values.tolist()))
+        return np.array([self._cached[r] for r in raws])
+
+    def _refresh(self) -> None:
+        """Recompute the cached ``r_llm`` of every message met, in one batch (after the model changed)."""
+        self._cached.clear()
+        raws = [raw for raw, key in self._keys.items() if key]
+        if raws:
+            rewards = self.model.rewards([self._texts[self._keys[r]] for r in raws], self._values,
+                                         [self._keys[r] for r in raws])
+            self._cached.update(zip(raws, rewards.tolist()))
+
+    def compute(self, batch: Transitions) -> np.ndarray:
+        messages = batch.next_obs[self.field]
+        raws = [m.tobytes() for m in messages]
+        self._meet(raws)
+        r = self.llm_rewards(raws)
+        counts = self.episodic.visit(np.array([hash(raw) for raw in raws], dtype=np.int64))
+        if self.beta == 0:
+            return r
+        return r / counts.astype(np.float64) ** self.beta
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        """``r_llm`` of message texts (without counting them): for plots and notebooks."""
+        raws = [t.encode("latin-1") for t in texts]
+        self._meet(raws)
+        return self.llm_rewards(raws)
+
+    # -- learning -----------------------------------------------------------------------------------
+
+    def labelled_share(self) -> float:
+        """Share of the unique messages met that have a label (classification queries)."""
+        if not self._texts:
+            return 0.0
+        if self.model.query_kind == "rank":
+            covered = {k for lab in (self.service._answered if self.service else []) for k in lab.query.key.split("|")}
+            return sum(k in covered for k in self._texts) / len(self._texts)
+        return sum(k in self._values for k in self._texts) / len(self._texts)
+
+    def _fit(self, labels: list, seen: list[str]) -> None:
+        self._fit_metrics = self.model.fit(labels, seen)
+
+    def _finish_fit(self, *, wait: bool = False) -> None:
+        """Take in the weights of a finished background fit (``wait``: wait for a running one)."""
+        trainer = self._trainer
+        if trainer is not None and (wait or not trainer.is_alive()):
+            trainer.join()
+            self._trainer = None
+            self._refresh()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        """Read the labels that arrived; fit the model on all labels so far; report the service's metrics.
+
+        With ``background`` the fit runs in a trainer thread (one at a time; torch releases the GIL while it
+        computes) and its weights are taken in at the next ``update`` after it finished: the env loop does
+        not wait for the distillation either.
+        """
+        metrics: dict[str, float] = {}
+        if self.service is None:
+            return metrics
+        _, self._read = self.service.answered_since(self._read)
+        self._finish_fit()
+        if not isinstance(self.model, RetrievalModel) and self._read > self._fitted and self._trainer is None:
+            labels, _ = self.service.answered_since(0)
+            seen = list(self._texts.values())
+            self._fitted = self._read
+            if self.background:
+                # not a daemon: an interpreter exiting mid-fit waits for it (under a second) instead of aborting
+                self._trainer = threading.Thread(target=self._fit, args=(labels, seen), name="oni-trainer")
+                self._trainer.start()
+            else:
+                self._fit(labels, seen)
+                self._refresh()
+        metrics.update(self._fit_metrics)  # the last fit's, logged at every update
+        metrics.update(self.service.metrics())
+        metrics["seen"] = float(len(self._texts))
+        metrics["labelled_share"] = self.labelled_share()
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        self._finish_fit(wait=True)
+        values = self.service.snapshot() if self.service is not None else dict(self._values)
+        keys = sorted(values)
+        return {
+            "model": self.model.state_dict(),
+            "label_keys": keys,
+            "label_values": np.array([values[k] for k in keys], dtype=np.float64),
+            "fitted": self._fitted,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._finish_fit(wait=True)
+        self.model.load_state_dict(state["model"])
+        self._values.update(zip(state["label_keys"], np.asarray(state["label_values"]).tolist()))
+        self._fitted = int(state["fitted"])
+        self._cached.clear()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the worker thread and the store behind (bind the copy to start its own)."""
+        self._finish_fit(wait=True)
+        state = self.__dict__.copy()
+        state["service"] = None
+        state["_trainer"] = None
+        state["_values"] = dict(self._values)
+        return state
+
+    def __repr__(self) -> str:
+        return f"ONITerm(model={self.model.name!r}, annotator={self.annotator!r}, beta={self.beta:g})"
+
+
+def oni(
+    *,
+    model: str = "classification",
+    annotator: Annotator | Mapping[str, Any] | None = None,
+    beta: float = 3.0,
+    threshold: float | None = None,
+    store: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> ONITerm:
+    """An ONI term (see :class:`ONITerm`)."""
+    return ONITerm(model=model, annotator=annotator, beta=beta, threshold=threshold, store=store, **kwargs)

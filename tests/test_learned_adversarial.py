@@ -1,0 +1,238 @@
+"""Adversarial rewards from demonstrations: reward forms, Lipschitz constraints, state, relabelling, short runs."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rewardlab.cli.main import main
+from rewardlab.config.registry import ConfigError
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.core.transitions import Transitions
+from rewardlab.learned.adversarial import AdversarialReward, from_episodes
+from rewardlab.relabel import ReplayRelabeler, find_engine
+from rewardlab.runs.reward_state import load_reward_state, read_reward_state, save_reward_state
+from rewardlab.train import RunConfig, build_run
+
+PENDULUM = EnvInfo("Pendulum-v1", gym.spaces.Box(-8, 8, (3,), np.float32), gym.spaces.Box(-2, 2, (1,), np.float32), 1)
+CARTPOLE = EnvInfo("CartPole-v1", gym.spaces.Box(-5, 5, (4,), np.float32), gym.spaces.Discrete(2), 1)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def demos_for(env_id, *, episodes=4, length=50, center=0.3, seed=0):
+    """Synthetic expert episodes: observations around ``center``, actions near +1 (continuous) or 1 (discrete)."""
+    rng = np.random.default_rng(seed)
+    dim = {"Pendulum-v1": 3, "CartPole-v1": 4}[env_id]
+    eps = []
+    for _ in range(episodes):
+        obs = (center + 0.1 * rng.normal(size=(length + 1, dim))).astype(np.float32)
+        if env_id == "Pendulum-v1":
+            acts = np.clip(1.0 + 0.1 * rng.normal(size=(length, 1)), -2, 2).astype(np.float32)
+        else:
+            acts = np.ones(length, dtype=np.int64)
+        eps.append({"obs": obs[:-1], "next_obs": obs[1:], "acts": acts, "return": 0.0, "terminated": True})
+    return from_episodes(eps, env_id)
+
+
+def agent_batch(n=256, *, center=-0.3, seed=1):
+    rng = np.random.default_rng(seed)
+    obs = (center + 0.1 * rng.normal(size=(n + 1, 3))).astype(np.float32)
+    acts = np.clip(-1.0 + 0.1 * rng.normal(size=(n, 1)), -2, 2).astype(np.float32)
+    return Transitions.from_arrays(obs[:-1], acts, obs[1:])
+
+
+def trained(steps=60, **kwargs):
+    term = AdversarialReward(demos=demos_for("Pendulum-v1"), lr=3e-3, seed=0, **kwargs)
+    term.bind(PENDULUM)
+    for k in range(steps):
+        term.update(agent_batch(seed=k))
+    return term
+
+
+def probe_points(term, n=512, seed=7):
+    """Random inputs and expert/agent interpolates, raw (the term normalises them)."""
+    rng = np.random.default_rng(seed)
+    expert, agent = term.demos.sample(n, rng), agent_batch(n, seed=seed)
+    eps = rng.uniform(size=(n, 1)).astype(np.float32)
+    mixed = [eps * e + (1 - eps) * a for e, a in zip(expert[:3], (agent.obs, agent.action, agent.next_obs))]
+    random = [rng.normal(scale=0.6, size=(n, 3)), rng.uniform(-2, 2, (n, 1)), rng.normal(scale=0.6, size=(n, 3))]
+    return [np.concatenate([m, r]).astype(np.float32) for m, r in zip(mixed, random)]
+
+
+def test_reward_forms_and_airl_shaping():
+    term = trained(steps=3, kind="airl")
+    batch = agent_batch(8)
+    logits = term.logits(batch.obs, batch.action, batch.next_obs, batch.terminated)
+    np.testing.assert_allclose(term.compute(batch), logits)  # AIRL: the reward is f = log D − log(1 − D)
+    d = 1 / (1 + np.exp(-logits))
+    term.reward_form = "gail"
+    np.testing.assert_allclose(term.compute(batch), -np.log(1 - d), rtol=1e-6)
+    term.reward_form = "log_d"
+    np.testing.assert_allclose(term.compute(batch), np.log(d), rtol=1e-6)
+    # f = g(s,a) + γ(1 − terminated)h(s') − h(s): at a terminal step the γh(s') term is gone
+    ended = term.logits(batch.obs, batch.action, batch.next_obs, np.ones(8, dtype=bool))
+    s2 = torch.from_numpy(term._norm(batch.next_obs))
+    with torch.no_grad():
+        h_next = term.net.h(s2).squeeze(1).double().numpy()
+    np.testing.assert_allclose(logits - ended, term.gamma * h_next, rtol=1e-4, atol=1e-5)
+
+
+def test_the_discriminator_learns_to_separate_expert_from_agent():
+    term = trained(steps=40, lipschitz="none")
+    expert = term.demos
+    r_expert = term.compute(Transitions.from_arrays(expert.obs, expert.acts, expert.next_obs))
+    r_agent = term.compute(agent_batch(seed=99))
+    assert r_expert.mean() > r_agent.mean() + 1.0
+    metrics = term.update(agent_batch(seed=100))
+    assert metrics["adversarial_expert_accuracy"] > 0.9 and metrics["adversarial_agent_accuracy"] > 0.9
+
+
+def test_gradient_penalty_bounds_the_measured_lipschitz_constant():
+    free = trained(lipschitz="none")
+    penalised = trained(lipschitz="gp", gp_weight=10.0, gp_target=1.0, gp_one_sided=True)
+    lip_free = free.gradient_norms(*probe_points(free)).max()
+    lip_gp = penalised.gradient_norms(*probe_points(penalised)).max()
+    assert lip_gp < 2.0 < lip_free, (lip_gp, lip_free)
+
+
+def test_spectral_norm_keeps_each_layer_at_most_one():
+    def layer_norms(term):
+        return [
+            torch.linalg.matrix_norm(m.weight.detach(), ord=2).item()
+            for m in term.net.modules()
+            if isinstance(m, torch.nn.Linear)
+        ]
+
+    assert max(layer_norms(trained(lipschitz="none"))) > 1.2  # without it, layers grow
+    spectral = trained(lipschitz="spectral")
+    assert max(layer_norms(spectral)) <= 1.0 + 1e-2
+    assert spectral.gradient_norms(*probe_points(spectral)).max() <= 1.0 + 1e-2  # so the whole network is 1-Lipschitz
+
+
+@pytest.mark.parametrize("lipschitz", ["gp", "spectral"])
+def test_state_round_trip_is_exact(tmp_path, lipschitz):
+    term = AdversarialReward(demos=demos_for("Pendulum-v1"), lipschitz=lipschitz, history=300, seed=3)
+    term.bind(PENDULUM)
+    for k in range(3):
+        term.update(agent_batch(seed=k))
+    save_reward_state(term, tmp_path / "state.pt")
+    copy = AdversarialReward(demos=demos_for("Pendulum-v1"), lipschitz=lipschitz, history=300, seed=99)
+    copy.bind(PENDULUM)
+    load_reward_state(copy, tmp_path / "state.pt")
+    probe = agent_batch(32, seed=50)
+    np.testing.assert_array_equal(copy.compute(probe), term.compute(probe))
+    # networks, optimiser, normaliser, history and random streams all carry over: the next update is identical
+    assert copy.update(agent_batch(seed=60)) == term.update(agent_batch(seed=60))
+    np.testing.assert_array_equal(copy.compute(probe), term.compute(probe))
+
+
+def test_bad_options_and_demos_for_another_env_are_one_line_errors():
+    with pytest.raises(ConfigError, match="unknown adversarial lipschitz 'l2'; valid"):
+        AdversarialReward(demos=demos_for("Pendulum-v1"), lipschitz="l2")
+    term = AdversarialReward(demos=demos_for("Pendulum-v1"))
+    with pytest.raises(ConfigError, match="come from Pendulum-v1 but the reward is bound to CartPole-v1"):
+        term.bind(CARTPOLE)
+
+
+def pendulum_reward(obs, action):
+    theta = np.arctan2(obs[:, 1], obs[:, 0])
+    u = np.clip(action.reshape(-1), -2, 2)
+    return -(theta**2 + 0.1 * obs[:, 2] ** 2 + 0.001 * u**2)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_relabelling_makes_stored_rewards_equal_the_current_reward(tmp_path, normalize):
+    demos_file = demos_for("Pendulum-v1").save(tmp_path / "demos.npz")
+    reward = ["extrinsic", {"term": "adversarial", "demos": str(demos_file), "weight": 0.5, "history": 500}]
+    hp = {"learning_starts": 250, "batch_size": 32, "normalize": normalize}
+    config = RunConfig(env="Pendulum-v1", algo="sac", reward=reward, steps=300, hyperparams=hp, eval_episodes=0)
+    model, venv, _ = build_run(config)
+    relabeler = ReplayRelabeler(batch_size=100)
+    model.learn(300, callback=relabeler)
+    engine = find_engine(venv)
+    assert engine.updates == 2 and relabeler.relabels == 2  # one relabel per reward update (every 128 steps)
+    buf, n = model.replay_buffer, model.replay_buffer.pos
+    term = engine.reward.terms[1]
+
+    def expected():
+        batch = relabeler.transitions(np.arange(n))
+        return pendulum_reward(batch.obs, batch.action) + 0.5 * term(batch)
+
+    np.testing.assert_allclose(buf.rewards[:n, 0], expected(), rtol=1e-5, atol=1e-5)
+    term.update(agent_batch(seed=5))  # the reward learns: the stored rewards are stale ...
+    assert np.abs(buf.rewards[:n, 0] - expected()).max() > 1e-3
+    relabeler.relabel()  # ... until relabelled
+    np.testing.assert_allclose(buf.rewards[:n, 0], expected(), rtol=1e-5, atol=1e-5)
+    # a relabeler that starts on a filled buffer (a resumed run) recovers the non-learned part from it
+    resumed = ReplayRelabeler()
+    model.learn(1, callback=resumed, reset_num_timesteps=False)
+    term.update(agent_batch(seed=6))
+    resumed.relabel()
+    n = buf.pos
+    np.testing.assert_allclose(buf.rewards[:n, 0], expected(), rtol=1e-4, atol=1e-4)
+    venv.close()
+
+
+def test_relabelling_a_dqn_buffer_with_several_envs_and_discrete_actions(tmp_path):
+    demos_file = demos_for("CartPole-v1").save(tmp_path / "demos.npz")
+    reward = ["extrinsic", {"term": "adversarial", "demos": str(demos_file), "weight": 0.5}]
+    hp = {"learning_starts": 10_000, "train_freq": 8, "buffer_size": 600}  # the buffer wraps around
+    config = RunConfig(env="CartPole-v1", algo="dqn", reward=reward, steps=1400, n_envs=3, hyperparams=hp)
+    config.eval_episodes = 0
+    model, venv, _ = build_run(config)
+    relabeler = ReplayRelabeler(batch_size=256)
+    model.learn(1400, callback=relabeler)
+    buf, term = model.replay_buffer, find_engine(venv).reward.terms[1]
+    assert buf.full and relabeler.relabels == 3
+    term.update(relabeler.transitions(np.arange(100)))
+    relabeler.relabel()
+    batch = relabeler.transitions(np.arange(buf.buffer_size))
+    assert batch.action.dtype == np.int64 and set(np.unique(batch.action)) <= {0, 1}
+    np.testing.assert_allclose(buf.rewards.reshape(-1), 1.0 + 0.5 * term(batch), rtol=1e-5, atol=1e-5)
+    venv.close()
+
+
+def test_sac_on_pendulum_trains_and_relabels_through_the_cli(tmp_path, monkeypatch):
+    relabelled = []
+    relabel = ReplayRelabeler.relabel
+    monkeypatch.setattr(ReplayRelabeler, "relabel", lambda self: relabelled.append(relabel(self)) or relabelled[-1])
+    demos_file = demos_for("Pendulum-v1").save(tmp_path / "demos.npz")
+    out = tmp_path / "run"
+    args = ["train", "--env", "Pendulum-v1", "--algo", "sac", "--steps", "300", "--eval-episodes", "1"]
+    args += ["--reward", f"{{term: adversarial, demos: {demos_file}, lipschitz: gp}}", "--no-progress"]
+    args += ["--hp", "learning_starts=250", "--hp", "batch_size=32", "--out", str(out)]
+    assert main(args) == 0
+    assert relabelled == [128, 256]  # train installs the relabeler for an off-policy agent with a learning reward
+    assert np.isfinite(json.loads((out / "summary.json").read_text())["eval_true_return"])
+    assert (out / "reward_state.pt").exists()
+
+
+def test_ppo_on_cartpole_trains_on_the_adversarial_reward_alone(tmp_path):
+    demos_file = demos_for("CartPole-v1").save(tmp_path / "demos.npz")
+    out = tmp_path / "run"
+    args = ["train", "--env", "CartPole-v1", "--steps", "1024", "--n-envs", "4", "--eval-episodes", "1"]
+    args += ["--reward", f"{{term: adversarial, demos: {demos_file}, kind: airl, lipschitz: spectral}}"]
+    args += ["--no-progress", "--out", str(out), "--hp", "batch_size=128"]
+    assert main(args) == 0
+    terms = pd.read_csv(out / "reward_terms.csv")
+    assert (terms["total"] == terms["adversarial"]).all() and (terms["true_return"] == terms["length"]).all()
+    progress = pd.read_csv(out / "progress.csv")
+    assert progress["reward_update/adversarial_loss"].notna().any()
+    # the trained discriminator comes back with the run, and the run evaluates with it
+    from rewardlab.runs import load_run
+
+    loaded = load_run(out).reward
+    state = read_reward_state(out / "reward_state.pt")["state"]
+    for k, v in loaded.net.state_dict().items():
+        assert torch.equal(v, state["net"][k])
+    assert main(["eval", str(out), "--episodes", "1", "--video-episodes", "0"]) == 0

@@ -1,0 +1,163 @@
+"""The asynchronous ONI annotation service against the scripted server: faults, restarts, no stalls."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+import pytest
+from fake_llm import FakeLLMServer, Reply, user_text
+from oni_helpers import MESSAGES, MessageEnv
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import rewardlab as rl
+from rewardlab.llm import LLMClient, LLMConfig
+from rewardlab.oni.annotators import LLMAnnotator, RuleAnnotator
+from rewardlab.oni.messages import message_hash
+from rewardlab.oni.service import AnnotationService
+from rewardlab.oni.store import LabelStore, Query
+
+pytest.importorskip("openai")
+
+
+def judge(request: dict) -> str:
+    """The scripted LLM: gold and kills are progress."""
+    text = user_text(request)
+    message = text.split('"')[1] if '"' in text else ""
+    good = "gold" in message or "kill" in message
+    return f'Thinking about it.\n{{"progress": {"true" if good else "false"}}}'
+
+
+def annotator_for(server: FakeLLMServer, **overrides) -> LLMAnnotator:
+    settings = {"base_url": server.url, "model": server.model, "retry_base_delay": 0.01, "retry_max_delay": 0.05,
+                "timeout": 2.0, "max_retries": 1, "concurrency": 4, **overrides}  # fmt: skip
+    return LLMAnnotator(LLMClient(LLMConfig(**settings)))
+
+
+def queries(texts):
+    return [Query("classify", message_hash(t), (t,)) for t in texts]
+
+
+def asked(server: FakeLLMServer) -> collections.Counter:
+    """How often each message was asked in an answered request."""
+    return collections.Counter(user_text(r).split('"')[1] for r in server.chat_requests)
+
+
+TEXTS = [f"You see here {i} gold pieces." if i % 2 else f"You hear noise number {i}." for i in range(24)]
+
+
+def store_at(path, annotator):
+    return LabelStore(path, prompt_version=annotator.prompt_version, model=annotator.model, goal=annotator.goal)
+
+
+def test_faults_lose_no_label_and_every_answer_is_right(tmp_path):
+    with FakeLLMServer(judge) as server:
+        annotator = annotator_for(server)
+        server.inject(Reply.error(429), times=2)
+        server.inject(Reply.error(500), times=2)
+        server.inject(Reply.malformed_json(), times=2)
+        server.inject(Reply.dropped(), times=2)
+        server.inject(Reply.slow("Let me think.", 0.3))  # slow, and no verdict: asked again
+        server.inject(Reply("I would rather not say."), times=2)  # readable JSON, unreadable verdict
+        service = AnnotationService(annotator, store_at(tmp_path / "s.sqlite", annotator), batch_size=5,
+                                    retry_delay=0.01, max_attempts=5).start()  # fmt: skip
+        assert service.submit(queries(TEXTS)) == len(TEXTS)
+        assert service.submit(queries(TEXTS[:5])) == 0  # deduplicated by hash
+        assert service.wait(timeout=20)
+        metrics = service.metrics()
+        service.close()
+    assert metrics["labels"] == len(TEXTS) and metrics["queue"] == 0
+    assert metrics["errors"] > 0 and metrics["malformed"] >= 1
+    values = {k: v for k, v in service.values.items()}
+    for text in TEXTS:
+        assert values[message_hash(text)] == float("gold" in text), text
+    store = store_at(tmp_path / "s.sqlite", annotator)
+    assert store.counts() == {"labels": len(TEXTS), "pending": 0}
+
+
+def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path):
+    with FakeLLMServer("I cannot tell.") as server:
+        annotator = annotator_for(server)
+        service = AnnotationService(annotator, store_at(":memory:", annotator), max_attempts=2).start()
+        service.submit(queries(["It's a wall."]))
+        assert service.wait(timeout=10)
+        service.close()
+    assert len(server.chat_requests) == 2
+    (label,) = service.answered_since(0)[0]
+    assert label.value == 0.0 and not label.parsed
+    assert service.stats["unparsed"] == 1 and annotator.malformed == 2
+
+
+def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    with FakeLLMServer(judge) as server:
+        first_half, second_half = TEXTS[:12], TEXTS[12:]
+        annotator = annotator_for(server)
+        service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
+        service.submit(queries(first_half))
+        assert service.wait(timeout=10)
+        server.stop()  # the server goes away mid-run
+        service.submit(queries(second_half))
+        time.sleep(0.3)
+        assert service.metrics()["errors"] > 0 and service.metrics()["queue"] == len(second_half)
+        service.close()  # the run stops; the unanswered messages stay pending in the store
+        assert store_at(path, annotator).counts() == {"labels": len(first_half), "pending": len(second_half)}
+
+        server.start()  # a new run on the same store, with the server back
+        annotator = annotator_for(server)
+        resumed = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
+        assert resumed.stats["reused"] == len(first_half)
+        assert resumed.submit(queries(TEXTS)) == 0  # all known: answered or pending
+        assert resumed.wait(timeout=10)
+        resumed.close()
+    counts = asked(server)
+    assert set(counts) == set(TEXTS) and max(counts.values()) == 1  # each message answered once, none twice
+    assert store_at(path, annotator).counts() == {"labels": len(TEXTS), "pending": 0}
+
+
+def test_restart_in_the_middle_of_a_batch_loses_nothing(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    with FakeLLMServer(judge, delay=0.2) as server:
+        annotator = annotator_for(server, max_retries=3)
+        service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
+        service.submit(queries(TEXTS))
+        time.sleep(0.3)
+        server.restart(down_for=0.3)  # in-flight answers are dropped; the client retries
+        assert service.wait(timeout=20)
+        service.close()
+    assert set(service.values) == {message_hash(t) for t in TEXTS}
+    assert store_at(path, annotator).counts()["pending"] == 0
+
+
+def test_the_env_loop_never_waits_for_a_slow_server(tmp_path):
+    messages = [f"message {i}" for i in range(200)]
+    with FakeLLMServer(judge, delay=1.0) as server:
+        term = rl.oni.oni(model="retrieval", annotator=annotator_for(server), beta=0.0, batch_size=4)
+        venv = rl.RewardVecWrapper(
+            DummyVecEnv([lambda i=i: MessageEnv(messages, length=50, offset=i * 50) for i in range(4)]), term,
+            update_every=8,
+        )
+        venv.reset()
+        venv.step(np.zeros(4, dtype=np.int64))  # the first step loads the compiled episodic-count kernels
+        times = []
+        for _ in range(40):
+            start = time.perf_counter()
+            venv.step(np.zeros(4, dtype=np.int64))
+            times.append(time.perf_counter() - start)
+        metrics = venv.engine.last_update_metrics
+        start = time.perf_counter()
+        venv.close()
+        close_seconds = time.perf_counter() - start
+    assert max(times) < 0.25, max(times)  # one answer takes 1 s: a waiting loop would take >= 1 s per step
+    assert metrics["queue"] > 0 and metrics["labelled_share"] < 1.0
+    assert close_seconds < 8 and term.service is None
+
+
+def test_synchronous_service_labels_inside_submit():
+    rules = RuleAnnotator()
+    service = AnnotationService(rules, LabelStore(":memory:", prompt_version="v", model="rules", goal="default"),
+                                background=False)  # fmt: skip
+    service.submit(queries(MESSAGES[1:]))
+    assert service.metrics()["queue"] == 0 and len(service.values) == len(MESSAGES) - 1
+    service.close()

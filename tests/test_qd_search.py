@@ -1,0 +1,141 @@
+"""QD search: resume equals an uninterrupted run, QD covers more than random search, CLI and training lines."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+import rewardlab as rl
+from rewardlab.cli.main import main
+from rewardlab.qd.novelty import NoveltyTerm
+from rewardlab.qd.search import QDSearch, SearchConfig, read_metrics, run_search
+
+FAST = {"env_id": "MountainCar-v0", "descriptor": "final:position,velocity", "batch_size": 8, "max_steps": 60}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("algo", ["serene", "map_elites"])
+def test_killed_search_resumes_to_the_same_archive_as_an_uninterrupted_run(tmp_path, algo):
+    # serene: every 60-step return (-60) counts as a reward, so exploiters start and are saved too (OpenAI-ES:
+    # ribs compiles its CMA-ES with numba on first use, seconds a test need not spend)
+    serene = {"reward_threshold": -61.0, "exploit_es": "openai_es"} if algo == "serene" else {}
+    config = SearchConfig(algo=algo, seed=3, **serene, **FAST)
+    whole = run_search(config, tmp_path / "whole", iterations=6, progress=False, plot_every=0)
+    run_search(config, tmp_path / "cut", iterations=3, progress=False, plot_every=0)
+    # a search killed after writing a metrics row but before saving its state: the row is dropped on resume
+    (tmp_path / "cut" / "metrics.csv").write_text(
+        (tmp_path / "cut" / "metrics.csv").read_text() + "4,999,0,0,0,0,0,0,explore,0\n"
+    )
+    resumed = run_search(config, tmp_path / "cut", iterations=6, resume=True, progress=False, plot_every=0)
+    assert resumed.iteration == 6
+    if algo == "serene":
+        assert {r["phase"] for r in read_metrics(tmp_path / "whole")} == {"explore", "exploit"}
+    assert read_metrics(tmp_path / "cut") == read_metrics(tmp_path / "whole")
+    a, b = whole.result.data(return_type="pandas"), resumed.result.data(return_type="pandas")
+    pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "cut" / "heatmap.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="already holds a search"):
+        run_search(config, tmp_path / "cut", iterations=7, progress=False)
+
+
+def test_novelty_search_and_map_elites_cover_more_cells_than_random_search(tmp_path):
+    filled = {}
+    for algo in ("random", "novelty", "map_elites"):
+        config = SearchConfig(algo=algo, seed=1, cells=10, **{**FAST, "max_steps": None})  # full 200-step episodes
+        search = run_search(config, tmp_path / algo, iterations=20, progress=False, plot_every=0)
+        filled[algo] = search.metrics("-")["filled_cells"]
+        assert search.evaluations == 160
+    assert filled["novelty"] > filled["random"] and filled["map_elites"] > filled["random"], filled
+
+
+def test_learned_descriptor_search_retrains_and_redescribes(tmp_path):
+    config = SearchConfig(algo="novelty", seed=0, ae_every=2, **{**FAST, "descriptor": "learned@2"})
+    search = run_search(config, tmp_path, iterations=4, progress=False, plot_every=0)
+    assert search.descriptor.fits == 2 and search.result.stats.num_elites > 0
+    data = search.result.data(["measures", "source"])
+    torch.testing.assert_close(
+        torch.as_tensor(data["measures"]), torch.as_tensor(search.descriptor.encode(data["source"]))
+    )
+
+
+def test_cli_runs_a_search_and_names_bad_inputs_in_one_line(tmp_path, capsys):
+    out = tmp_path / "qd"
+    args = ["qd", "--env", "MountainCar-v0", "--descriptor", "final:position", "--batch-size", "4"]
+    args += ["--algo", "novelty", "--iterations", "2", "--max-steps", "30", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert {"state.pkl", "metrics.csv", "heatmap.png", "archive.csv"} <= {p.name for p in out.iterdir()}
+    assert len(read_metrics(out)) == 2
+    capsys.readouterr()
+    for bad, message in [
+        (["--env", "MountainCar-v9"], "unknown environment 'MountainCar-v9' (did you mean 'MountainCar-v0'?)"),
+        (["--descriptor", "final:speed"], "no observation dimension 'speed'; valid: ['position', 'velocity']"),
+        (["--descriptor", "histo:position"], "unknown descriptor kind 'histo' (did you mean 'histogram'?)"),
+        (["--env", "Taxi-v3"], "descriptors read flat vector observations; Taxi-v3 has Discrete(500)"),
+    ]:
+        argv = ["qd", "--env", "MountainCar-v0", *bad, "--iterations", "1", "--out", str(tmp_path / "bad")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit):
+        main(["qd", "--env", "MountainCar-v0", "--algo", "nsga"])
+    assert "invalid choice: 'nsga' (choose from 'map_elites', 'novelty', 'serene', 'random')" in capsys.readouterr().err
+
+
+def test_train_with_a_novelty_yaml_logs_the_bonus(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--env", "MountainCar-v0", "--reward", "configs/novelty_mountaincar.yaml", "--steps", "512"]
+    assert main([*argv, "--n-envs", "2", "--eval-episodes", "1", "--no-progress", "--out", str(out)]) == 0
+    terms = pd.read_csv(out / "reward_terms.csv")
+    assert "novelty" in terms.columns and (terms["novelty"] > 0).all()
+    loaded = next(t for t in rl.load_run(out).reward.leaves() if isinstance(t, NoveltyTerm))
+    assert len(loaded.archive) > 1  # the archive comes back with the run
+
+
+def test_search_state_keeps_everything_needed(tmp_path):
+    config = SearchConfig(algo="novelty", seed=1, **FAST)
+    run_search(config, tmp_path, iterations=1, progress=False, plot_every=0)
+    loaded = QDSearch.resume(tmp_path)
+    assert loaded.iteration == 1 and len(loaded.novelty_archive) > 0 and loaded.config == config
+
+
+def test_worker_processes_give_the_same_search_as_one_process(tmp_path):
+    config = SearchConfig(algo="map_elites", seed=2, **{**FAST, "max_steps": 30})
+    one = run_search(config, tmp_path / "one", iterations=2, progress=False, plot_every=0)
+    two = run_search(config, tmp_path / "two", iterations=2, workers=2, progress=False, plot_every=0)
+    pd.testing.assert_frame_equal(one.result.data(return_type="pandas"), two.result.data(return_type="pandas"))
+
+
+def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    args = ["--env", "MountainCar-v0", "--descriptor", "final:position,velocity", "--algo", "novelty"]
+    args += ["--batch-size", "4", "--max-steps", "30", "--seed", "5", "--no-progress"]
+    cmd = [sys.executable, "-m", "rewardlab.cli.main", "qd", *args, "--iterations", "100000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out / "state.pkl").exists():
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (out / "state.pkl").exists()
+    done = QDSearch.resume(out).iteration
+    assert done >= 1
+    assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(out), "--resume"]) == 0
+    assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(tmp_path / "whole")]) == 0
+    assert read_metrics(out) == read_metrics(tmp_path / "whole")
