@@ -26,7 +26,12 @@ the summary goes to ``benchmarks/results/preference_learning_<steps>.json``.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --seeds 5 --steps 50k
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --env Pendulum-v1 \
-        --seeds 3 --steps 100k
+        --seeds 5 --steps 100k
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --env Pendulum-v1 \
+        --algo sac --seeds 3 --steps 10k --variants "true reward" "preference, oracle"
+
+With an off-policy algorithm (``--algo sac``) ``rewardlab train`` relabels the replay buffer after every
+reward update (:mod:`rewardlab.relabel`).
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ def bootstrap_ratio(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="CartPole-v1", choices=list(ENV_VARIANTS))
+    parser.add_argument("--algo", default="ppo", help="ppo (default) or an off-policy algo such as sac (relabelled)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", default="50k")
     parser.add_argument("--variants", nargs="*", default=None, help="labels of the variants to run (default: all)")
@@ -103,6 +109,7 @@ def main() -> None:
     variants = ENV_VARIANTS[args.env]
     labels = args.variants or list(variants)
     prefix = "" if args.env == "CartPole-v1" else f"{args.env}/"
+    prefix += "" if args.algo == "ppo" else f"{args.algo}/"
     results: dict[str, dict[str, list[float]]] = {}
     for seed in range(args.seeds):  # seed-major: an interrupted run still has every variant for the first seeds
         for label in labels:
@@ -111,7 +118,9 @@ def main() -> None:
             if summary_file.exists():
                 summary = json.loads(summary_file.read_text())
             else:
-                config = RunConfig(env=args.env, reward=variants[label], steps=steps, seed=seed, eval_episodes=10)
+                config = RunConfig(
+                    env=args.env, algo=args.algo, reward=variants[label], steps=steps, seed=seed, eval_episodes=10
+                )
                 summary = train(config, run_dir, progress_bar=False, checkpoint_every=0, overwrite=True)
             row = results.setdefault(label, {"eval": [], "train": [], "wall": []})
             row["eval"].append(summary["eval_true_return"])
@@ -122,7 +131,8 @@ def main() -> None:
     base = results.get("true reward")
     zero = random_return(args.env) if args.env == "Pendulum-v1" else 0.0
     report = {"env": args.env, "steps": steps, "seeds": args.seeds, "zero_point": zero, "variants": {}}
-    print(f"\n{args.env}, PPO, {steps} steps, {args.seeds} seeds; true return (fractions relative to {zero:.1f})")
+    head = f"{args.env}, {args.algo.upper()}, {steps} steps, {args.seeds} seeds"
+    print(f"\n{head}; true return (fractions relative to {zero:.1f})")
     print(f"{'variant':30s} {'eval mean ± sd':>16s} {'train mean':>11s} {'eval fraction [95% CI]':>26s}")
     for label, row in results.items():
         ev, tr = np.array(row["eval"]), np.array(row["train"])
@@ -139,7 +149,8 @@ def main() -> None:
         report["variants"][label] = entry
         print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}")
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"preference_learning_{steps}.json" if not prefix else f"preference_learning_{args.env}_{steps}.json"
+    tag = "" if not prefix else f"{args.env}_" + ("" if args.algo == "ppo" else f"{args.algo}_")
+    name = f"preference_learning_{tag}{steps}.json"
     (args.out / name).write_text(json.dumps(report, indent=2))
 
 
