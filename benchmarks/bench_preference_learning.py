@@ -1,6 +1,6 @@
-"""CartPole-v1 with PPO trained only on a reward learned from preferences, beside PPO on the true reward.
+"""PPO trained only on a reward learned from preferences, beside PPO on the true reward (CartPole-v1, Pendulum-v1).
 
-Variants (each through ``rewardlab.train`` with the PPO preset for CartPole-v1, 8 envs):
+CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for CartPole-v1, 8 envs):
 
 * ``true reward``: the environment's reward (the baseline);
 * ``preference, oracle``: only the ``preference`` term (``configs/preference_cartpole.yaml``:
@@ -11,6 +11,12 @@ Variants (each through ``rewardlab.train`` with the PPO preset for CartPole-v1, 
   without information. CartPole pays +1 per step, so any reward that is positive on average teaches the
   agent to survive; this control shows whether the learned reward gets that from the labels.
 
+Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
+the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
+ε = 0.1 mistake teacher, and the β = 0 control. Pendulum's returns
+are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
+``(R − R_rand) / (R_true − R_rand)``.
+
 The score is the true return of the final policy over 10 deterministic evaluation
 episodes (``eval_true_return``; the maximum is 500) and the mean true return of the
 last 100 training episodes; the fraction is a variant's mean over the true-reward
@@ -19,6 +25,13 @@ Finished runs (``summary.json``, under ``--runs``) are reused, so a killed bench
 the summary goes to ``benchmarks/results/preference_learning_<steps>.json``.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --seeds 5 --steps 50k
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --env Pendulum-v1 \
+        --seeds 5 --steps 100k
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_learning.py --env Pendulum-v1 \
+        --algo sac --seeds 3 --steps 10k --variants "true reward" "preference, oracle"
+
+With an off-policy algorithm (``--algo sac``) ``rewardlab train`` relabels the replay buffer after every
+reward update (:mod:`rewardlab.relabel`).
 """
 
 from __future__ import annotations
@@ -42,36 +55,72 @@ VARIANTS = {
     "preference, noisy teacher": [{**PREFERENCE, "teacher": {"oracle": {"mistake": 0.1}}}],
     "preference, random teacher": [{**PREFERENCE, "teacher": {"oracle": {"beta": 0.0}}}],
 }
+PENDULUM = {"term": "preference", "budget": 400, "queries_per_update": 20, "segment_length": 25}
+ENV_VARIANTS = {
+    "CartPole-v1": VARIANTS,
+    "Pendulum-v1": {
+        "true reward": "extrinsic",
+        "preference, oracle": [PENDULUM],
+        "preference, noisy teacher": [{**PENDULUM, "teacher": {"oracle": {"mistake": 0.1}}}],
+        "preference, random teacher": [{**PENDULUM, "teacher": {"oracle": {"beta": 0.0}}}],
+    },
+}
 
 
-def bootstrap_ratio(a: np.ndarray, b: np.ndarray, *, draws: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of ``mean(a) / mean(b)`` with seeds resampled within each group."""
+def random_return(env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
+    """Mean true return of a uniformly random policy (the zero point of a normalised score)."""
+    from rewardlab.make import make_vec_env
+
+    env = make_vec_env(env_id, 1, seed=seed)
+    env.action_space.seed(seed)
+    returns: list[float] = []
+    env.reset()
+    while len(returns) < episodes:
+        _, _, done, infos = env.step(np.array([env.action_space.sample()]))
+        if done[0]:
+            returns.append(float(infos[0]["episode"]["r"]))
+    env.close()
+    return float(np.mean(returns))
+
+
+def bootstrap_ratio(
+    a: np.ndarray, b: np.ndarray, *, zero: float = 0.0, draws: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """95% interval of ``(mean(a) − zero) / (mean(b) − zero)`` with seeds resampled within each group."""
     rng = np.random.default_rng(seed)
     ra = a[rng.integers(0, len(a), (draws, len(a)))].mean(axis=1)
     rb = b[rng.integers(0, len(b), (draws, len(b)))].mean(axis=1)
-    ratios = ra / rb
+    ratios = (ra - zero) / (rb - zero)
     return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1", choices=list(ENV_VARIANTS))
+    parser.add_argument("--algo", default="ppo", help="ppo (default) or an off-policy algo such as sac (relabelled)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", default="50k")
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="labels of the variants to run")
+    parser.add_argument("--variants", nargs="*", default=None, help="labels of the variants to run (default: all)")
     parser.add_argument("--runs", type=Path, default=Path("/tmp/rewardlab_bench_preference"), help="run folders")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where the summary JSON goes")
     args = parser.parse_args()
     torch.set_num_threads(1)
     steps = parse_steps(args.steps)
+    variants = ENV_VARIANTS[args.env]
+    labels = args.variants or list(variants)
+    prefix = "" if args.env == "CartPole-v1" else f"{args.env}/"
+    prefix += "" if args.algo == "ppo" else f"{args.algo}/"
     results: dict[str, dict[str, list[float]]] = {}
     for seed in range(args.seeds):  # seed-major: an interrupted run still has every variant for the first seeds
-        for label in args.variants:
-            run_dir = args.runs / f"{steps}" / label.replace(", ", "_").replace(" ", "_") / f"seed{seed}"
+        for label in labels:
+            run_dir = args.runs / f"{prefix}{steps}" / label.replace(", ", "_").replace(" ", "_") / f"seed{seed}"
             summary_file = run_dir / "summary.json"
             if summary_file.exists():
                 summary = json.loads(summary_file.read_text())
             else:
-                config = RunConfig(env="CartPole-v1", reward=VARIANTS[label], steps=steps, seed=seed, eval_episodes=10)
+                config = RunConfig(
+                    env=args.env, algo=args.algo, reward=variants[label], steps=steps, seed=seed, eval_episodes=10
+                )
                 summary = train(config, run_dir, progress_bar=False, checkpoint_every=0, overwrite=True)
             row = results.setdefault(label, {"eval": [], "train": [], "wall": []})
             row["eval"].append(summary["eval_true_return"])
@@ -80,8 +129,10 @@ def main() -> None:
             scores = f"eval {summary['eval_true_return']:6.1f}  train {summary['train_true_return']:6.1f}"
             print(f"{label:30s} seed {seed}: {scores}  ({summary['wall_seconds']:.0f} s)", flush=True)
     base = results.get("true reward")
-    report = {"steps": steps, "seeds": args.seeds, "variants": {}}
-    print(f"\nCartPole-v1, PPO, {steps} steps, {args.seeds} seeds; true return (max 500)")
+    zero = random_return(args.env) if args.env == "Pendulum-v1" else 0.0
+    report = {"env": args.env, "steps": steps, "seeds": args.seeds, "zero_point": zero, "variants": {}}
+    head = f"{args.env}, {args.algo.upper()}, {steps} steps, {args.seeds} seeds"
+    print(f"\n{head}; true return (fractions relative to {zero:.1f})")
     print(f"{'variant':30s} {'eval mean ± sd':>16s} {'train mean':>11s} {'eval fraction [95% CI]':>26s}")
     for label, row in results.items():
         ev, tr = np.array(row["eval"]), np.array(row["train"])
@@ -89,16 +140,18 @@ def main() -> None:
         fraction = ""
         if base is not None and label != "true reward":
             b_ev, b_tr = np.array(base["eval"]), np.array(base["train"])
-            entry["eval_fraction"] = float(ev.mean() / b_ev.mean())
-            entry["eval_fraction_ci"] = bootstrap_ratio(ev, b_ev)
-            entry["train_fraction"] = float(tr.mean() / b_tr.mean())
-            entry["train_fraction_ci"] = bootstrap_ratio(tr, b_tr)
+            entry["eval_fraction"] = float((ev.mean() - zero) / (b_ev.mean() - zero))
+            entry["eval_fraction_ci"] = bootstrap_ratio(ev, b_ev, zero=zero)
+            entry["train_fraction"] = float((tr.mean() - zero) / (b_tr.mean() - zero))
+            entry["train_fraction_ci"] = bootstrap_ratio(tr, b_tr, zero=zero)
             lo, hi = entry["eval_fraction_ci"]
             fraction = f"{entry['eval_fraction']:.2f} [{lo:.2f}, {hi:.2f}]"
         report["variants"][label] = entry
         print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"preference_learning_{steps}.json").write_text(json.dumps(report, indent=2))
+    tag = "" if not prefix else f"{args.env}_" + ("" if args.algo == "ppo" else f"{args.algo}_")
+    name = f"preference_learning_{tag}{steps}.json"
+    (args.out / name).write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -81,3 +81,16 @@ def test_a_reward_model_learns_a_known_linear_reward_from_synthetic_preferences(
     shuffled.train()
     rho_shuffled = spearmanr(shuffled.raw_reward(shuffled.inputs(test, np.zeros(500, dtype=int), test)), test @ w)
     assert abs(rho_shuffled.statistic) < 0.5
+
+
+def test_query_selection_picks_uncertain_pairs():
+    from rewardlab.learned.preference import select_queries
+
+    rng = np.random.default_rng(0)
+    # 3 members × 4 pairs: pair 1 splits the members, pair 2 is a confident coin flip for all, 0 and 3 are sure
+    p = np.array([[0.99, 0.05, 0.5, 0.01], [0.98, 0.95, 0.5, 0.02], [0.99, 0.9, 0.5, 0.01]])
+    assert select_queries("disagreement", p, 1, rng).tolist() == [1]
+    assert select_queries("entropy", p, 1, rng).tolist() == [2]
+    assert sorted(select_queries("uniform", p, 4, rng).tolist()) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="valid"):
+        select_queries("greedy", p, 1, rng)

@@ -190,3 +190,13 @@ def test_image_observations_train_a_cnn_ensemble_through_the_term():
     metrics = term.update(batch)
     assert term.model.ensemble.image and metrics["labels"] == 8 and np.isfinite(metrics["bt_loss"])
     assert np.isfinite(term.compute(batch[:2])).all()
+
+
+def test_an_off_policy_run_relabels_its_replay_buffer_with_the_learned_reward(tmp_path):
+    hp = {"learning_starts": 100, "train_freq": 16, "gradient_steps": 1}
+    config = RunConfig(env="CartPole-v1", algo="dqn", reward=[PREFERENCE], steps=1100, n_envs=4, hyperparams=hp,
+                       eval_episodes=0)  # fmt: skip
+    train(config, tmp_path / "run", progress_bar=False, checkpoint_every=0)
+    progress = pd.read_csv(tmp_path / "run" / "progress.csv")
+    assert progress["reward_update/relabelled_transitions"].max() > 0
+    assert rl.load_run(tmp_path / "run").reward.state_dict()["preference"]["updates"] == 2

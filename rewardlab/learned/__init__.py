@@ -8,7 +8,8 @@
 * :mod:`rewardlab.learned.adversarial` -- GAIL/AIRL rewards from demonstrations,
   kept Lipschitz by a gradient penalty or spectral normalisation (``adversarial`` term).
 
-In a reward file: ``{term: preference, teacher: oracle, budget: 200}``.
+In a reward file: ``{term: preference, teacher: oracle, budget: 200}``; in Python
+``rl.learned.PreferenceReward(teacher="oracle", budget=200)``.
 """
 
 from rewardlab.learned import terms_config  # noqa: F401  (registers the YAML names)
@@ -28,11 +29,6 @@ except ImportError:
     pass
 
 
-def preference(**kwargs) -> PreferenceReward:  # type: ignore[no-untyped-def]
-    """A reward learned online from preferences (see :class:`PreferenceReward` for the keyword arguments)."""
-    return PreferenceReward(**kwargs)
-
-
 __all__ = [
     "HumanTeacher",
     "LabelStore",
@@ -43,5 +39,4 @@ __all__ = [
     "PreferenceReward",
     "RewardEnsemble",
     "bradley_terry_loss",
-    "preference",
 ]

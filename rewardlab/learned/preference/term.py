@@ -15,7 +15,8 @@ The loop of Christiano et al. (2017), with B-Pref's teachers and query selection
    model's rewards on the latest batch.
 
 ``compute(batch)`` returns the normalised ensemble-mean reward from the fast
-no-grad numpy path. With PPO the reward is the current model's at step time.
+no-grad numpy path. With PPO the reward is the current model's at step time; with an
+off-policy algorithm ``rewardlab train`` relabels the replay buffer after each update.
 State (networks, optimiser, normaliser, labels, counters, random streams)
 survives the run through ``state_dict``; a human teacher's answers also live in
 an SQLite label store (``labels.sqlite`` in the run folder), so a labelling
@@ -192,6 +193,12 @@ class PreferenceReward(RewardTerm):
         )
         chosen = select_queries(self.selection, probs, n_ask, self.rng)
         return candidates.take(chosen)
+
+    def close(self) -> None:
+        """Close a human teacher's label store (the wrappers' ``close()`` calls this)."""
+        store = getattr(self.teacher, "store", None)
+        if store is not None:
+            store.close()
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state}
