@@ -17,6 +17,15 @@ from rewardlab.core.transitions import Transitions
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread inside the test, whatever an earlier test in this worker set (``train --threads``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class ChainEnv(gym.Env):
     """Walk on a line: obs = [position], action 1 = right, 0 = left.
 

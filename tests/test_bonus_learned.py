@@ -10,14 +10,7 @@ from rewardlab.bonus import E3B, RND, NGUEpisodic, NovelD, Product
 from rewardlab.bonus.keys import GridKey
 from rewardlab.core import EnvInfo, Transitions
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: threads only add contention on the shared CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 INFO = EnvInfo("MountainCar-v0", gym.spaces.Box(-2, 2, (2,)), gym.spaces.Discrete(3), 2, ("position", "velocity"))

@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from rewardlab.cli.main import main
 from rewardlab.train import RunConfig, train
@@ -12,12 +11,7 @@ from rewardlab.train import RunConfig, train
 COUNT = {"term": "count", "key": {"grid": {"dims": ["position", "velocity"], "cell": [0.1, 0.01]}}, "weight": 0.5}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_ppo_with_a_count_bonus_runs_and_logs_it(tmp_path):

@@ -21,12 +21,7 @@ PENDULUM = EnvInfo("Pendulum-v1", gym.spaces.Box(-8, 8, (3,), np.float32), gym.s
 CARTPOLE = EnvInfo("CartPole-v1", gym.spaces.Box(-5, 5, (4,), np.float32), gym.spaces.Discrete(2), 1)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def demos_for(env_id, *, episodes=4, length=50, center=0.3, seed=0):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from rewardlab.cli.main import main
 from rewardlab.config import build_reward
@@ -12,13 +11,7 @@ from rewardlab.learned.adversarial import Demonstrations, from_episodes, load_de
 from rewardlab.make import make_vec_env
 from rewardlab.train import RunConfig, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pendulum_demos(episodes=3, length=5, seed=0):

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import rewardlab as rl
@@ -19,12 +18,7 @@ from rewardlab.train import RunConfig, train
 PREFERENCE = {"term": "preference", "budget": 60, "queries_per_update": 10, "segment_length": 10, "epochs": 5}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(venv, steps: int, seed: int = 0) -> list[dict]:

@@ -14,12 +14,7 @@ from rewardlab.qd.search import QDSearch, SearchConfig, read_metrics, run_search
 FAST = {"env_id": "MountainCar-v0", "descriptor": "final:position,velocity", "batch_size": 8, "max_steps": 60}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("algo", ["serene", "map_elites"])
