@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="MountainCarContinuous-v0", choices=sorted(NOVELTY))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--steps", default="20k")
     parser.add_argument("--novelty", default=None, help="reward YAML with the novelty bonus")
     parser.add_argument("--weights", default="1.0", help="novelty weights to compare, e.g. 1.0,0.1")
@@ -69,7 +70,8 @@ def main() -> None:
         label = "extrinsic + novelty" if weight == 1.0 else f"extrinsic + {weight:g} novelty"
         variants[label + (f" ({Path(args.novelty).stem})" if args.novelty else "")] = spec
     results: dict[str, list[dict]] = {label: [] for label in variants}
-    for seed in range(args.seeds):
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in seeds:
         for label, reward in variants.items():
             name = label.replace(" ", "_").replace("+", "plus").replace("(", "").replace(")", "")
             run_dir = Path(args.out) / args.env / name / f"seed{seed}"
@@ -86,7 +88,7 @@ def main() -> None:
                 f"({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
-    print(f"\n{args.env}, PPO preset {dict(hyperparams) or ''}, {args.steps} steps, {args.seeds} seeds")
+    print(f"\n{args.env}, PPO preset {dict(hyperparams) or ''}, {args.steps} steps, seeds {list(seeds)}")
     print("| reward | seeds reaching the goal | eval return (mean ± 95% CI) | train goal rate (last 100 ep.) |")
     print("|---|---|---|---|")
     for label, rows in results.items():
@@ -95,6 +97,7 @@ def main() -> None:
         reached = sum(r["reached_goal"] for r in rows)
         print(f"| {label} | {reached}/{len(rows)} | {mean:.1f} ± {half:.1f} | {rate} |")
     suffix = f"_{Path(args.novelty).stem}" if args.novelty else ""
+    suffix += f"_from_seed{args.first_seed}" if args.first_seed else ""
     report = HERE / "results" / f"novelty_ppo_{args.env.split('-')[0].lower()}{suffix}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))

@@ -89,7 +89,7 @@ def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path):
     assert service.stats["unparsed"] == 1 and annotator.malformed == 2
 
 
-def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path):
+def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, caplog):
     path = tmp_path / "labels.sqlite"
     with FakeLLMServer(judge) as server:
         first_half, second_half = TEXTS[:12], TEXTS[12:]
@@ -97,12 +97,17 @@ def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path):
         service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
         service.submit(queries(first_half))
         assert service.wait(timeout=10)
+        assert not caplog.records
         server.stop()  # the server goes away mid-run
         service.submit(queries(second_half))
         time.sleep(0.3)
         assert service.metrics()["errors"] > 0 and service.metrics()["queue"] == len(second_half)
+        # said once, with what was tried, and that training goes on
+        (failed,) = [r.getMessage() for r in caplog.records if "labelling failed" in r.getMessage()]
+        assert "unreachable" in failed and server.url in failed and "training continues" in failed
         service.close()  # the run stops; the unanswered messages stay pending in the store
         assert store_at(path, annotator).counts() == {"labels": len(first_half), "pending": len(second_half)}
+        assert f"{len(second_half)} messages not labelled yet, kept pending in {path}" in caplog.text
 
         server.start()  # a new run on the same store, with the server back
         annotator = annotator_for(server)

@@ -72,6 +72,7 @@ class AnnotationService:
         self.values: dict[str, float] = {}  # key -> answer (read by the reward models)
         self._answered: list[Label] = []  # every answer, in arrival order (models read the tail)
         self._stack: list[Query] = []  # newest last
+        self._last_error: str | None = None  # the latest failed request, said once when the worker stops
         self._unsaved: list[Query] = []  # submitted, not yet in the store's pending table
         self._known: set[str] = set()
         self._attempts: dict[str, int] = {}
@@ -163,6 +164,13 @@ class AnnotationService:
         self._save_unsaved()
         if close is not None:
             close()
+        with self._lock:
+            left = len(self._stack) + self._busy
+        if left:
+            said = f"; last error: {self._last_error}" if self._last_error else ""
+            log.warning(
+                "ONI: %d messages not labelled yet, kept pending in %s for the next run%s", left, self.store.path, said
+            )
 
     # -- the worker side -----------------------------------------------------------------------------
 
@@ -231,8 +239,12 @@ class AnnotationService:
                     retry.append(query)
             else:
                 failures += 1
-                if answers is None or answer is None:
-                    log.debug("ONI annotation failed: %s", error if answers is None else "no answer")
+                detail = answer.error if answer is not None else None
+                message = error if answers is None else detail or "no answer"
+                if not self._stop.is_set():  # (a run that is closing aborts its own requests: not a failure)
+                    if self._last_error is None:  # said once, at once; training goes on
+                        log.warning("ONI: labelling failed (%s); training continues with the labels it has", message)
+                    self._last_error = message
                 retry.append(query)
         self.store.put(done)  # one transaction: answered and no longer pending
         with self._lock:
