@@ -19,6 +19,7 @@ inspect, compare, evaluate or continue the run later:
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import traceback
@@ -127,6 +128,16 @@ def read_config(run_dir: str | Path) -> RunConfig:
     if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
         raise ConfigError(f"{str(path)!r} has no 'run:' section; is it a rewardlab run folder?")
     return RunConfig.from_dict(data["run"])
+
+
+def read_workdir(run_dir: str | Path) -> Path | None:
+    """The folder a run was started from (relative paths in its reward spec are relative to it), if it still exists."""
+    try:
+        data = yaml.safe_load((Path(run_dir) / run_files.CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    workdir = data.get("workdir") if isinstance(data, dict) else None
+    return Path(workdir) if isinstance(workdir, str) and Path(workdir).is_dir() else None
 
 
 def resolve_classes(params: dict[str, Any]) -> dict[str, Any]:
@@ -327,9 +338,9 @@ def _train_built(
     try:
         try:
             if checkpoint is None:
-                (out / run_files.CONFIG_FILE).write_text(
-                    yaml.safe_dump({"run": asdict(config), "resolved_hyperparams": hp}, sort_keys=False)
-                )
+                # workdir: where relative paths in the reward spec (demos, stores, models) were read from
+                stored = {"run": asdict(config), "resolved_hyperparams": hp, "workdir": os.getcwd()}
+                (out / run_files.CONFIG_FILE).write_text(yaml.safe_dump(stored, sort_keys=False))
             resumed = {"resumed_from": start_step} if checkpoint else {}
             run_files.write_status(out, "running", step=start_step, **resumed)
             if checkpoint is not None:

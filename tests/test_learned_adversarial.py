@@ -212,11 +212,12 @@ def test_sac_on_pendulum_trains_and_relabels_through_the_cli(tmp_path, monkeypat
     assert (out / "reward_state.pt").exists()
 
 
-def test_ppo_on_cartpole_trains_on_the_adversarial_reward_alone(tmp_path):
-    demos_file = demos_for("CartPole-v1").save(tmp_path / "demos.npz")
+def test_ppo_on_cartpole_trains_on_the_adversarial_reward_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    demos_for("CartPole-v1").save(tmp_path / "demos.npz")
     out = tmp_path / "run"
     args = ["train", "--env", "CartPole-v1", "--steps", "1024", "--n-envs", "4", "--eval-episodes", "1"]
-    args += ["--reward", f"{{term: adversarial, demos: {demos_file}, kind: airl, lipschitz: spectral}}"]
+    args += ["--reward", "{term: adversarial, demos: demos.npz, kind: airl, lipschitz: spectral}"]  # a relative path
     args += ["--no-progress", "--out", str(out), "--hp", "batch_size=128"]
     assert main(args) == 0
     terms = pd.read_csv(out / "reward_terms.csv")
@@ -226,6 +227,8 @@ def test_ppo_on_cartpole_trains_on_the_adversarial_reward_alone(tmp_path):
     # the trained discriminator comes back with the run, and the run evaluates with it
     from rewardlab.runs import load_run
 
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the demos path is read where the run was started
     loaded = load_run(out).reward
     state = read_reward_state(out / "reward_state.pt")["state"]
     for k, v in loaded.net.state_dict().items():

@@ -13,6 +13,7 @@ landscapes, distances, collecting demonstrations -- starts from :func:`load_run`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from dataclasses import dataclass
@@ -162,23 +163,27 @@ def load_run(path: str | Path, *, reward: RewardTerm | None = None, model: bool 
     from rewardlab.core.env_info import EnvInfo
     from rewardlab.envs import make_env
     from rewardlab.runs.checkpoint import read_vecnormalize
-    from rewardlab.train import read_config
+    from rewardlab.train import read_config, read_workdir
 
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"run folder {str(path)!r} does not exist")
+    run_path = path.resolve()
     config = read_config(path)
     files, step, from_checkpoint = _model_files(path)
-    term = build_reward(config.reward) if reward is None else reward
-    env = make_env(config.env, **config.env_kwargs)
-    try:
-        term.bind(EnvInfo.from_env(env, run_dir=str(path)))
-    except ConfigError:
-        raise
-    except ValueError as err:
-        raise ConfigError(f"the run's reward does not fit {config.env}: {' '.join(str(err).split())}") from err
-    finally:
-        env.close()
+    # relative paths in the reward spec (demonstrations, label stores, models) mean what they meant in training
+    workdir = read_workdir(path) if reward is None else None
+    with contextlib.chdir(workdir) if workdir is not None else contextlib.nullcontext():
+        term = build_reward(config.reward) if reward is None else reward
+        env = make_env(config.env, **config.env_kwargs)
+        try:
+            term.bind(EnvInfo.from_env(env, run_dir=str(run_path)))
+        except ConfigError:
+            raise
+        except ValueError as err:
+            raise ConfigError(f"the run's reward does not fit {config.env}: {' '.join(str(err).split())}") from err
+        finally:
+            env.close()
     state_file = None if files is None else files / REWARD_STATE_FILE
     if state_file is not None and state_file.exists():
         load_reward_state(term, state_file)
