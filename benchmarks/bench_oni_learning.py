@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_oni_throughput import scripted_judge  # noqa: E402
 from fake_llm import FakeLLMServer  # noqa: E402
 
+from rewardlab.cli.train_cmd import parse_overrides  # noqa: E402
 from rewardlab.oni.messages import decode  # noqa: E402
 from rewardlab.train import RunConfig, build_run  # noqa: E402
 
@@ -85,7 +86,13 @@ def reward_spec(variant: str, weight: float, url: str | None) -> list:
 
 
 def run_one(variant: str, seed: int, args: argparse.Namespace, url: str | None) -> dict:
-    config = RunConfig(env=args.env, reward=reward_spec(variant, args.weight, url), steps=args.steps, seed=seed)
+    config = RunConfig(
+        env=args.env,
+        reward=reward_spec(variant, args.weight, url),
+        steps=args.steps,
+        seed=seed,
+        hyperparams=parse_overrides(args.hp),
+    )
     model, venv, _ = build_run(config)
     wrapper = venv
     while not hasattr(wrapper, "engine"):
@@ -152,6 +159,7 @@ def main() -> None:
     parser.add_argument("--weight", type=float, default=0.1)
     parser.add_argument("--delay", type=float, default=0.5, help="server seconds per batch (oni_server)")
     parser.add_argument("--out", default="benchmarks/results/oni_learning")
+    parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter override")
     parser.add_argument("--resume", action="store_true", help="skip runs whose JSON exists")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
