@@ -67,7 +67,7 @@ class RewardLogger(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        engine = _find_engine(self.training_env)
+        engine = find_engine(self.training_env)
         if engine is not None:  # learning terms report at every update, whether or not an episode ended
             for key, value in engine.last_update_metrics.items():
                 self.logger.record(f"reward_update/{key}", value)
@@ -91,8 +91,8 @@ class RewardLogger(BaseCallback):
             self._csv_writer = None
 
 
-def _find_engine(venv: Any) -> Any:
-    """The RewardEngine of the first RewardVecWrapper in a wrapper stack, if any."""
+def find_engine(venv: Any) -> Any:
+    """The RewardEngine of the first RewardVecWrapper in a wrapper stack, if any (else ``None``)."""
     while venv is not None:
         engine = getattr(venv, "engine", None)
         if engine is not None:

@@ -6,9 +6,9 @@ model), those stored rewards go stale. :class:`ReplayRelabeler` keeps them
 current:
 
 * at every step it records, for the buffer slot about to be written, the part
-  of the reward that does not learn: ``base = total − Σ wᵢ·learnedᵢ`` (read
-  from ``info["rewardlab"]``; non-learning terms may be stateful -- counts,
-  episodic bonuses -- so they are kept as they were, never recomputed);
+  of the reward that does not learn: ``base = total − Σ wᵢ·learnedᵢ`` (from the
+  engine's ``last_total`` and ``last_values``; non-learning terms may be stateful
+  -- counts, episodic bonuses -- so they are kept as they were, never recomputed);
 * after a rollout in which the reward updated (``RewardEngine.updates`` grew),
   and so before the agent's next gradient steps, it recomputes every learned
   top-level component on the buffer's ``(obs, action, next_obs, terminated)``
@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from rewardlab.callbacks import find_engine
 from rewardlab.core.term import RewardTerm, WeightedSum
 from rewardlab.core.transitions import Transitions
-from rewardlab.wrappers.engine import STEP_KEY
 
 
 def learned_components(reward: RewardTerm, names: list[str]) -> list[tuple[str, float, RewardTerm]]:
@@ -68,16 +68,6 @@ def _item_names(reward: WeightedSum, names: list[str]) -> list[str | None]:
     return out
 
 
-def find_engine(venv: Any) -> Any:
-    """The :class:`~rewardlab.wrappers.engine.RewardEngine` of the first ``RewardVecWrapper`` in a stack."""
-    while venv is not None:
-        engine = getattr(venv, "engine", None)
-        if engine is not None:
-            return engine
-        venv = getattr(venv, "venv", None)
-    raise ValueError("no RewardVecWrapper in this env stack: nothing to relabel")
-
-
 class ReplayRelabeler(BaseCallback):
     """SB3 callback: keep the replay buffer's rewards equal to the current learned reward (see module docs).
 
@@ -101,12 +91,13 @@ class ReplayRelabeler(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.engine = find_engine(self.training_env)
+        if self.engine is None:
+            raise ValueError("no RewardVecWrapper in this env stack: nothing to relabel")
         self.buffer = self.model.replay_buffer
         if self.buffer is None:
             raise ValueError(f"{type(self.model).__name__} has no replay buffer to relabel")
-        if not self.engine.step_info:
-            raise ValueError("relabelling reads info['rewardlab']: build the RewardVecWrapper with step_info=True")
         self.parts = learned_components(self.engine.reward, self.engine.names)
+        self._rows = [self.engine.names.index(name) for name, _, _ in self.parts]  # rows of last_values
         self._seen = self.engine.updates
         if getattr(self, "base", None) is None or self.base.shape != self.buffer.rewards.shape:
             self.base = np.zeros(self.buffer.rewards.shape, dtype=np.float64)
@@ -123,11 +114,9 @@ class ReplayRelabeler(BaseCallback):
         return [np.arange(s, min(s + rows, filled)) for s in range(0, filled, rows)]
 
     def _on_step(self) -> bool:
-        if self.parts:
-            slot = self.buffer.pos
-            for i, info in enumerate(self.locals["infos"]):
-                step = info[STEP_KEY]
-                self.base[slot, i] = step["total"] - sum(step[name] for name, _, _ in self.parts)  # values are weighted
+        if self.parts:  # the engine's values are weighted already
+            learned = self.engine.last_values[self._rows].sum(axis=0)
+            self.base[self.buffer.pos] = self.engine.last_total - learned
             if self.engine.updates - self._seen >= self.every:
                 self._seen = self.engine.updates
                 self._pending = True

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
+from rewardlab.callbacks import find_engine
 from rewardlab.cli.main import main
 from rewardlab.config.registry import ConfigError
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
 from rewardlab.learned.adversarial import AdversarialReward, from_episodes
-from rewardlab.relabel import ReplayRelabeler, find_engine
+from rewardlab.relabel import ReplayRelabeler
 from rewardlab.runs.reward_state import load_reward_state, read_reward_state, save_reward_state
 from rewardlab.train import RunConfig, build_run
 

@@ -152,6 +152,9 @@ class RewardEngine:
         self._episodes = np.zeros((n_envs, self._k + 2))
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
+        #: the last step's weighted components ``(k, n_envs)`` (rows as :attr:`names`) and totals ``(n_envs,)``
+        self.last_values: np.ndarray | None = None
+        self.last_total: np.ndarray | None = None
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
         self._warned: set[str] = set()
@@ -193,6 +196,7 @@ class RewardEngine:
             n_ended = accumulate_step(values, reward, terminated, truncated, sums, total, FLOAT32_MAX, ended, episodes)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
+        self.last_values, self.last_total = values, total
         infos = batch.infos
         if self.step_info:
             step = _StepArrays(self._index, values, batch.reward, total)
