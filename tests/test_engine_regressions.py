@@ -380,6 +380,32 @@ def test_a_learning_term_used_twice_trains_once_per_batch():
     assert t.updates == [10, 10]
 
 
+class LabelLearner(Trainee):
+    """Learns from somewhere else (like ONI's annotation service): its update() does not read the batch."""
+
+    name = "label_learner"
+    update_reads_batch = False
+
+
+def test_a_learner_that_does_not_read_its_batch_is_updated_on_schedule_and_nothing_is_kept():
+    learner = LabelLearner()
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2), rl.extrinsic() + learner, update_every=5)
+    assert not venv.engine.keeps_batches  # the wrapper makes no copies for it
+    venv.reset()
+    for _ in range(10):
+        venv.step(np.zeros(2, dtype=int))
+    assert learner.updates == [2, 2] and venv.engine.updates == 2  # the last step's batch, every 5 steps
+    assert venv.engine._buffer == []
+
+    learner, reader = LabelLearner(), Trainee()  # beside a term that reads its batch: that one gets all of it
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2), learner + reader, update_every=5)
+    assert venv.engine.keeps_batches
+    venv.reset()
+    for _ in range(10):
+        venv.step(np.zeros(2, dtype=int))
+    assert learner.updates == reader.updates == [10, 10]
+
+
 def test_component_named_like_a_bookkeeping_key_keeps_its_own_value():
     inner = rl.WeightedSum([(1.0, rl.constant(2.0))], name="total")  # a nested sum named like the step total
     reward = rl.WeightedSum([(1.0, rl.extrinsic()), (1.0, inner)])

@@ -44,6 +44,10 @@ class RewardTerm:
     #: whether :meth:`update` does anything; the wrapper only buffers
     #: transitions for terms that learn.
     learns: bool = False
+    #: whether :meth:`update` reads its batch; a learning term that learns from elsewhere (ONI: labels from
+    #: its annotation service) sets it False, and the wrapper then keeps no batches for it (no copies, no buffer)
+    #: and passes only the last step's batch.
+    update_reads_batch: bool = True
     #: whether :meth:`compute` reads ``batch.frames`` (rendered RGB frames of ``next_obs``);
     #: envs render only when some term of the reward needs them.
     needs_frames: bool = False

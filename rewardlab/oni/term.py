@@ -62,6 +62,7 @@ class ONITerm(RewardTerm):
 
     name = "oni"
     learns = True
+    update_reads_batch = False  # labels come from the annotation service; messages are met in compute()
 
     def __init__(
         self,

@@ -143,6 +143,9 @@ class RewardEngine:
         self.names = unique_names(reward.component_names())  # a lone term named "total" is logged as "total_2"
         self._index = {name: k for k, name in enumerate(self.names)}
         self._learns = reward.learns
+        # batches outlive the step only for learning terms whose update() reads them
+        self._buffers = any(t.learns and t.update_reads_batch for t in reward.leaves())
+        self._steps_since_update = 0
         self._shared = [id(t) for t in shared_terms(reward)]
         # frames are large: buffer them for learners only when a learning term reads them
         self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
@@ -162,7 +165,7 @@ class RewardEngine:
     @property
     def keeps_batches(self) -> bool:
         """Whether batches outlive the step (buffered for learning terms): then their arrays must be owned."""
-        return self._learns and self.reward.training
+        return self._buffers and self.reward.training
 
     def close(self) -> None:
         """Close every leaf term of the reward once (each term's ``close()``: worker threads, files)."""
@@ -208,13 +211,16 @@ class RewardEngine:
             batch.memo = None
             if batch.frames is not None and not self._buffer_frames:
                 batch = batch.without_frames()
-            self._buffer.append(batch)
-            if len(self._buffer) >= self.update_every:
-                update_batch = Transitions.concatenate(self._buffer)
+            if self._buffers:
+                self._buffer.append(batch)
+            self._steps_since_update += 1
+            if self._steps_since_update >= self.update_every:
+                update_batch = Transitions.concatenate(self._buffer) if self._buffers else batch
                 update_batch.memo = {}  # each learning term trains once, however often it appears
                 self.last_update_metrics = self.reward.update(update_batch)
                 self.updates += 1
                 self._buffer.clear()
+                self._steps_since_update = 0
         return total
 
     def _end_episodes(self, n_ended: int, batch: Transitions) -> None:
