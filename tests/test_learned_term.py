@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback
+from interrupt import StopAt
 
 import rewardlab as rl
 from rewardlab.cli.main import main
@@ -108,23 +108,12 @@ def test_bad_options_fail_with_one_line():
         _wrapped(rl.build_reward({"term": "preference", "teacher": "human"}))
 
 
-class _StopAt(BaseCallback):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.step = step
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.step:
-            raise KeyboardInterrupt
-        return True
-
-
 def test_a_run_with_the_preference_term_resumes_with_its_labels(tmp_path):
     out = tmp_path / "run"
     config = RunConfig(env="CartPole-v1", reward=[PREFERENCE], steps=3072, n_envs=4,
                        hyperparams={"n_steps": 64, "batch_size": 128, "n_epochs": 2}, eval_episodes=1)  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
-        train(config, out, progress_bar=False, checkpoint_every=1024, callback=_StopAt(2100))
+        train(config, out, progress_bar=False, checkpoint_every=1024, callback=StopAt(2100))
     assert latest_checkpoint(out).step == 2048
     partial = rl.load_run(out)
     saved = partial.reward.state_dict()["preference"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from interrupt import StopAt
 from stable_baselines3.common.callbacks import BaseCallback
 
 import rewardlab as rl
@@ -72,19 +73,6 @@ def test_a_run_killed_between_checkpoints_resumes_to_the_full_step_count(tmp_pat
     assert counts.sum() == run.step == summary["timesteps"]
 
 
-class _StopAt(BaseCallback):
-    """Ctrl-C at a given step."""
-
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.step = step
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.step:
-            raise KeyboardInterrupt
-        return True
-
-
 class _Record(BaseCallback):
     """What the resumed model starts from."""
 
@@ -115,7 +103,7 @@ def test_interrupted_off_policy_run_resumes_replay_buffer_and_normalisation(tmp_
         eval_episodes=1,
     )
     with pytest.raises(KeyboardInterrupt):
-        train(config, out, progress_bar=False, checkpoint_every=400, callback=_StopAt(900))
+        train(config, out, progress_bar=False, checkpoint_every=400, callback=StopAt(900))
     assert read_status(out)["state"] == "interrupted"
     checkpoint = latest_checkpoint(out)
     assert checkpoint.step == 800 and (checkpoint.path / "replay_buffer.pkl").exists()

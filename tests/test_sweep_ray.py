@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback
+from interrupt import StopAt
 
 from rewardlab.sweep import load_runs, parse_spec, run_sweep
 from rewardlab.sweep.state import prepare_run_dir, read_status, resumable
@@ -46,13 +46,6 @@ def test_ray_backend_runs_a_tiny_sweep(tmp_path):
     assert runs.set_index("run_id").loc[run.run_id, "eval_true_return"] == local["eval_true_return"]
 
 
-class _StopAt(BaseCallback):
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= 400:
-            raise KeyboardInterrupt
-        return True
-
-
 @pytest.mark.parametrize("shared_fs", [None, False], ids=["in-place", "packed"])
 def test_ray_continues_an_unfinished_run_from_its_checkpoint(tmp_path, shared_fs):
     spec = parse_spec(
@@ -72,7 +65,7 @@ def test_ray_continues_an_unfinished_run_from_its_checkpoint(tmp_path, shared_fs
     run_dir = spec.out / run.run_id
     prepare_run_dir(run_dir, run.config_hash)
     with pytest.raises(KeyboardInterrupt):  # a sweep killed in the middle of this run
-        train(run.config, run_dir, progress_bar=False, checkpoint_every=256, callback=_StopAt())
+        train(run.config, run_dir, progress_bar=False, checkpoint_every=256, callback=StopAt(400))
     assert resumable(run_dir, run.config_hash)
 
     outcome = run_sweep(spec, backend="ray", workers=1, shared_fs=shared_fs, resume=True, progress=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from stable_baselines3.common.callbacks import BaseCallback
+from interrupt import StopAt
 
 from rewardlab.config.registry import ConfigError
 from rewardlab.sweep import load_spec
@@ -31,13 +31,6 @@ def _spec(tmp_path, **changes):
     return load_spec(path)
 
 
-class _StopAt(BaseCallback):
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= 400:
-            raise KeyboardInterrupt
-        return True
-
-
 def test_inline_reward_strings_read_like_the_reward_option(tmp_path):
     spec = _spec(tmp_path)
     shaping = {"term": "potential", "potential": "cartpole_upright", "gamma": 0.98}
@@ -51,7 +44,7 @@ def test_an_unfinished_sweep_run_continues_from_its_checkpoint(tmp_path):
     run_dir = tmp_path / "out" / run.run_id
     prepare_run_dir(run_dir, run.config_hash)
     with pytest.raises(KeyboardInterrupt):
-        train(run.config, run_dir, progress_bar=False, checkpoint_every=256, callback=_StopAt())
+        train(run.config, run_dir, progress_bar=False, checkpoint_every=256, callback=StopAt(400))
     assert run_state(run_dir, run.config_hash) == "pending" and resumable(run_dir, run.config_hash)
     assert not resumable(run_dir, "another-hash")
     result = execute_run(run, run_dir)
