@@ -185,6 +185,10 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
     reward = build_reward(config.reward)
     gamma = hp.get("gamma", 0.99)
     for leaf in reward.leaves():
+        check_teacher = getattr(leaf, "check_teacher", None)  # a human teacher needs a way to answer: say so now
+        if callable(check_teacher):
+            check_teacher()
+    for leaf in reward.leaves():
         if isinstance(leaf, PotentialShaping) and abs(leaf.gamma - gamma) > 1e-12:
             warnings.warn(
                 f"shaping term {leaf.name!r} uses gamma={leaf.gamma} but the agent uses gamma={gamma}; "
@@ -281,6 +285,7 @@ def train(
     from rewardlab.runs.checkpoint import latest_checkpoint
 
     config.validate()
+    _check_teachers(config.reward)  # before anything in the folder is touched
     out = Path(out_dir)
     existed = out.exists()
     run_files.claim(out, resume=resume, overwrite=overwrite)
@@ -289,13 +294,13 @@ def train(
             checkpoint = None
             if resume:
                 _same_config(read_config(out), config)
-                if run_files.describe(out) == "finished":
-                    summary = run_files.read_json(out / SUMMARY_FILE)
-                    if isinstance(summary, dict):
-                        return summary
+                if run_files.is_finished(out):
+                    return run_files.read_json(out / SUMMARY_FILE)  # nothing to do: the folder stays as it is
                 checkpoint = latest_checkpoint(out)
                 if checkpoint is None:
-                    run_files.clear(out)  # stopped before its first checkpoint: start over in the same folder
+                    # stopped before its first checkpoint: start over in the same folder, keeping what a person
+                    # made (labels.sqlite, demos), which the new start reuses
+                    run_files.clear(out)
             every = default_checkpoint_every(config.steps) if checkpoint_every is None else int(checkpoint_every)
             if every < 0:
                 raise ConfigError(f"checkpoint interval must be >= 0 env steps (0: none), got {every}")
@@ -305,6 +310,21 @@ def train(
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # refused before anything was written: leave no empty folder behind
         raise
+
+
+def _check_teachers(spec: Any) -> None:
+    """Fail with one line now when a ``teacher: human`` in the reward spec would have no way to answer."""
+    from rewardlab.learned.preference.teachers import check_can_ask
+
+    if isinstance(spec, dict):
+        teacher = spec.get("teacher")
+        if teacher == "human" or (isinstance(teacher, dict) and "human" in teacher):
+            check_can_ask(teacher)
+        for value in spec.values():
+            _check_teachers(value)
+    elif isinstance(spec, (list, tuple)):
+        for value in spec:
+            _check_teachers(value)
 
 
 def _train_built(
