@@ -343,18 +343,20 @@ def _train_built(
 
     from rewardlab.runs.checkpoint import (
         CheckpointCallback,
+        RestoreRunState,
         find_reward,
         remove_checkpoints,
         restore_checkpoint,
         save_vecnormalize,
     )
+    from rewardlab.runs.exact import warn_not_exact
     from rewardlab.runs.logs import run_logger
     from rewardlab.runs.reward_state import REWARD_STATE_FILE, save_reward_state
 
     start_step = 0 if checkpoint is None else checkpoint.step
     wall_before = 0.0 if checkpoint is None else checkpoint.wall_seconds
     start = time.perf_counter()
-    logger = None
+    logger = reward_logger = None
     try:
         try:
             if checkpoint is None:
@@ -363,13 +365,21 @@ def _train_built(
                 (out / run_files.CONFIG_FILE).write_text(yaml.safe_dump(stored, sort_keys=False))
             resumed = {"resumed_from": start_step} if checkpoint else {}
             run_files.write_status(out, "running", step=start_step, **resumed)
+            run_state = None
             if checkpoint is not None:
-                model = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
+                model, run_state = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
+                warn_not_exact(venv)
             logger = run_logger(out, resume_step=None if checkpoint is None else start_step)
             model.set_logger(logger)
-            callbacks = [RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)]
+            reward_logger = RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)
+            callbacks = [reward_logger]
+            if run_state is not None:  # random streams, env states, episode sums: as they were at the checkpoint
+                callbacks.insert(0, RestoreRunState(run_state, [reward_logger]))
             if every > 0:
-                callbacks.append(CheckpointCallback(out, every, spec=config.reward, wall_offset=wall_before))
+                checkpoints = CheckpointCallback(
+                    out, every, spec=config.reward, wall_offset=wall_before, callbacks=[reward_logger]
+                )
+                callbacks.append(checkpoints)
             if find_reward(venv).learns and getattr(model, "replay_buffer", None) is not None:
                 from rewardlab.relabel import ReplayRelabeler
 
@@ -404,6 +414,8 @@ def _train_built(
             venv.close()
             if logger is not None:
                 logger.close()
+            if reward_logger is not None:
+                reward_logger.close()
     except KeyboardInterrupt:
         run_files.write_status(out, "interrupted", step=int(model.num_timesteps))
         raise
