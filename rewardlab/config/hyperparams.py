@@ -13,7 +13,7 @@ import math
 from functools import cache
 from typing import Any
 
-from rewardlab.config.registry import ConfigError, suggest
+from rewardlab.errors import ConfigError, suggest
 
 RUNNER_TYPES = {"policy": str, "n_envs": int, "normalize": bool}
 #: name → (low, high, low inclusive, high inclusive); None means unbounded

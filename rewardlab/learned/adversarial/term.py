@@ -76,6 +76,7 @@ class AdversarialReward(RewardTerm):
         history: agent transitions kept across updates to train on (0: only the latest batch);
             useful with off-policy agents whose update batches are small.
         normalize_obs: normalise observations by the shared running statistics.
+        demo_episodes: episodes rolled out when ``demos`` is a trained run's folder.
         seed: initialisation and sampling.
     """
 

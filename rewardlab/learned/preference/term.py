@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class PreferenceReward(RewardTerm):
         segment_length: int = 25,
         queries_per_update: int = 10,
         budget: int = 200,
-        selection: str = "disagreement",
+        selection: Literal["uniform", "disagreement", "entropy"] = "disagreement",
         candidates: int = 5,
         features: Sequence[str] = ("obs", "action"),
         members: int = 3,
