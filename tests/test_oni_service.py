@@ -29,10 +29,10 @@ def judge(request: dict) -> str:
     return f'Thinking about it.\n{{"progress": {"true" if good else "false"}}}'
 
 
-def annotator_for(server: FakeLLMServer, **overrides) -> LLMAnnotator:
+def annotator_for(server: FakeLLMServer, *, batching: str = "auto", **overrides) -> LLMAnnotator:
     settings = {"base_url": server.url, "model": server.model, "retry_base_delay": 0.01, "retry_max_delay": 0.05,
                 "timeout": 2.0, "max_retries": 1, "concurrency": 4, **overrides}  # fmt: skip
-    return LLMAnnotator(LLMClient(LLMConfig(**settings)))
+    return LLMAnnotator(LLMClient(LLMConfig(**settings)), batching=batching)
 
 
 def queries(texts):
@@ -40,8 +40,15 @@ def queries(texts):
 
 
 def asked(server: FakeLLMServer) -> collections.Counter:
-    """How often each message was asked in an answered request."""
-    return collections.Counter(user_text(r).split('"')[1] for r in server.chat_requests)
+    """How often the server sent an answer about each message."""
+    return collections.Counter(text.split('"')[1] for text in server.answered)
+
+
+def n_requests(server: FakeLLMServer) -> int:
+    return len(server.chat_requests) + len(server.completion_requests)
+
+
+BATCHING = ["prompt_list", "concurrent"]
 
 
 TEXTS = [f"You see here {i} gold pieces." if i % 2 else f"You hear noise number {i}." for i in range(24)]
@@ -51,9 +58,10 @@ def store_at(path, annotator):
     return LabelStore(path, prompt_version=annotator.prompt_version, model=annotator.model, goal=annotator.goal)
 
 
-def test_faults_lose_no_label_and_every_answer_is_right(tmp_path):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_faults_lose_no_label_and_every_answer_is_right(tmp_path, batching):
     with FakeLLMServer(judge) as server:
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         server.inject(Reply.error(429), times=2)
         server.inject(Reply.error(500), times=2)
         server.inject(Reply.malformed_json(), times=2)
@@ -76,24 +84,26 @@ def test_faults_lose_no_label_and_every_answer_is_right(tmp_path):
     assert store.counts() == {"labels": len(TEXTS), "pending": 0}
 
 
-def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path, batching):
     with FakeLLMServer("I cannot tell.") as server:
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         service = AnnotationService(annotator, store_at(":memory:", annotator), max_attempts=2).start()
         service.submit(queries(["It's a wall."]))
         assert service.wait(timeout=10)
         service.close()
-    assert len(server.chat_requests) == 2
+    assert n_requests(server) == 2
     (label,) = service.answered_since(0)[0]
     assert label.value == 0.0 and not label.parsed
     assert service.stats["unparsed"] == 1 and annotator.malformed == 2
 
 
-def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, caplog):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, caplog, batching):
     path = tmp_path / "labels.sqlite"
     with FakeLLMServer(judge) as server:
         first_half, second_half = TEXTS[:12], TEXTS[12:]
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
         service.submit(queries(first_half))
         assert service.wait(timeout=10)
@@ -110,7 +120,7 @@ def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, ca
         assert f"{len(second_half)} messages not labelled yet, kept pending in {path}" in caplog.text
 
         server.start()  # a new run on the same store, with the server back
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         resumed = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
         assert resumed.stats["reused"] == len(first_half)
         assert resumed.submit(queries(TEXTS)) == 0  # all known: answered or pending
