@@ -116,6 +116,7 @@ class FakeLLMServer:
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         self.requests: list[Received] = []
         self.answered: list[str] = []
+        self.answered_at: list[float] = []  # time.time() of each answer in ``answered``
         self._lock = threading.Lock()
         self._faults: collections.deque[Reply] = collections.deque()
         self._function: Callable[[dict], str | Reply] | None = None
@@ -386,6 +387,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 with server._lock:
                     server._completions += len(texts)
                     server.answered.extend(user_text(r) for r in requests)
+                    server.answered_at.extend([time.time()] * len(requests))
 
         def _drop(self) -> None:
             with contextlib.suppress(OSError):
