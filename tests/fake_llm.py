@@ -17,7 +17,7 @@ as on a server with that many slots) and ``per_prompt`` adds seconds per prompt 
 ``start()`` (or ``restart()``) keep the port, so a client configured with ``server.url`` meets a server
 that went away and came back. Every request received is recorded in ``server.requests`` (and the chat
 bodies in ``server.chat_requests``); the user text of every answer actually sent (HTTP 200) in
-``server.answered``.
+``server.answered``; ``server.max_active`` is the most requests it answered at once.
 
     with FakeLLMServer(lambda req: "yes") as server:
         client = LLMClient(LLMConfig(base_url=server.url, model=server.model))
@@ -117,6 +117,8 @@ class FakeLLMServer:
         self.requests: list[Received] = []
         self.answered: list[str] = []
         self.answered_at: list[float] = []  # time.time() of each answer in ``answered``
+        self.active = 0  # completion requests being answered now
+        self.max_active = 0  # the most at once
         self._lock = threading.Lock()
         self._faults: collections.deque[Reply] = collections.deque()
         self._function: Callable[[dict], str | Reply] | None = None
@@ -348,9 +350,14 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 requests = [body]
             if server._slots is not None:
                 server._slots.acquire()
+            with server._lock:
+                server.active += 1
+                server.max_active = max(server.max_active, server.active)
             try:
                 self._answer(route, body, requests)
             finally:
+                with server._lock:
+                    server.active -= 1
                 if server._slots is not None:
                     server._slots.release()
 

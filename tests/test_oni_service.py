@@ -193,3 +193,42 @@ def test_pairs_go_through_the_ranking_prompt(tmp_path):
         service.close()
     assert sorted(service.values.values()) == [0.0, 1.0]
     assert all("Message 1" in user_text(r) for r in server.chat_requests)
+
+
+def test_prompt_lists_fill_the_server_and_honour_retry_after(tmp_path):
+    texts = [f"You see here {i} gold pieces." for i in range(64)]
+    with FakeLLMServer(judge, delay=0.2) as server:
+        server.inject(Reply.error(429, retry_after=0.4))  # the first request is rate limited
+        annotator = annotator_for(server, batching="prompt_list", concurrency=8, retry_max_delay=5.0)
+        service = AnnotationService(annotator, store_at(tmp_path / "s.sqlite", annotator), batch_size=8)
+        assert service.max_in_flight == 8
+        service.start().submit(queries(texts))
+        assert service.wait(timeout=20)
+        service.close()
+    lists = [r for r in server.requests if r.path.endswith("/completions") and "chat" not in r.path]
+    assert len(lists) == 8 + 1 and all(len(r.body["prompt"]) == 8 for r in lists)  # 8 lists of 8, one asked twice
+    first, *rest = sorted(lists, key=lambda r: r.time)
+    again = [r for r in rest if r.body["prompt"] == first.body["prompt"]]
+    assert len(again) == 1 and again[0].time - first.time >= 0.4  # Retry-After honoured
+    assert server.max_active >= 4  # requests in flight together, not one after another
+    counts = asked(server)
+    assert set(counts) == set(texts) and max(counts.values()) == 1  # none lost, none asked twice
+    assert store_at(tmp_path / "s.sqlite", annotator).counts() == {"labels": 64, "pending": 0}
+
+
+def test_messages_met_while_requests_are_in_flight_are_pending_at_once(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with FakeLLMServer(judge, delay=1.5) as server:
+        annotator = annotator_for(server, batching="prompt_list", concurrency=1, timeout=5.0)
+        service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, poll=0.05).start()
+        service.submit(queries(TEXTS[:4]))
+        while not server.requests:  # the first request is in flight for 1.5 s
+            time.sleep(0.01)
+        service.submit(queries(TEXTS[4:12]))
+        time.sleep(0.3)
+        assert store_at(path, annotator).counts() == {"labels": 0, "pending": 12}  # written while it waits
+        service.submit(queries(TEXTS[12:14]))
+        service.flush()  # a checkpoint: pending now, not at the next look
+        assert store_at(path, annotator).counts() == {"labels": 0, "pending": 14}
+        service.close(timeout=5.0)  # waits for the request in flight: its answers are stored, not bought twice
+    assert store_at(path, annotator).counts() == {"labels": 4, "pending": 10}

@@ -309,9 +309,10 @@ class AnnotationService:
                 failures += 1
                 message = error if answers is None else (answer.error if answer is not None else None) or "no answer"
                 if not self._stop.is_set():  # (a run that is closing aborts its own requests: not a failure)
-                    if self._last_error is None:  # said once, at once
+                    with self._lock:
+                        first, self._last_error = self._last_error is None, message
+                    if first:  # said once, at once
                         log.warning("ONI: labelling failed (%s); %s", message, self.failure_note)
-                    self._last_error = message
                 retry.append(query)
         stored = True
         with self._lock:
