@@ -91,6 +91,7 @@ class AnnotationService:
         self._stack: list[Query] = []  # pending in the store, not in flight; newest last
         self._last_error: str | None = None  # the latest failed request, said once when the worker stops
         self._unsaved: list[Query] = []  # submitted, not yet in the store's pending table
+        self._saving = 0  # queries being written to the pending table (neither unsaved nor on the stack)
         self._known: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._in_flight = 0  # requests
@@ -150,7 +151,7 @@ class AnnotationService:
             return dict(self.values)
 
     def _left(self) -> int:
-        return len(self._stack) + len(self._unsaved) + self._busy
+        return len(self._stack) + len(self._unsaved) + self._saving + self._busy
 
     def metrics(self) -> dict[str, float]:
         """Queue length, answers, answers per second since start, errors, malformed answers."""
@@ -222,6 +223,7 @@ class AnnotationService:
         """Pending in the store first, then on the stack: nothing is sent that a SIGKILL would lose."""
         with self._lock:
             unsaved, self._unsaved = self._unsaved, []
+            self._saving += len(unsaved)
         if not unsaved:
             return
         try:
@@ -229,9 +231,11 @@ class AnnotationService:
         except Exception:  # put them back: the next round tries again
             with self._lock:
                 self._unsaved[:0] = unsaved
+                self._saving -= len(unsaved)
             raise
         with self._lock:
             self._stack.extend(unsaved)
+            self._saving -= len(unsaved)
 
     def _run(self) -> None:
         while not self._stop.is_set():
