@@ -232,3 +232,22 @@ def test_messages_met_while_requests_are_in_flight_are_pending_at_once(tmp_path)
         assert store_at(path, annotator).counts() == {"labels": 0, "pending": 14}
         service.close(timeout=5.0)  # waits for the request in flight: its answers are stored, not bought twice
     assert store_at(path, annotator).counts() == {"labels": 4, "pending": 10}
+
+
+class SlowPendingStore(LabelStore):
+    """A store whose pending writes take a while (a busy disk)."""
+
+    def add_pending(self, queries) -> None:
+        time.sleep(0.3)
+        super().add_pending(queries)
+
+
+def test_wait_counts_queries_being_written_to_pending():
+    rules = RuleAnnotator()
+    store = SlowPendingStore(":memory:", prompt_version=rules.prompt_version, model="rules", goal=rules.goal)
+    service = AnnotationService(rules, store, poll=0.01).start()
+    service.submit(queries(TEXTS))
+    time.sleep(0.1)  # the worker is writing them to pending now
+    assert service.metrics()["queue"] == len(TEXTS)
+    assert service.wait(timeout=10) and len(service.values) == len(TEXTS)
+    service.close()
