@@ -391,6 +391,9 @@ def _train_built(
         message = f"{type(err).__name__}: {' '.join(str(err).split())}"
         run_files.mark_failed(out, message, "".join(traceback.format_exception(err)), step=int(model.num_timesteps))
         raise
+    from rewardlab.oni.term import oni_counts
+
+    summary.update(oni_counts(find_reward(venv)))  # labels still pending in an ONI store, said in the summary
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     run_files.write_status(out, "done", step=int(model.num_timesteps))
     remove_checkpoints(out)

@@ -3,7 +3,9 @@
 The corpus is a text file (one message a line) or the messages a random policy
 meets on a preset in ``--steps`` env steps. Labels go to the same SQLite store
 the ONI term reads (``{term: oni, store: PATH}``), so training starts with
-them; messages already labelled there are not asked again.
+them; messages already labelled there are not asked again. Every query is
+pending in the store before it is sent and every answer is stored as it
+arrives, so a run killed at any moment is resumed by running it again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model name on the server (llm)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable with the API key (llm)")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (llm, default: 8)")
+    p.add_argument("--batching", default="auto", choices=["auto", "prompt_list", "concurrent"],
+                   help="llm: a list of --batch-size prompts per /v1/completions request (prompt_list), one chat "
+                   "request per message (concurrent), or a list with a fall-back to chat when the server refuses "
+                   "lists (auto, default)")
     p.add_argument("--goal", default="default", help="default/score, gold, stairs/descend or combat")
     p.add_argument("--queries", default="classify", choices=["classify", "rank"],
                    help="classify each message (retrieval/classification models) or rank pairs (ranking)")
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.model:
             raise ConfigError("--annotator llm needs --model (the model name the server serves)")
         config = {"kind": "llm", "base_url": args.llm_url, "model": args.model, "api_key_env": args.api_key_env,
-                  "concurrency": args.concurrency, "goal": args.goal}  # fmt: skip
+                  "concurrency": args.concurrency, "goal": args.goal, "batching": args.batching}  # fmt: skip
     else:
         config = {"kind": "rules", "goal": args.goal}
     try:
@@ -109,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         queries = [Query("classify", message_hash(t), (t,)) for t in texts]
     store = LabelStore(args.store, prompt_version=annotator.prompt_version, model=annotator.model,
                        goal=annotator.goal)  # fmt: skip
-    service = AnnotationService(annotator, store, batch_size=args.batch_size)
+    service = AnnotationService(annotator, store, batch_size=args.batch_size,
+                                failure_note="unanswered messages stay pending; run the command again to ask them")
     reused = sum(q.key in service.values for q in queries)
     start = time.monotonic()
     service.start()
@@ -136,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
         service.close()
     labels = [service.values[q.key] for q in queries if q.key in service.values]
+    in_store = store.counts()
     report = {
         "store": str(args.store),
         "annotator": annotator.model,
@@ -146,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         "reused": reused,
         "labelled": len(labels) - reused,
         "still_pending": total - len(labels),
+        "store_labels": in_store["labels"],
+        "store_pending": in_store["pending"],
         "positive": int(sum(v > 0.5 for v in labels)),
         "errors": service.stats["errors"],
         "malformed": service.stats["malformed"],
@@ -154,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     store.close()
     print(json.dumps(report, indent=2))
     if report["still_pending"]:
-        print(f"{report['still_pending']} queries are still pending in the store; run the command again to resume")
+        print(f"{report['still_pending']} queries are still pending in {args.store}; run the command again to "
+              "ask them (answers already stored are never asked again)")  # fmt: skip
         return 1
     return 0

@@ -167,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise TrainingFailed(out, err) from err
     print(json.dumps(summary, indent=2))
+    if summary.get("oni_pending"):
+        print(f"ONI: {summary['oni_pending']} messages still pending in the label store; the next run on it (or "
+              "'rewardlab annotate --store ...') asks them first")  # fmt: skip
     print(f"run folder: {out}  (tensorboard --logdir {out / 'tb'})")
     return 0
 
