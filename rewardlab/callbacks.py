@@ -84,7 +84,18 @@ class RewardLogger(BaseCallback):
             elif key != "length":
                 self.logger.record(f"rollout/reward/{key}", mean)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The window of episodes behind the logged means (saved with a run's checkpoints)."""
+        return {"episodes": [dict(ep) for ep in self.episodes]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episodes = deque((dict(ep) for ep in state["episodes"]), maxlen=self.window)
+
     def _on_training_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the CSV (training ended, or was interrupted)."""
         if self._csv_file is not None:
             self._csv_file.close()
             self._csv_file = None

@@ -55,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="env steps between checkpoints, e.g. 10k (default: a tenth of the run, at least 10k; 0: none)",
     )
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder from its checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start over")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out and start over (label stores and demos in it are kept)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--threads",
@@ -118,6 +122,7 @@ def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, importe
 
 def run(args: argparse.Namespace) -> int:
     from rewardlab.runs.checkpoint import latest_checkpoint
+    from rewardlab.runs.folder import SUMMARY_FILE, is_finished, kept_on_clear, read_json
     from rewardlab.train import parse_steps, read_config, train
 
     if args.threads < 0:
@@ -138,11 +143,20 @@ def run(args: argparse.Namespace) -> int:
             )
         out = Path(args.resume)
         config = read_config(out)
+        if is_finished(out):
+            summary = read_json(out / SUMMARY_FILE)
+            print(
+                f"{out} is a finished run ({summary.get('timesteps', '?')} steps): nothing to do "
+                f"(to train it again: rewardlab train ... --out {out} --overwrite)"
+            )
+            return 0
         checkpoint = latest_checkpoint(out)
+        kept = [p.name for p in sorted(out.iterdir()) if kept_on_clear(p.name)]
         print(
             f"resuming {out} from step {checkpoint.step}"
             if checkpoint is not None
             else f"{out} has no checkpoint: training it from the start"
+            + (f" (keeping {', '.join(kept)})" if kept else "")
         )
     else:
         config = _new_config(args)

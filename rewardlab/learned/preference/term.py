@@ -20,7 +20,10 @@ off-policy algorithm ``rewardlab train`` relabels the replay buffer after each u
 State (networks, optimiser, normaliser, labels, counters, random streams)
 survives the run through ``state_dict``; a human teacher's answers also live in
 an SQLite label store (``labels.sqlite`` in the run folder), so a labelling
-session resumes after a stop or crash.
+session resumes after a stop or crash. The model learns from every answer in the
+store: at its first update a term (new, or resumed from a checkpoint older than the
+last answers) adds the stored answers it does not hold yet, and a pair the store
+already answered is never asked again nor counted twice.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from rewardlab.learned.networks import NORMALIZATIONS, Normalization
 from rewardlab.learned.preference.queries import SELECTIONS, select_queries
 from rewardlab.learned.preference.segments import SegmentSampler
 from rewardlab.learned.preference.store import LABEL_STORE_FILE, LabelStore
-from rewardlab.learned.preference.teachers import Queries, Teacher, make_teacher
+from rewardlab.learned.preference.teachers import Queries, Teacher, check_can_ask, make_teacher
 
 
 class PreferenceReward(RewardTerm):
@@ -112,6 +115,8 @@ class PreferenceReward(RewardTerm):
         self.model: Any = None
         self.sampler: SegmentSampler | None = None
         self.teacher: Teacher | None = teacher if isinstance(teacher, Teacher) else None
+        self.label_keys: set[str] = set()  # label store keys of the answers the model holds
+        self._synced = False  # stored answers added to the model in this session
         self._wants_frames = _is_human(teacher) or bool(getattr(teacher, "needs_frames", False))
 
     @property
@@ -140,6 +145,29 @@ class PreferenceReward(RewardTerm):
                 store = LabelStore(path)
             self.teacher = make_teacher(self.teacher_spec, store=store, seed=self.seed + 11)
 
+    def check_teacher(self) -> None:
+        """Raise :class:`ConfigError` when the teacher cannot answer here (a ``human`` with no terminal)."""
+        if self.teacher is None and _is_human(self.teacher_spec):
+            check_can_ask(self.teacher_spec)
+
+    def _store(self) -> Any:
+        """The teacher's label store, if it has one."""
+        return getattr(self.teacher, "store", None)
+
+    def _sync_store(self) -> int:
+        """Add the store's answers the model does not hold yet (given after the last checkpoint, or by an
+        earlier start of the run); return how many labels were added."""
+        self._synced = True
+        store = self._store()
+        if store is None:
+            return 0
+        keys, data = store.labelled(exclude=self.label_keys)
+        if not keys or "inputs_1" not in data:
+            return 0
+        self.label_keys.update(keys)
+        return self.model.add_labels(data["inputs_1"], data["mask_1"], data["inputs_2"], data["mask_2"],
+                                     data["labels"])  # fmt: skip
+
     def _require_model(self) -> Any:
         if self.model is None:
             raise RuntimeError(f"reward term {self.name!r} is not bound to an env yet (bind(EnvInfo) first)")
@@ -155,16 +183,25 @@ class PreferenceReward(RewardTerm):
         self.sampler.add(x, batch.reward, batch.terminated, batch.truncated, batch.frames)
         self.updates += 1
         metrics: dict[str, float] = {}
+        kept = 0 if self._synced else self._sync_store()
         n_ask = min(self.queries_per_update, self.budget - self.asked)
         if n_ask > 0:
             queries = self._queries(n_ask)
             if queries is not None:
+                store = self._store()
+                if store is not None:
+                    queries.keys = store.keys_for(queries)
                 labels = self.teacher.answer(queries)
                 self.asked += queries.n
-                kept = model.add_labels(queries.inputs_1, queries.mask_1, queries.inputs_2, queries.mask_2, labels)
-                metrics["new_labels"] = float(kept)
-                if kept:
-                    metrics.update(model.train())
+                if store is not None:  # answers the model already holds (from the store) are not added twice
+                    held = np.array([key in self.label_keys for key in queries.keys], dtype=bool)
+                    self.label_keys.update(k for k, label in zip(queries.keys, labels) if not np.isnan(label))
+                    labels = np.where(held, np.nan, labels)
+                added = model.add_labels(queries.inputs_1, queries.mask_1, queries.inputs_2, queries.mask_2, labels)
+                metrics["new_labels"] = float(added)
+                kept += added
+        if kept:
+            metrics.update(model.train())
         if "label_accuracy" not in metrics:
             metrics.update(model.evaluate())
         model.refresh_normalizer(x)
@@ -208,6 +245,8 @@ class PreferenceReward(RewardTerm):
             state["teacher"] = self.teacher.state_dict()
         if self.sampler is not None:
             state["segments"] = self.sampler.state_dict()
+        if self._store() is not None:
+            state["label_keys"] = sorted(self.label_keys)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -219,6 +258,12 @@ class PreferenceReward(RewardTerm):
             self.teacher.load_state_dict(state["teacher"])
         if "segments" in state and self.sampler is not None:
             self.sampler.load_state_dict(state["segments"])
+        self.label_keys = set(state.get("label_keys", ()))
+        store = self._store()
+        if "label_keys" not in state and store is not None and self.model is not None:
+            # written before keys were saved: the model's labels are the store's first answers
+            self.label_keys = set(store.labelled(exclude=())[0][: self.model.n_labels])
+        self._synced = False
 
     def __repr__(self) -> str:
         return f"PreferenceReward(teacher={self.teacher_spec!r}, budget={self.budget})"
