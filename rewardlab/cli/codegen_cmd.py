@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="generation store (default: $REWARDLAB_CODEGEN_STORE or ~/.local/...)")
     p.add_argument("--workers", type=int, default=None, help="candidates trained at once")
     p.add_argument("--backend", default="local", help="local, ray, or inline (one run after the other, no spawn)")
+    p.add_argument(
+        "--allow-unfenced-code",
+        action="store_true",
+        help="run generated programs even on a machine where the sandbox cannot fence off the filesystem "
+        "(no Landlock, no mount namespace); refused by default",
+    )
     p.set_defaults(func=run)
 
 
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         workers=args.workers,
         backend=args.backend,
+        allow_unfenced=args.allow_unfenced_code,
     )
     best = loop.run(chooser=ask_terminal if args.select == "human" else None)
     print(json.dumps({k: v for k, v in best.items() if k != "rounds"}, indent=2))

@@ -5,6 +5,7 @@
     reward:
       - {term: generated, id: 3fa9c2d1e0b4a7c5}            # a program in the default store
       - {term: generated, id: 3fa9c2, store: runs/codegen/store, call_timeout: 10}
+      - {term: generated, id: 3fa9c2, allow_unfenced: true}   # a machine with neither Landlock nor namespaces
 
 and on the command line ``rewardlab train --reward generated:3fa9c2d1``.
 """
@@ -21,6 +22,7 @@ def generated(
     store: str | None = None,
     memory_mb: float = 512.0,
     call_timeout: float = 5.0,
+    allow_unfenced: bool = False,
 ) -> RewardTerm:
     """A stored LLM-written reward program, run in a contained worker; each component is logged.
 
@@ -35,4 +37,5 @@ def generated(
     from rewardlab.codegen.term import GeneratedTerm
 
     program = GenerationStore(store).get_program(str(id))
-    return GeneratedTerm(program, limits=Limits(memory_mb=memory_mb, call_timeout=call_timeout))
+    limits = Limits(memory_mb=memory_mb, call_timeout=call_timeout, allow_unfenced=bool(allow_unfenced))
+    return GeneratedTerm(program, limits=limits)
