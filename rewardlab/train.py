@@ -33,7 +33,14 @@ import yaml
 
 from rewardlab.agents import ALGOS, RUNNER_KEYS, hyperparams
 from rewardlab.callbacks import RewardLogger
-from rewardlab.config.hyperparams import algo_class, check_action_space, check_hyperparams, check_rollout_size
+from rewardlab.config.hyperparams import (
+    SCHEDULE_KEYS,
+    algo_class,
+    check_action_space,
+    check_hyperparams,
+    check_rollout_size,
+    linear_schedule,
+)
 from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward
 from rewardlab.envs import get_preset
@@ -141,13 +148,15 @@ def read_workdir(run_dir: str | Path) -> Path | None:
 
 
 def resolve_classes(params: dict[str, Any]) -> dict[str, Any]:
-    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes)."""
+    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes), build schedules."""
     import importlib
 
     out = {}
     for key, value in params.items():
         if isinstance(value, dict):
             value = resolve_classes(value)
+        elif key in SCHEDULE_KEYS and isinstance(value, str):
+            value = linear_schedule(value)  # the zoo's lin_0.001
         elif key.endswith("_class") and isinstance(value, str) and ":" in value:
             module, _, attr = value.partition(":")
             try:

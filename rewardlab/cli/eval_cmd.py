@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
 
 
@@ -15,6 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Play evaluation episodes of a trained run with the reward it trained on (state restored, "
         "frozen); print the true return and each term per episode, write episodes.csv, summary.json and an "
         "MP4 (GIF without imageio-ffmpeg) of the first episodes.",
+        **examples(
+            "rewardlab eval runs/CartPole-v1-ppo-seed0",
+            "rewardlab eval runs/demo --episodes 3 --video-episodes 0 --no-progress",
+            "rewardlab eval logs/ppo/CartPole-v1_1  # a run trained with rl-baselines3-zoo (see docs/zoo.md)",
+        ),
     )
     p.add_argument("run", help="run folder (finished, or an unfinished one with a checkpoint)")
     p.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default: 10)")
@@ -23,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video-episodes", type=int, default=1, help="episodes to record (default: 1; 0: no video)")
     p.add_argument("--video-length", type=int, default=1000, help="at most this many frames (default: 1000)")
     p.add_argument("--out", default=None, help="folder for the results (default: RUN/eval)")
+    add_progress_flag(p, "a bar over the episodes (a line per episode otherwise)")
     p.set_defaults(func=run)
 
 

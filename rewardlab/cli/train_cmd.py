@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.hyperparams import parse_number
 from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward, load_reward_spec
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train an SB3 agent with a reward from a YAML file or inline YAML, into a run folder. "
         "An existing run folder is refused unless --resume (continue it from its last checkpoint) or "
         "--overwrite (delete it and start over) is given.",
+        **examples(
+            "rewardlab train --env CartPole-v1 --steps 20k",
+            "rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --seed 1",
+            "rewardlab train --env Hopper-v5 --algo sac --hp learning_rate=lin_0.001 --steps 1M  # a zoo schedule",
+        ),
     )
     p.add_argument("--env", default=None, help="env id (see 'rewardlab envs')")
     p.add_argument(
@@ -33,12 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='reward YAML file, or inline YAML such as "[extrinsic, {term: potential, potential: mountaincar_energy}]"'
         " (default: extrinsic)",
     )
-    p.add_argument("--algo", default=None, help="ppo, a2c, dqn, sac or td3 (default: ppo)")
+    p.add_argument(
+        "--algo", default=None, choices=["ppo", "a2c", "dqn", "sac", "td3"], help="SB3 algorithm (default: ppo)"
+    )
     p.add_argument("--steps", default=None, help="environment steps, e.g. 50000, 200k, 1M (default: 50k)")
-    p.add_argument("--seed", type=int, default=None, help="(default: 0)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the envs and the agent (default: 0)")
     p.add_argument("--n-envs", type=int, default=None, help="override the preset's number of envs")
     p.add_argument(
-        "--hp", action="append", default=None, metavar="KEY=VALUE", help="override a hyper-parameter (YAML value)"
+        "--hp", action="append", default=None, metavar="KEY=VALUE",
+        help="override a hyper-parameter (YAML value; zoo schedules such as learning_rate=lin_0.001 work; repeatable)",
     )
     p.add_argument(
         "--env-kwarg", action="append", default=None, metavar="KEY=VALUE", help="gymnasium.make argument (YAML value)"
@@ -56,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start over")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_flag(p)
     p.add_argument(
         "--threads",
         type=int,
@@ -152,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         summary = train(
             config,
             out,
-            progress_bar=not args.no_progress,
+            progress_bar=args.progress,
             checkpoint_every=every,
             resume=args.resume is not None,
             overwrite=args.overwrite,
