@@ -103,6 +103,9 @@ class LineProgress:
             elapsed = time.monotonic() - self.start
             self._print(f"{self.desc}: {self._count()} [{elapsed:.0f}s]{self.postfix}")
 
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = f"  {text}" if text else ""
+
     def set_postfix(self, **values: Any) -> None:
         self.postfix = "  " + ", ".join(f"{k}={v}" for k, v in values.items()) if values else ""
 

@@ -386,7 +386,7 @@ def _train_built(
                 "wall_seconds": round(wall, 2),
                 **({"resumed_from": start_step} if checkpoint is not None else {}),
                 **training_stats(out / run_files.REWARD_TERMS_FILE),
-                **evaluate(model, config, venv),
+                **evaluate(model, config, venv, progress=progress_bar),
             }
             _plot_terms(out)
         finally:
@@ -421,12 +421,18 @@ def training_stats(csv_path: Path, last: int = 100) -> dict[str, float]:
     }
 
 
-def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]:
-    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate."""
+def evaluate(model: Any, config: RunConfig, train_venv: Any, *, progress: bool = False) -> dict[str, float]:
+    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate.
+
+    ``progress``: say what is happening (a bar in a terminal, a few lines in a log).
+    """
     from stable_baselines3.common.vec_env import VecNormalize
+
+    from rewardlab.progress import progress_bar
 
     if config.eval_episodes <= 0:
         return {}
+    bar = progress_bar(total=config.eval_episodes, desc=f"evaluate {config.env}", unit="episode", enabled=progress)
     env = make_vec_env(config.env, 1, seed=config.seed + 10_000, env_kwargs=config.env_kwargs)
     if isinstance(train_venv, VecNormalize):
         env = VecNormalize(env, training=False, norm_reward=False)
@@ -439,6 +445,8 @@ def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]
         if done[0]:
             returns.append(float(infos[0]["episode"]["r"]))  # Monitor's true return
             terminated.append(not infos[0].get("TimeLimit.truncated", False))
+            bar.update()
+    bar.close()
     env.close()
     return {"eval_true_return": float(np.mean(returns)), "eval_terminated_rate": float(np.mean(terminated))}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
@@ -23,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("run", help="run folder (finished, or an unfinished one with a checkpoint)")
-    p.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default: 10)")
+    p.add_argument(
+        "--episodes", type=int, default=None, help="evaluation episodes (default: 10; 2 on NetHack: long games)"
+    )
     p.add_argument("--seed", type=int, default=None, help="env seed (default: the run's seed + 10000)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the most likely one")
     p.add_argument("--video-episodes", type=int, default=1, help="episodes to record (default: 1; 0: no video)")
@@ -37,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from rewardlab.progress import LineProgress, progress_bar
     from rewardlab.runs import evaluate_run, load_run
+    from rewardlab.runs.evaluate import default_eval_episodes
 
-    if args.episodes < 1:
+    if args.episodes is not None and args.episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
     if args.video_episodes < 0 or args.video_length < 1:
         raise ConfigError(
@@ -47,15 +53,36 @@ def run(args: argparse.Namespace) -> int:
         )
     loaded = load_run(args.run)
     out = Path(args.out) if args.out else loaded.path / "eval"
-    result = evaluate_run(
-        loaded,
-        episodes=args.episodes,
-        seed=args.seed,
-        deterministic=not args.stochastic,
-        video_episodes=args.video_episodes,
-        video_length=args.video_length,
-        out=out,
+    episodes = default_eval_episodes(loaded.env_id) if args.episodes is None else args.episodes
+    limit = _time_limit(loaded.env_id)
+    video = f", recording {args.video_episodes} for the video" if args.video_episodes else ""
+    print(
+        f"evaluating {loaded.path}: {episodes} episode{'s' * (episodes != 1)} of {loaded.env_id}"
+        f"{f' (up to {limit} steps each)' if limit else ''}{video}",
+        file=sys.stderr,
+        flush=True,
     )
+    bar = progress_bar(total=episodes, desc="eval", unit="episode", enabled=args.progress, lines=0)
+
+    def on_episode(row: dict[str, Any]) -> None:
+        shown = f"true return {_cell(row['true_return'])}, reward {_cell(row['total'])}, {row['length']} steps"
+        if isinstance(bar, LineProgress):  # a log file, or --no-progress: one line per episode
+            bar.write(f"episode {row['episode'] + 1}/{episodes}: {shown}")
+        else:
+            bar.set_postfix_str(shown)
+        bar.update()
+
+    with bar:
+        result = evaluate_run(
+            loaded,
+            episodes=episodes,
+            seed=args.seed,
+            deterministic=not args.stochastic,
+            video_episodes=args.video_episodes,
+            video_length=args.video_length,
+            out=out,
+            on_episode=on_episode,
+        )
     origin = f"checkpoint at step {loaded.step}" if loaded.from_checkpoint else f"step {loaded.step}"
     table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {len(result.episodes)} episodes")
     columns = list(result.episodes.columns)
@@ -72,6 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if result.note and args.video_episodes > 0:
         print(result.note)
     return 0
+
+
+def _time_limit(env_id: str) -> int | None:
+    """The env's registered step limit, for the message (``None`` when unknown)."""
+    import gymnasium as gym
+
+    try:
+        return gym.spec(env_id).max_episode_steps
+    except Exception:  # noqa: BLE001 -- only for a message
+        return None
 
 
 def _cell(value: object) -> str:

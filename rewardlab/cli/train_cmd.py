@@ -39,9 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='reward YAML file, or inline YAML such as "[extrinsic, {term: potential, potential: mountaincar_energy}]"'
         " (default: extrinsic)",
     )
-    p.add_argument(
-        "--algo", default=None, choices=["ppo", "a2c", "dqn", "sac", "td3"], help="SB3 algorithm (default: ppo)"
-    )
+    p.add_argument("--algo", default=None, help="SB3 algorithm: ppo, a2c, dqn, sac or td3 (default: ppo)")
     p.add_argument("--steps", default=None, help="environment steps, e.g. 50000, 200k, 1M (default: 50k)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the envs and the agent (default: 0)")
     p.add_argument("--n-envs", type=int, default=None, help="override the preset's number of envs")
@@ -53,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--env-kwarg", action="append", default=None, metavar="KEY=VALUE", help="gymnasium.make argument (YAML value)"
     )
     p.add_argument("--nan-policy", default=None, choices=["raise", "zero", "clip"], help="on NaN/inf rewards")
-    p.add_argument("--eval-episodes", type=int, default=None, help="evaluation episodes at the end (default: 10)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="evaluation episodes at the end (default: 10; 2 on NetHack; 0: none)",
+    )
     p.add_argument("--llm-url", default=None, help="LLM server for the reward's ONI terms, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--llm-model", default=None, help="model name on that server (API key from $OPENAI_API_KEY)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<env>-<algo>-seed<seed>)")
@@ -99,6 +102,7 @@ def _interrupt_on_sigterm() -> None:
 
 
 def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, imported lazily
+    from rewardlab.runs.evaluate import default_eval_episodes
     from rewardlab.train import RunConfig
 
     if args.env is None:
@@ -119,7 +123,7 @@ def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, importe
         hyperparams=parse_overrides(args.hp or []),
         env_kwargs=parse_overrides(args.env_kwarg or [], flag="--env-kwarg"),
         nan_policy=args.nan_policy or "raise",
-        eval_episodes=10 if args.eval_episodes is None else args.eval_episodes,
+        eval_episodes=default_eval_episodes(args.env) if args.eval_episodes is None else args.eval_episodes,
     )
     config.validate()
     return config
