@@ -1,4 +1,4 @@
-"""rl-baselines3-zoo, natively: a reward spec in the zoo's YAML, ``python -m rl_zoo3.train``, rewardlab reads the run."""
+"""rl-baselines3-zoo natively: a reward spec in the zoo's YAML, python -m rl_zoo3.train, rewardlab reads the run."""
 
 from __future__ import annotations
 
