@@ -183,6 +183,7 @@ def run_landscape(args: argparse.Namespace) -> int:
 
 def run_decomposition(args: argparse.Namespace) -> int:
     import rewardlab as rl
+    from rewardlab.analysis.decomposition import episode_terms
     from rewardlab.config.reward_config import load_reward
 
     reward, env, model, normalizer = _run_reward_env(args.run, args.env)
@@ -195,10 +196,13 @@ def run_decomposition(args: argparse.Namespace) -> int:
         data = rl.analysis.rollout(
             env, reward, model=model, obs_normalizer=normalizer, n_steps=args.steps, seed=args.seed
         )
-    fig = _figure(figsize=(12, 4))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
-    rl.plot.episode_terms(data, args.episode, ax=left)
-    rl.plot.term_shares(data, ax=right)
+    n_panels = len(episode_terms(data, args.episode).columns) + 1
+    fig = _figure(figsize=(12, max(4.0, 1.5 * n_panels)))
+    grid = fig.add_gridspec(n_panels, 2, width_ratios=[2, 1])
+    first = fig.add_subplot(grid[0, 0])
+    panels = [first] + [fig.add_subplot(grid[i, 0], sharex=first) for i in range(1, n_panels)]
+    rl.plot.episode_term_panels(data, args.episode, axes=panels)  # each term on its own scale
+    rl.plot.term_shares(data, ax=fig.add_subplot(grid[:, 1]))
     fig.tight_layout()
     _save(fig, args.out)
     return 0
