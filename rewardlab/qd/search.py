@@ -427,12 +427,13 @@ def plot_archive(search: QDSearch, *, ax: Any) -> Any:
     from ribs.visualize import cvt_archive_heatmap, grid_archive_heatmap, parallel_axes_plot
 
     archive, labels = search.result, search.descriptor.labels
+    colour = {"cbar_kwargs": {"label": "episode return (best in the cell)"}}
     if archive.measure_dim > 2:
-        parallel_axes_plot(archive, ax=ax)
+        parallel_axes_plot(archive, ax=ax, **colour)
     elif isinstance(archive, GridArchive):
-        grid_archive_heatmap(archive, ax=ax)
+        grid_archive_heatmap(archive, ax=ax, **colour)
     else:
-        cvt_archive_heatmap(archive, ax=ax)
+        cvt_archive_heatmap(archive, ax=ax, **colour)
     ax.set_xlabel(labels[0] if labels else "")
     if archive.measure_dim == 2:
         ax.set_ylabel(labels[1])
