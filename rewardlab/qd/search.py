@@ -378,7 +378,7 @@ class QDSearch:
 
     def run(self, iterations: int, *, progress: bool = True, plot_every: int = 10) -> list[dict[str, Any]]:
         """Run until ``iterations`` iterations are done in total (a resumed search continues its count)."""
-        from tqdm.auto import tqdm
+        from rewardlab.progress import progress_bar
 
         self.out.mkdir(parents=True, exist_ok=True)
         _trim_metrics(self.out / METRICS_FILE, self.iteration)
@@ -391,7 +391,9 @@ class QDSearch:
             episodes=self.config.episodes,
             max_steps=self.config.max_steps,
         )
-        bar = tqdm(total=iterations, initial=self.iteration, disable=not progress, desc=f"qd {self.config.algo}")
+        bar = progress_bar(
+            total=iterations, initial=self.iteration, enabled=progress, desc=f"qd {self.config.algo}", unit="iteration"
+        )
         try:
             while self.iteration < iterations:
                 row = self.step(evaluator)
