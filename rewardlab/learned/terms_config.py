@@ -9,6 +9,8 @@
         queries_per_update: 10
         segment_length: 25
         selection: disagreement              # uniform | disagreement | entropy
+        pseudo_labels: 1.0                   # SURF: confident pseudo-labels on unlabelled pairs (0: off)
+        crop: 5                              # SURF: temporal cropping by up to 5 steps (0: off)
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def preference(
     epochs: int = 20,
     batch_size: int = 64,
     bootstrap: bool = True,
+    early_stop: bool = True,
+    pseudo_labels: float = 0.0,
+    pseudo_threshold: float = 0.99,
+    pseudo_ratio: int = 4,
+    crop: int = 0,
     normalize: Literal["scale", "center", "none"] = "scale",
     store: str | None = None,
     seed: int = 0,
@@ -45,6 +52,8 @@ def preference(
     return PreferenceReward(
         teacher=teacher, segment_length=segment_length, queries_per_update=queries_per_update, budget=budget,
         selection=selection, candidates=candidates, features=features, members=members, hidden=hidden,
-        layers=layers, lr=lr, epochs=epochs, batch_size=batch_size, bootstrap=bootstrap, normalize=normalize,
+        layers=layers, lr=lr, epochs=epochs, batch_size=batch_size, bootstrap=bootstrap, early_stop=early_stop,
+        pseudo_labels=pseudo_labels, pseudo_threshold=pseudo_threshold, pseudo_ratio=pseudo_ratio, crop=crop,
+        normalize=normalize,
         store=store, seed=seed,
     )  # fmt: skip
