@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     from bench_preference_learning import random_return
+
     from rewardlab.train import parse_steps
 
     s = SETTINGS[args.env]
@@ -103,8 +104,8 @@ def main() -> None:
                 out = args.runs / args.env / str(steps) / label.replace(" ", "_") / f"seed{seed}"
                 result = run(trees[tree], config, out)
                 rows[label].append(result)
-                print(f"{label:12s} seed {seed}: {result['wall_seconds']:7.1f} s, eval {result['eval_true_return']:7.1f}",
-                      flush=True)  # fmt: skip
+                wall, ret = result["wall_seconds"], result["eval_true_return"]
+                print(f"{label:12s} seed {seed}: {wall:7.1f} s, eval {ret:7.1f}", flush=True)
     zero = random_return(args.env) if args.env == "Pendulum-v1" else 0.0
     base_wall = np.array([r["wall_seconds"] for r in rows["true reward"]])
     base_eval = np.mean([r["eval_true_return"] for r in rows["true reward"]])
