@@ -33,7 +33,14 @@ import yaml
 
 from rewardlab.agents import ALGOS, RUNNER_KEYS, hyperparams
 from rewardlab.callbacks import RewardLogger
-from rewardlab.config.hyperparams import algo_class, check_action_space, check_hyperparams, check_rollout_size
+from rewardlab.config.hyperparams import (
+    SCHEDULE_KEYS,
+    algo_class,
+    check_action_space,
+    check_hyperparams,
+    check_rollout_size,
+    linear_schedule,
+)
 from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward
 from rewardlab.envs import get_preset
@@ -141,13 +148,15 @@ def read_workdir(run_dir: str | Path) -> Path | None:
 
 
 def resolve_classes(params: dict[str, Any]) -> dict[str, Any]:
-    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes)."""
+    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes), build schedules."""
     import importlib
 
     out = {}
     for key, value in params.items():
         if isinstance(value, dict):
             value = resolve_classes(value)
+        elif key in SCHEDULE_KEYS and isinstance(value, str):
+            value = linear_schedule(value)  # the zoo's lin_0.001
         elif key.endswith("_class") and isinstance(value, str) and ":" in value:
             module, _, attr = value.partition(":")
             try:
@@ -407,7 +416,7 @@ def _train_built(
                 "wall_seconds": round(wall, 2),
                 **({"resumed_from": start_step} if checkpoint is not None else {}),
                 **training_stats(out / run_files.REWARD_TERMS_FILE),
-                **evaluate(model, config, venv),
+                **evaluate(model, config, venv, progress=progress_bar),
             }
             _plot_terms(out)
         finally:
@@ -423,6 +432,9 @@ def _train_built(
         message = f"{type(err).__name__}: {' '.join(str(err).split())}"
         run_files.mark_failed(out, message, "".join(traceback.format_exception(err)), step=int(model.num_timesteps))
         raise
+    from rewardlab.oni.term import oni_counts
+
+    summary.update(oni_counts(find_reward(venv)))  # labels still pending in an ONI store, said in the summary
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     run_files.write_status(out, "done", step=int(model.num_timesteps))
     remove_checkpoints(out)
@@ -444,12 +456,18 @@ def training_stats(csv_path: Path, last: int = 100) -> dict[str, float]:
     }
 
 
-def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]:
-    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate."""
+def evaluate(model: Any, config: RunConfig, train_venv: Any, *, progress: bool = False) -> dict[str, float]:
+    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate.
+
+    ``progress``: say what is happening (a bar in a terminal, a few lines in a log).
+    """
     from stable_baselines3.common.vec_env import VecNormalize
+
+    from rewardlab.progress import progress_bar
 
     if config.eval_episodes <= 0:
         return {}
+    bar = progress_bar(total=config.eval_episodes, desc=f"evaluate {config.env}", unit="episode", enabled=progress)
     env = make_vec_env(config.env, 1, seed=config.seed + 10_000, env_kwargs=config.env_kwargs)
     if isinstance(train_venv, VecNormalize):
         env = VecNormalize(env, training=False, norm_reward=False)
@@ -462,6 +480,8 @@ def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]
         if done[0]:
             returns.append(float(infos[0]["episode"]["r"]))  # Monitor's true return
             terminated.append(not infos[0].get("TimeLimit.truncated", False))
+            bar.update()
+    bar.close()
     env.close()
     return {"eval_true_return": float(np.mean(returns)), "eval_terminated_rate": float(np.mean(terminated))}
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,6 +44,8 @@ from rewardlab.learned.preference.segments import SegmentSampler
 from rewardlab.learned.preference.store import LABEL_STORE_FILE, LabelStore
 from rewardlab.learned.preference.teachers import Queries, Teacher, check_can_ask, make_teacher
 
+UNLABELLED_PAIRS = 512  # SURF's pool per training call
+
 
 class PreferenceReward(RewardTerm):
     """A reward learned from pairwise preferences of a teacher, online.
@@ -55,8 +57,11 @@ class PreferenceReward(RewardTerm):
         budget: total pairs asked over the run (skipped ones count).
         selection: ``uniform``, ``disagreement`` or ``entropy``.
         candidates: candidate pairs per asked pair (for ``disagreement``/``entropy``).
-        features, members, hidden, layers, lr, epochs, batch_size, bootstrap, normalize:
+        features, members, hidden, layers, lr, epochs, batch_size, bootstrap, early_stop, normalize:
             the reward model (see :class:`~rewardlab.learned.preference.model.PreferenceModel`).
+        pseudo_labels, pseudo_threshold, pseudo_ratio, crop: SURF (Park et al. 2022): confident
+            pseudo-labels on up to ``UNLABELLED_PAIRS`` unlabelled pairs cut from the latest rollouts, and
+            temporal cropping (see :mod:`~rewardlab.learned.preference.surf`); off by default.
         store: label store path for a human teacher (default: ``labels.sqlite`` in the run folder).
         frame_size: ``(width, height)`` of the frames a human teacher sees.
         seed: networks, sampling and the oracle's noise.
@@ -72,7 +77,7 @@ class PreferenceReward(RewardTerm):
         segment_length: int = 25,
         queries_per_update: int = 10,
         budget: int = 200,
-        selection: str = "disagreement",
+        selection: Literal["uniform", "disagreement", "entropy"] = "disagreement",
         candidates: int = 5,
         features: Sequence[str] = ("obs", "action"),
         members: int = 3,
@@ -82,6 +87,11 @@ class PreferenceReward(RewardTerm):
         epochs: int = 20,
         batch_size: int = 64,
         bootstrap: bool = True,
+        early_stop: bool = True,
+        pseudo_labels: float = 0.0,
+        pseudo_threshold: float = 0.99,
+        pseudo_ratio: int = 4,
+        crop: int = 0,
         normalize: Normalization = "scale",
         store: str | None = None,
         frame_size: Sequence[int] = (160, 120),
@@ -104,7 +114,8 @@ class PreferenceReward(RewardTerm):
         self.selection, self.candidates = selection, candidates
         self.model_options = dict(
             features=tuple(features), members=members, hidden=hidden, layers=layers, lr=lr, epochs=epochs,
-            batch_size=batch_size, bootstrap=bootstrap, normalize=normalize, seed=seed,
+            batch_size=batch_size, bootstrap=bootstrap, early_stop=early_stop, pseudo_labels=pseudo_labels,
+            pseudo_threshold=pseudo_threshold, pseudo_ratio=pseudo_ratio, crop=crop, normalize=normalize, seed=seed,
         )  # fmt: skip
         self.store_path = store
         self.frame_size = tuple(int(v) for v in frame_size)
@@ -201,13 +212,24 @@ class PreferenceReward(RewardTerm):
                 metrics["new_labels"] = float(added)
                 kept += added
         if kept:
-            metrics.update(model.train())
+            metrics.update(model.train(unlabelled=self._unlabelled()))
         if "label_accuracy" not in metrics:
             metrics.update(model.evaluate())
         model.refresh_normalizer(x)
         metrics["labels"] = float(model.n_labels)
         metrics["queries_asked"] = float(self.asked)
         return metrics
+
+    def _unlabelled(self) -> tuple[np.ndarray, ...] | None:
+        """Unlabelled segment pairs of the latest rollouts for SURF's pseudo-labels (``None`` when off)."""
+        if not self.model_options["pseudo_labels"]:
+            return None
+        seg = self.sampler.sample(2 * UNLABELLED_PAIRS, self.rng)
+        if not seg or len(seg["mask"]) < 2:
+            return None
+        half = len(seg["mask"]) // 2
+        x, mask = seg["inputs"], seg["mask"]
+        return x[:half], mask[:half], x[half : 2 * half], mask[half : 2 * half]
 
     def _queries(self, n_ask: int) -> Queries | None:
         """Sample candidate pairs from the latest rollouts and select ``n_ask`` of them."""
