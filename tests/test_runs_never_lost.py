@@ -58,7 +58,8 @@ def _human(tmp_path: Path, lines: int, **options) -> dict:
     answers = tmp_path / "answers.txt"
     answers.write_text("".join(["l\n", "r\n", "e\n", "l\n", "s\n"][i % 5] for i in range(lines)))
     return {"term": "preference", "teacher": {"human": {"answers": str(answers)}}, "segment_length": 5,
-            "queries_per_update": 4, "epochs": 2, "members": 2, "hidden": 16, **options}  # fmt: skip
+            "queries_per_update": 4, "epochs": 2, "members": 2, "hidden": 16, "frame_size": [32, 24],
+            **options}  # fmt: skip
 
 
 def _config(term: dict, steps: int) -> RunConfig:
