@@ -112,6 +112,7 @@ def test_answers_given_after_the_last_checkpoint_are_used_after_resume(tmp_path)
     assert stored > held  # answers were given after the checkpoint
 
     train(config, out, progress_bar=False, checkpoint_every=640, resume=True)
+    (tmp_path / "answers.txt").unlink()  # the run loads without its answers file
     store = LabelStore(out / "labels.sqlite")
     assert _model_labels(out) == len(store.dataset()["labels"]) >= stored
     store.close()
