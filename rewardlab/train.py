@@ -377,7 +377,7 @@ def _train_built(
             run_state = None
             if checkpoint is not None:
                 model, run_state = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
-                warn_not_exact(venv)
+                warn_not_exact(venv, run_state)
             logger = run_logger(out, resume_step=None if checkpoint is None else start_step)
             model.set_logger(logger)
             reward_logger = RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)

@@ -275,9 +275,10 @@ def read_run_state(path: str | Path) -> dict[str, Any] | None:
     return state
 
 
-def warn_not_exact(venv: Any) -> None:
-    """Say once that resuming this run restarts its envs (and why)."""
-    reason = not_exact(venv)
+def warn_not_exact(venv: Any, state: dict[str, Any] | None) -> None:
+    """Say once that resuming this run from a checkpoint with run state ``state`` restarts its envs (and why)."""
+    reason = "its checkpoint was written by an older rewardlab, without a run state" if state is None else None
+    reason = reason or not_exact(venv)
     if reason is not None:
         warnings.warn(
             f"this resume is not exact: {reason}; the envs restart at the checkpoint, so the run continues "
