@@ -47,8 +47,14 @@ def test_a_ppo_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path):
     assert (counts[0] == counts[1]).all()
 
 
-def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path):
-    config = dict(env="Pendulum-v1", reward=["extrinsic", _count([0, 1], 0.1)], algo="sac", steps=600, n_envs=2,
+PREFERENCE = {"term": "preference", "budget": 30, "queries_per_update": 10, "segment_length": 10, "epochs": 2,
+              "members": 2, "hidden": 16}  # a learned reward: the replay relabeler's state comes back too
+
+
+@pytest.mark.parametrize("learned", [[], [PREFERENCE]], ids=["count", "count+preference"])
+def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path, learned):
+    reward = ["extrinsic", _count([0, 1], 0.1), *learned]
+    config = dict(env="Pendulum-v1", reward=reward, algo="sac", steps=600, n_envs=2,
                   hyperparams={"learning_starts": 100, "batch_size": 32, "train_freq": 4, "gradient_steps": 1,
                                "normalize": True},
                   env_kwargs={"max_episode_steps": 60}, eval_episodes=0)  # fmt: skip
