@@ -182,7 +182,7 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
     config.validate()
     hp = resolved_hyperparams(config)
     runner = {k: hp.pop(k) for k in RUNNER_KEYS if k in hp}
-    reward = build_reward(config.reward)
+    reward = build_reward(config.reward, seed=config.seed)
     gamma = hp.get("gamma", 0.99)
     for leaf in reward.leaves():
         if isinstance(leaf, PotentialShaping) and abs(leaf.gamma - gamma) > 1e-12:
