@@ -24,7 +24,14 @@ def generated(
     call_timeout: float = 5.0,
     allow_unfenced: bool = False,
 ) -> RewardTerm:
-    """A stored LLM-written reward program, run in a contained worker; each component is logged."""
+    """A stored LLM-written reward program, run in a contained worker; each component is logged.
+
+    Args:
+        id: the program's id in the store (a unique prefix is enough), as ``rewardlab codegen`` prints it.
+        store: the generation store folder (default: the one ``rewardlab codegen`` writes to).
+        memory_mb: memory limit of the worker process that runs the program.
+        call_timeout: seconds one batch may take before the worker is stopped and the step fails.
+    """
     from rewardlab.codegen.sandbox import Limits
     from rewardlab.codegen.store import GenerationStore
     from rewardlab.codegen.term import GeneratedTerm
