@@ -72,6 +72,7 @@ def _scores(reward: RewardTerm, batches: list[Transitions]) -> np.ndarray:
 def _mountaincar_batches(frames: bool = False) -> list[Transitions]:
     """Three consecutive transitions of ``N`` MountainCar envs around the start (frames rendered when asked)."""
     from rewardlab.envs import make_env
+
     from rewardlab.wrappers.frames import FRAME_KEY, make_env_with_frames
 
     rng = np.random.default_rng(1)
