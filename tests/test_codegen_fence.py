@@ -204,3 +204,19 @@ def test_the_codegen_loop_refuses_an_unfenced_machine_once_up_front(tmp_path, mo
                        allow_unfenced=True)  # fmt: skip
     assert loop.limits.allow_unfenced
     assert loop._reward_entry(type("C", (), {"program_id": "abc"})())["allow_unfenced"] is True
+
+
+def test_a_generated_term_on_an_unfenced_machine_fails_in_one_line_naming_the_option(monkeypatch):
+    from rewardlab.codegen import GeneratedTerm, make_program
+    from rewardlab.core.transitions import Transitions
+
+    source = "import numpy as np\ndef compute_reward(next_obs):\n    return {'up': next_obs[:, 0]}\n"
+    program = make_program(source, "CartPole-v1")
+    monkeypatch.setattr(SandboxProcess, "_disable", ("landlock", "empty_root"))
+    batch = Transitions.from_arrays(np.zeros((2, 4)), np.zeros(2, dtype=np.int64), np.ones((2, 4)))
+    with pytest.raises(ConfigError, match=r"^refused to run generated code: .*allow_unfenced") as info:
+        GeneratedTerm(program).compute(batch)
+    assert "\n" not in str(info.value)
+    term = GeneratedTerm(program, limits=Limits(allow_unfenced=True))
+    np.testing.assert_array_equal(term.compute(batch), [1.0, 1.0])
+    term.close()
