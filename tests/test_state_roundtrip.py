@@ -244,3 +244,24 @@ def test_rewardlab_train_seed_reaches_the_preference_term(tmp_path):
     train(config, tmp_path / "run", progress_bar=False, checkpoint_every=0, callback=keep)
     assert _seeds(keep.reward) == [5]
     assert _seeds(rl.load_run(tmp_path / "run", model=False).reward) == [5]
+
+
+@pytest.mark.parametrize("spec", [{"term": "e3b", "embed_dim": 8, "hidden": 16}, {"term": "ngu_episodic", "k": 3}],
+                         ids=["e3b", "ngu_episodic"])  # fmt: skip
+def test_a_trained_episodic_term_runs_in_more_envs_than_it_trained_in(spec):
+    """Regression: the per-env state kept its training size and the first episode end in env 2 raised IndexError
+    (``run.make_env(4)`` for a run trained with 2 envs)."""
+    import copy
+
+    reward = build_reward(["extrinsic", spec])
+    venv = rl.RewardVecWrapper(rl.make_vec_env(MC, 2, seed=0), reward)
+    venv.reset()
+    for _ in range(5):
+        venv.step(np.array([0, 1]))
+    venv.close()
+    wider = rl.RewardVecWrapper(rl.make_vec_env(MC, 4, seed=0), copy.deepcopy(reward).train(False))
+    wider.reset()
+    for _ in range(201):  # past the first episode ends (200 steps)
+        _, r, _, _ = wider.step(np.array([0, 1, 2, 0]))
+    assert r.shape == (4,) and np.isfinite(r).all()
+    wider.close()
