@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video-episodes", type=int, default=1, help="episodes to record (default: 1; 0: no video)")
     p.add_argument("--video-length", type=int, default=1000, help="at most this many frames (default: 1000)")
     p.add_argument("--out", default=None, help="folder for the results (default: RUN/eval)")
-    add_progress_flag(p, "a bar over the episodes (a line per episode otherwise)")
+    add_progress_flag(p, "a bar over the episodes in a terminal, a line per episode otherwise")
     p.set_defaults(func=run)
 
 
