@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             on_episode=on_episode,
         )
     origin = f"checkpoint at step {loaded.step}" if loaded.from_checkpoint else f"step {loaded.step}"
-    table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {len(result.episodes)} episodes")
+    n = len(result.episodes)
+    table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {n} episode{'s' * (n != 1)}")
     columns = list(result.episodes.columns)
     for col in columns:
         table.add_column(col, justify="right")
