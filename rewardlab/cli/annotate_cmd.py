@@ -16,6 +16,7 @@ import json
 import time
 from pathlib import Path
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
 
 
@@ -26,13 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Label a corpus of messages (--messages FILE, one a line, or --env PRESET --steps N with a "
         "random policy) with an LLM on any OpenAI-compatible server (--annotator llm --llm-url ... --model ...; "
         "API key from $OPENAI_API_KEY) or the rule-based annotator (--annotator rules), into --store.",
+        **examples(
+            "rewardlab annotate --env NetHackScore-v0 --steps 2000 --store oni_labels.sqlite",
+            "rewardlab annotate --messages messages.txt --annotator llm --llm-url http://127.0.0.1:8000/v1 "
+            "--model Qwen2.5-7B-Instruct",
+        ),
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--messages", metavar="FILE", help="text file with one message a line")
     source.add_argument("--env", help="collect messages with a random policy on this preset, e.g. NetHackScore-v0")
     p.add_argument("--steps", default="2000", help="env steps of the random policy (default: 2000)")
     p.add_argument("--n-envs", type=int, default=4, help="envs of the random policy (default: 4)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random policy and of rank pairs (default: 0)")
     p.add_argument("--store", default="oni_labels.sqlite", help="label store file (default: oni_labels.sqlite)")
     p.add_argument("--annotator", default="rules", choices=["rules", "llm"], help="who labels (default: rules)")
     p.add_argument("--llm-url", default="http://127.0.0.1:8000/v1", help="OpenAI-compatible server (llm)")
@@ -47,9 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--queries", default="classify", choices=["classify", "rank"],
                    help="classify each message (retrieval/classification models) or rank pairs (ranking)")
     p.add_argument("--pairs", type=int, default=2, help="rank: pairs per message (default: 2)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--batch-size", type=int, default=16, help="messages sent to the annotator in one request (default: 16)"
+    )
     p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds (default: 1 h)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add_progress_flag(p)
     p.set_defaults(func=run)
 
 
@@ -125,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
     done = reused
     bar = None
     if args.progress:
-        from tqdm import tqdm
+        from rewardlab.progress import progress_bar
 
-        bar = tqdm(total=total, initial=reused, unit="label", desc=f"annotate ({annotator.model})")
+        bar = progress_bar(total=total, initial=reused, unit="label", desc=f"annotate ({annotator.model})")
     try:
         while time.monotonic() - start < args.timeout:
             now = sum(q.key in service.values for q in queries)

@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class ONITerm(RewardTerm):
     def __init__(
         self,
         *,
-        model: str = "classification",
+        model: Literal["retrieval", "classification", "ranking"] = "classification",
         annotator: Annotator | Mapping[str, Any] | None = None,
         beta: float = 3.0,
         threshold: float | None = None,
