@@ -162,11 +162,14 @@ def measure_labels(url: str, mode: str, n: int, batch_size: int, concurrency: in
 
 
 def baseline_source(rev: str) -> str:
-    """``rewardlab/`` at ``rev``, extracted into a temporary folder (its path)."""
+    """The package at ``rev`` (``rewardlab/`` with ``envs/`` and ``agents/`` inside), in a temporary folder."""
     folder = tempfile.mkdtemp(prefix="oni_baseline_")
     root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab", "envs", "agents"], check=True,
+                             capture_output=True)  # fmt: skip
     subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    for package in ("envs", "agents"):  # where an installed rewardlab has them: rewardlab.envs, rewardlab.agents
+        Path(folder, package).rename(Path(folder, "rewardlab", package))
     return folder
 
 
