@@ -3,7 +3,8 @@
 A page's blocks run in order in one namespace (a later block may use an earlier one's names), in a scratch
 folder that links the repository's configs/, envs/, agents/ and sweeps/. Training is capped at 512 steps and
 on-policy rollouts at 32 steps per env, so an example that asks for 131,072 steps still runs end to end,
-quickly. A block that needs what the test machines cannot have (downloaded weights) is preceded by ``<!-- no-run: reason -->``.
+quickly. A block that needs what the test machines cannot have (downloaded weights) is preceded by
+``<!-- no-run: reason -->``.
 """
 
 from __future__ import annotations
