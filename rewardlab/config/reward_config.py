@@ -35,7 +35,14 @@ RESERVED = ("term", "weight", "name")
 
 
 def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
-    """Turn a spec (see module docs) into a reward term, validating every part."""
+    """Turn a spec (see module docs) into a reward term, validating every part.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.build_reward(["extrinsic", {"term": "constant", "value": -1, "weight": 0.01}])
+        >>> reward.component_names()
+        ['extrinsic', 'constant']
+    """
     if isinstance(spec, RewardTerm):
         return spec
     if isinstance(spec, str):
@@ -81,7 +88,13 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
 
 
 def load_reward_spec(source: str | os.PathLike[str]) -> Any:
-    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML."""
+    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML.
+
+    Examples:
+        >>> from rewardlab.config import load_reward_spec
+        >>> load_reward_spec("[extrinsic, {term: constant, value: 1}]")
+        ['extrinsic', {'term': 'constant', 'value': 1}]
+    """
     if isinstance(source, str) and not source.strip():
         raise ConfigError("the reward is empty; give a reward YAML file or inline YAML such as 'extrinsic'")
     path = Path(source)
@@ -115,5 +128,13 @@ def yaml_error(err: yaml.YAMLError) -> str:
 
 
 def load_reward(source: str | os.PathLike[str]) -> RewardTerm:
-    """Build a reward from a YAML file path or an inline YAML string."""
+    """Build a reward from a YAML file path or an inline YAML string.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.load_reward("{term: potential, potential: cartpole_upright, gamma: 0.98}").name
+        'shaping'
+        >>> rl.load_reward("configs/mountaincar_shaped.yaml").component_names()   # a file works the same
+        ['extrinsic', 'shaping']
+    """
     return build_reward(load_reward_spec(source))

@@ -40,7 +40,19 @@ MAX_ENVS_SHOWN = 4  # envs whose values an error message lists
 
 
 class NonFiniteRewardError(FloatingPointError):
-    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values."""
+    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> bad = rl.function(lambda next_obs: np.full(len(next_obs), np.nan), name="bad")
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=1), bad)
+        >>> _ = venv.reset()
+        >>> try:
+        ...     venv.step(np.array([0]))
+        ... except rl.NonFiniteRewardError as err:
+        ...     print(type(err).__name__)
+        NonFiniteRewardError
+    """
 
 
 class _StepArrays:
