@@ -19,7 +19,8 @@ class EnvInfo:
         >>> import gymnasium as gym
         >>> from rewardlab.core import EnvInfo
         >>> env = gym.make("MountainCar-v0")
-        >>> info = EnvInfo("MountainCar-v0", env.observation_space, env.action_space, n_envs=4, obs_names=("position", "velocity"))
+        >>> names = ("position", "velocity")
+        >>> info = EnvInfo("MountainCar-v0", env.observation_space, env.action_space, n_envs=4, obs_names=names)
         >>> info.obs_index("velocity")
         1
     """
