@@ -64,9 +64,9 @@ def broken_links(site: Path) -> list[str]:
             if not dest.exists():
                 broken.append(f"{page.relative_to(site)} -> {target}")
                 continue
-            if parts.fragment and dest.suffix == ".html" and dest in pages:
-                if unquote(parts.fragment) not in pages[dest].ids:
-                    broken.append(f"{page.relative_to(site)} -> {target} (no such anchor)")
+            fragment = unquote(parts.fragment)
+            if fragment and dest.suffix == ".html" and dest in pages and fragment not in pages[dest].ids:
+                broken.append(f"{page.relative_to(site)} -> {target} (no such anchor)")
     return broken
 
 
