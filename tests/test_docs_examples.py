@@ -102,7 +102,11 @@ def test_docstring_examples_run(module, scratch):
 
 
 def test_public_factories_and_classes_have_examples():
-    """Every public factory and class exported from rewardlab and each family's __init__ shows an example."""
+    """Every public factory and class exported from rewardlab and the families in ``FAMILIES`` shows an example.
+
+    The other families (learned, vlm, perceptual, llm, codegen, oni, qd, analysis, plot, runs, sweep, wrappers)
+    have examples on their docs pages; their docstrings are not all there yet: add a family here when it is.
+    """
     missing = []
     for package in FAMILIES:
         mod = importlib.import_module(package)
@@ -115,7 +119,7 @@ def test_public_factories_and_classes_have_examples():
     assert not missing, f"{len(missing)} public names without an example: {missing}"
 
 
-FAMILIES = ["rewardlab"]
+FAMILIES = ["rewardlab", "rewardlab.core", "rewardlab.shaping", "rewardlab.bonus", "rewardlab.config"]
 
 
 def _example_elsewhere(obj: object) -> bool:
