@@ -223,7 +223,8 @@ def value_potential(model: Any, *, algo: str = "ppo") -> ValuePotential:
     Examples:
         >>> import rewardlab as rl
         >>> from stable_baselines3 import PPO
-        >>> shaping = rl.shaping.potential(rl.shaping.value_potential(PPO("MlpPolicy", "CartPole-v1", n_steps=64)), gamma=0.99)
+        >>> phi = rl.shaping.value_potential(PPO("MlpPolicy", "CartPole-v1", n_steps=64))
+        >>> shaping = rl.shaping.potential(phi, gamma=0.99)
         >>> shaping.name
         'shaping'
     """
