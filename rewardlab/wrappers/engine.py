@@ -126,6 +126,13 @@ class RewardEngine:
         clip_value: bound used by ``nan_policy="clip"`` (at most 1e30).
         update_every: steps between ``update`` calls of learning terms.
         step_info: write per-step values into ``info`` (episode sums are always written).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.wrappers import RewardEngine
+        >>> engine = RewardEngine(rl.extrinsic() + rl.constant(-0.5), n_envs=2)
+        >>> engine.process(rl.Transitions.fake(reward=[1.0, 0.0]))
+        array([ 0.5, -0.5])
     """
 
     def __init__(

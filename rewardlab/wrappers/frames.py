@@ -167,6 +167,16 @@ class RenderFrames(gym.Wrapper):
 
     The env must have been made with ``render_mode="rgb_array"``. Frames of
     another size are resized (bilinear) to ``width × height``.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> from rewardlab.wrappers import RenderFrames
+        >>> from rewardlab.wrappers.frames import FRAME_KEY
+        >>> env = RenderFrames(gym.make("CartPole-v1", render_mode="rgb_array"), width=64, height=48)
+        >>> _ = env.reset(seed=0)
+        >>> _, _, _, _, info = env.step(0)
+        >>> info[FRAME_KEY].shape
+        (48, 64, 3)
     """
 
     def __init__(
