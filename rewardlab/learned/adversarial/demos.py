@@ -162,7 +162,17 @@ def load_demos(path: str | Path) -> Demonstrations:
 
 
 def from_episodes(episodes: list[dict[str, Any]], env_id: str) -> Demonstrations:
-    """Demonstrations from episodes (dicts of per-step ``obs``, ``acts``, ``next_obs``; ``terminated``, ``return``)."""
+    """Demonstrations from episodes (dicts of per-step ``obs``, ``acts``, ``next_obs``; ``terminated``, ``return``).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.adversarial import from_episodes
+        >>> episode = {"obs": np.zeros((3, 2)), "acts": np.zeros(3), "next_obs": np.ones((3, 2)),
+        ...            "terminated": True, "return": 3.0}
+        >>> demos = from_episodes([episode, episode], "MountainCar-v0")
+        >>> demos.n_episodes, len(demos.obs)
+        (2, 6)
+    """
     if not episodes:
         raise ConfigError("no episodes to store")
     lengths = [len(e["obs"]) for e in episodes]

@@ -293,7 +293,13 @@ class HumanTeacher(Teacher):
 
 
 def make_teacher(spec: Any, *, store: Any = None, seed: int = 0) -> Teacher:
-    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one."""
+    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one.
+
+    Examples:
+        >>> from rewardlab.learned.preference import make_teacher
+        >>> type(make_teacher({"oracle": {"beta": 1.0, "mistake": 0.1}})).__name__
+        'OracleTeacher'
+    """
     if isinstance(spec, Teacher):
         return spec
     name, options = spec, {}
