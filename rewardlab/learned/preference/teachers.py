@@ -111,6 +111,13 @@ class OracleTeacher(Teacher):
         skip_threshold: skip pairs whose better return is ``<=`` this (``None``: never skip).
         equal_threshold: answer 0.5 when ``|R¹ − R²| <`` this.
         seed: the teacher's random stream (stochastic answers, mistakes).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> teacher = rl.learned.OracleTeacher(beta=float("inf"), mistake=0.0)
+        >>> reward = rl.learned.PreferenceReward(teacher=teacher, budget=20, queries_per_update=5)
+        >>> reward.name
+        'preference'
     """
 
     def __init__(
