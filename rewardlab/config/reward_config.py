@@ -41,6 +41,12 @@ def build_reward(spec: Any, *, where: str = "", seed: int | None = None) -> Rewa
 
     ``seed`` (a run's ``--seed``) becomes the ``seed`` of every term that takes one,
     nested ones included, unless the spec sets it.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.build_reward(["extrinsic", {"term": "constant", "value": -1, "weight": 0.01}])
+        >>> reward.component_names()
+        ['extrinsic', 'constant']
     """
     if seed is not None:
         token = _RUN_SEED.set(int(seed))
@@ -101,7 +107,13 @@ def _seeded(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_reward_spec(source: str | os.PathLike[str]) -> Any:
-    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML."""
+    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML.
+
+    Examples:
+        >>> from rewardlab.config import load_reward_spec
+        >>> load_reward_spec("[extrinsic, {term: constant, value: 1}]")
+        ['extrinsic', {'term': 'constant', 'value': 1}]
+    """
     if isinstance(source, str) and not source.strip():
         raise ConfigError("the reward is empty; give a reward YAML file or inline YAML such as 'extrinsic'")
     path = Path(source)
@@ -135,5 +147,13 @@ def yaml_error(err: yaml.YAMLError) -> str:
 
 
 def load_reward(source: str | os.PathLike[str]) -> RewardTerm:
-    """Build a reward from a YAML file path or an inline YAML string."""
+    """Build a reward from a YAML file path or an inline YAML string.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.load_reward("{term: potential, potential: cartpole_upright, gamma: 0.98}").name
+        'shaping'
+        >>> rl.load_reward("configs/mountaincar_shaped.yaml").component_names()   # a file works the same
+        ['extrinsic', 'shaping']
+    """
     return build_reward(load_reward_spec(source))
