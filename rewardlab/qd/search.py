@@ -109,6 +109,7 @@ class SearchConfig:
     qd_offset: float | None = None
     reward_threshold: float | None = None
     exploit_patience: int = 5
+    es: str = "cma_es"  # cma_me / cma_mae's evolution strategy: any ribs ES name (cma_es, sep_cma_es, lm_ma_es, ...)
     exploit_es: str = "cma_es"  # serene's exploiter: any ribs ES name (cma_es, sep_cma_es, lm_ma_es, openai_es)
     ae_every: int = 5
 
@@ -328,6 +329,7 @@ class QDSearch:
                     x0=x0,
                     sigma0=c.sigma,
                     ranker="imp" if mae else "2imp",
+                    es=c.es,
                     selection_rule="mu" if mae else "filter",
                     restart_rule="basic" if mae else "no_improvement",
                     batch_size=c.batch_size,
