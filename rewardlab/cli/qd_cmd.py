@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
 
 
@@ -22,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Writes metrics.csv (coverage, QD score, best return per iteration), heatmap.png, archive.csv and "
             "state.pkl (resumable with --resume) into --out."
         ),
+        **examples(
+            "rewardlab qd --env MountainCarContinuous-v0 --algo map_elites --iterations 50",
+            "rewardlab qd --env MountainCarContinuous-v0 --algo novelty --descriptor final:position,velocity",
+            "rewardlab qd --env MountainCarContinuous-v0 --iterations 100 --resume  # continue to 100 iterations",
+        ),
     )
     p.add_argument("--env", required=True, help="a preset or Gymnasium id with flat Box observations")
     p.add_argument(
@@ -30,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="final:DIMS, times:DIMS@T1,T2, histogram:DIMS@BINS, minmax:DIMS, learned[:DIMS]@CODE (dims by the "
         "preset's obs_names; default: final, all dims) or your own module:function[@SIZE] over an episode",
     )
-    p.add_argument("--algo", default="map_elites", choices=ALGOS)
+    p.add_argument("--algo", default="map_elites", choices=ALGOS, help="search algorithm (default: map_elites)")
     p.add_argument("--iterations", type=int, default=50, help="total iterations (a resume continues to this count)")
     p.add_argument("--batch-size", type=int, default=32, help="solutions evaluated per iteration")
     p.add_argument("--workers", type=int, default=1, help="worker processes (or Ray CPUs) for rollouts (1: in-process)")
@@ -63,10 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="cut episodes at this many steps")
     p.add_argument("--reward-threshold", type=float, default=None, help="serene: a return above it is a reward")
     p.add_argument("--exploit-patience", type=int, default=5, help="serene: exploit iterations without progress")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the emitters and the rollouts (default: 0)")
     p.add_argument("--out", default=None, help="output folder (default: runs/qd/<env>-<algo>)")
     p.add_argument("--resume", action="store_true", help="continue the search saved in --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_flag(p)
     p.set_defaults(func=run)
 
 
@@ -107,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         address=args.address,
         resume=args.resume,
-        progress=not args.no_progress,
+        progress=args.progress,
     )
     summary = {k: v for k, v in search.metrics("done").items() if k != "phase"}
     print(json.dumps({"out": str(search.out), **summary}, indent=2))

@@ -497,13 +497,15 @@ class QDSearch:
 
     def run(self, iterations: int, *, progress: bool = True, plot_every: int = 10) -> list[dict[str, Any]]:
         """Run until ``iterations`` iterations are done in total (a resumed search continues its count)."""
-        from tqdm.auto import tqdm
+        from rewardlab.progress import progress_bar
 
         self.out.mkdir(parents=True, exist_ok=True)
         _trim_metrics(self.out / METRICS_FILE, self.iteration)
         rows = []
         evaluator = self.evaluator()
-        bar = tqdm(total=iterations, initial=self.iteration, disable=not progress, desc=f"qd {self.config.algo}")
+        bar = progress_bar(
+            total=iterations, initial=self.iteration, enabled=progress, desc=f"qd {self.config.algo}", unit="iteration"
+        )
         try:
             while self.iteration < iterations:
                 row = self.step(evaluator)
@@ -556,12 +558,13 @@ def plot_archive(search: QDSearch, *, ax: Any) -> Any:
     from ribs.visualize import cvt_archive_heatmap, grid_archive_heatmap, parallel_axes_plot
 
     archive, labels = search.result, search.descriptor.labels
+    colour = {"cbar_kwargs": {"label": "episode return (best in the cell)"}}
     if archive.measure_dim > 2:
-        parallel_axes_plot(archive, ax=ax)
+        parallel_axes_plot(archive, ax=ax, **colour)
     elif isinstance(archive, GridArchive):
-        grid_archive_heatmap(archive, ax=ax)
+        grid_archive_heatmap(archive, ax=ax, **colour)
     else:
-        cvt_archive_heatmap(archive, ax=ax)
+        cvt_archive_heatmap(archive, ax=ax, **colour)
     ax.set_xlabel(labels[0] if labels else "")
     if archive.measure_dim == 2:
         ax.set_ylabel(labels[1])
