@@ -14,6 +14,8 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
 * ``rl_map_elites``, ``rl_cma_me``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
   ``minmax:position`` descriptor (scaled by the observation bounds [-1.2, 0.6]: the same grid), batched
   rollouts (``n_envs`` envs stepping their own policies together), a start per evaluation;
+* ``rl_map_elites_iso_line``: rewardlab's MAP-Elites with the Iso+LineDD operator (``mutation="iso_line"``,
+  iso σ = ``--sigma``, line σ = 0.2);
 * ``rl_map_elites_fixed``: rewardlab's MAP-Elites with ``starts="fixed"`` (every evaluation from the run
   seed's one start: the behaviour before this benchmark), to show what a start per evaluation changes.
 
@@ -43,6 +45,7 @@ ALGOS = (
     "pyribs_cma_me",
     "rl_map_elites",
     "rl_map_elites_fixed",
+    "rl_map_elites_iso_line",
     "rl_cma_me",
     "rl_novelty",
     "rl_serene",
@@ -107,7 +110,7 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
     """rewardlab's search driven iteration by iteration (no files written per iteration)."""
     from rewardlab.qd.search import QDSearch, SearchConfig
 
-    name = algo.removeprefix("rl_").removesuffix("_fixed")
+    name = algo.removeprefix("rl_").removesuffix("_fixed").removesuffix("_iso_line")
     config = SearchConfig(
         env_id=ENV_ID,
         descriptor="minmax:position",
@@ -119,6 +122,7 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
         seed=seed,
         qd_offset=args.offset,
         starts="fixed" if algo.endswith("_fixed") else "each",
+        mutation="iso_line" if algo.endswith("_iso_line") else "gaussian",
         n_envs=args.batch,
     )
     with tempfile.TemporaryDirectory() as tmp:

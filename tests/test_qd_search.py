@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -143,3 +145,18 @@ def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
     assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(out), "--resume"]) == 0
     assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(tmp_path / "whole")]) == 0
     assert read_metrics(out) == read_metrics(tmp_path / "whole")
+
+
+def test_iso_line_map_elites_runs_and_bad_settings_are_named(tmp_path):
+    config = SearchConfig(algo="map_elites", mutation="iso_line", seed=0, **{**FAST, "max_steps": 30})
+    search = run_search(config, tmp_path, iterations=3, progress=False, plot_every=0)
+    assert search.result.stats.num_elites > 1
+    emitter = search.scheduler.emitters[0]
+    assert type(emitter).__name__ == "IsoLineEmitter" and emitter.line_sigma == 0.2
+    for bad, message in [
+        ({"mutation": "isoline"}, "unknown mutation 'isoline' (did you mean 'iso_line'?)"),
+        ({"starts": "every"}, "unknown starts 'every'"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            SearchConfig(**{**FAST, **bad}).check()
