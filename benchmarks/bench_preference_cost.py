@@ -42,7 +42,10 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 SETTINGS = {"CartPole-v1": {"budget": 500, "steps": "50k"}, "Pendulum-v1": {"budget": 1000, "steps": "100k"}}
 RUNNER = """
-import json, sys, torch
+import json, os, sys, torch
+for name, module in list(sys.modules.items()):  # an editable install maps rewardlab.envs/agents to its checkout
+    if name.startswith("__editable___rewardlab") and isinstance(getattr(module, "MAPPING", None), dict):
+        module.MAPPING.update({"rewardlab.envs": os.getcwd() + "/envs", "rewardlab.agents": os.getcwd() + "/agents"})
 torch.set_num_threads(1)
 from rewardlab.train import RunConfig, train
 cfg = json.loads(sys.argv[1])
