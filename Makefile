@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export MUJOCO_GL ?= egl
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint bench notebooks clean
+.PHONY: install demo test lint bench notebooks docs clean
 
 install: $(VENV)/.installed
 
@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: install
 	$(BIN)/rewardlab sweep sweeps/demo.yaml --workers 2 --resume
 
+# the suite builds the docs site too (tests/test_docs_site.py: strict, every internal link checked)
 test: install
 	$(BIN)/python -m pytest -n 2 -q
+
+# the documentation site into site/ (strict: a broken link, a missing page or an undocumented public name fails)
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # re-execute notebooks/*.ipynb and save them with their outputs (small inline PNGs)
 notebooks: install
@@ -31,4 +36,4 @@ lint: install
 	$(BIN)/ruff check rewardlab envs agents tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site .cache

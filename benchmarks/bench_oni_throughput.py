@@ -1,28 +1,39 @@
-"""Throughput of ONI: PPO rollout collection on NetHackScore-v0 with the LLM annotator in the background.
+"""Throughput of ONI: labels per second against a slow server, and PPO's env steps per second beside it.
 
-Three stacks, side by side in one process, their rollouts interleaved (A B C A B C ...) so that the
-shared machine's load falls on all alike:
+Part ``labels``: how fast the annotation service labels ``--labels`` new messages against a local scripted
+OpenAI-compatible server in its own process that answers every request after ``--delay`` seconds (plus
+``--per-prompt`` s per extra prompt of a list, a stand-in for a GPU batch's cost) and serves at most
+``--server-slots`` requests at once (8-way concurrency, as a vLLM or llama.cpp server). Modes, one after the
+other in one run, each ``--label-rounds`` times:
 
-* ``off`` -- the extrinsic reward only (no LLM reward);
-* ``async`` -- extrinsic + 0.1 × ONI (classification model) with an LLM annotator on a local scripted
-  OpenAI-compatible server, in its own process as a real server would be, that answers every request after
-  ``--delay`` seconds (concurrency = batch size, so one batch takes ``--delay`` s); the worker thread labels
-  while the env loop goes on;
-* ``sync`` -- the same, but labelling inside the step (``background: false``): the contrast.
+* ``today`` -- the service as it was at ``--baseline-rev`` (one chat request per message, a batch of
+  ``--batch-size`` waited for as a whole), run from a ``git archive`` of that revision in a subprocess;
+* ``concurrent`` -- one chat request per message, ``--concurrency`` in flight, each answer stored as it comes;
+* ``prompt_list`` -- ``--batch-size`` prompts per ``/v1/completions`` request, ``--concurrency`` in flight.
 
-Measured: env steps per second during rollout collection (PPO's ``collect_rollouts``: env steps,
-policy forward passes, the reward and its ``update``), not during gradient steps. The first rollout of
-each stack is a warm-up and is not counted.
+The SQLite cost of storing each request's answers at once (durability per request) is measured beside it:
+one commit per label against one commit per ``--batch-size`` labels, on a file store in WAL mode.
 
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_oni_throughput.py --rollouts 6
+Part ``sps``: PPO rollout collection on NetHackScore-v0, stacks built side by side in one process and their
+rollouts interleaved (off, prompt_list, concurrent, sync, off, ...) so that the shared machine's load falls on
+all alike: ``off`` (the extrinsic reward only), ``prompt_list`` and ``concurrent`` (extrinsic + 0.1 × ONI,
+classification model, the LLM annotator in the background in that mode), ``sync`` (prompt lists, labelling
+inside the step: the contrast). Measured: env steps per second during rollout collection (env steps, policy
+forward passes, the reward and its ``update``), not during gradient steps; the first rollout of each stack is a
+warm-up; each rollout is paired with the ``off`` rollout just before it.
+
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_oni_throughput.py --part all
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,9 +82,9 @@ def scripted_judge(delay: float):
     return answer
 
 
-def _serve(port: int, delay: float) -> None:
+def _serve(port: int, delay: float, slots: int | None, per_prompt: float) -> None:
     """Child process: the scripted server on ``port`` until killed."""
-    server = FakeLLMServer(scripted_judge(delay), port=port).start()
+    server = FakeLLMServer(scripted_judge(delay), port=port, concurrency=slots, per_prompt=per_prompt).start()
     while server.running:
         time.sleep(1.0)
 
@@ -81,21 +92,23 @@ def _serve(port: int, delay: float) -> None:
 class ServerProcess:
     """The scripted server in its own process, as a real LLM server would be (not sharing our GIL)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, slots: int | None = None, per_prompt: float = 0.0) -> None:
         import multiprocessing
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        self.process = multiprocessing.get_context("spawn").Process(target=_serve, args=(self.port, delay), daemon=True)
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(self.port, delay, slots, per_prompt), daemon=True
+        )
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> ServerProcess:
         import urllib.request
 
         self.process.start()
-        for _ in range(200):
+        for _ in range(2400):  # the spawned process imports this module (torch, SB3) first: slow on a busy machine
             try:
                 urllib.request.urlopen(self.url + "/models", timeout=1).read()
                 return self
@@ -108,36 +121,125 @@ class ServerProcess:
         self.process.join(5)
 
 
-def reward_spec(variant: str, url: str, batch_size: int) -> list:
+def reward_spec(variant: str, url: str, batch_size: int, concurrency: int) -> list:
     if variant == "off":
         return ["extrinsic"]
-    annotator = {"kind": "llm", "base_url": url, "model": "fake-model", "concurrency": batch_size, "timeout": 30.0}
+    batching = "concurrent" if variant == "concurrent" else "prompt_list"
+    annotator = {"kind": "llm", "base_url": url, "model": "fake-model", "concurrency": concurrency, "timeout": 30.0,
+                 "batching": batching}  # fmt: skip
     oni = {"term": "oni", "model": "classification", "weight": 0.1, "annotator": annotator,
-           "batch_size": batch_size, "background": variant == "async"}  # fmt: skip
+           "batch_size": batch_size, "background": variant != "sync"}  # fmt: skip
     return ["extrinsic", oni]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--env", default="NetHackScore-v0")
-    parser.add_argument("--rollouts", type=int, default=6, help="measured rollouts per stack (after one warm-up)")
-    parser.add_argument("--sync-rollouts", type=int, default=2, help="measured rollouts of the synchronous stack")
-    parser.add_argument("--delay", type=float, default=0.5, help="seconds the server takes per batch")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--out", default="benchmarks/results/oni_throughput.json")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+# -- part 1: labels per second ------------------------------------------------------------------------
 
-    with ServerProcess(args.delay) as server:
+
+def measure_labels(url: str, mode: str, n: int, batch_size: int, concurrency: int, tag: str) -> dict:
+    """Label ``n`` new messages with the service of whatever ``rewardlab`` is on the path; labels/s and stats."""
+    from rewardlab.llm import LLMClient, LLMConfig
+    from rewardlab.oni.annotators import LLMAnnotator
+    from rewardlab.oni.messages import message_hash
+    from rewardlab.oni.service import AnnotationService
+    from rewardlab.oni.store import LabelStore, Query
+
+    client = LLMClient(LLMConfig(base_url=url, model="fake-model", concurrency=concurrency, timeout=60.0))
+    annotator = LLMAnnotator(client, **({} if mode == "today" else {"batching": mode}))
+    texts = [f"You see here {i} gold pieces ({tag})." if i % 3 else f"You hear noise {i} ({tag})." for i in range(n)]
+    with tempfile.TemporaryDirectory() as folder:
+        store = LabelStore(Path(folder) / "labels.sqlite", prompt_version=annotator.prompt_version,
+                           model=annotator.model, goal=annotator.goal)  # fmt: skip
+        service = AnnotationService(annotator, store, batch_size=batch_size).start()
+        start = time.perf_counter()
+        service.submit([Query("classify", message_hash(t), (t,)) for t in texts])
+        done = service.wait(timeout=max(120.0, n))
+        seconds = time.perf_counter() - start
+        service.close()
+        counts = store.counts()
+        store.close()
+    return {"mode": mode, "labels": counts["labels"], "seconds": seconds, "labels_per_s": counts["labels"] / seconds,
+            "complete": done, "requests": client.stats["calls"], "errors": service.stats["errors"]}  # fmt: skip
+
+
+def baseline_source(rev: str) -> str:
+    """``rewardlab/`` at ``rev``, extracted into a temporary folder (its path)."""
+    folder = tempfile.mkdtemp(prefix="oni_baseline_")
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    return folder
+
+
+def measure_baseline(source: str, url: str, n: int, batch_size: int, concurrency: int, tag: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, str(Path(__file__).resolve().parents[1] / "tests")])}
+    args = [sys.executable, __file__, "--measure-today", url, str(n), str(batch_size), str(concurrency), tag]
+    out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def commit_cost(batch_size: int, n: int = 2048) -> dict:
+    """Seconds per label to store answers one commit per label vs one commit per ``batch_size`` labels."""
+    from rewardlab.oni.store import Label, LabelStore, Query
+
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, size in (("per_label", 1), ("per_batch", batch_size), ("per_label_again", 1)):
+            store = LabelStore(Path(folder) / f"{name}.sqlite", prompt_version="v", model="m", goal="g")
+            labels = [Label(Query("classify", f"{name}{i}", (f"message {i}",)), 1.0) for i in range(n)]
+            store.add_pending([lab.query for lab in labels])
+            start = time.perf_counter()
+            for i in range(0, n, size):
+                store.put(labels[i : i + size])
+            out[name] = (time.perf_counter() - start) / n
+            store.close()
+    return out
+
+
+def run_labels(args: argparse.Namespace) -> dict:
+    results: dict[str, list[dict]] = {"today": [], "concurrent": [], "prompt_list": []}
+    source = baseline_source(args.baseline_rev)
+    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
+        for r in range(args.label_rounds):
+            for mode in results:
+                tag = f"{mode}-{r}"
+                if mode == "today":
+                    res = measure_baseline(source, server.url, args.labels, args.batch_size, args.concurrency, tag)
+                else:
+                    res = measure_labels(server.url, mode, args.labels, args.batch_size, args.concurrency, tag)
+                results[mode].append(res)
+                print(f"{mode:>12} round {r + 1}: {res['labels_per_s']:7.1f} labels/s ({res['labels']} labels, "
+                      f"{res['requests']} requests, {res['seconds']:.1f} s)", flush=True)  # fmt: skip
+    today = float(np.median([r["labels_per_s"] for r in results["today"]]))
+    print(f"\nserver: {args.delay} s per request + {args.per_prompt} s per extra prompt, {args.server_slots} slots; "
+          f"{args.labels} labels, batch {args.batch_size}, {args.concurrency} in flight")  # fmt: skip
+    print("| mode | rounds | labels/s (median) | per round | vs today |")
+    print("|---|---|---|---|---|")
+    for mode, rs in results.items():
+        rates = [r["labels_per_s"] for r in rs]
+        print(f"| {mode} | {len(rs)} | {np.median(rates):.1f} | {', '.join(f'{x:.1f}' for x in rates)} | "
+              f"{np.median(rates) / today:.1f}× |")  # fmt: skip
+    cost = commit_cost(args.batch_size)
+    print(f"storing answers: {cost['per_label'] * 1e6:.0f} µs per label with a commit per label "
+          f"({cost['per_label_again'] * 1e6:.0f} µs again), {cost['per_batch'] * 1e6:.0f} µs with one commit per "
+          f"{args.batch_size}")  # fmt: skip
+    return {"labels": results, "commit_seconds_per_label": cost}
+
+
+# -- part 2: env steps per second --------------------------------------------------------------------
+
+
+def run_sps(args: argparse.Namespace) -> dict:
+    variants = ("off", "prompt_list", "concurrent", "sync")
+    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
         stacks = {}
-        for variant in ("off", "async", "sync"):
-            config = RunConfig(env=args.env, reward=reward_spec(variant, server.url, args.batch_size), seed=0,
-                               n_envs=args.n_envs, hyperparams={"n_steps": 128, "n_epochs": 1})  # fmt: skip
+        for variant in variants:
+            spec = reward_spec(variant, server.url, args.batch_size, args.concurrency)
+            config = RunConfig(env=args.env, reward=spec, seed=0, n_envs=args.n_envs,
+                               hyperparams={"n_steps": 128, "n_epochs": 1})  # fmt: skip
             model, venv, _ = build_run(config)
             stacks[variant] = (model, venv, RolloutTimer())
         per_rollout = args.n_envs * 128
-        wanted = {"off": args.rollouts + 1, "async": args.rollouts + 1, "sync": args.sync_rollouts + 1}
+        wanted = {v: (args.sync_rollouts if v == "sync" else args.rollouts) + 1 for v in variants}
         done = dict.fromkeys(stacks, 0)
         while any(done[v] < wanted[v] for v in stacks):
             for variant, (model, _, timer) in stacks.items():
@@ -145,17 +247,17 @@ def main() -> None:
                     model.learn(per_rollout, callback=timer, reset_num_timesteps=done[variant] == 0)
                     done[variant] += 1
                     secs, steps = timer.rollouts[-1]
-                    print(f"{variant:>5} rollout {done[variant]}: {steps / secs:7.0f} env steps/s", flush=True)
+                    print(f"{variant:>11} rollout {done[variant]}: {steps / secs:7.0f} env steps/s", flush=True)
         results = {}
         for variant, (_model, venv, timer) in stacks.items():
             measured = timer.rollouts[1:]
             secs = sum(s for s, _ in measured)
             steps = sum(n for _, n in measured)
-            rates = [n / s for s, n in measured]
             wrapper = venv
             while not hasattr(wrapper, "engine"):
                 wrapper = wrapper.venv
             oni_metrics = {k: v for k, v in wrapper.engine.last_update_metrics.items() if k.startswith("oni/")}
+            rates = [n / s for s, n in measured]
             results[variant] = {"env_steps": steps, "seconds": secs, "steps_per_s": steps / secs,
                                 "per_rollout_steps_per_s": rates, "oni": oni_metrics}  # fmt: skip
             venv.close()
@@ -163,20 +265,47 @@ def main() -> None:
     off_rates = results["off"]["per_rollout_steps_per_s"]
     for r in results.values():  # rollout k against the "off" rollout k run just before it: the load was alike
         r["paired_ratios"] = [a / b for a, b in zip(r["per_rollout_steps_per_s"], off_rates)]
-    print("\n| stack | rollouts | env steps/s (all rollouts pooled) | pooled vs off | paired ratio per rollout: "
-          "median [min, max] | labels at the end | queue | errors |")
+    print("\n| stack | rollouts | env steps/s (pooled) | pooled vs off | paired ratio: median [min, max] | "
+          "labels at the end | queue | errors |")
     print("|---|---|---|---|---|---|---|---|")
     for variant, r in results.items():
         o, pr = r["oni"], r["paired_ratios"]
         print(f"| {variant} | {len(r['per_rollout_steps_per_s'])} | {r['steps_per_s']:.0f} | "
               f"{r['steps_per_s'] / off:.3f}× | {np.median(pr):.3f} [{min(pr):.2f}, {max(pr):.2f}] | "
               f"{o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | {o.get('oni/errors', '-')} |")  # fmt: skip
+    return results
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-today":  # the baseline's subprocess
+        url, n, batch_size, concurrency, tag = sys.argv[2:7]
+        print(json.dumps(measure_labels(url, "today", int(n), int(batch_size), int(concurrency), tag)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", default="all", choices=["labels", "sps", "all"])
+    parser.add_argument("--env", default="NetHackScore-v0")
+    parser.add_argument("--rollouts", type=int, default=6, help="measured rollouts per stack (after one warm-up)")
+    parser.add_argument("--sync-rollouts", type=int, default=1, help="measured rollouts of the synchronous stack")
+    parser.add_argument("--delay", type=float, default=0.5, help="seconds the server takes per request")
+    parser.add_argument("--per-prompt", type=float, default=0.01, help="extra seconds per prompt of a list")
+    parser.add_argument("--server-slots", type=int, default=8, help="requests the server serves at once")
+    parser.add_argument("--batch-size", type=int, default=16, help="prompts per list (and the old batch size)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--labels", type=int, default=256, help="messages to label per mode and round")
+    parser.add_argument("--label-rounds", type=int, default=2)
+    parser.add_argument("--baseline-rev", default="9d5e188", help="git revision of 'today' (before this change)")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--out", default="benchmarks/results/oni_throughput_batching.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out: dict = {"args": vars(args)}
+    if args.part in ("labels", "all"):
+        out.update(run_labels(args))
+    if args.part in ("sps", "all"):
+        out["sps"] = run_sps(args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "results": results,
-                                          "ratio_async_vs_off": results["async"]["steps_per_s"] / off,
-                                          "ratio_sync_vs_off": results["sync"]["steps_per_s"] / off}, indent=2))
-    print(f"async / off = {results['async']['steps_per_s'] / off:.3f}, sync / off = "
-          f"{results['sync']['steps_per_s'] / off:.3f}  (written to {args.out})")
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

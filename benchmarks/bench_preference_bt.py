@@ -32,8 +32,8 @@ def per_pair(net: RewardEnsemble, x1, m1, x2, m2, y) -> torch.Tensor:
     for k in range(net.n_members):
         losses = []
         for i in range(len(y)):
-            r1 = (net.nets[k](x1[i]).squeeze(-1) * m1[i]).sum()
-            r2 = (net.nets[k](x2[i]).squeeze(-1) * m2[i]).sum()
+            r1 = (net.member(k, x1[i]) * m1[i]).sum()
+            r2 = (net.member(k, x2[i]) * m2[i]).sum()
             log_p = torch.log_softmax(torch.stack([r1, r2]), dim=0)
             losses.append(-(y[i] * log_p[0] + (1 - y[i]) * log_p[1]))
         total = total + torch.stack(losses).mean()

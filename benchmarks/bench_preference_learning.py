@@ -7,13 +7,16 @@ CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for C
   oracle teacher, 200 queries, 20 per update, segments of 25 steps, disagreement selection);
 * ``preference, oracle, uniform``: the same with uniformly chosen queries;
 * ``preference, noisy teacher``: B-Pref's "mistake" teacher, ε = 0.1 (every tenth answer flipped);
+* ``preference, 100 comparisons`` (one fifth of issue 22's 500) and ``... + SURF``: the same with
+  SURF's confident pseudo-labels on unlabelled pairs of the latest rollouts (λ = 1, τ = 0.99, 4 per
+  labelled pair) and temporal cropping by up to 5 steps;
 * ``preference, random teacher``: a control, β = 0 (every answer a coin flip): what the loop gives
   without information. CartPole pays +1 per step, so any reward that is positive on average teaches the
   agent to survive; this control shows whether the learned reward gets that from the labels.
 
 Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
 the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
-ε = 0.1 mistake teacher, and the β = 0 control. Pendulum's returns
+ε = 0.1 mistake teacher, and the β = 0 control; 200 comparisons with and without SURF. Pendulum's returns
 are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
 ``(R − R_rand) / (R_true − R_rand)``.
 
@@ -46,6 +49,7 @@ import torch
 from rewardlab.train import RunConfig, parse_steps, train
 
 HERE = Path(__file__).parent
+SURF = {"pseudo_labels": 1.0, "pseudo_threshold": 0.99, "crop": 5}  # SURF: pseudo-labels, temporal cropping
 PREFERENCE = {"term": "preference", "teacher": "oracle", "budget": 200, "queries_per_update": 20,
               "segment_length": 25, "selection": "disagreement"}  # fmt: skip (as configs/preference_cartpole.yaml)
 VARIANTS = {
@@ -54,6 +58,8 @@ VARIANTS = {
     "preference, oracle, uniform": [{**PREFERENCE, "selection": "uniform"}],
     "preference, noisy teacher": [{**PREFERENCE, "teacher": {"oracle": {"mistake": 0.1}}}],
     "preference, random teacher": [{**PREFERENCE, "teacher": {"oracle": {"beta": 0.0}}}],
+    "preference, 100 comparisons": [{**PREFERENCE, "budget": 100}],
+    "preference, 100 comparisons + SURF": [{**PREFERENCE, "budget": 100, **SURF}],
 }
 PENDULUM = {"term": "preference", "budget": 400, "queries_per_update": 20, "segment_length": 25}
 ENV_VARIANTS = {
@@ -63,6 +69,8 @@ ENV_VARIANTS = {
         "preference, oracle": [PENDULUM],
         "preference, noisy teacher": [{**PENDULUM, "teacher": {"oracle": {"mistake": 0.1}}}],
         "preference, random teacher": [{**PENDULUM, "teacher": {"oracle": {"beta": 0.0}}}],
+        "preference, 200 comparisons": [{**PENDULUM, "budget": 200}],
+        "preference, 200 comparisons + SURF": [{**PENDULUM, "budget": 200, **SURF}],
     },
 }
 

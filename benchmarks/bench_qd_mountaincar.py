@@ -41,8 +41,8 @@ def run_one(env_id: str, descriptor: str, algo: str, seed: int, budget: int, bat
     with tempfile.TemporaryDirectory() as tmp:
         search = QDSearch(config, tmp)
 
-        def evaluate(solutions: np.ndarray) -> list:
-            return rollout_many(env_id, search.policy, solutions, seed=seed, episodes=1, max_steps=None)
+        def evaluate(solutions: np.ndarray, first_index: int) -> list:
+            return rollout_many(env_id, search.policy, solutions, seed=seed, first_index=first_index)
 
         start, first_success = time.perf_counter(), None
         while search.env_steps < budget:

@@ -18,6 +18,8 @@ import gymnasium as gym
 import yaml
 from rewardlab.envs import sparse_mujoco
 
+from rewardlab.config.env_ids import close_env_id
+
 sparse_mujoco.register()
 
 PRESET_FILES = sorted(Path(__file__).parent.glob("*.yaml"))
@@ -70,8 +72,8 @@ def get_preset(env_id: str) -> EnvPreset:
         return table[env_id]
     if env_id in gym.registry:
         return EnvPreset(id=env_id, family="generic")
-    close = difflib.get_close_matches(env_id, list(table), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = close_env_id(env_id, list(table))
+    hint = f" (did you mean {close!r}?)" if close else ""
     raise ValueError(f"unknown environment {env_id!r}{hint}; presets: {', '.join(sorted(table))}, or any Gymnasium id")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,29 @@ class RewardLogger(BaseCallback):
     (``csv_path``, default ``<logger dir>/reward_terms.csv``) so runs can be
     plotted and compared later.
 
+    SB3's logger prints only when the algorithm has ``verbose=1`` and keeps files
+    only with a folder (``tensorboard_log=...`` or ``stable_baselines3.common.logger.configure``);
+    when it has neither, the callback says so once at the start of training, with
+    what to add, instead of logging into nothing.
+
     Args:
         window: episodes averaged in each logged value.
         csv_path: where to write per-episode rows; ``False`` disables the CSV.
+        verbose: SB3's callback verbosity.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from stable_baselines3 import PPO
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() + rl.constant(0.1))
+        >>> logger = rl.RewardLogger(csv_path=False)
+        >>> _ = PPO("MlpPolicy", venv, n_steps=64, verbose=1).learn(128, callback=logger)  # doctest: +ELLIPSIS
+        Using ... device
+        ...
+        |    reward/constant  | ...
+        |    reward/extrinsic | ...
+        ...
+        >>> logger.episodes[-1]["constant"] > 0  # the episode sum of the 0.1-per-step term
+        True
     """
 
     def __init__(self, window: int = 100, csv_path: str | Path | None | bool = None, verbose: int = 0) -> None:
@@ -35,6 +56,27 @@ class RewardLogger(BaseCallback):
         self._csv_path = csv_path
         self._csv_file: Any = None
         self._csv_writer: csv.DictWriter | None = None
+
+    def _on_training_start(self) -> None:
+        self._say_where_output_goes()
+
+    def _say_where_output_goes(self) -> None:
+        """One line when the per-term logs or the CSV would go nowhere (SB3's logger has no output, no folder)."""
+        logger = self.logger
+        if logger is None:
+            return
+        folder = logger.get_dir()
+        shown = bool(getattr(logger, "output_formats", None))
+        notes = []
+        if not shown:
+            notes.append(
+                "rollout/reward/<term> goes to SB3's logger, which has no output here: pass verbose=1 to the "
+                "algorithm for a table on stdout, or tensorboard_log=DIR for TensorBoard"
+            )
+        if self._csv_path is None and folder is None:
+            notes.append("no per-episode CSV: SB3's logger has no folder; pass RewardLogger(csv_path='terms.csv')")
+        if notes:
+            print("RewardLogger: " + "; ".join(notes) + ".", file=sys.stderr)
 
     def _open_csv(self, fields: list[str]) -> None:
         path = self._csv_path
@@ -84,7 +126,18 @@ class RewardLogger(BaseCallback):
             elif key != "length":
                 self.logger.record(f"rollout/reward/{key}", mean)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The window of episodes behind the logged means (saved with a run's checkpoints)."""
+        return {"episodes": [dict(ep) for ep in self.episodes]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episodes = deque((dict(ep) for ep in state["episodes"]), maxlen=self.window)
+
     def _on_training_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the CSV (training ended, or was interrupted)."""
         if self._csv_file is not None:
             self._csv_file.close()
             self._csv_file = None

@@ -33,7 +33,14 @@ import yaml
 
 from rewardlab.agents import ALGOS, RUNNER_KEYS, hyperparams
 from rewardlab.callbacks import RewardLogger
-from rewardlab.config.hyperparams import algo_class, check_action_space, check_hyperparams, check_rollout_size
+from rewardlab.config.hyperparams import (
+    SCHEDULE_KEYS,
+    algo_class,
+    check_action_space,
+    check_hyperparams,
+    check_rollout_size,
+    linear_schedule,
+)
 from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward
 from rewardlab.envs import get_preset
@@ -141,13 +148,15 @@ def read_workdir(run_dir: str | Path) -> Path | None:
 
 
 def resolve_classes(params: dict[str, Any]) -> dict[str, Any]:
-    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes)."""
+    """Import ``"module:Class"`` strings under keys ending in ``_class`` (YAML can't hold classes), build schedules."""
     import importlib
 
     out = {}
     for key, value in params.items():
         if isinstance(value, dict):
             value = resolve_classes(value)
+        elif key in SCHEDULE_KEYS and isinstance(value, str):
+            value = linear_schedule(value)  # the zoo's lin_0.001
         elif key.endswith("_class") and isinstance(value, str) and ":" in value:
             module, _, attr = value.partition(":")
             try:
@@ -184,6 +193,10 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
     runner = {k: hp.pop(k) for k in RUNNER_KEYS if k in hp}
     reward = build_reward(config.reward)
     gamma = hp.get("gamma", 0.99)
+    for leaf in reward.leaves():
+        check_teacher = getattr(leaf, "check_teacher", None)  # a human teacher needs a way to answer: say so now
+        if callable(check_teacher):
+            check_teacher()
     for leaf in reward.leaves():
         if isinstance(leaf, PotentialShaping) and abs(leaf.gamma - gamma) > 1e-12:
             warnings.warn(
@@ -281,6 +294,7 @@ def train(
     from rewardlab.runs.checkpoint import latest_checkpoint
 
     config.validate()
+    _check_teachers(config.reward)  # before anything in the folder is touched
     out = Path(out_dir)
     existed = out.exists()
     run_files.claim(out, resume=resume, overwrite=overwrite)
@@ -289,13 +303,13 @@ def train(
             checkpoint = None
             if resume:
                 _same_config(read_config(out), config)
-                if run_files.describe(out) == "finished":
-                    summary = run_files.read_json(out / SUMMARY_FILE)
-                    if isinstance(summary, dict):
-                        return summary
+                if run_files.is_finished(out):
+                    return run_files.read_json(out / SUMMARY_FILE)  # nothing to do: the folder stays as it is
                 checkpoint = latest_checkpoint(out)
                 if checkpoint is None:
-                    run_files.clear(out)  # stopped before its first checkpoint: start over in the same folder
+                    # stopped before its first checkpoint: start over in the same folder, keeping what a person
+                    # made (labels.sqlite, demos), which the new start reuses
+                    run_files.clear(out)
             every = default_checkpoint_every(config.steps) if checkpoint_every is None else int(checkpoint_every)
             if every < 0:
                 raise ConfigError(f"checkpoint interval must be >= 0 env steps (0: none), got {every}")
@@ -305,6 +319,21 @@ def train(
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # refused before anything was written: leave no empty folder behind
         raise
+
+
+def _check_teachers(spec: Any) -> None:
+    """Fail with one line now when a ``teacher: human`` in the reward spec would have no way to answer."""
+    from rewardlab.learned.preference.teachers import check_can_ask
+
+    if isinstance(spec, dict):
+        teacher = spec.get("teacher")
+        if teacher == "human" or (isinstance(teacher, dict) and "human" in teacher):
+            check_can_ask(teacher)
+        for value in spec.values():
+            _check_teachers(value)
+    elif isinstance(spec, (list, tuple)):
+        for value in spec:
+            _check_teachers(value)
 
 
 def _train_built(
@@ -323,18 +352,20 @@ def _train_built(
 
     from rewardlab.runs.checkpoint import (
         CheckpointCallback,
+        RestoreRunState,
         find_reward,
         remove_checkpoints,
         restore_checkpoint,
         save_vecnormalize,
     )
+    from rewardlab.runs.exact import warn_not_exact
     from rewardlab.runs.logs import run_logger
     from rewardlab.runs.reward_state import REWARD_STATE_FILE, save_reward_state
 
     start_step = 0 if checkpoint is None else checkpoint.step
     wall_before = 0.0 if checkpoint is None else checkpoint.wall_seconds
     start = time.perf_counter()
-    logger = None
+    logger = reward_logger = None
     try:
         try:
             if checkpoint is None:
@@ -343,13 +374,21 @@ def _train_built(
                 (out / run_files.CONFIG_FILE).write_text(yaml.safe_dump(stored, sort_keys=False))
             resumed = {"resumed_from": start_step} if checkpoint else {}
             run_files.write_status(out, "running", step=start_step, **resumed)
+            run_state = None
             if checkpoint is not None:
-                model = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
+                model, run_state = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
+                warn_not_exact(venv)
             logger = run_logger(out, resume_step=None if checkpoint is None else start_step)
             model.set_logger(logger)
-            callbacks = [RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)]
+            reward_logger = RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)
+            callbacks = [reward_logger]
+            if run_state is not None:  # random streams, env states, episode sums: as they were at the checkpoint
+                callbacks.insert(0, RestoreRunState(run_state, [reward_logger]))
             if every > 0:
-                callbacks.append(CheckpointCallback(out, every, spec=config.reward, wall_offset=wall_before))
+                checkpoints = CheckpointCallback(
+                    out, every, spec=config.reward, wall_offset=wall_before, callbacks=[reward_logger]
+                )
+                callbacks.append(checkpoints)
             if find_reward(venv).learns and getattr(model, "replay_buffer", None) is not None:
                 from rewardlab.relabel import ReplayRelabeler
 
@@ -377,13 +416,15 @@ def _train_built(
                 "wall_seconds": round(wall, 2),
                 **({"resumed_from": start_step} if checkpoint is not None else {}),
                 **training_stats(out / run_files.REWARD_TERMS_FILE),
-                **evaluate(model, config, venv),
+                **evaluate(model, config, venv, progress=progress_bar),
             }
             _plot_terms(out)
         finally:
             venv.close()
             if logger is not None:
                 logger.close()
+            if reward_logger is not None:
+                reward_logger.close()
     except KeyboardInterrupt:
         run_files.write_status(out, "interrupted", step=int(model.num_timesteps))
         raise
@@ -391,6 +432,9 @@ def _train_built(
         message = f"{type(err).__name__}: {' '.join(str(err).split())}"
         run_files.mark_failed(out, message, "".join(traceback.format_exception(err)), step=int(model.num_timesteps))
         raise
+    from rewardlab.oni.term import oni_counts
+
+    summary.update(oni_counts(find_reward(venv)))  # labels still pending in an ONI store, said in the summary
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     run_files.write_status(out, "done", step=int(model.num_timesteps))
     remove_checkpoints(out)
@@ -412,12 +456,18 @@ def training_stats(csv_path: Path, last: int = 100) -> dict[str, float]:
     }
 
 
-def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]:
-    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate."""
+def evaluate(model: Any, config: RunConfig, train_venv: Any, *, progress: bool = False) -> dict[str, float]:
+    """Deterministic episodes on fresh envs with the true reward: mean return and termination rate.
+
+    ``progress``: say what is happening (a bar in a terminal, a few lines in a log).
+    """
     from stable_baselines3.common.vec_env import VecNormalize
+
+    from rewardlab.progress import progress_bar
 
     if config.eval_episodes <= 0:
         return {}
+    bar = progress_bar(total=config.eval_episodes, desc=f"evaluate {config.env}", unit="episode", enabled=progress)
     env = make_vec_env(config.env, 1, seed=config.seed + 10_000, env_kwargs=config.env_kwargs)
     if isinstance(train_venv, VecNormalize):
         env = VecNormalize(env, training=False, norm_reward=False)
@@ -430,6 +480,8 @@ def evaluate(model: Any, config: RunConfig, train_venv: Any) -> dict[str, float]
         if done[0]:
             returns.append(float(infos[0]["episode"]["r"]))  # Monitor's true return
             terminated.append(not infos[0].get("TimeLimit.truncated", False))
+            bar.update()
+    bar.close()
     env.close()
     return {"eval_true_return": float(np.mean(returns)), "eval_terminated_rate": float(np.mean(terminated))}
 

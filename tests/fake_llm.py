@@ -1,6 +1,8 @@
 """A small OpenAI-compatible HTTP server for tests: scripted replies and injected faults.
 
-It answers ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port, or the
+It answers ``POST /v1/chat/completions``, ``POST /v1/completions`` (a prompt or a list of prompts, one
+choice per prompt, as vLLM does; ``prompt_lists=False`` refuses lists with HTTP 400 like a server that
+does not batch) and ``GET /v1/models`` on 127.0.0.1 (a free port, or the
 one given), in a background thread, one thread per connection (``Connection: close`` on every
 answer, so a stopped server really is gone). What it answers comes from a script:
 
@@ -10,9 +12,12 @@ answer, so a stopped server really is gone). What it answers comes from a script
 Faults are replies too: ``Reply.error(429)``, ``Reply.slow("text", 2.0)``, ``Reply.malformed()``
 (a body that is not JSON), ``Reply.dropped()`` (the connection closes without an answer).
 ``server.inject(fault, times=n)`` puts faults in front of the script for the next ``n`` requests;
-``server.delay`` slows every answer. ``stop()`` / ``start()`` (or ``restart()``) keep the port, so a
-client configured with ``server.url`` meets a server that went away and came back. Every request
-received is recorded in ``server.requests`` (and the chat bodies in ``server.chat_requests``).
+``server.delay`` slows every answer; ``concurrency`` bounds the requests served at once (the others wait,
+as on a server with that many slots) and ``per_prompt`` adds seconds per prompt of a list. ``stop()`` /
+``start()`` (or ``restart()``) keep the port, so a client configured with ``server.url`` meets a server
+that went away and came back. Every request received is recorded in ``server.requests`` (and the chat
+bodies in ``server.chat_requests``); the user text of every answer actually sent (HTTP 200) in
+``server.answered``; ``server.max_active`` is the most requests it answered at once.
 
     with FakeLLMServer(lambda req: "yes") as server:
         client = LLMClient(LLMConfig(base_url=server.url, model=server.model))
@@ -43,11 +48,12 @@ class Reply:
     status: int = 200
     malformed: bool = False
     drop: bool = False
+    retry_after: float | None = None
 
     @classmethod
-    def error(cls, status: int, delay: float = 0.0) -> Reply:
-        """An HTTP error answer (429 rate limit, 500 server error, 401, ...)."""
-        return cls(status=status, delay=delay)
+    def error(cls, status: int, delay: float = 0.0, retry_after: float | None = None) -> Reply:
+        """An HTTP error answer (429 rate limit, 500 server error, 401, ...), with a ``Retry-After`` header."""
+        return cls(status=status, delay=delay, retry_after=retry_after)
 
     @classmethod
     def slow(cls, content: str, delay: float) -> Reply:
@@ -79,7 +85,9 @@ Script = Callable[[dict], "str | Reply"] | Iterable["str | Reply"] | str | None
 
 
 def user_text(request: dict) -> str:
-    """The last user message of a chat request (handy in scripts)."""
+    """The last user message of a chat request, or the prompt of a one-prompt completion (handy in scripts)."""
+    if isinstance(request.get("prompt"), str):
+        return request["prompt"]
     for message in reversed(request.get("messages", [])):
         if message.get("role") == "user":
             return str(message.get("content", ""))
@@ -97,10 +105,20 @@ class FakeLLMServer:
         model: str = "fake-model",
         port: int = 0,
         delay: float = 0.0,
+        concurrency: int | None = None,
+        per_prompt: float = 0.0,
+        prompt_lists: bool = True,
     ) -> None:
         self.model = model
         self.delay = delay
+        self.per_prompt = per_prompt
+        self.prompt_lists = prompt_lists
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         self.requests: list[Received] = []
+        self.answered: list[str] = []
+        self.answered_at: list[float] = []  # time.time() of each answer in ``answered``
+        self.active = 0  # completion requests being answered now
+        self.max_active = 0  # the most at once
         self._lock = threading.Lock()
         self._faults: collections.deque[Reply] = collections.deque()
         self._function: Callable[[dict], str | Reply] | None = None
@@ -202,14 +220,17 @@ class FakeLLMServer:
         return [r.body for r in self.requests if r.path.endswith("/chat/completions") and isinstance(r.body, dict)]
 
     @property
+    def completion_requests(self) -> list[dict]:
+        """Bodies of the ``/v1/completions`` requests received, in order."""
+        return [r.body for r in self.requests if r.path.rstrip("/") == "/v1/completions" and isinstance(r.body, dict)]
+
+    @property
     def completions(self) -> int:
         """Chat requests answered with HTTP 200 and a valid completion."""
         return self._completions
 
     def _next_reply(self, request: dict) -> Reply:
         with self._lock:
-            if self._faults:
-                return self._faults.popleft()
             queued = self._queue.popleft() if self._queue else None
         if queued is None:
             if self._function is not None:
@@ -219,6 +240,18 @@ class FakeLLMServer:
             else:
                 return Reply(status=500, content="script exhausted")
         return queued if isinstance(queued, Reply) else Reply(content=str(queued))
+
+    def _text_completion_body(self, request: dict, texts: list[str]) -> dict:
+        return {
+            "id": f"cmpl-fake-{len(self.requests)}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": request.get("model", self.model),
+            "choices": [
+                {"index": i, "text": t, "finish_reason": "stop", "logprobs": None} for i, t in enumerate(texts)
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
 
     def _completion_body(self, request: dict, text: str) -> dict:
         prompt = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
@@ -263,12 +296,14 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             server.requests.append(Received(self.command, self.path, body, headers))
 
-        def _send_json(self, status: int, payload: Any) -> None:
+        def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
-            self._send_raw(status, data)
+            self._send_raw(status, data, headers)
 
-        def _send_raw(self, status: int, data: bytes) -> None:
+        def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")
@@ -296,28 +331,70 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode(errors="replace")
             self._record(body)
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            route = self.path.rstrip("/")
+            if route not in ("/v1/chat/completions", "/v1/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 return
-            if not isinstance(body, dict) or "messages" not in body:
+            if route == "/v1/completions":
+                prompts = body.get("prompt") if isinstance(body, dict) else None
+                if isinstance(prompts, str):
+                    prompts = [prompts]
+                if not isinstance(prompts, list) or not prompts or (len(prompts) > 1 and not server.prompt_lists):
+                    self._send_json(400, {"error": {"message": "prompt must be a string", "type": "invalid"}})
+                    return
+                requests = [{**body, "prompt": p, "messages": [{"role": "user", "content": p}]} for p in prompts]
+            elif not isinstance(body, dict) or "messages" not in body:
                 self._send_json(400, {"error": {"message": "expected a JSON body with 'messages'", "type": "invalid"}})
                 return
-            reply = server._next_reply(body)
-            wait = reply.delay + server.delay
+            else:
+                requests = [body]
+            if server._slots is not None:
+                server._slots.acquire()
+            with server._lock:
+                server.active += 1
+                server.max_active = max(server.max_active, server.active)
+            try:
+                self._answer(route, body, requests)
+            finally:
+                with server._lock:
+                    server.active -= 1
+                if server._slots is not None:
+                    server._slots.release()
+
+        def _answer(self, route: str, body: dict, requests: list[dict]) -> None:
+            fault = None
+            with server._lock:
+                if server._faults:
+                    fault = server._faults.popleft()
+            replies = [fault] * len(requests) if fault is not None else [server._next_reply(r) for r in requests]
+            wait = max(r.delay for r in replies) + server.delay + server.per_prompt * (len(requests) - 1)
             if wait > 0 and server._stopping.wait(wait):
                 self._drop()
                 return
-            if reply.drop:
+            bad = next((r for r in replies if r.drop or r.malformed or r.status != 200), None)
+            if bad is not None and bad.drop:
                 self._drop()
-            elif reply.malformed:
+            elif bad is not None and bad.malformed:
                 self._send_raw(200, b'{"id": "chatcmpl-broken", "choices": [{"message": {"content": "tru')
-            elif reply.status != 200:
-                message = reply.content or {429: "rate limited", 500: "internal error"}.get(reply.status, "error")
-                self._send_json(reply.status, {"error": {"message": message, "type": "fake", "code": reply.status}})
+            elif bad is not None:
+                message = bad.content or {429: "rate limited", 500: "internal error"}.get(bad.status, "error")
+                headers = {"Retry-After": f"{bad.retry_after:g}"} if bad.retry_after is not None else {}
+                self._send_json(bad.status, {"error": {"message": message, "type": "fake", "code": bad.status}},
+                                headers)  # fmt: skip
             else:
+                texts = [r.content for r in replies]
+                if route == "/v1/completions":
+                    payload = server._text_completion_body(body, texts)
+                else:
+                    payload = server._completion_body(body, texts[0])
+                try:
+                    self._send_json(200, payload)
+                except OSError:
+                    return
                 with server._lock:
-                    server._completions += 1
-                self._send_json(200, server._completion_body(body, reply.content))
+                    server._completions += len(texts)
+                    server.answered.extend(user_text(r) for r in requests)
+                    server.answered_at.extend([time.time()] * len(requests))
 
         def _drop(self) -> None:
             with contextlib.suppress(OSError):

@@ -90,3 +90,55 @@ def test_run_plots_leave_the_callers_backend_alone(tmp_path):
     finally:
         matplotlib.use(before)
     assert (tmp_path / "terms.png").stat().st_size > 1000
+
+
+def _colorbar_labels(fig):
+    return [a.get_ylabel() or a.get_xlabel() for a in fig.axes if a.get_label() == "<colorbar>"]
+
+
+def test_colour_bars_are_labelled_and_overlays_have_a_legend():
+    reward = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    visited = np.random.default_rng(0).uniform([-1.2, -0.07], [0.6, 0.07], size=(50, 2))
+    axs = rl.plot.landscapes(reward, env="MountainCar-v0", resolution=10, visited=visited)
+    labels = _colorbar_labels(axs[0].figure)
+    assert labels == ["extrinsic reward per step", "potential Φ(s) of shaping", "total reward per step"]
+    for ax in axs:
+        legend = ax.get_legend()
+        assert legend is not None and legend.get_texts()[0].get_text() == "visited states (50)"
+    plt.close(axs[0].figure)
+    fig, ax = plt.subplots()
+    rl.plot.landscape(reward, env="MountainCar-v0", resolution=10, ax=ax)
+    assert ax.get_legend() is None  # nothing overlaid, nothing to explain
+    plt.close(fig)
+    rng = np.random.default_rng(0)
+    ax = rl.plot.nethack_map(rng.integers(0, 79, 30), rng.integers(0, 21, 30), rng.normal(size=30), label="bonus")
+    assert _colorbar_labels(ax.figure) == ["bonus"]
+    plt.close(ax.figure)
+
+
+def test_decomposition_keeps_a_term_a_thousand_times_smaller_readable():
+    tiny = 1e-3 * rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    data = rl.analysis.rollout("MountainCar-v0", rl.extrinsic() + tiny, n_steps=200, seed=0)
+    axes = rl.plot.episode_term_panels(data)
+    assert len(axes) == 3 and axes[-1].get_title(loc="right").startswith("total")
+    extrinsic, shaping = axes[0], axes[1]
+    low, high = shaping.get_ylim()
+    assert high - low < 1e-2  # its own scale, not extrinsic's [-1, 0]
+    assert extrinsic.get_ylim()[0] < -0.9
+    assert "% of |return|" in shaping.get_title(loc="right")
+    plt.close(axes[0].figure)
+    ax = rl.plot.term_shares(data)
+    assert ax.get_yscale() == "symlog"
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[0] == "100%" and texts[1] != "0.0%"  # the small share keeps its digits
+    plt.close(ax.figure)
+
+
+def test_cli_decomposition_draws_one_panel_per_term(tmp_path):
+    from rewardlab.cli.main import main
+
+    out = tmp_path / "dec.png"
+    reward = "[extrinsic, {term: potential, potential: mountaincar_energy, gamma: 0.99, weight: 0.001}]"
+    assert main(["plot", "decomposition", "--env", "MountainCar-v0", "--reward", reward, "--steps", "250",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert out.stat().st_size > 1000

@@ -24,7 +24,7 @@ def _reward_file(tmp: Path, name: str, text: str) -> str:
 # (command line, exit code, text the one line must contain); {tmp} is a fresh folder, {file} a plain file
 CASES = {
     "hp_unknown": ([*MC, "--hp", "n_step=8"], 2, "unknown ppo hyper-parameter 'n_step' (did you mean 'n_steps'?)"),
-    "hp_non_numeric": ([*MC, "--hp", "learning_rate=fast"], 2, "'learning_rate' must be a number, got 'fast'"),
+    "hp_non_numeric": ([*MC, "--hp", "learning_rate=fast"], 2, "'learning_rate' must be a number or a linear schedule"),
     "hp_zero_n_steps": ([*MC, "--hp", "n_steps=0"], 2, "'n_steps' must be >= 1, got 0"),
     "hp_gamma_range": ([*MC, "--hp", "gamma=1.5"], 2, "'gamma' must be in [0, 1], got 1.5"),
     "hp_nan": ([*MC, "--hp", "learning_rate=.nan"], 2, "'learning_rate' must be finite"),

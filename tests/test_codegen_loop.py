@@ -102,13 +102,20 @@ def test_the_loop_feeds_errors_and_statistics_back_and_replays_offline(tmp_path)
     assert resumed.run()["program_id"] == best["program_id"]
 
 
-def test_nothing_to_replay_without_a_server_says_so(tmp_path):
+def test_nothing_to_replay_without_a_server_says_so_once_up_front(tmp_path, capsys):
     loop = CodegenLoop(tiny(rounds=1), tmp_path / "loop", client=None, model="m", store=GenerationStore(tmp_path),
                        backend="inline", log=None)  # fmt: skip
-    best = loop.run()
-    assert best["program_id"] is None
-    c = loop.rounds[0].candidates[0]
-    assert c.stage == "llm" and "not in the generation store and no LLM server" in c.error
+    with pytest.raises(ConfigError, match=r"no LLM server \(--llm-url\) and the generation store .* holds no answers "
+                                          r"for round 0 of this loop \(model 'm', env CartPole-v1\)"):  # fmt: skip
+        loop.run()
+    assert not loop.rounds
+    # the CLI: one line, once (it was the same rejection for every candidate of every round: 12 lines)
+    code = main(["codegen", "--env", "CartPole-v1", "--task", "balance", "--model", "m", "--backend", "inline",
+                 "--store", str(tmp_path / "empty"), "--out", str(tmp_path / "cli")])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("holds no answers") == 1 and "Traceback" not in captured.err
+    assert "rejected" not in captured.out
 
 
 def test_synthetic_preference_picks_the_highest_true_return_and_shows_the_least_liked(tmp_path):

@@ -75,12 +75,76 @@ def test_reward_forms_and_airl_shaping():
     np.testing.assert_allclose(term.compute(batch), -np.log(1 - d), rtol=1e-6)
     term.reward_form = "log_d"
     np.testing.assert_allclose(term.compute(batch), np.log(d), rtol=1e-6)
-    # f = g(s,a) + γ(1 − terminated)h(s') − h(s): at a terminal step the γh(s') term is gone
+    # f = g(s,a) + γh(s') − h(s); at a terminal step s' is the absorbing state, whose potential is learned
     ended = term.logits(batch.obs, batch.action, batch.next_obs, np.ones(8, dtype=bool))
     s2 = torch.from_numpy(term._norm(batch.next_obs))
     with torch.no_grad():
         h_next = term.net.h(s2).squeeze(1).double().numpy()
     np.testing.assert_allclose(logits - ended, term.gamma * h_next, rtol=1e-4, atol=1e-5)
+
+
+def _episodes_batch(n, *, center, terminate_every=0, seed=0):
+    """Pendulum-shaped agent transitions; every ``terminate_every``-th one truly terminates (0: none)."""
+    batch = agent_batch(n, center=center, seed=seed)
+    if terminate_every:
+        batch.terminated[terminate_every - 1 :: terminate_every] = True
+    return batch
+
+
+def test_without_termination_the_absorbing_state_changes_nothing():
+    """Pendulum never terminates: with absorbing states on, every reward and update is bit-identical to off."""
+    demos = demos_for("Pendulum-v1")
+    demos.terminated[:] = False
+    terms = []
+    for absorbing in (True, False):
+        term = AdversarialReward(demos=demos, absorbing=absorbing, kind="airl", lr=3e-3, seed=0)
+        term.bind(PENDULUM)
+        terms.append(term)
+    for k in range(5):
+        batch = agent_batch(seed=k)
+        with_absorbing = terms[0].update(batch)
+        with_absorbing.pop("adversarial_absorbing_logit")
+        assert with_absorbing == terms[1].update(batch)
+    probe = agent_batch(64, seed=9)
+    np.testing.assert_array_equal(terms[0].compute(probe), terms[1].compute(probe))
+
+
+@pytest.mark.parametrize("kind", ["gail", "airl"])
+def test_terminal_transitions_carry_the_discounted_value_of_the_absorbing_state(kind):
+    """r(s, a, s'_terminal) = r(ℓ(s, a, s')) + γ/(1 − γ)·r(ℓ_a); r(ℓ_a) learned from who terminates."""
+    # the expert ends every 10 steps, the agent never: being absorbed looks like the expert
+    demos = demos_for("Pendulum-v1", episodes=20, length=10)
+    term = AdversarialReward(demos=demos, kind=kind, lr=3e-3, gamma=0.9, seed=0)
+    term.bind(PENDULUM)
+    for k in range(3):
+        term.update(_episodes_batch(256, center=0.3, seed=k))
+    # f_E = 20.5/221, f_A = 0.5/257 (add-½ smoothing): ℓ_a = log(f_E/f_A)
+    assert term.absorbing_logit == pytest.approx(np.log((20.5 / 221) / (0.5 / 257)))
+    probe = _episodes_batch(64, center=0.3, terminate_every=4, seed=99)
+    plain = term.reward_from_logits(term.logits(probe.obs, probe.action, probe.next_obs, probe.terminated))
+    bonus = 0.9 / (1 - 0.9) * term.absorbing_reward()
+    np.testing.assert_allclose(term.compute(probe), plain + probe.terminated * bonus)
+    assert bonus > 9 * np.log(2)  # ending now beats any ten more steps at D ≤ 1/2
+
+    # the reverse: the agent ends, the expert never does; AIRL's ℓ_a turns negative, GAIL's r(ℓ_a) → 0
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)
+    demos.terminated[:] = False
+    term = AdversarialReward(demos=demos, kind=kind, lr=3e-3, gamma=0.9, seed=0)
+    term.bind(PENDULUM)
+    for k in range(3):
+        term.update(_episodes_batch(256, center=0.3, terminate_every=10, seed=k))
+    assert term.absorbing_logit == pytest.approx(np.log((0.5 / 201) / (25.5 / 282)))
+    assert term.absorbing_reward() < (-3.0 if kind == "airl" else 0.03)
+
+
+def test_absorbing_off_keeps_the_old_reward_at_terminal_steps():
+    term = AdversarialReward(demos=demos_for("Pendulum-v1"), absorbing=False, seed=0)
+    term.bind(PENDULUM)
+    term.update(_episodes_batch(256, center=-0.3, terminate_every=5))
+    probe = _episodes_batch(20, center=0.0, terminate_every=2, seed=3)
+    logits = term.logits(probe.obs, probe.action, probe.next_obs, probe.terminated)
+    np.testing.assert_array_equal(term.compute(probe), np.logaddexp(0.0, logits))
+    assert term.absorbing_reward() == 0.0
 
 
 def test_the_discriminator_learns_to_separate_expert_from_agent():
@@ -135,6 +199,8 @@ def test_state_round_trip_is_exact(tmp_path, lipschitz):
 def test_bad_options_and_demos_for_another_env_are_one_line_errors():
     with pytest.raises(ConfigError, match="unknown adversarial lipschitz 'l2'; valid"):
         AdversarialReward(demos=demos_for("Pendulum-v1"), lipschitz="l2")
+    with pytest.raises(ConfigError, match=r"gamma must be in \(0, 1\), got 1.0"):
+        AdversarialReward(demos=demos_for("Pendulum-v1"), gamma=1.0)
     term = AdversarialReward(demos=demos_for("Pendulum-v1"))
     with pytest.raises(ConfigError, match="come from Pendulum-v1 but the reward is bound to CartPole-v1"):
         term.bind(CARTPOLE)

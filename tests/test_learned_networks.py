@@ -85,3 +85,24 @@ def test_normalizer_modes():
     np.testing.assert_allclose(center(values), [-1.2247, 0.0, 1.2247], atol=1e-3)
     with pytest.raises(ConfigError, match="valid"):
         PredictionNormalizer("std")
+
+
+def test_batched_members_start_and_compute_as_separate_mlps():
+    """The stacked ensemble is k separate nn.Linear stacks (seeds seed + k) evaluated in one matmul per layer."""
+    from rewardlab.learned.networks import _mlp
+
+    net = RewardEnsemble(BOX, DISCRETE, members=3, hidden=16, layers=2, seed=5)
+    x = torch.from_numpy(net.inputs(*_batch(32)))
+    out = net(x)
+    for k in range(3):
+        with torch.random.fork_rng():
+            torch.manual_seed(5 + k)
+            alone = _mlp(net.in_dim, 16, 2)
+        with torch.no_grad():
+            np.testing.assert_allclose(out[k].detach().numpy(), alone(x).squeeze(-1).numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(net.member(k, x).numpy(), out[k].detach().numpy(), rtol=1e-5, atol=1e-6)
+    # a loss on one member leaves the other members' weights without gradient
+    net.zero_grad()
+    net(x)[1].sum().backward()
+    for w in net.mlp.weights:
+        assert w.grad[0].abs().sum() == 0 and w.grad[2].abs().sum() == 0 and w.grad[1].abs().sum() > 0

@@ -144,6 +144,7 @@ def test_rewardlab_train_runs_the_preference_loop_from_the_cli(tmp_path):
 def test_a_human_teacher_in_a_training_run_keeps_its_labels_in_the_run_folder(tmp_path, monkeypatch, capsys):
     replies = iter(["l", "r", "e", "s"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(replies))
+    monkeypatch.setattr("sys.stdin", type("Terminal", (), {"closed": False, "isatty": lambda self: True})())
     human = {"term": "preference", "teacher": "human", "budget": 4, "queries_per_update": 4, "segment_length": 5,
              "epochs": 2}  # fmt: skip
     config = RunConfig(env="CartPole-v1", reward=[human], steps=256, n_envs=2,

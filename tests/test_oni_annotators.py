@@ -10,6 +10,7 @@ from fake_llm import FakeLLMServer, user_text
 from rewardlab.llm import LLMClient, LLMConfig
 from rewardlab.oni.annotators import (
     PROMPT_VERSION,
+    SYSTEM,
     Annotator,
     LLMAnnotator,
     RuleAnnotator,
@@ -65,15 +66,17 @@ def test_parse_preference():
     assert parse_preference('{"preferred": 7}') is None
 
 
-def test_llm_annotator_sends_the_prompts_and_counts_unreadable_answers():
-    def script(request):
-        text = user_text(request)
-        if "Message 1" in text:
-            return '{"preferred": 1}'
-        return "hmm" if "newt" in text else '{"progress": true}'
+def _script(request):
+    text = user_text(request)
+    if "Message 1" in text:
+        return '{"preferred": 1}'
+    return "hmm" if "newt" in text else '{"progress": true}'
 
-    with FakeLLMServer(script) as server:
-        annotator = LLMAnnotator(LLMClient(LLMConfig(base_url=server.url, model=server.model)), goal="gold")
+
+def test_llm_annotator_sends_the_prompts_and_counts_unreadable_answers():
+    with FakeLLMServer(_script) as server:
+        client = LLMClient(LLMConfig(base_url=server.url, model=server.model))
+        annotator = LLMAnnotator(client, goal="gold", batching="concurrent")
         answers = annotator.classify(["You see here 7 gold pieces.", "You kill the newt!"])
         assert answers[0].value == 1.0 and answers[1].value is None and answers[1].malformed
         assert annotator.malformed == 1
@@ -82,7 +85,44 @@ def test_llm_annotator_sends_the_prompts_and_counts_unreadable_answers():
         assert first[0]["role"] == "system" and "collect as much gold" in first[1]["content"]
         assert '"You see here 7 gold pieces."' in first[1]["content"]
         assert annotator.model == server.model and annotator.prompt_version == PROMPT_VERSION
+        assert not server.completion_requests and not annotator.takes_lists
         annotator.close()
+
+
+def test_a_prompt_list_asks_many_messages_in_one_request():
+    with FakeLLMServer(_script) as server:
+        annotator = LLMAnnotator(LLMClient(LLMConfig(base_url=server.url, model=server.model)), goal="gold")
+        assert annotator.batching == "auto" and annotator.takes_lists
+        answers = annotator.classify(["You see here 7 gold pieces.", "You kill the newt!", "It's a wall."])
+        assert [a.value for a in answers] == [1.0, None, 1.0] and answers[1].malformed
+        assert annotator.compare([("a", "b"), ("c", "d")])[1].value == 1.0
+        first, second = server.completion_requests
+        assert not server.chat_requests and len(first["prompt"]) == 3 and len(second["prompt"]) == 2
+        prompt = first["prompt"][0]
+        assert prompt.startswith(SYSTEM) and '"You see here 7 gold pieces."' in prompt and prompt.endswith("Answer:")
+        annotator.close()
+
+
+def test_auto_falls_back_to_chat_requests_when_the_server_refuses_a_list(caplog):
+    caplog.set_level("INFO", logger="rewardlab.oni.annotators")
+    with FakeLLMServer(_script, prompt_lists=False) as server:
+        annotator = LLMAnnotator(LLMClient(LLMConfig(base_url=server.url, model=server.model)), goal="gold")
+        answers = annotator.classify(["You see here 7 gold pieces.", "It's a wall."])
+        assert [a.asked for a in answers] == [False, False] and answers[0].value is None  # not asked: no failure
+        assert annotator.batching == "concurrent" and annotator.failures == 0
+        assert "refused a list of prompts" in caplog.text
+        assert [a.value for a in annotator.classify(["You see here 7 gold pieces.", "It's a wall."])] == [1.0, 1.0]
+        assert len(server.completion_requests) == 1 and len(server.chat_requests) == 2
+        annotator.close()
+    with FakeLLMServer(_script, prompt_lists=False) as server:  # told to use lists: a failure, said
+        annotator = LLMAnnotator(LLMClient(LLMConfig(base_url=server.url, model=server.model)),
+                                 batching="prompt_list")  # fmt: skip
+        answer = annotator.classify(["a", "b"])[1]
+        assert answer.asked and answer.value is None and "refused a list of prompts" in answer.error
+        assert annotator.batching == "prompt_list"
+        annotator.close()
+    with pytest.raises(ValueError, match="unknown batching 'lists'; valid"):
+        LLMAnnotator(LLMClient(LLMConfig()), batching="lists")
 
 
 def test_messages_decode_and_hash():

@@ -29,10 +29,10 @@ def judge(request: dict) -> str:
     return f'Thinking about it.\n{{"progress": {"true" if good else "false"}}}'
 
 
-def annotator_for(server: FakeLLMServer, **overrides) -> LLMAnnotator:
+def annotator_for(server: FakeLLMServer, *, batching: str = "auto", **overrides) -> LLMAnnotator:
     settings = {"base_url": server.url, "model": server.model, "retry_base_delay": 0.01, "retry_max_delay": 0.05,
                 "timeout": 2.0, "max_retries": 1, "concurrency": 4, **overrides}  # fmt: skip
-    return LLMAnnotator(LLMClient(LLMConfig(**settings)))
+    return LLMAnnotator(LLMClient(LLMConfig(**settings)), batching=batching)
 
 
 def queries(texts):
@@ -40,8 +40,15 @@ def queries(texts):
 
 
 def asked(server: FakeLLMServer) -> collections.Counter:
-    """How often each message was asked in an answered request."""
-    return collections.Counter(user_text(r).split('"')[1] for r in server.chat_requests)
+    """How often the server sent an answer about each message."""
+    return collections.Counter(text.split('"')[1] for text in server.answered)
+
+
+def n_requests(server: FakeLLMServer) -> int:
+    return len(server.chat_requests) + len(server.completion_requests)
+
+
+BATCHING = ["prompt_list", "concurrent"]
 
 
 TEXTS = [f"You see here {i} gold pieces." if i % 2 else f"You hear noise number {i}." for i in range(24)]
@@ -51,9 +58,10 @@ def store_at(path, annotator):
     return LabelStore(path, prompt_version=annotator.prompt_version, model=annotator.model, goal=annotator.goal)
 
 
-def test_faults_lose_no_label_and_every_answer_is_right(tmp_path):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_faults_lose_no_label_and_every_answer_is_right(tmp_path, batching):
     with FakeLLMServer(judge) as server:
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         server.inject(Reply.error(429), times=2)
         server.inject(Reply.error(500), times=2)
         server.inject(Reply.malformed_json(), times=2)
@@ -76,24 +84,26 @@ def test_faults_lose_no_label_and_every_answer_is_right(tmp_path):
     assert store.counts() == {"labels": len(TEXTS), "pending": 0}
 
 
-def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_unreadable_answers_are_asked_again_then_stored_as_unparsed(tmp_path, batching):
     with FakeLLMServer("I cannot tell.") as server:
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         service = AnnotationService(annotator, store_at(":memory:", annotator), max_attempts=2).start()
         service.submit(queries(["It's a wall."]))
         assert service.wait(timeout=10)
         service.close()
-    assert len(server.chat_requests) == 2
+    assert n_requests(server) == 2
     (label,) = service.answered_since(0)[0]
     assert label.value == 0.0 and not label.parsed
     assert service.stats["unparsed"] == 1 and annotator.malformed == 2
 
 
-def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, caplog):
+@pytest.mark.parametrize("batching", BATCHING)
+def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, caplog, batching):
     path = tmp_path / "labels.sqlite"
     with FakeLLMServer(judge) as server:
         first_half, second_half = TEXTS[:12], TEXTS[12:]
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
         service.submit(queries(first_half))
         assert service.wait(timeout=10)
@@ -110,7 +120,7 @@ def test_server_down_then_restart_asks_pending_once_and_never_again(tmp_path, ca
         assert f"{len(second_half)} messages not labelled yet, kept pending in {path}" in caplog.text
 
         server.start()  # a new run on the same store, with the server back
-        annotator = annotator_for(server)
+        annotator = annotator_for(server, batching=batching)
         resumed = AnnotationService(annotator, store_at(path, annotator), batch_size=4, retry_delay=0.01).start()
         assert resumed.stats["reused"] == len(first_half)
         assert resumed.submit(queries(TEXTS)) == 0  # all known: answered or pending
@@ -183,3 +193,61 @@ def test_pairs_go_through_the_ranking_prompt(tmp_path):
         service.close()
     assert sorted(service.values.values()) == [0.0, 1.0]
     assert all("Message 1" in user_text(r) for r in server.chat_requests)
+
+
+def test_prompt_lists_fill_the_server_and_honour_retry_after(tmp_path):
+    texts = [f"You see here {i} gold pieces." for i in range(64)]
+    with FakeLLMServer(judge, delay=0.2) as server:
+        server.inject(Reply.error(429, retry_after=0.4))  # the first request is rate limited
+        annotator = annotator_for(server, batching="prompt_list", concurrency=8, retry_max_delay=5.0)
+        service = AnnotationService(annotator, store_at(tmp_path / "s.sqlite", annotator), batch_size=8)
+        assert service.max_in_flight == 8
+        service.start().submit(queries(texts))
+        assert service.wait(timeout=20)
+        service.close()
+    lists = [r for r in server.requests if r.path.endswith("/completions") and "chat" not in r.path]
+    assert len(lists) == 8 + 1 and all(len(r.body["prompt"]) == 8 for r in lists)  # 8 lists of 8, one asked twice
+    first, *rest = sorted(lists, key=lambda r: r.time)
+    again = [r for r in rest if r.body["prompt"] == first.body["prompt"]]
+    assert len(again) == 1 and again[0].time - first.time >= 0.4  # Retry-After honoured
+    assert server.max_active >= 4  # requests in flight together, not one after another
+    counts = asked(server)
+    assert set(counts) == set(texts) and max(counts.values()) == 1  # none lost, none asked twice
+    assert store_at(tmp_path / "s.sqlite", annotator).counts() == {"labels": 64, "pending": 0}
+
+
+def test_messages_met_while_requests_are_in_flight_are_pending_at_once(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with FakeLLMServer(judge, delay=1.5) as server:
+        annotator = annotator_for(server, batching="prompt_list", concurrency=1, timeout=5.0)
+        service = AnnotationService(annotator, store_at(path, annotator), batch_size=4, poll=0.05).start()
+        service.submit(queries(TEXTS[:4]))
+        while not server.requests:  # the first request is in flight for 1.5 s
+            time.sleep(0.01)
+        service.submit(queries(TEXTS[4:12]))
+        time.sleep(0.3)
+        assert store_at(path, annotator).counts() == {"labels": 0, "pending": 12}  # written while it waits
+        service.submit(queries(TEXTS[12:14]))
+        service.flush()  # a checkpoint: pending now, not at the next look
+        assert store_at(path, annotator).counts() == {"labels": 0, "pending": 14}
+        service.close(timeout=5.0)  # waits for the request in flight: its answers are stored, not bought twice
+    assert store_at(path, annotator).counts() == {"labels": 4, "pending": 10}
+
+
+class SlowPendingStore(LabelStore):
+    """A store whose pending writes take a while (a busy disk)."""
+
+    def add_pending(self, queries) -> None:
+        time.sleep(0.3)
+        super().add_pending(queries)
+
+
+def test_wait_counts_queries_being_written_to_pending():
+    rules = RuleAnnotator()
+    store = SlowPendingStore(":memory:", prompt_version=rules.prompt_version, model="rules", goal=rules.goal)
+    service = AnnotationService(rules, store, poll=0.01).start()
+    service.submit(queries(TEXTS))
+    time.sleep(0.1)  # the worker is writing them to pending now
+    assert service.metrics()["queue"] == len(TEXTS)
+    assert service.wait(timeout=10) and len(service.values) == len(TEXTS)
+    service.close()

@@ -27,6 +27,7 @@ def test_rewardlab_train_on_minihack_with_the_rule_based_annotator(tmp_path):
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["timesteps"] == 256
+    assert summary["oni_pending"] == 0 and summary["oni_labels"] > 0  # the summary says what is still pending
     store = LabelStore(out / "oni_labels.sqlite", prompt_version=RULES_VERSION, model="rules", goal="default")
     assert store.counts()["labels"] > 0  # MiniHack says "Hello Agent, welcome to NetHack!" at least
     assert "oni" in (out / "reward_terms.csv").read_text().splitlines()[0]
@@ -64,6 +65,25 @@ def test_rewardlab_annotate_asks_an_llm_server(tmp_path, capsys):
     assert report["annotator"] == server.model and report["positive"] == 1 and report["labelled"] == 2
     assert main(["annotate", "--messages", str(corpus), "--annotator", "llm"]) == 2  # no --model: one line
     assert "needs --model" in capsys.readouterr().err
+
+
+def test_annotate_refused_keeps_every_message_pending_and_says_so(tmp_path, capsys, caplog):
+    pytest.importorskip("openai")
+    corpus = tmp_path / "messages.txt"
+    corpus.write_text("You kill the newt!\nIt's a wall.\n")
+    store = tmp_path / "s.sqlite"
+    from fake_llm import FakeLLMServer, Reply
+
+    with FakeLLMServer(Reply.error(400)) as server:  # refuses every request at once (no retries)
+        code = main(["annotate", "--messages", str(corpus), "--store", str(store), "--annotator", "llm", "--llm-url",
+                     server.url, "--model", "m", "--timeout", "1", "--no-progress"])  # fmt: skip
+    assert code == 1
+    out = capsys.readouterr().out
+    report = json.loads(out.split("\n}")[0] + "}")
+    assert report["still_pending"] == 2 and report["store_pending"] == 2 and report["labelled"] == 0
+    assert "2 queries are still pending in" in out and "run the command again" in out
+    (failed,) = [r.getMessage() for r in caplog.records if "labelling failed" in r.getMessage()]
+    assert "training continues" not in failed and "run the command again" in failed
 
 
 def test_annotate_collects_messages_with_a_random_policy(tmp_path, capsys):

@@ -160,3 +160,46 @@ def test_torchvision_and_clip_encoders_feed_the_same_pipeline(demos):
         term = PerceptualReward.fit(short, encoder=encoder, n_steps=2, n_features=8)
         assert term.encoder.spec == spec
         assert term.score_frames(short[0]).shape == (len(short[0]),)
+
+
+@pytest.mark.parametrize("spec", ["torchvision:resnet18:random:32", "clip:rl-tiny-clip:random"])
+def test_a_random_encoder_loads_to_the_same_reward(demos, tmp_path, spec):
+    """Regression: only the spec was saved, loading drew a new random network and the reward was a constant."""
+    from tiny_clip import register_tiny_clip
+
+    register_tiny_clip()
+    short = [d[::4] for d in demos[:3]]
+    fitted = PerceptualReward.fit(short[:2], encoder=make_encoder(spec, device="cpu"), n_steps=2, n_features=8)
+    path = fitted.save(tmp_path / "random.pt")
+    assert "encoder_weights" in torch.load(path, weights_only=True)  # the weights travel with the reward
+    torch.manual_seed(1234)  # whatever the global generator holds
+    for loaded in (PerceptualReward.load(path, device="cpu"), build_reward({"term": "perceptual", "path": str(path),
+                                                                            "device": "cpu"})):  # fmt: skip
+        scores = loaded.score_frames(short[2])
+        np.testing.assert_array_equal(scores, fitted.score_frames(short[2]))
+        assert np.ptp(scores) > 0  # not a constant
+        assert loaded.encoder.fingerprint() == fitted.encoder.fingerprint()
+
+
+def test_a_changed_weights_file_or_an_old_random_file_is_refused(demos, tmp_path):
+    import torchvision
+
+    weights = tmp_path / "resnet18.pth"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    short = [d[::4] for d in demos[:2]]
+    fitted = PerceptualReward.fit(short, encoder=f"torchvision:resnet18:{weights}:32", n_steps=2, n_features=8)
+    path = fitted.save(tmp_path / "file.pt")
+    assert "encoder_weights" not in torch.load(path, weights_only=True)  # a file is named, not copied
+    np.testing.assert_array_equal(PerceptualReward.load(path, device="cpu").score_frames(short[0]),
+                                  fitted.score_frames(short[0]))  # fmt: skip
+    torch.manual_seed(1)
+    torch.save(torchvision.models.resnet18().state_dict(), weights)  # the file changed since the fit
+    with pytest.raises(rl.ConfigError, match=r"was fitted with other weights for encoder 'torchvision:resnet18:"):
+        build_reward({"term": "perceptual", "path": str(path), "device": "cpu"})
+    old = torch.load(tmp_path / "file.pt", weights_only=True)  # as an older rewardlab wrote a random encoder
+    old["encoder"] = "torchvision:resnet18:random:32"
+    del old["encoder_fingerprint"]
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match=r"saved without the weights of its random encoder .* fit it again"):
+        PerceptualReward.load(tmp_path / "old.pt", device="cpu")

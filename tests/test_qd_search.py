@@ -44,7 +44,9 @@ def test_killed_search_resumes_to_the_same_archive_as_an_uninterrupted_run(tmp_p
 def test_novelty_search_and_map_elites_cover_more_cells_than_random_search(tmp_path):
     filled = {}
     for algo in ("random", "novelty", "map_elites"):
-        config = SearchConfig(algo=algo, seed=1, cells=10, **{**FAST, "max_steps": None})  # full 200-step episodes
+        # full 200-step episodes from fixed starts: with a start per evaluation, 160 evaluations of random
+        # search fill about as many (position, velocity) end cells by start noise alone
+        config = SearchConfig(algo=algo, seed=1, cells=10, starts="fixed", **{**FAST, "max_steps": None})
         search = run_search(config, tmp_path / algo, iterations=20, progress=False, plot_every=0)
         filled[algo] = search.metrics("-")["filled_cells"]
         assert search.evaluations == 160
@@ -74,6 +76,10 @@ def test_cli_runs_a_search_and_names_bad_inputs_in_one_line(tmp_path, capsys):
         (["--descriptor", "final:speed"], "no observation dimension 'speed'; valid: ['position', 'velocity']"),
         (["--descriptor", "histo:position"], "unknown descriptor kind 'histo' (did you mean 'histogram'?)"),
         (["--env", "Taxi-v3"], "descriptors read flat vector observations; Taxi-v3 has Discrete(500)"),
+        (["--descriptor", "nomodule.here:fn"], "cannot import 'nomodule.here' for descriptor 'nomodule.here:fn'"),
+        (["--descriptor", "tests.qd_descriptors:nothing"], "module 'tests.qd_descriptors' has no 'nothing'"),
+        (["--descriptor", "tests.qd_descriptors:unsized"], "give its ranges"),
+        (["--algo", "cma_mae"], "cma_mae needs qd_offset (its archive's threshold_min, e.g. --qd-offset -100)"),
     ]:
         argv = ["qd", "--env", "MountainCar-v0", *bad, "--iterations", "1", "--out", str(tmp_path / "bad")]
         assert main(argv) == 2
@@ -81,7 +87,7 @@ def test_cli_runs_a_search_and_names_bad_inputs_in_one_line(tmp_path, capsys):
         assert message in err and err.count("\n") == 1, err
     with pytest.raises(SystemExit):
         main(["qd", "--env", "MountainCar-v0", "--algo", "nsga"])
-    assert "invalid choice: 'nsga' (choose from 'map_elites', 'novelty', 'serene', 'random')" in capsys.readouterr().err
+    assert "invalid choice: 'nsga' (choose from 'map_elites', 'cma_me', 'cma_mae', 'novelty', 'serene', 'random')" in capsys.readouterr().err
 
 
 def test_train_with_a_novelty_yaml_logs_the_bonus(tmp_path):

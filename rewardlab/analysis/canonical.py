@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from rewardlab.analysis.distances import zero_negligible
 from rewardlab.analysis.env_rewards import EnvRewardModel
@@ -46,6 +45,7 @@ from rewardlab.analysis.sampling import Coverage
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Observation, Transitions, _concat_obs, _index_obs
+from rewardlab.progress import progress_bar
 
 TERMINATION = ("absorbing", "ignore")
 
@@ -160,7 +160,7 @@ def _mean_rewards(
     per_chunk = max(1, chunk_size // m)
     out = np.empty((len(evaluators), n_states))
     starts = range(0, n_states, per_chunk)
-    for start in tqdm(starts, desc="EPIC expectations", disable=not progress, leave=False):
+    for start in progress_bar(starts, desc="EPIC expectations", unit="chunk", enabled=progress, leave=False):
         idx = np.arange(start, min(n_states, start + per_chunk))
         obs = _index_obs(states, np.repeat(idx, m))
         act = np.tile(actions, (len(idx),) + (1,) * (actions.ndim - 1))

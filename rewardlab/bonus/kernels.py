@@ -5,8 +5,9 @@
   table, or one row per env for episodic counts);
 * E3B: the elliptical bonus with a Sherman–Morrison update of each env's
   inverse covariance;
-* NGU: k nearest neighbours in each env's episodic memory and the kernel
-  similarity bonus.
+* k nearest neighbours: one scan (:func:`knn_merge`) behind NGU's episodic
+  memory and the novelty archive's recent entries (:mod:`rewardlab.qd.knn`),
+  and NGU's kernel similarity bonus.
 
 Hash tables use linear probing on a power-of-two capacity. A slot is free
 when its count is 0 (every stored key has been visited at least once), so
@@ -217,7 +218,45 @@ def elliptical_bonus(inv_cov: np.ndarray, phi: np.ndarray, out: np.ndarray) -> N
                 c[a, k] -= ua * u[k]
 
 
-# -- NGU episodic memory -------------------------------------------------------
+# -- k nearest neighbours (NGU's episodic memory, the novelty archive) -----------
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def knn_merge(entries: np.ndarray, n_entries: int, query: np.ndarray, top: np.ndarray, found: int, zero: float) -> int:
+    """Merge the squared distances from ``query`` to ``entries[:n_entries]`` into its ``k = len(top)`` smallest.
+
+    ``top[:found]`` holds the smallest squared distances so far, sorted ascending; the
+    new count is returned. ``zero`` sets the type the distances are summed in (a
+    float32 zero for float32 entries lets the distance loop vectorise). The one scan
+    behind both the NGU episodic bonus and the novelty archive (:mod:`rewardlab.qd.knn`).
+    """
+    k = top.shape[0]
+    d = query.shape[0]
+    for j in range(n_entries):
+        row = entries[j]
+        s = zero
+        for a in range(d):
+            diff = row[a] - query[a]
+            s += diff * diff
+        if found < k:
+            pos = found
+            found += 1
+        elif s < top[k - 1]:
+            pos = k - 1
+        else:
+            continue
+        while pos > 0 and top[pos - 1] > s:
+            top[pos] = top[pos - 1]
+            pos -= 1
+        top[pos] = s
+    return found
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def scan_knn(entries: np.ndarray, queries: np.ndarray, top: np.ndarray, found: np.ndarray) -> None:
+    """Merge every row of ``entries`` into each query's sorted k smallest squared distances (in place)."""
+    for i in range(queries.shape[0]):
+        found[i] = knn_merge(entries, entries.shape[0], queries[i], top[i], found[i], 0.0)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -230,31 +269,11 @@ def knn_then_insert(
     stored this episode (past capacity the oldest entry is overwritten).
     ``dists[i, :n_found[i]]`` come out sorted ascending.
     """
-    n, d = emb.shape
     capacity = memory.shape[1]
-    for i in range(n):
-        mem, e, top = memory[i], emb[i], dists[i]
+    for i in range(emb.shape[0]):
         filled = min(sizes[i], capacity)
-        found = 0
-        for j in range(filled):
-            row = mem[j]
-            s = np.float32(0.0)  # float32 like the memory: the distance loop vectorises
-            for a in range(d):
-                diff = row[a] - e[a]
-                s += diff * diff
-            if found < k:
-                pos = found
-                found += 1
-            elif s < top[k - 1]:
-                pos = k - 1
-            else:
-                continue
-            while pos > 0 and top[pos - 1] > s:
-                top[pos] = top[pos - 1]
-                pos -= 1
-            top[pos] = s
-        n_found[i] = found
-        mem[sizes[i] % capacity] = e
+        n_found[i] = knn_merge(memory[i], filled, emb[i], dists[i, :k], 0, np.float32(0.0))
+        memory[i, sizes[i] % capacity] = emb[i]
         sizes[i] += 1
 
 

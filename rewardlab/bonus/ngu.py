@@ -195,6 +195,16 @@ def ngu(
 
     ``episodic`` defaults to :class:`NGUEpisodic`, ``lifelong`` to RND with
     ``normalize="ngu"`` (``α = 1 + (e − μ)/σ``); ``L = max_scale``.
+
+    Args:
+        episodic: the episodic factor (default: :class:`NGUEpisodic` with its defaults).
+        lifelong: the life-long novelty ``α`` (default: RND with ``normalize="ngu"``).
+        max_scale: ``L``, the upper clip of the life-long factor (5 in NGU).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.bonus.ngu().name
+        'ngu'
     """
     from rewardlab.bonus.rnd import RND
 

@@ -14,10 +14,9 @@ the std of its error by default) and takes ``clip``.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
-from rewardlab.bonus.counts import CountBonus
-from rewardlab.bonus.keys import Key
+from rewardlab.bonus.keys import KeySpec
 from rewardlab.config.registry import TERMS
 from rewardlab.core.term import RewardTerm
 from rewardlab.shaping.transforms import Clip, Normalize
@@ -26,7 +25,12 @@ Normalization = Literal["none", "std", "center"]
 
 
 def post_process(term: RewardTerm, normalize: Normalization = "none", clip: float | None = None) -> RewardTerm:
-    """Wrap ``term`` in running normalisation and/or clipping."""
+    """Wrap ``term`` in running normalisation and/or clipping.
+
+    Args:
+        normalize: ``"std"`` divides the bonus by its running std, ``"center"`` centres it first, ``"none"`` leaves it.
+        clip: bound the bonus to ``[-clip, clip]`` after normalising (``None``: no clipping).
+    """
     if normalize not in ("none", "std", "center"):
         raise ValueError(f"unknown normalize {normalize!r}; valid: ['none', 'std', 'center']")
     if normalize != "none":
@@ -38,117 +42,39 @@ def post_process(term: RewardTerm, normalize: Normalization = "none", clip: floa
     return term
 
 
-@TERMS.register("count", family="bonus")
-def count(
-    key: Key = "obs",  # type: ignore[assignment]  (built from its config form)
-    mode: Literal["global", "episodic", "product", "sum"] = "global",
-    episodic: Literal["inverse_sqrt", "first_visit"] = "inverse_sqrt",
-    episodic_weight: float = 1.0,
-    normalize: Normalization = "none",
-    clip: float | None = None,
-) -> RewardTerm:
-    """Count bonus on a key (grid, simhash, obs, position, message, glyphs): 1/√N, 1/√N_e or 1[N_e=1], product, sum."""
-    term = CountBonus(key=key, mode=mode, episodic=episodic, episodic_weight=episodic_weight)
-    return post_process(term, normalize, clip)
+def clip_option(term: RewardTerm, clip: float | None = None) -> RewardTerm:
+    """Bound ``term`` to ``[-clip, clip]``.
 
-
-@TERMS.register("e3b", family="bonus")
-def e3b(
-    embed_dim: int = 32,
-    hidden: int = 64,
-    ridge: float = 0.1,
-    field: str | None = None,
-    lr: float = 1e-3,
-    seed: int = 0,
-    normalize: Normalization = "none",
-    clip: float | None = None,
-) -> RewardTerm:
-    """E3B elliptical episodic bonus φᵀC⁻¹φ on an inverse-dynamics embedding trained online."""
-    from rewardlab.bonus.e3b import E3B
-
-    return post_process(
-        E3B(embed_dim=embed_dim, hidden=hidden, ridge=ridge, field=field, lr=lr, seed=seed), normalize, clip
-    )
-
-
-@TERMS.register("rnd", family="bonus")
-def rnd(
-    embed_dim: int = 64,
-    hidden: int = 128,
-    error: Literal["squared", "norm"] = "squared",
-    scale: Literal["std", "ngu", "none"] = "std",
-    field: str | None = None,
-    lr: float = 1e-3,
-    seed: int = 0,
-    clip: float | None = None,
-) -> RewardTerm:
-    """RND novelty ‖f̂(s') − f(s')‖² of a trained predictor vs a frozen random target, over its running std."""
-    from rewardlab.bonus.rnd import RND
-
-    term = RND(embed_dim=embed_dim, hidden=hidden, error=error, normalize=scale, field=field, lr=lr, seed=seed)
+    Args:
+        clip: bound the bonus to ``[-clip, clip]`` (``None``: no clipping).
+    """
     return post_process(term, "none", clip)
 
 
-@TERMS.register("noveld", family="bonus")
+TERMS.add("count", "rewardlab.bonus.counts:CountBonus", family="bonus", post=post_process)
+TERMS.add("e3b", "rewardlab.bonus.e3b:E3B", family="bonus", exclude=["encoder"], post=post_process)
+TERMS.add("rnd", "rewardlab.bonus.rnd:RND", family="bonus", rename={"normalize": "scale"}, post=clip_option)
+TERMS.add("ngu_episodic", "rewardlab.bonus.ngu:NGUEpisodic", family="bonus", exclude=["encoder"], post=post_process)
+TERMS.add("ngu", "rewardlab.bonus.ngu:ngu", family="bonus")
+TERMS.add("product", "rewardlab.bonus.combine:Product", family="bonus", rename={"terms": "of"})
+
+
 def noveld(
-    alpha: float = 0.1,
-    key: Key = "obs",  # type: ignore[assignment]
-    field: str | None = None,
-    lr: float = 1e-3,
-    seed: int = 0,
-    normalize: Normalization = "none",
-    clip: float | None = None,
+    *, alpha: float = 0.1, key: KeySpec = "obs", field: str | None = None, lr: float = 1e-3, seed: int = 0
 ) -> RewardTerm:
-    """NovelD max(n(s') − α·n(s), 0)·1[N_e(s')=1] with RND novelty n."""
+    """NovelD ``max(n(s') − α·n(s), 0)·1[N_e(s')=1]`` with RND novelty ``n`` (Zhang et al. 2021).
+
+    Args:
+        alpha: α, how much more novel ``s'`` must be than ``s`` (0.1 in the paper).
+        key: key of the episodic first-visit indicator (``"obs"``, or a grid / SimHash key for continuous states).
+        field: dict-observation field RND reads.
+        lr: RND predictor learning rate.
+        seed: RND initialisation.
+    """
     from rewardlab.bonus.noveld import NovelD
     from rewardlab.bonus.rnd import RND
 
-    term = NovelD(alpha=alpha, key=key, rnd=RND(field=field, lr=lr, seed=seed))
-    return post_process(term, normalize, clip)
+    return NovelD(alpha=alpha, key=key, rnd=RND(field=field, lr=lr, seed=seed))
 
 
-@TERMS.register("ngu_episodic", family="bonus")
-def ngu_episodic(
-    k: int = 10,
-    embedding: Literal["raw", "inverse_dynamics"] = "raw",
-    epsilon: float = 1e-3,
-    cluster_distance: float = 8e-3,
-    c: float = 1e-3,
-    max_similarity: float = 8.0,
-    field: str | None = None,
-    embed_dim: int = 32,
-    seed: int = 0,
-    normalize: Normalization = "none",
-    clip: float | None = None,
-) -> RewardTerm:
-    """NGU episodic bonus 1/(√ΣK + c) over k nearest neighbours in the episode's memory."""
-    from rewardlab.bonus.ngu import NGUEpisodic
-
-    term = NGUEpisodic(
-        k=k,
-        embedding=embedding,
-        epsilon=epsilon,
-        cluster_distance=cluster_distance,
-        c=c,
-        max_similarity=max_similarity,
-        field=field,
-        embed_dim=embed_dim,
-        seed=seed,
-    )
-    return post_process(term, normalize, clip)
-
-
-@TERMS.register("ngu", family="bonus")
-def ngu(episodic: RewardTerm | None = None, lifelong: RewardTerm | None = None, max_scale: float = 5.0) -> RewardTerm:
-    """NGU intrinsic reward r_episodic · min(max(α, 1), L); defaults: ngu_episodic and RND with scale 'ngu'."""
-    from rewardlab.bonus.ngu import ngu as make
-
-    return make(episodic, lifelong, max_scale=max_scale)
-
-
-@TERMS.register("product", family="bonus")
-def product(of: list[RewardTerm], bounds: list[Union[list[float], None]] | None = None) -> RewardTerm:
-    """Product of bonuses ∏ clip(termᵢ, lowᵢ, highᵢ), e.g. global × episodic."""
-    from rewardlab.bonus.combine import Product
-
-    return Product(of, bounds=[None if b is None else tuple(b) for b in bounds] if bounds is not None else None)
+TERMS.add("noveld", noveld, family="bonus", post=post_process)

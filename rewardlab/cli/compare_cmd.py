@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
 
 
@@ -15,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare",
         help="EPIC / STARC / ERC distances between rewards (matrix PNG and CSV)",
         description="How different are these rewards really? 0: same optimal policies (shaping, scaling); 1: opposite.",
+        **examples(
+            "rewardlab compare extrinsic configs/mountaincar_shaped.yaml --env MountainCar-v0 --out runs/compare",
+            "rewardlab compare --run runs/a --run runs/b --method starc --out runs/compare_ab",
+        ),
     )
     p.add_argument("rewards", nargs="*", help="reward YAML files (or inline YAML); with --run, at least two in all")
     p.add_argument(
@@ -34,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["spaces", "rollouts"],
         help="where transitions come from: uniform over the spaces, or random-policy rollouts (default: spaces)",
     )
-    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--gamma", type=float, default=0.99, help="discount of the canonicalisation (default: 0.99)")
     p.add_argument(
         "--termination",
         default="absorbing",
@@ -43,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default), or every transition continues (the EPIC paper's setting)",
     )
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled transitions and bootstrap (default: 0)")
     p.add_argument("--out", required=True, help="folder for distances.png and distances.csv")
+    add_progress_flag(p)
     p.set_defaults(func=run)
 
 
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "erc":
         kwargs.update(n_steps=max(args.transitions // 4, 1000), gamma=1.0)
     else:
-        kwargs.update(gamma=args.gamma, n_samples=args.samples, n_transitions=args.transitions, progress=True)
+        kwargs.update(gamma=args.gamma, n_samples=args.samples, n_transitions=args.transitions, progress=args.progress)
         kwargs["termination"] = args.termination
         if args.coverage == "rollouts":
             n_envs = 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rewardlab.cli.common import examples
 from rewardlab.config.registry import ConfigError
 
 
@@ -13,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demos",
         help="demonstrations for adversarial rewards: collect them from a trained run, show a file",
         description="Collect expert demonstrations (an .npz trajectory file) from a trained run, or describe one.",
+        **examples("rewardlab demos collect runs/expert --episodes 20", "rewardlab demos show runs/expert/demos.npz"),
     )
     sub = p.add_subparsers(dest="demos_command", metavar="ACTION")
     sub.required = True
@@ -21,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="roll out a trained run's policy and write its episodes",
         description="Roll out a trained run's policy on its env (true reward) and write whole episodes to an .npz "
         "file that {term: adversarial, demos: FILE} reads.",
+        **examples(
+            "rewardlab demos collect runs/expert --episodes 20",
+            "rewardlab demos collect runs/expert --episodes 50 --n-envs 4 --out demos/cartpole.npz",
+        ),
     )
     c.add_argument("run", help="run folder (finished, or an unfinished one with a checkpoint)")
     c.add_argument("--episodes", type=int, default=10, help="episodes to collect (default: 10)")
@@ -29,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--seed", type=int, default=None, help="env seed (default: the run's seed + 20000)")
     c.add_argument("--stochastic", action="store_true", help="sample actions instead of the most likely one")
     c.set_defaults(func=run_collect)
-    s = sub.add_parser("show", help="describe a demonstrations file", description="Describe a demonstrations file.")
+    s = sub.add_parser(
+        "show",
+        help="describe a demonstrations file",
+        description="Describe a demonstrations file: env, episodes, steps, returns.",
+        **examples("rewardlab demos show runs/expert/demos.npz", "rewardlab demos show demos/cartpole.npz"),
+    )
     s.add_argument("file", help="an .npz file written by 'rewardlab demos collect'")
     s.set_defaults(func=run_show)
 

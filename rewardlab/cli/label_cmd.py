@@ -10,11 +10,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rewardlab.cli.common import examples
 from rewardlab.config.registry import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("labels", help="show or export the preference labels of a run folder or label store")
+    p = subparsers.add_parser(
+        "labels",
+        help="show or export the preference labels of a run folder or label store",
+        description="Count, list or export the preference labels (pairs of segments and who was preferred) "
+        "that a preference reward asked for in a run.",
+        **examples(
+            "rewardlab labels runs/preference",
+            "rewardlab labels runs/preference --list",
+            "rewardlab labels runs/preference/labels.sqlite --export labels.npz",
+        ),
+    )
     p.add_argument("path", help="a run folder (its labels.sqlite) or a label store file")
     p.add_argument("--list", action="store_true", help="list every pair asked with its answer")
     p.add_argument("--export", default=None, help="write the answered pairs (inputs, masks, labels) to this .npz")

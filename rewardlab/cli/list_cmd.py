@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rewardlab.cli.common import examples
 from rewardlab.config.registry import POTENTIALS, TERMS, ConfigError, Registry, suggest
 
 
@@ -18,10 +19,23 @@ def _check_family(family: str | None, valid: set[str], what: str) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("envs", help="list environment presets")
+    p = subparsers.add_parser(
+        "envs",
+        help="list environment presets",
+        description="List the environment presets: id, family (which picks the SB3 hyper-parameters), the names "
+        "of the observation dimensions (for --axes, count keys and potentials) and what each env is. Any other "
+        "Gymnasium id works too, with generic settings.",
+        **examples("rewardlab envs", "rewardlab envs --family mujoco"),
+    )
     p.add_argument("--family", default=None, help="only this family (classic_control, mujoco, ...)")
     p.set_defaults(func=run_envs)
-    p = subparsers.add_parser("rewards", help="list reward terms and potentials with their parameters")
+    p = subparsers.add_parser(
+        "rewards",
+        help="list reward terms and potentials with their parameters",
+        description="List every reward term and potential a reward YAML (--reward) can name, with its "
+        "parameters, their defaults and what it does.",
+        **examples("rewardlab rewards", "rewardlab rewards --family bonus", "rewardlab rewards --family shaping"),
+    )
     p.add_argument("--family", default=None, help="only this family (core, shaping, transform, bonus, ...)")
     p.set_defaults(func=run_rewards)
 

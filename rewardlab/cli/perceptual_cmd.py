@@ -6,11 +6,21 @@ import argparse
 import json
 from pathlib import Path
 
+from rewardlab.cli.common import examples
 from rewardlab.config.registry import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("perceptual", help="perceptual rewards from demonstration videos (Sermanet et al.)")
+    p = subparsers.add_parser(
+        "perceptual",
+        help="perceptual rewards from demonstration videos (Sermanet et al.)",
+        description="Fit a perceptual reward (Sermanet et al. 2016) from a few demonstration videos: "
+        "'rewardlab perceptual fit DEMOS_DIR'; train with it through {term: perceptual, path: FILE}.",
+        **examples(
+            "rewardlab perceptual fit demos/ --out perceptual_reward.pt",
+            "rewardlab perceptual fit demos/ --encoder clip:ViT-B-32:/models/clip.pt --steps 4",
+        ),
+    )
     sub = p.add_subparsers(dest="perceptual_command", metavar="ACTION")
     sub.required = True
     fit = sub.add_parser(
@@ -18,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fit a reward from a folder of demo videos (.mp4 .gif ... or .npy frame arrays)",
         description="Split each demonstration into steps, pick the features that tell steps apart, fit per-step "
         "classifiers and save the reward; use it with {term: perceptual, path: FILE}.",
+        **examples(
+            "rewardlab perceptual fit demos/ --out perceptual_reward.pt",
+            "rewardlab perceptual fit demos/ --encoder torchvision:resnet18:random --steps 3 --features 64",
+        ),
     )
     fit.add_argument("demos", metavar="DEMOS_DIR", help="folder of demonstration videos or .npy/.npz frame arrays")
     fit.add_argument(

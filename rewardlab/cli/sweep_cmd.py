@@ -12,6 +12,7 @@ import argparse
 import signal
 from pathlib import Path
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.registry import ConfigError
 from rewardlab.sweep.state import MANIFEST_FILE
 
@@ -24,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a grid of env × reward × algo × seed from a YAML spec; status, report, tune",
         description="Run a sweep spec (default), or: 'status SPEC|DIR' (progress per group), "
         "'report SPEC|DIR' (results table and plots), 'tune SPEC' (reward weight search with Optuna).",
+        **examples(
+            "rewardlab sweep sweeps/mountaincar.yaml --steps 20k --seeds 2  # a quick try of the spec",
+            "rewardlab sweep sweeps/mountaincar.yaml --backend ray --resume",
+            "rewardlab sweep report runs/sweeps/mountaincar",
+        ),
     )
     p.add_argument("words", nargs="+", metavar="[ACTION] SPEC", help=f"optional action ({', '.join(ACTIONS)}) and spec")
     p.add_argument("--backend", default="local", choices=["local", "ray"], help="where runs execute (default: local)")
@@ -38,9 +44,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="skip finished runs, continue unfinished ones from their checkpoints"
     )
     p.add_argument("--overwrite", action="store_true", help="delete the sweep's runs and start over")
+    p.add_argument(
+        "--steps",
+        default=None,
+        help="override the spec's env steps per run, e.g. 20k (the runs go to OUT-steps20k unless --out is given)",
+    )
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="override the spec's seeds: N (seeds 0..N-1) or a list such as 0,3,7 (folder OUT-seeds2 unless --out)",
+    )
     p.add_argument("--out", default=None, help="sweep folder (default: the spec's 'out')")
     p.add_argument("--no-report", action="store_true", help="skip the results table and plots at the end")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_flag(p)
     p.set_defaults(func=run)
 
 
@@ -54,18 +70,48 @@ def _split(words: list[str]) -> tuple[str, str]:
     return "run", words[0]
 
 
-def _spec(target: str, out: str | None):  # noqa: ANN202 -- SweepSpec, imported lazily
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: ``N`` (seeds 0..N-1) or a comma-separated list of seeds."""
+    from rewardlab.sweep.spec import _parse_seeds
+
+    words = [w for w in text.replace(",", " ").replace("[", " ").replace("]", " ").split() if w]
+    try:
+        numbers = [int(w) for w in words]
+    except ValueError:
+        raise ConfigError(f"--seeds expects N (seeds 0..N-1) or a list such as 0,3,7; got {text!r}") from None
+    if len(numbers) == 1 and "," not in text and "[" not in text:
+        return _parse_seeds(numbers[0])
+    return _parse_seeds(numbers)
+
+
+def _spec(target: str, args: argparse.Namespace):  # noqa: ANN202 -- SweepSpec, imported lazily
+    """The spec in ``target`` with the command line's --steps, --seeds and --out applied."""
     from rewardlab.sweep.spec import load_spec
+    from rewardlab.train import parse_steps
 
     spec = load_spec(target)
-    if out is not None:
-        spec.out = Path(out)
+    suffix = ""
+    if getattr(args, "steps", None) is not None:
+        steps = parse_steps(args.steps)
+        if steps <= 0:
+            raise ConfigError(f"--steps must be positive, got {args.steps!r}")
+        spec.steps = steps
+        suffix += f"-steps{args.steps}"
+    if getattr(args, "seeds", None) is not None:
+        spec.seeds = parse_seeds(args.seeds)
+        suffix += f"-seeds{len(spec.seeds)}"
+    if args.out is not None:
+        spec.out = Path(args.out)
+    elif suffix:  # a quick try does not mix its runs with the full sweep's
+        spec.out = spec.out.with_name(spec.out.name + suffix)
     return spec
 
 
-def _folder(target: str, out: str | None) -> Path:
+def _folder(target: str, args: argparse.Namespace) -> Path:
     """The sweep folder of a spec file, or ``target`` itself when it is a folder."""
-    return Path(out) if out else (Path(target) if Path(target).is_dir() else _spec(target, None).out)
+    if args.out:
+        return Path(args.out)
+    return Path(target) if Path(target).is_dir() else _spec(target, args).out
 
 
 def _interrupt_on_sigterm() -> None:
@@ -82,35 +128,38 @@ def run(args: argparse.Namespace) -> int:
     if action in ("run", "tune"):
         _interrupt_on_sigterm()
     if action == "status":
-        folder = _folder(target, args.out)
+        folder = _folder(target, args)
         if not (folder / MANIFEST_FILE).exists() and not Path(target).is_dir():
-            print(f"not started: {len(_spec(target, args.out).runs())} runs pending in {folder}")
+            print(f"not started: {len(_spec(target, args).runs())} runs pending in {folder}")
             return 0
         return show_status(folder)
     if action == "report":
-        return show_report(_folder(target, args.out))
+        return show_report(_folder(target, args))
     if action == "tune":
         from rewardlab.sweep.weight_search import tune_weights
 
         tune_weights(
-            _spec(target, args.out),
+            _spec(target, args),
             backend=args.backend,
             workers=args.workers,
             address=args.address,
-            progress=not args.no_progress,
+            progress=args.progress,
         )
         return 0
     from rewardlab.sweep.runner import run_sweep
 
+    spec = _spec(target, args)
+    if args.steps is not None or args.seeds is not None:
+        print(f"sweep {spec.name}: {spec.steps} steps, seeds {spec.seeds} -> {spec.out}")
     outcome = run_sweep(
-        _spec(target, args.out),
+        spec,
         backend=args.backend,
         workers=args.workers,
         address=args.address,
         shared_fs=args.shared_fs or None,
         resume=args.resume,
         overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=args.progress,
         report=not args.no_report,
     )
     print(f"{len(outcome.results)} runs executed, {outcome.skipped} skipped, {len(outcome.failed)} failed")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from rewardlab.cli.common import add_progress_flag, examples
 from rewardlab.config.hyperparams import parse_number
 from rewardlab.config.registry import ConfigError
 from rewardlab.config.reward_config import build_reward, load_reward_spec
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train an SB3 agent with a reward from a YAML file or inline YAML, into a run folder. "
         "An existing run folder is refused unless --resume (continue it from its last checkpoint) or "
         "--overwrite (delete it and start over) is given.",
+        **examples(
+            "rewardlab train --env CartPole-v1 --steps 20k",
+            "rewardlab train --env MountainCar-v0 --reward configs/mountaincar_shaped.yaml --steps 200k --seed 1",
+            "rewardlab train --env Hopper-v5 --algo sac --hp learning_rate=lin_0.001 --steps 1M  # a zoo schedule",
+        ),
     )
     p.add_argument("--env", default=None, help="env id (see 'rewardlab envs')")
     p.add_argument(
@@ -33,18 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='reward YAML file, or inline YAML such as "[extrinsic, {term: potential, potential: mountaincar_energy}]"'
         " (default: extrinsic)",
     )
-    p.add_argument("--algo", default=None, help="ppo, a2c, dqn, sac or td3 (default: ppo)")
+    p.add_argument("--algo", default=None, help="SB3 algorithm: ppo, a2c, dqn, sac or td3 (default: ppo)")
     p.add_argument("--steps", default=None, help="environment steps, e.g. 50000, 200k, 1M (default: 50k)")
-    p.add_argument("--seed", type=int, default=None, help="(default: 0)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the envs and the agent (default: 0)")
     p.add_argument("--n-envs", type=int, default=None, help="override the preset's number of envs")
     p.add_argument(
-        "--hp", action="append", default=None, metavar="KEY=VALUE", help="override a hyper-parameter (YAML value)"
+        "--hp", action="append", default=None, metavar="KEY=VALUE",
+        help="override a hyper-parameter (YAML value; zoo schedules such as learning_rate=lin_0.001 work; repeatable)",
     )
     p.add_argument(
         "--env-kwarg", action="append", default=None, metavar="KEY=VALUE", help="gymnasium.make argument (YAML value)"
     )
     p.add_argument("--nan-policy", default=None, choices=["raise", "zero", "clip"], help="on NaN/inf rewards")
-    p.add_argument("--eval-episodes", type=int, default=None, help="evaluation episodes at the end (default: 10)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="evaluation episodes at the end (default: 10; 2 on NetHack; 0: none)",
+    )
     p.add_argument("--llm-url", default=None, help="LLM server for the reward's ONI terms, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--llm-model", default=None, help="model name on that server (API key from $OPENAI_API_KEY)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<env>-<algo>-seed<seed>)")
@@ -55,8 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="env steps between checkpoints, e.g. 10k (default: a tenth of the run, at least 10k; 0: none)",
     )
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder from its checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start over")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out and start over (label stores and demos in it are kept)",
+    )
+    add_progress_flag(p)
     p.add_argument(
         "--threads",
         type=int,
@@ -90,6 +106,7 @@ def _interrupt_on_sigterm() -> None:
 
 
 def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, imported lazily
+    from rewardlab.runs.evaluate import default_eval_episodes
     from rewardlab.train import RunConfig
 
     if args.env is None:
@@ -110,7 +127,7 @@ def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, importe
         hyperparams=parse_overrides(args.hp or []),
         env_kwargs=parse_overrides(args.env_kwarg or [], flag="--env-kwarg"),
         nan_policy=args.nan_policy or "raise",
-        eval_episodes=10 if args.eval_episodes is None else args.eval_episodes,
+        eval_episodes=default_eval_episodes(args.env) if args.eval_episodes is None else args.eval_episodes,
     )
     config.validate()
     return config
@@ -118,6 +135,7 @@ def _new_config(args: argparse.Namespace):  # noqa: ANN202 -- RunConfig, importe
 
 def run(args: argparse.Namespace) -> int:
     from rewardlab.runs.checkpoint import latest_checkpoint
+    from rewardlab.runs.folder import SUMMARY_FILE, is_finished, kept_on_clear, read_json
     from rewardlab.train import parse_steps, read_config, train
 
     if args.threads < 0:
@@ -138,11 +156,20 @@ def run(args: argparse.Namespace) -> int:
             )
         out = Path(args.resume)
         config = read_config(out)
+        if is_finished(out):
+            summary = read_json(out / SUMMARY_FILE)
+            print(
+                f"{out} is a finished run ({summary.get('timesteps', '?')} steps): nothing to do "
+                f"(to train it again: rewardlab train ... --out {out} --overwrite)"
+            )
+            return 0
         checkpoint = latest_checkpoint(out)
+        kept = [p.name for p in sorted(out.iterdir()) if kept_on_clear(p.name)]
         print(
             f"resuming {out} from step {checkpoint.step}"
             if checkpoint is not None
             else f"{out} has no checkpoint: training it from the start"
+            + (f" (keeping {', '.join(kept)})" if kept else "")
         )
     else:
         config = _new_config(args)
@@ -152,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         summary = train(
             config,
             out,
-            progress_bar=not args.no_progress,
+            progress_bar=args.progress,
             checkpoint_every=every,
             resume=args.resume is not None,
             overwrite=args.overwrite,
@@ -167,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise TrainingFailed(out, err) from err
     print(json.dumps(summary, indent=2))
+    if summary.get("oni_pending"):
+        print(f"ONI: {summary['oni_pending']} messages still pending in the label store; the next run on it (or "
+              "'rewardlab annotate --store ...') asks them first")  # fmt: skip
     print(f"run folder: {out}  (tensorboard --logdir {out / 'tb'})")
     return 0
 

@@ -68,6 +68,10 @@ class Generator:
             "sample": sample,
         }
 
+    def stored_any(self, conversations: Sequence[tuple[Sequence[dict[str, str]], int]], *, round: int = 0) -> bool:  # noqa: A002
+        """Whether the store answers at least one ``(messages, sample)`` of ``round``."""
+        return any(self.store.get_answer(self.request(m, s, round)) is not None for m, s in conversations)
+
     def ask(self, conversations: Sequence[tuple[Sequence[dict[str, str]], int]], *, round: int = 0) -> list[Generation]:  # noqa: A002
         """Answer each ``(messages, sample)`` of ``round``; failures come back as generations with ``error`` set."""
         requests = [self.request(m, s, round) for m, s in conversations]

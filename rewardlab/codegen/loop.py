@@ -44,6 +44,7 @@ from rewardlab.codegen.describe import describe_env
 from rewardlab.codegen.feedback import component_statistics, statistics_table
 from rewardlab.codegen.generate import Generation, Generator
 from rewardlab.codegen.program import Program, RejectedProgram, make_program
+from rewardlab.codegen.sandbox import Limits, SandboxUnavailable, check_fences
 from rewardlab.codegen.store import GenerationStore
 from rewardlab.config.registry import ConfigError, suggest
 from rewardlab.sweep.state import read_json, write_json_atomic
@@ -169,6 +170,8 @@ class CodegenLoop:
         workers, backend: the sweep runner's (``local`` or ``ray``), or ``inline``: train one run after
             the other in this process (tiny budgets: notebooks, tests).
         log: where progress lines go (``print`` by default; None for silence).
+        allow_unfenced: run the programs even on a machine where the sandbox has no filesystem
+            fence (neither Landlock nor a mount namespace); by default such a machine is refused up front.
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class CodegenLoop:
         workers: int | None = None,
         backend: str = "local",
         log: Callable[[str], None] | None = print,
+        allow_unfenced: bool = False,
     ) -> None:
         config.validate()
         if backend not in BACKENDS:
@@ -193,6 +197,11 @@ class CodegenLoop:
         self.workers = workers
         self.backend = backend
         self.log = log or (lambda _line: None)
+        self.limits = Limits(allow_unfenced=allow_unfenced)
+        try:
+            check_fences(self.limits)
+        except SandboxUnavailable as err:
+            raise ConfigError(f"codegen: {err}") from None
         saved = read_json(self.out / "loop.json")
         if saved is not None and saved["config"] != _jsonable(config):
             raise ConfigError(
@@ -362,6 +371,12 @@ class CodegenLoop:
     # -- steps --------------------------------------------------------------------------------
     def _generate(self, messages: list[dict[str, str]], r: int) -> list[Candidate]:
         k = self.config.candidates
+        if self.generator.client is None and not self.generator.stored_any([(messages, i) for i in range(k)], round=r):
+            raise ConfigError(
+                f"codegen: no LLM server (--llm-url) and the generation store {str(self.store.root)!r} holds no "
+                f"answers for round {r} of this loop (model {self.generator.model!r}, env {self.config.env}); "
+                "give --llm-url, or the same settings and --store as the run that stored them"
+            )
         generations = self.generator.ask([(messages, i) for i in range(k)], round=r)
         candidates = [self._accept(Candidate(i), g) for i, g in enumerate(generations)]
         for c in candidates:
@@ -389,7 +404,11 @@ class CodegenLoop:
             return c
         c.answer = g.answer
         try:
-            program = make_program(g.answer, self.config.env, task=self.config.task, generation=g.key)
+            program = make_program(
+                g.answer, self.config.env, task=self.config.task, generation=g.key, limits=self.limits
+            )
+        except SandboxUnavailable as err:
+            raise ConfigError(f"codegen: {err}") from None
         except RejectedProgram as err:
             c.stage, c.error = err.stage, err.message
             c.rejections.append({"stage": c.stage, "error": c.error})
@@ -413,8 +432,7 @@ class CodegenLoop:
             "name": f"codegen_round_{rnd.index:02d}",
             "out": str(rnd.folder / "runs"),
             "envs": [cfg.env],
-            "rewards": {f"c{c.index}": {"term": "generated", "id": c.program_id, "store": str(self.store.root)}
-                        for c in valid},
+            "rewards": {f"c{c.index}": self._reward_entry(c) for c in valid},
             "algos": {cfg.algo: dict(cfg.hyperparams)},
             "seeds": cfg.seeds,
             "steps": cfg.steps,
@@ -449,6 +467,12 @@ class CodegenLoop:
                 self.log(f"  candidate {c.index}: {cfg.metric} = {c.score:.4g}")
             else:
                 self.log(f"  candidate {c.index} failed in training: {c.error.splitlines()[0]}")
+
+    def _reward_entry(self, c: Candidate) -> dict[str, Any]:
+        entry = {"term": "generated", "id": c.program_id, "store": str(self.store.root)}
+        if self.limits.allow_unfenced:  # only then: the runs' config hashes stay those of earlier loops
+            entry["allow_unfenced"] = True
+        return entry
 
     def _film(self, rnd: Round) -> None:
         from rewardlab.codegen.video import render_run, side_by_side

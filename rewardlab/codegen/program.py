@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.codegen.sandbox import Limits, SandboxError, SandboxProcess
+from rewardlab.codegen.sandbox import Limits, SandboxError, SandboxProcess, SandboxUnavailable
 from rewardlab.codegen.validate import FUNCTION, ValidationError, check_program, extract_code
 
 PROBE_SIZE = 64
@@ -113,6 +113,8 @@ def make_program(
     try:
         for batch in probe_batches(env_id):
             sandbox.call({f: batch[f] for f in checked.fields})
+    except SandboxUnavailable:
+        raise  # this machine, not the program: the caller says so once
     except SandboxError as err:
         n = len(batch["obs"])
         raise RejectedProgram("run", f"on a batch of {n} transition(s) from random play: {err}") from None

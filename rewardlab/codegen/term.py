@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.codegen.program import Program
-from rewardlab.codegen.sandbox import Limits, SandboxError, SandboxProcess
+from rewardlab.codegen.sandbox import Limits, SandboxError, SandboxProcess, SandboxUnavailable
 from rewardlab.config.registry import ConfigError
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
@@ -78,6 +78,8 @@ class GeneratedTerm(RewardTerm):
         arrays = {f: getattr(batch, f) for f in self.program.fields}
         try:
             values = self._sandbox.call(arrays)
+        except SandboxUnavailable as err:
+            raise ConfigError(str(err)) from None
         except SandboxError as err:
             raise GeneratedRewardError(f"generated program {self.id} ({self.program.env_id}): {err}") from None
         if self._sandbox.names != list(self.program.components):

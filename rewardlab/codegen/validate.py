@@ -14,6 +14,9 @@ What a program may use:
 
 Refused: other imports; classes, ``with``, ``try``, ``global``, generators, async; names or
 attributes with a leading underscore (``__subclasses__``, ``__globals__``, ``__builtins__``);
+frame and code introspection (``gi_frame``, ``f_back``, ``f_globals``, ``tb_frame``, ``co_*`` ...:
+a generator's frame leads to the worker's globals without any import); ``str.format`` and
+format strings with attribute or item access (``'{0.__globals__}'``);
 file, pickle and ctypes helpers of numpy (``np.load``, ``.tofile``, ``np.ctypeslib``);
 ``np.random`` (a reward must be a function of the batch); builtins such as ``open``,
 ``eval``, ``getattr``, ``type``. The contract: a top-level ``def compute_reward(...)`` whose
@@ -73,7 +76,14 @@ FORBIDDEN_ATTRIBUTES = {
                     "this part of numpy is not available"),
     "random": "random numbers are not allowed: a reward must be a deterministic function of the batch",
     "mro": "introspection is not allowed",
+    **dict.fromkeys(("format", "format_map"),
+                    "str.format reads attributes named in the format string ('{0.__globals__}'); use an f-string"),
+    **dict.fromkeys(("gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "cr_origin",
+                     "ag_frame", "ag_code", "ag_await", "tb_frame", "tb_next", "f_back", "f_globals", "f_locals",
+                     "f_builtins", "f_code", "f_trace", "func_globals", "func_code"),
+                    "frame and code introspection reaches the interpreter's globals"),
 }  # fmt: skip
+INTROSPECTION_PREFIXES = ("co_", "f_", "gi_", "cr_", "ag_", "tb_")  # code, frame, generator, coroutine, traceback
 STATEMENTS = (
     ast.Module, ast.FunctionDef, ast.Return, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.While,
     ast.If, ast.Break, ast.Continue, ast.Pass, ast.Expr, ast.Assert, ast.Raise, ast.Import, ast.ImportFrom,
@@ -210,6 +220,22 @@ def _check_signature(
     return tuple(names), problems
 
 
+def _format_fields(text: str) -> list[str]:
+    """The field names of ``text`` read as a ``str.format`` string, nested ones too (``[]`` if it is not one)."""
+    import string
+
+    fields: list[str] = []
+    try:
+        for _, name, spec, _ in string.Formatter().parse(text):
+            if name is not None:
+                fields.append(name)
+            if spec and "{" in spec:
+                fields.extend(_format_fields(spec))
+    except ValueError:  # unbalanced braces: not a format string
+        return fields
+    return fields
+
+
 class _Checker(ast.NodeVisitor):
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
@@ -305,9 +331,18 @@ class _Checker(ast.NodeVisitor):
             self.refuse(node, f"attribute .{attr}", "underscore attributes reach the interpreter's internals")
         elif attr in FORBIDDEN_ATTRIBUTES:
             self.refuse(node, f"attribute .{attr}", FORBIDDEN_ATTRIBUTES[attr])
+        elif attr.startswith(INTROSPECTION_PREFIXES):
+            self.refuse(node, f"attribute .{attr}", "frame and code introspection reaches the interpreter's globals")
         elif isinstance(node.value, ast.Name) and node.value.id in self.modules:
             self._check_module_attribute(node, self.modules[node.value.id], attr)
         self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "{" in node.value:
+            for field in _format_fields(node.value):
+                if "." in field or "[" in field:
+                    self.refuse(node, f"format field {{{field}}}",
+                                "attribute or item access inside a format string is not allowed")  # fmt: skip
 
     def _check_module_attribute(self, node: ast.AST, module: str, attr: str) -> None:
         import importlib

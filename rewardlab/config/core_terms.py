@@ -1,33 +1,37 @@
-"""Registrations of the core and shaping terms for YAML configs and ``rewardlab rewards``."""
+"""Registrations of the core, shaping, transform and combination terms for YAML configs.
+
+Each term's parameters are read from the signature and ``Args:`` docstring of
+the class or function that builds it (see :mod:`rewardlab.config.registry`).
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Literal, Union
 
 from rewardlab.config.registry import TERMS
 from rewardlab.core.function import FunctionTerm
 from rewardlab.core.term import Constant, Extrinsic, RewardTerm
 from rewardlab.shaping import combine, transforms
 from rewardlab.shaping.potential_shaping import PotentialShaping
-from rewardlab.shaping.potentials import Potential
 
-
-@TERMS.register("extrinsic", family="core")
-def extrinsic() -> RewardTerm:
-    """The environment's own reward."""
-    return Extrinsic()
-
-
-@TERMS.register("constant", family="core")
-def constant(value: float = -1.0) -> RewardTerm:
-    """The same reward every step (a per-step cost when negative)."""
-    return Constant(value)
+TERMS.add("extrinsic", Extrinsic, family="core")
+TERMS.add("constant", Constant, family="core")
+TERMS.add("potential", PotentialShaping, family="shaping")
+TERMS.add("clip", transforms.clip, family="transform", rename={"term": "of"})
+TERMS.add("normalize", transforms.normalize, family="transform", rename={"term": "of"})
+TERMS.add("par", transforms.par, family="transform", rename={"term": "of"})
+TERMS.add("log_sigmoid", transforms.log_sigmoid, family="transform", rename={"term": "of"})
+TERMS.add("krc", combine.KRC, family="combination", rename={"terms": "of"})
 
 
 @TERMS.register("function", family="core")
 def function(fn: str, vectorized: bool = True) -> RewardTerm:
-    """A user function given as 'module:attribute'; its parameters name the fields it reads."""
+    """A user function given as ``'module:attribute'``; its parameter names name the transition fields it reads.
+
+    Args:
+        fn: the function's import path, ``'package.module:function'`` (the module must be importable).
+        vectorized: the function takes whole batches (arrays with a leading env axis); false: one env at a time.
+    """
     module_name, sep, attr = fn.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"fn must look like 'package.module:function', got {fn!r}")
@@ -36,39 +40,3 @@ def function(fn: str, vectorized: bool = True) -> RewardTerm:
     except (ImportError, AttributeError) as err:
         raise ValueError(f"cannot import {fn!r}: {err}") from err
     return FunctionTerm(obj, vectorized=vectorized, name=attr)
-
-
-@TERMS.register("potential", family="shaping")
-def potential(potential: Potential, gamma: float = 0.99) -> RewardTerm:
-    """Potential-based shaping γ(1−terminated)Φ(s') − Φ(s); keeps optimal policies."""
-    return PotentialShaping(potential, gamma=gamma)
-
-
-@TERMS.register("clip", family="transform")
-def clip(of: RewardTerm, low: float = -1.0, high: float = 1.0) -> RewardTerm:
-    """Clip a term to [low, high]."""
-    return transforms.clip(of, low, high)
-
-
-@TERMS.register("normalize", family="transform")
-def normalize(of: RewardTerm, center: bool = False) -> RewardTerm:
-    """Divide a term by its running std; centre it first when center is true."""
-    return transforms.normalize(of, center=center)
-
-
-@TERMS.register("par", family="transform")
-def par(of: RewardTerm, ref: Union[float, Literal["running"]] = "running", temperature: float = 1.0) -> RewardTerm:
-    """Preference-As-Reward: sigmoid((r − ref)/temperature), bounded in (0, 1)."""
-    return transforms.par(of, ref, temperature=temperature)
-
-
-@TERMS.register("log_sigmoid", family="transform")
-def log_sigmoid(of: RewardTerm, ref: Union[float, Literal["running"]] = 0.0, temperature: float = 1.0) -> RewardTerm:
-    """log sigmoid((r − ref)/temperature); sums of these act as a soft AND."""
-    return transforms.log_sigmoid(of, ref, temperature=temperature)
-
-
-@TERMS.register("krc", family="combination")
-def krc(of: list[RewardTerm], sign: Literal["all_positive", "product"] = "all_positive") -> RewardTerm:
-    """Multiplicative combination sgn·(∏|Rᵢ|)^(1/n) (Lucy-SKG)."""
-    return combine.KRC(of, sign=sign)

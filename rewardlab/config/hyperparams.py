@@ -13,7 +13,7 @@ import math
 from functools import cache
 from typing import Any
 
-from rewardlab.config.registry import ConfigError, suggest
+from rewardlab.errors import ConfigError, suggest
 
 RUNNER_TYPES = {"policy": str, "n_envs": int, "normalize": bool}
 #: name → (low, high, low inclusive, high inclusive); None means unbounded
@@ -46,6 +46,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "rms_prop_eps": (0.0, None, False, True),
     "stats_window_size": (1, None, True, True),
 }
+#: hyper-parameters that also take rl-baselines3-zoo's schedule strings (``lin_0.001``)
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 #: hyper-parameters that also take these strings (SAC's automatic entropy)
 STRING_FORMS = {"ent_coef": ("auto",), "target_entropy": ("auto",)}
 IGNORED = {"self", "env", "seed", "device", "tensorboard_log", "_init_setup_model", "verbose"}
@@ -100,7 +102,35 @@ def _check_number(name: str, value: Any, kind: type, where: str, algo: str) -> N
             )
 
 
+def schedule_start(name: str, value: str, *, where: str = "", algo: str = "") -> float:
+    """The initial value of a zoo schedule string ``lin_<initial>``; one clear line when it is not one."""
+    kind, _, number = value.partition("_")
+    try:
+        start = float(number)
+    except ValueError:
+        start = math.nan
+    if kind != "lin" or not math.isfinite(start):
+        raise ConfigError(
+            f"{where}{algo} hyper-parameter {name!r} must be a number or a linear schedule 'lin_<initial>' "
+            f"(rl-baselines3-zoo's, e.g. lin_0.001: decays linearly to 0), got {value!r}"
+        )
+    return start
+
+
+def linear_schedule(value: str) -> Any:
+    """rl-baselines3-zoo's ``lin_<initial>``: ``initial × progress_remaining`` (1 at the start, 0 at the end).
+
+    Returned as SB3's picklable ``LinearSchedule`` (saved with the model).
+    """
+    from stable_baselines3.common.utils import LinearSchedule
+
+    return LinearSchedule(start=schedule_start("schedule", value), end=0.0, end_fraction=1.0)
+
+
 def _check_value(name: str, value: Any, default: Any, where: str, algo: str) -> None:
+    if name in SCHEDULE_KEYS and isinstance(value, str):
+        _check_number(name, schedule_start(name, value, where=where, algo=algo), float, where, algo)
+        return
     if name in STRING_FORMS and isinstance(value, str):
         if not any(value == s or value.startswith(f"{s}_") for s in STRING_FORMS[name]):
             raise ConfigError(

@@ -31,7 +31,7 @@ class EnvInfo:
             return dim
         names = list(self.obs_names or ())
         if dim not in names:
-            from rewardlab.config.registry import ConfigError  # a ValueError; imported here to avoid a cycle
+            from rewardlab.errors import ConfigError
 
             close = difflib.get_close_matches(dim, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -60,7 +60,7 @@ class EnvInfo:
         when a dict observation gets no field, a field is missing, or an array
         observation gets a field. ``hint`` is appended to the dict-without-field case.
         """
-        from rewardlab.config.registry import ConfigError, suggest
+        from rewardlab.errors import ConfigError, suggest
 
         name = self.env_id or "this env"
         spaces = getattr(self.observation_space, "spaces", None)

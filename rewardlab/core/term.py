@@ -444,7 +444,16 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 class Constant(RewardTerm):
-    """The same reward on every step (for instance a per-step cost of ``-1``)."""
+    """The same reward on every step (for instance a per-step cost of ``-1``).
+
+    Args:
+        value: the reward given on every step.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.Constant(-1.0)(rl.Transitions.fake(reward=[0.0, 5.0]))
+        array([-1., -1.])
+    """
 
     name = "constant"
 
@@ -463,7 +472,13 @@ class Constant(RewardTerm):
 
 
 class Extrinsic(RewardTerm):
-    """The environment's own reward, passed through."""
+    """The environment's own reward, passed through.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.Extrinsic()(rl.Transitions.fake(reward=[1.0, 0.0]))
+        array([1., 0.])
+    """
 
     name = "extrinsic"
 

@@ -68,6 +68,36 @@ class Transitions:
         self.frames = frames
         self.memo: dict | None = None
 
+    @classmethod
+    def fake(
+        cls,
+        reward: Sequence[float],
+        *,
+        obs: Any = None,
+        next_obs: Any = None,
+        action: Any = None,
+        terminated: Sequence[bool] | None = None,
+        truncated: Sequence[bool] | None = None,
+    ) -> Transitions:
+        """A small hand-made batch for examples and tests: one env per entry of ``reward``.
+
+        Observations default to zeros of shape ``(n, 2)`` (``next_obs`` to ``obs``),
+        actions to zeros, ``terminated`` and ``truncated`` to all false.
+
+        Examples:
+            >>> batch = Transitions.fake(reward=[1.0, 0.0], next_obs=[[0.5, 0.0], [-0.3, 0.01]])
+            >>> batch.n, batch.next_obs.shape
+            (2, (2, 2))
+        """
+        r = np.asarray(reward, dtype=np.float64)
+        n = len(r)
+        o = np.zeros((n, 2)) if obs is None else np.asarray(obs, dtype=np.float64)
+        o2 = o.copy() if next_obs is None else np.asarray(next_obs, dtype=np.float64)
+        a = np.zeros(n, dtype=np.int64) if action is None else np.asarray(action)
+        term = np.zeros(n, bool) if terminated is None else np.asarray(terminated, bool)
+        trunc = np.zeros(n, bool) if truncated is None else np.asarray(truncated, bool)
+        return cls(o, a, o2, r, term, trunc)
+
     @property
     def n(self) -> int:
         """Number of transitions (envs) in the batch."""

@@ -7,7 +7,8 @@ Box observations flattened, Discrete observations and actions one-hot, image
 observations (``uint8`` ``(H, W, C)`` Boxes) flattened and scaled to ``[0, 1]``.
 Flat rows let segments of any observation kind be stored, batched and saved alike.
 
-Members share the architecture but not the initialisation (seed ``seed + k``);
+Members share the architecture but not the initialisation (seed ``seed + k``,
+the same weights as ``k`` separate ``nn.Linear`` stacks would start from);
 :class:`~rewardlab.learned.preference.term.PreferenceReward` also trains each on
 its own bootstrap resample of the labels. Their spread (std over members) is
 the ensemble's disagreement, used to select queries.
@@ -15,7 +16,11 @@ the ensemble's disagreement, used to select queries.
 Two paths, as in imitation's reward nets:
 
 * :meth:`RewardEnsemble.forward` -- differentiable torch, ``(members, *batch)``,
-  used for training;
+  used for training. MLP members are one :class:`BatchedMLP`: each layer's
+  weights of all members stacked into one ``(members, in, out)`` tensor, so a
+  forward or backward pass is one batched matmul per layer instead of a Python
+  loop over members (Adam is elementwise, so training them stacked is training
+  them apart);
 * :meth:`RewardEnsemble.numpy_path` -- a no-grad snapshot of the weights as
   numpy arrays (one batched matmul per layer for all members at once), what
   the wrapper evaluates on every env step. CNN members fall back to torch under
@@ -34,6 +39,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rewardlab.config.registry import ConfigError
@@ -82,6 +88,42 @@ def _mlp(in_dim: int, hidden: int, layers: int) -> nn.Sequential:
         dim = hidden
     mods.append(nn.Linear(dim, 1))
     return nn.Sequential(*mods)
+
+
+class BatchedMLP(nn.Module):
+    """``members`` MLPs of one shape as stacked weights: ``h ← leaky_relu(h @ W_l + b_l)``, ``W_l`` ``(M, in, out)``.
+
+    Member ``k`` starts from the weights of ``_mlp(in_dim, hidden, layers)`` built
+    under ``torch.manual_seed(seed + k)``.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, layers: int, *, members: int, seed: int) -> None:
+        super().__init__()
+        stacks = []
+        for k in range(members):
+            with torch.random.fork_rng():
+                torch.manual_seed(seed + k)
+                stacks.append([m for m in _mlp(in_dim, hidden, layers) if isinstance(m, nn.Linear)])
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin.weight.detach().T for lin in layer]).contiguous()) for layer in zip(*stacks)]
+        )
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin.bias.detach()[None] for lin in layer])) for layer in zip(*stacks)]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Rewards ``(members, n)`` of input rows ``x`` ``(n, in_dim)``."""
+        h = torch.matmul(x, self.weights[0]) + self.biases[0]  # (n, in) @ (M, in, out) → (M, n, out)
+        for w, b in zip(self.weights[1:], self.biases[1:]):
+            h = torch.baddbmm(b, F.leaky_relu(h, 0.01), w)
+        return h[..., 0]
+
+    def numpy_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every layer's ``(W, b)`` as float64 numpy arrays, ``(M, in, out)`` and ``(M, 1, out)``."""
+        return [
+            (w.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64))
+            for w, b in zip(self.weights, self.biases)
+        ]
 
 
 class _CNNMember(nn.Module):
@@ -144,17 +186,19 @@ class RewardEnsemble(nn.Module):
         self.image = any(self._is_image(f) for f in self.features)
         self.in_dim = sum(_width(self._space(f), f) for f in self.features)
         self.n_members, self.hidden, self.layers, self.seed = members, hidden, layers, seed
+        self.mlp: BatchedMLP | None = None
+        self.nets: nn.ModuleList | None = None
+        if not self.image:
+            self.mlp = BatchedMLP(self.in_dim, hidden, layers, members=members, seed=seed)
+            return
         nets = []
+        images = sum(self._is_image(f) for f in self.features)
+        size = int(np.prod(observation_space.shape))
+        shape = tuple(int(s) for s in observation_space.shape)
         for k in range(members):
             with torch.random.fork_rng():
                 torch.manual_seed(seed + k)
-                if self.image:
-                    images = sum(self._is_image(f) for f in self.features)
-                    size = int(np.prod(observation_space.shape))
-                    shape = tuple(int(s) for s in observation_space.shape)
-                    nets.append(_CNNMember(shape, images, self.in_dim - images * size, hidden, layers))  # type: ignore[arg-type]
-                else:
-                    nets.append(_mlp(self.in_dim, hidden, layers))
+                nets.append(_CNNMember(shape, images, self.in_dim - images * size, hidden, layers))  # type: ignore[arg-type]
         self.nets = nn.ModuleList(nets)
 
     def _space(self, feature: str) -> gym.Space:
@@ -172,7 +216,21 @@ class RewardEnsemble(nn.Module):
         """Differentiable rewards of every member: input ``(*batch, in_dim)`` → ``(members, *batch)``."""
         lead = x.shape[:-1]
         flat = x.reshape(-1, self.in_dim)
+        if self.mlp is not None:
+            return self.mlp(flat).reshape(-1, *lead)
         return torch.stack([net(flat).reshape(lead) for net in self.nets])
+
+    def member(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Member ``k``'s differentiable rewards of input rows ``x`` ``(n, in_dim)``, shape ``(n,)``."""
+        if self.mlp is None:
+            return self.nets[k](x).squeeze(-1)
+        h = x
+        last = len(self.mlp.weights) - 1
+        for i, (w, b) in enumerate(zip(self.mlp.weights, self.mlp.biases)):
+            h = h @ w[k] + b[k]
+            if i < last:
+                h = F.leaky_relu(h, 0.01)
+        return h[..., 0]
 
     def numpy_path(self) -> NumpyEnsemble:
         """A no-grad snapshot for evaluation in the wrapper (take a new one after training)."""
@@ -187,13 +245,7 @@ class NumpyEnsemble:
 
     def __init__(self, ensemble: RewardEnsemble) -> None:
         self.ensemble = ensemble
-        self.weights: list[tuple[np.ndarray, np.ndarray]] = []
-        if not ensemble.image:
-            linears = [[m for m in net if isinstance(m, nn.Linear)] for net in ensemble.nets]
-            for layer in zip(*linears):
-                w = np.stack([lin.weight.detach().numpy().T for lin in layer]).astype(np.float64)  # (E, in, out)
-                b = np.stack([lin.bias.detach().numpy() for lin in layer]).astype(np.float64)[:, None, :]
-                self.weights.append((w, b))
+        self.weights = ensemble.mlp.numpy_weights() if ensemble.mlp is not None else []
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rewards ``(members, n)`` of input rows ``x`` ``(n, in_dim)``."""

@@ -13,38 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from rewardlab.config.registry import TERMS
-from rewardlab.core.term import RewardTerm
 
-
-@TERMS.register("preference", family="learned")
-def preference(
-    teacher: Any = "oracle",
-    segment_length: int = 25,
-    queries_per_update: int = 10,
-    budget: int = 200,
-    selection: Literal["uniform", "disagreement", "entropy"] = "disagreement",
-    candidates: int = 5,
-    features: list[str] = ["obs", "action"],  # noqa: B006 -- read-only default shown in `rewardlab rewards`
-    members: int = 3,
-    hidden: int = 64,
-    layers: int = 2,
-    lr: float = 1e-3,
-    epochs: int = 20,
-    batch_size: int = 64,
-    bootstrap: bool = True,
-    normalize: Literal["scale", "center", "none"] = "scale",
-    store: str | None = None,
-    seed: int = 0,
-) -> RewardTerm:
-    """Reward learned online from a teacher's preferences between segment pairs (Bradley–Terry ensemble)."""
-    from rewardlab.learned.preference.term import PreferenceReward
-
-    return PreferenceReward(
-        teacher=teacher, segment_length=segment_length, queries_per_update=queries_per_update, budget=budget,
-        selection=selection, candidates=candidates, features=features, members=members, hidden=hidden,
-        layers=layers, lr=lr, epochs=epochs, batch_size=batch_size, bootstrap=bootstrap, normalize=normalize,
-        store=store, seed=seed,
-    )  # fmt: skip
+# parameters, defaults and descriptions: PreferenceReward's signature and docstring
+TERMS.add("preference", "rewardlab.learned.preference.term:PreferenceReward", family="learned")

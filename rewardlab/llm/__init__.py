@@ -3,6 +3,6 @@
 ``openai`` is imported only when a client sends its first request.
 """
 
-from rewardlab.llm.client import LLMClient, LLMConfig, LLMError, LLMUnreachable
+from rewardlab.llm.client import LLMClient, LLMConfig, LLMError, LLMUnreachable, PromptListRejected
 
-__all__ = ["LLMClient", "LLMConfig", "LLMError", "LLMUnreachable"]
+__all__ = ["LLMClient", "LLMConfig", "LLMError", "LLMUnreachable", "PromptListRejected"]

@@ -6,7 +6,9 @@ on HTTP 429 / 5xx, timeouts, dropped connections and malformed responses; other 
 401, 404) fail at once. ``complete_batch`` runs requests concurrently (at most ``concurrency`` in
 flight for the whole client) and keeps their order, returning an :class:`LLMError` in place of a
 failed request instead of raising. ``check()`` asks ``/models`` and raises :class:`LLMUnreachable`
-naming the URL and the error. With ``log_path`` every call is appended to a JSONL file (request,
+naming the URL and the error. ``complete_prompts`` sends a list of raw prompts in one
+``/v1/completions`` request (vLLM and llama.cpp batch them), raising :class:`PromptListRejected` when the
+server does not take lists. With ``log_path`` every call is appended to a JSONL file (request,
 answer or error, attempts, latency; never the API key).
 """
 
@@ -42,6 +44,14 @@ class LLMError(RuntimeError):
 
 class LLMUnreachable(LLMError):
     """No server answered at the configured URL; the message says what was tried."""
+
+
+class PromptListRejected(LLMError):
+    """The server does not take a list of prompts in one ``/v1/completions`` request (use chat requests)."""
+
+
+#: HTTP statuses that mean "this server does not do prompt lists on /completions" (not worth a retry)
+LIST_REJECTED = (400, 404, 405, 422, 501)
 
 
 @dataclass(frozen=True)
@@ -213,13 +223,40 @@ class LLMClient:
         Raises :class:`LLMUnreachable` when no server answered after the retries, :class:`LLMError`
         for any other failure.
         """
+        request = self._request(temperature, max_tokens, messages=[dict(m) for m in messages])
+        return self._call(request, lambda api: api.chat.completions.create(**request), self._read)
+
+    def complete_prompts(
+        self,
+        prompts: Sequence[str],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> list[str]:
+        """Many raw-text completions in ONE ``/v1/completions`` request (a list of prompts), in their order.
+
+        vLLM batches such a list on the GPU (ONI's way of labelling, Zheng et al. 2024). Raises like
+        :meth:`complete`; :class:`PromptListRejected` when the server refuses a list of prompts (HTTP 400,
+        404, 405, 422 or 501, or an answer without one choice per prompt).
+        """
+        if not prompts:
+            return []
+        request = self._request(temperature, max_tokens, prompt=list(prompts))
+        n = len(prompts)
+        return self._call(request, lambda api: api.completions.create(**request), lambda r: self._read_list(r, n))
+
+    def _request(self, temperature: float | None, max_tokens: int | None, **body: Any) -> dict[str, Any]:
         cfg = self.config
-        request = {
+        return {
             "model": cfg.model,
-            "messages": [dict(m) for m in messages],
+            **body,
             "temperature": cfg.temperature if temperature is None else temperature,
             "max_tokens": cfg.max_tokens if max_tokens is None else max_tokens,
         }
+
+    def _call(self, request: dict[str, Any], send: Any, read: Any) -> Any:
+        """Send ``request`` with retries (429/5xx/timeouts/drops, ``Retry-After`` honoured); log and count it."""
+        cfg = self.config
         start = time.monotonic()
         errors: list[str] = []
         attempt = 0
@@ -231,13 +268,18 @@ class LLMClient:
                 self._count(attempts=1, retries=int(attempt > 1))
                 try:
                     with self._slots:
-                        response = self._openai().chat.completions.create(**request)
-                    text = self._read(response)
+                        response = send(self._openai())
+                    answer = read(response)
                 except LLMError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - classified below
                     retry = exc if isinstance(exc, _Retry) else _classify(exc, cfg)
                     if retry is None:
+                        if "prompt" in request and getattr(exc, "status_code", None) in LIST_REJECTED:
+                            raise PromptListRejected(
+                                f"{cfg.base_url} refused a list of prompts on /completions "
+                                f"(HTTP {exc.status_code}: {_short(exc)})", status=exc.status_code, attempts=attempt
+                            ) from None
                         raise _final_error(exc, cfg, attempt) from None
                     errors.append(str(retry))
                     if attempt > cfg.max_retries:
@@ -245,9 +287,9 @@ class LLMClient:
                     if self._closed.wait(self._backoff(attempt, retry.after)):
                         raise LLMError("LLM client closed during back-off", attempts=attempt) from None
                     continue
-                self._log(request, text, None, attempt, errors, time.monotonic() - start)
+                self._log(request, answer, None, attempt, errors, time.monotonic() - start)
                 self._count(calls=1, seconds=time.monotonic() - start)
-                return text
+                return answer
         except LLMError as exc:
             exc.attempts = exc.attempts or attempt
             self._log(request, None, str(exc), attempt, errors, time.monotonic() - start)
@@ -308,13 +350,31 @@ class LLMClient:
             text = choice.message.content
         except (AttributeError, IndexError, TypeError) as exc:
             raise _Retry(f"malformed response ({exc})", kind="malformed") from None
+        self._count_usage(response)
+        return text or ""
+
+    def _read_list(self, response: Any, n: int) -> list[str]:
+        """The texts of a prompt-list answer, ordered by each choice's ``index``."""
+        try:
+            choices = sorted(response.choices, key=lambda c: c.index)
+            texts = [c.text or "" for c in choices]
+        except (AttributeError, TypeError) as exc:
+            raise _Retry(f"malformed response ({exc})", kind="malformed") from None
+        if len(texts) != n or [c.index for c in choices] != list(range(n)):
+            raise PromptListRejected(
+                f"{self.config.base_url} answered {len(texts)} choices to a list of {n} prompts: it does not "
+                "take prompt lists"
+            )
+        self._count_usage(response)
+        return texts
+
+    def _count_usage(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
         if usage is not None:
             self._count(
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             )
-        return text or ""
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cfg = self.config
@@ -328,7 +388,13 @@ class LLMClient:
                 self.stats[key] += value
 
     def _log(
-        self, request: dict, text: str | None, error: str | None, attempts: int, errors: list[str], seconds: float
+        self,
+        request: dict,
+        text: str | list[str] | None,
+        error: str | None,
+        attempts: int,
+        errors: list[str],
+        seconds: float,
     ) -> None:
         if not self.config.log_path:
             return

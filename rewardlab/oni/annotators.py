@@ -46,11 +46,18 @@ class Answer:
     value: float | None
     error: str | None = None
     malformed: bool = False
+    #: ``False``: the question never reached a model (a prompt list the server refused): ask again, no failure
+    asked: bool = True
 
 
 @runtime_checkable
 class Annotator(Protocol):
-    """What the annotation service needs from an annotator."""
+    """What the annotation service needs from an annotator.
+
+    Optional: ``concurrency`` (calls the service may have in flight at once; default 1) and ``takes_lists``
+    (one call of many queries is one request, as a prompt list; ``False``: the service calls with one query at a
+    time so that each answer is stored as soon as it arrives; default ``True``).
+    """
 
     #: the model that answers (``"rules"`` for :class:`RuleAnnotator`), stored with every label
     model: str
@@ -120,6 +127,8 @@ class RuleAnnotator:
     """
 
     model = "rules"
+    concurrency = 1
+    takes_lists = True
 
     def __init__(self, *, goal: str = "default", rules: Sequence[str] = (), replace: bool = False) -> None:
         self.goal = resolve_goal(goal)
@@ -222,23 +231,45 @@ def parse_preference(text: str) -> float | None:
     return {1: 1.0, 2: 0.0, 0: 0.5}.get(choice)
 
 
+BATCHING = ("auto", "prompt_list", "concurrent")
+
+
+def render(messages: Sequence[Mapping[str, str]]) -> str:
+    """A chat as one raw prompt for ``/v1/completions``: the system text, the question, then ``Answer:``."""
+    return "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:"
+
+
 class LLMAnnotator:
-    """Ask an LLM whether messages show progress (one chat request per message or pair, sent concurrently).
+    """Ask an LLM whether messages show progress: many prompts per request, several requests in flight.
 
     Args:
         client: an :class:`~rewardlab.llm.LLMClient` or its settings (``base_url``, ``model``, ...).
         goal: ``default``/``score``, ``gold``, ``stairs``/``descend`` or ``combat``.
         max_tokens: room for the short reasoning and the JSON verdict.
+        batching: ``prompt_list`` sends the queries of a call as ONE ``/v1/completions`` request with a list of
+            prompts (the chat rendered by :func:`render`; vLLM and llama.cpp batch them, as ONI does);
+            ``concurrent`` sends one chat request per query, at most ``client.config.concurrency`` at once;
+            ``auto`` (default) tries a prompt list and falls back to ``concurrent`` for good the first time the
+            server refuses one (HTTP 400/404/405/422/501, or an answer without one choice per prompt).
+
+    The service keeps up to ``concurrency`` calls in flight (:attr:`concurrency`), each one request when
+    :attr:`takes_lists`, else one query each.
 
     ``malformed`` counts answers that could not be parsed (logged at WARNING
     with the first 200 characters), ``failures`` requests that failed after
     the client's retries.
     """
 
-    def __init__(self, client: Any = None, *, goal: str = "default", max_tokens: int = 96) -> None:
+    def __init__(
+        self, client: Any = None, *, goal: str = "default", max_tokens: int = 96, batching: str = "auto"
+    ) -> None:
         from rewardlab.llm import LLMClient
 
+        if batching not in BATCHING:
+            raise ValueError(f"unknown batching {batching!r}; valid: {list(BATCHING)}")
+        self.batching = batching
         self.client = client if isinstance(client, LLMClient) else LLMClient(client)
+        self.concurrency = self.client.config.concurrency
         self.goal = resolve_goal(goal)
         self.model = self.client.config.model
         self.prompt_version = PROMPT_VERSION
@@ -267,11 +298,37 @@ class LLMAnnotator:
         user = RANK_PROMPT.format(goal=GOALS[self.goal], first=first, second=second)
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
+    @property
+    def takes_lists(self) -> bool:
+        return self.batching != "concurrent"
+
+    def _send(self, prompts: list[list[dict[str, str]]]) -> list[str | Exception] | None:
+        """The replies (an ``LLMError`` for a failed one); ``None`` when ``auto`` just found lists refused."""
+        from rewardlab.llm import LLMError, PromptListRejected
+
+        if not self.takes_lists:
+            return self.client.complete_batch(prompts, max_tokens=self.max_tokens)
+        try:
+            return list(self.client.complete_prompts([render(p) for p in prompts], max_tokens=self.max_tokens))
+        except PromptListRejected as exc:
+            if self.batching != "auto":
+                return [exc] * len(prompts)
+            with self._lock:
+                if self.batching == "auto":
+                    log.info("ONI: %s; sending one chat request per message instead (batching: concurrent)", exc)
+                    self.batching = "concurrent"
+            return None
+        except LLMError as exc:
+            return [exc] * len(prompts)
+
     def _ask(self, prompts: list[list[dict[str, str]]], parse: Any) -> list[Answer]:
         from rewardlab.llm import LLMError
 
+        replies = self._send(prompts)
+        if replies is None:
+            return [Answer(None, error="prompt list refused; asked again by chat", asked=False)] * len(prompts)
         out = []
-        for reply in self.client.complete_batch(prompts, max_tokens=self.max_tokens):
+        for reply in replies:
             if isinstance(reply, LLMError):
                 with self._lock:
                     self.failures += 1
@@ -297,7 +354,8 @@ class LLMAnnotator:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"LLMAnnotator(base_url={self.client.config.base_url!r}, model={self.model!r}, goal={self.goal!r})"
+        return (f"LLMAnnotator(base_url={self.client.config.base_url!r}, model={self.model!r}, goal={self.goal!r}, "
+                f"batching={self.batching!r})")
 
 
 ANNOTATOR_KINDS = ("llm", "rules")
@@ -306,7 +364,7 @@ ANNOTATOR_KINDS = ("llm", "rules")
 def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annotator:
     """An annotator from its config: ``{kind: rules, goal: gold}`` or ``{kind: llm, base_url, model, goal, ...}``.
 
-    LLM settings other than ``goal`` and ``max_tokens`` go to :class:`rewardlab.llm.LLMConfig`
+    LLM settings other than ``goal``, ``max_tokens`` and ``batching`` go to :class:`rewardlab.llm.LLMConfig`
     (``base_url``, ``model``, ``api_key_env``, ``timeout``, ``concurrency``, ``log_path``, ...).
     """
     if config is None:
@@ -328,6 +386,7 @@ def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annot
         from rewardlab.llm import LLMClient, LLMConfig
 
         max_tokens = settings.pop("max_tokens", 96)
+        batching = settings.pop("batching", "auto")
         return LLMAnnotator(LLMClient(LLMConfig.from_config(settings, where="annotator")), goal=goal,
-                            max_tokens=max_tokens)
+                            max_tokens=max_tokens, batching=batching)
     raise ValueError(f"unknown annotator kind {kind!r}; valid: {list(ANNOTATOR_KINDS)}")

@@ -1,14 +1,22 @@
 """The asynchronous annotation service: the env loop queues messages, a worker thread labels them.
 
 ``submit(queries)`` never waits: a query whose key was never seen (deduplicated
-against answered and pending ones) goes on a newest-first stack. A background
-thread saves new queries to the store's ``pending`` table, pops up to
-``batch_size`` of the newest, asks the annotator for the whole batch at once
-and writes the answers (and removes them from ``pending``) in one
-transaction. Failed queries (server down, HTTP 429/5xx after the client's
-retries, timeouts) go back on the stack and the worker waits with
-exponential back-off; nothing queued is lost, and pending queries come back
-on the next start. An unreadable answer is asked again, at most
+against answered and pending ones) is noted in memory. The worker thread, every
+``poll`` seconds whether requests are in flight or not, writes the new queries
+to the store's ``pending`` table (one transaction) and only then puts them on a
+newest-first stack, so **a query is durable before its request is sent**. It
+keeps up to ``max_in_flight`` requests in flight (the annotator's
+``concurrency``), each taking the newest ``batch_size`` queries when the
+annotator sends a list of prompts in one request (``takes_lists``), else one
+query; each request stores its answers (and drops them from ``pending``) in
+its own transaction as soon as they are parsed, so **an answer is durable as
+soon as it arrives**: a SIGKILL loses at most the answers of requests still in
+flight, whose queries stay pending and are asked by the next run. ``flush()``
+writes what was submitted to ``pending`` at once (checkpoints call it).
+
+Failed queries (server down, HTTP 429/5xx after the client's retries, which
+honour ``Retry-After``, timeouts) go back on the stack and dispatch pauses with
+exponential back-off; an unreadable answer is asked again, at most
 ``max_attempts`` times, then stored as 0 with ``parsed = False``.
 
 ``background=False`` labels inside ``submit`` instead: the synchronous
@@ -35,12 +43,14 @@ class AnnotationService:
     Args:
         annotator: who answers (:class:`~rewardlab.oni.annotators.LLMAnnotator` or ``RuleAnnotator``).
         store: where labels and pending queries live.
-        batch_size: queries per annotator call.
+        batch_size: queries per request when the annotator takes prompt lists.
         background: label in a worker thread (``False``: inside :meth:`submit`).
+        max_in_flight: requests in flight at once (default: the annotator's ``concurrency``, else 1).
         max_attempts: unreadable answers tolerated per query before it is stored as 0.
-        retry_delay, max_retry_delay: back-off after a batch with failures (doubles up to the maximum).
-        poll: seconds the idle worker sleeps between looks at the queue (``submit`` does not wake it, so
-            the env loop pays no thread switch per new message).
+        retry_delay, max_retry_delay: pause of dispatch after a failed request (doubles up to the maximum).
+        poll: seconds between the worker's looks at the queue (``submit`` does not wake it, so the env loop
+            pays no thread switch per new message); a finished request wakes it at once.
+        failure_note: what the one warning on the first failed request adds (what the caller goes on doing).
     """
 
     def __init__(
@@ -50,33 +60,46 @@ class AnnotationService:
         *,
         batch_size: int = 16,
         background: bool = True,
+        max_in_flight: int | None = None,
         max_attempts: int = 3,
         retry_delay: float = 0.5,
         max_retry_delay: float = 10.0,
         poll: float = 0.1,
+        failure_note: str = "training continues with the labels it has",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        in_flight = int(max_in_flight if max_in_flight is not None else getattr(annotator, "concurrency", 1))
+        if in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self.annotator = annotator
         self.store = store
         self.batch_size = int(batch_size)
         self.background = background
+        self.max_in_flight = in_flight
         self.max_attempts = int(max_attempts)
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
         self.poll = float(poll)
+        self.failure_note = failure_note
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.values: dict[str, float] = {}  # key -> answer (read by the reward models)
         self._answered: list[Label] = []  # every answer, in arrival order (models read the tail)
-        self._stack: list[Query] = []  # newest last
+        self._stack: list[Query] = []  # pending in the store, not in flight; newest last
         self._last_error: str | None = None  # the latest failed request, said once when the worker stops
         self._unsaved: list[Query] = []  # submitted, not yet in the store's pending table
+        self._saving = 0  # queries being written to the pending table (neither unsaved nor on the stack)
         self._known: set[str] = set()
         self._attempts: dict[str, int] = {}
-        self._busy = 0
+        self._in_flight = 0  # requests
+        self._busy = 0  # queries in those requests
+        self._paused_until = 0.0
+        self._delay = self.retry_delay
+        self._round_failed = False
+        self._closed = False
         self.stats = {"submitted": 0, "answered": 0, "reused": 0, "errors": 0, "malformed": 0, "unparsed": 0,
                       "batches": 0, "annotate_seconds": 0.0}
         self._started = time.monotonic()
@@ -107,13 +130,15 @@ class AnnotationService:
                     self._known.add(q.key)
                     new.append(q)
             if new:
-                self._stack.extend(new)
                 self._unsaved.extend(new)
                 self.stats["submitted"] += len(new)  # the worker polls every `poll` s: fewer, bigger batches
         if new and not self.background:
-            while self._step() is True:
-                pass
+            self._drain()
         return len(new)
+
+    def flush(self) -> None:
+        """Write every submitted query to the store's ``pending`` table now (a checkpoint calls this)."""
+        self._save_unsaved()
 
     def answered_since(self, start: int) -> tuple[list[Label], int]:
         """Answers that arrived after the first ``start`` ones, and the new count (for incremental readers)."""
@@ -125,12 +150,15 @@ class AnnotationService:
         with self._lock:
             return dict(self.values)
 
+    def _left(self) -> int:
+        return len(self._stack) + len(self._unsaved) + self._saving + self._busy
+
     def metrics(self) -> dict[str, float]:
         """Queue length, answers, answers per second since start, errors, malformed answers."""
         with self._lock:
             elapsed = max(time.monotonic() - self._started, 1e-9)
             return {
-                "queue": float(len(self._stack) + self._busy),
+                "queue": float(self._left()),
                 "labels": float(len(self.values)),
                 "labels_per_s": self.stats["answered"] / elapsed,
                 "errors": float(self.stats["errors"]),
@@ -142,30 +170,31 @@ class AnnotationService:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._stack and not self._busy:
+                if not self._left():
                     return True
             if not self.background:
-                self._step()
+                self._drain()
             time.sleep(0.01)
         return False
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker; queries not answered stay pending in the store for the next run."""
+        """Stop the worker; wait for requests in flight (their answers are stored); the rest stays pending."""
         self._stop.set()
         with self._lock:
             self._wake.notify_all()
-        close = getattr(self.annotator, "close", None)
         if self._thread is not None:
             self._thread.join(timeout=timeout)
-            if self._thread.is_alive() and close is not None:  # abort the client's back-off, then wait once more
-                close()
-                self._thread.join(timeout=timeout)
             self._thread = None
+        close = getattr(self.annotator, "close", None)
+        if not self._idle(timeout) and close is not None:  # abort the client's back-off, then wait once more
+            close()
+            self._idle(timeout)
         self._save_unsaved()
         if close is not None:
             close()
         with self._lock:
-            left = len(self._stack) + self._busy
+            self._closed = True  # a request still hanging when its answer comes is not stored: it stays pending
+            left = self._left()
         if left:
             said = f"; last error: {self._last_error}" if self._last_error else ""
             log.warning(
@@ -174,89 +203,154 @@ class AnnotationService:
 
     # -- the worker side -----------------------------------------------------------------------------
 
+    def _idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(timeout=left)
+        return True
+
     def _record(self, label: Label) -> None:
         self.values[label.query.key] = label.value
         self._answered.append(label)
         self._known.add(label.query.key)
 
     def _save_unsaved(self) -> None:
+        """Pending in the store first, then on the stack: nothing is sent that a SIGKILL would lose."""
         with self._lock:
             unsaved, self._unsaved = self._unsaved, []
+            self._saving += len(unsaved)
+        if not unsaved:
+            return
         try:
             self.store.add_pending(unsaved)
         except Exception:  # put them back: the next round tries again
             with self._lock:
                 self._unsaved[:0] = unsaved
+                self._saving -= len(unsaved)
             raise
+        with self._lock:
+            self._stack.extend(unsaved)
+            self._saving -= len(unsaved)
 
     def _run(self) -> None:
-        delay = self.retry_delay
         while not self._stop.is_set():
-            with self._lock:
-                if not self._stack and not self._unsaved:
-                    self._wake.wait(timeout=self.poll)
-                    continue
             try:
-                failed = self._step()
+                self._save_unsaved()
+                self._dispatch()
             except Exception as exc:  # noqa: BLE001 - the worker must survive anything (a locked store, a bug)
                 log.warning("ONI annotation worker: %s: %s", type(exc).__name__, exc)
                 self.stats["errors"] += 1
-                failed = True
-            if failed == "failed":
-                self._stop.wait(delay)
-                delay = min(self.max_retry_delay, delay * 2)
-            else:
-                delay = self.retry_delay
+                self._stop.wait(self._delay)
+                continue
+            with self._lock:
+                if not self._stop.is_set():
+                    self._wake.wait(timeout=self.poll)
 
-    def _step(self) -> bool | str:
-        """Label one batch: ``False`` when there was nothing to do, ``"failed"`` when some queries failed."""
+    def _dispatch(self) -> int:
+        """Send requests while fewer than ``max_in_flight`` are in flight; how many were sent."""
+        chunks = []
+        with self._lock:
+            if time.monotonic() < self._paused_until:
+                return 0
+            size = self.batch_size if getattr(self.annotator, "takes_lists", True) else 1
+            while self._stack and self._in_flight < self.max_in_flight and not self._stop.is_set():
+                chunk = self._stack[-size:][::-1]  # newest first
+                del self._stack[-len(chunk) :]
+                self._in_flight += 1
+                self._busy += len(chunk)
+                chunks.append(chunk)
+        for chunk in chunks:
+            if len(chunks) == 1 and self.max_in_flight == 1 and not self.background:
+                self._request(chunk)
+            else:
+                threading.Thread(target=self._request, args=(chunk,), name="oni-request", daemon=True).start()
+        return len(chunks)
+
+    def _drain(self) -> None:
+        """Synchronous labelling: send and wait until the stack is empty or a round had failures."""
         self._save_unsaved()
         with self._lock:
-            if not self._stack:
-                return False
-            batch = self._stack[-self.batch_size :][::-1]  # newest first
-            del self._stack[-len(batch) :]
-            self._busy = len(batch)
+            self._round_failed = False
+        while True:
+            self._dispatch()
+            self._idle(timeout=3600.0)
+            with self._lock:
+                if self._round_failed or not self._stack:
+                    return
+
+    def _request(self, chunk: list[Query]) -> None:
+        """One request: ask, then store its answers at once (one transaction), retry what failed."""
+        error = "no answer"
         try:
-            answers = self._ask(batch)
-        except Exception as exc:  # noqa: BLE001 - an annotator that raises fails the batch, not the run
+            answers = self._ask(chunk)
+        except Exception as exc:  # noqa: BLE001 - an annotator that raises fails the request, not the run
             answers = None
             error = f"{type(exc).__name__}: {exc}"
         done: list[Label] = []
         retry: list[Query] = []
-        failures = 0
-        for i, query in enumerate(batch):
+        failures = malformed = unparsed = 0
+        for i, query in enumerate(chunk):
             answer = answers[i] if answers is not None and i < len(answers) else None
             if answer is not None and answer.value is not None:
                 done.append(Label(query, float(answer.value)))
+            elif answer is not None and not getattr(answer, "asked", True):
+                retry.append(query)  # never reached a model (a refused prompt list): ask again, not a failure
             elif answer is not None and answer.malformed:
-                self.stats["malformed"] += 1
-                attempts = self._attempts[query.key] = self._attempts.get(query.key, 0) + 1
+                malformed += 1
+                with self._lock:
+                    attempts = self._attempts[query.key] = self._attempts.get(query.key, 0) + 1
                 if attempts >= self.max_attempts:
-                    self.stats["unparsed"] += 1
+                    unparsed += 1
                     done.append(Label(query, 0.0, parsed=False))
                 else:
                     retry.append(query)
             else:
                 failures += 1
-                detail = answer.error if answer is not None else None
-                message = error if answers is None else detail or "no answer"
+                message = error if answers is None else (answer.error if answer is not None else None) or "no answer"
                 if not self._stop.is_set():  # (a run that is closing aborts its own requests: not a failure)
-                    if self._last_error is None:  # said once, at once; training goes on
-                        log.warning("ONI: labelling failed (%s); training continues with the labels it has", message)
-                    self._last_error = message
+                    with self._lock:
+                        first, self._last_error = self._last_error is None, message
+                    if first:  # said once, at once
+                        log.warning("ONI: labelling failed (%s); %s", message, self.failure_note)
                 retry.append(query)
-        self.store.put(done)  # one transaction: answered and no longer pending
+        stored = True
         with self._lock:
-            for label in done:
-                self._record(label)
-                self._attempts.pop(label.query.key, None)
+            closed = self._closed
+        if done and not closed:
+            try:
+                self.store.put(done)  # this request's answers, in one transaction, as soon as they are parsed
+            except Exception as exc:  # noqa: BLE001 - a locked or broken store: keep the queries, ask again
+                log.warning("ONI: could not store %d answers (%s: %s); asked again", len(done), type(exc).__name__,
+                            exc)  # fmt: skip
+                stored = False
+        with self._lock:
+            if stored and not closed:
+                for label in done:
+                    self._record(label)
+                    self._attempts.pop(label.query.key, None)
+                self.stats["answered"] += len(done)
+                self.stats["unparsed"] += unparsed
+            else:
+                retry.extend(label.query for label in done)
+                failures += int(bool(done))
             self._stack.extend(reversed(retry))  # back on top, newest last
-            self._busy = 0
-            self.stats["answered"] += len(done)
+            self._in_flight -= 1
+            self._busy -= len(chunk)
             self.stats["errors"] += failures
+            self.stats["malformed"] += malformed
             self.stats["batches"] += 1
-        return "failed" if failures else True
+            if failures:
+                self._round_failed = True
+                self._paused_until = time.monotonic() + self._delay
+                self._delay = min(self.max_retry_delay, self._delay * 2)
+            elif done:
+                self._delay = self.retry_delay
+            self._wake.notify_all()
 
     def _ask(self, batch: list[Query]) -> list[Any]:
         start = time.monotonic()
@@ -269,8 +363,10 @@ class AnnotationService:
         if pairs:
             for i, a in zip(pairs, self.annotator.compare([batch[i].messages[:2] for i in pairs])):
                 out[i] = a
-        self.stats["annotate_seconds"] += time.monotonic() - start
+        with self._lock:
+            self.stats["annotate_seconds"] += time.monotonic() - start
         return out
 
     def __repr__(self) -> str:
-        return f"AnnotationService({self.annotator!r}, {self.store!r}, batch_size={self.batch_size})"
+        return (f"AnnotationService({self.annotator!r}, {self.store!r}, batch_size={self.batch_size}, "
+                f"max_in_flight={self.max_in_flight})")

@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class ONITerm(RewardTerm):
     def __init__(
         self,
         *,
-        model: str = "classification",
+        model: Literal["retrieval", "classification", "ranking"] = "classification",
         annotator: Annotator | Mapping[str, Any] | None = None,
         beta: float = 3.0,
         threshold: float | None = None,
@@ -107,6 +107,8 @@ class ONITerm(RewardTerm):
         self._fitted = 0  # answers the model was last fitted on
         self._fit_metrics: dict[str, float] = {}
         self._trainer: threading.Thread | None = None
+        #: ``{"labels": n, "pending": m}`` of the store when the term was last closed (the CLI's summary)
+        self.final_counts: dict[str, int] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class ONITerm(RewardTerm):
         self._finish_fit(wait=True)
         if self.service is not None:
             self.service.close()
+            self.final_counts = self.service.store.counts()
             self.service.store.close()
             self.service = None
 
@@ -278,7 +281,10 @@ class ONITerm(RewardTerm):
         return dict(self._fit_metrics)
 
     def state_dict(self) -> dict[str, Any]:
+        """The model and the label table; every message met so far is written to the store (pending) first."""
         self._finish_fit(wait=True)
+        if self.service is not None:
+            self.service.flush()  # a checkpoint covers every message met up to it: labelled or pending
         values = self.service.snapshot() if self.service is not None else dict(self._values)
         keys = sorted(values)
         return {
@@ -300,6 +306,7 @@ class ONITerm(RewardTerm):
         self._finish_fit(wait=True)
         state = self.__dict__.copy()
         state["service"] = None
+        state["final_counts"] = None
         state["_trainer"] = None
         state["_values"] = dict(self._values)
         return state
@@ -319,3 +326,11 @@ def oni(
 ) -> ONITerm:
     """An ONI term (see :class:`ONITerm`)."""
     return ONITerm(model=model, annotator=annotator, beta=beta, threshold=threshold, store=store, **kwargs)
+
+
+def oni_counts(reward: RewardTerm) -> dict[str, int]:
+    """``{"oni_labels": n, "oni_pending": m}`` over the closed ONI terms of ``reward`` (empty without one)."""
+    counts = [t.final_counts for t in reward.leaves() if isinstance(t, ONITerm) and t.final_counts is not None]
+    if not counts:
+        return {}
+    return {"oni_labels": sum(c["labels"] for c in counts), "oni_pending": sum(c["pending"] for c in counts)}

@@ -9,16 +9,28 @@ rebuilt exactly:
   input size (default 224); the classifier head is dropped, the features are the penultimate layer;
 * ``pixels:SIZE`` -- the frame downsampled to SIZE×SIZE RGB, flattened: no learned features
   at all, an honest baseline for simple rendered scenes.
+
+What a saved reward needs to rebuild the *same* encoder depends on the kind:
+pixels need nothing but the spec; named weights (a torchvision weights enum, a
+CLIP tag) are published and fixed; random weights are drawn from a fixed seed
+and, so that they survive another torch version, saved with the reward
+(:meth:`ImageEncoder.weights_to_save`); local weights files are checked by
+:meth:`ImageEncoder.fingerprint` (a SHA-256 of every weight) when the reward loads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 ENCODER_KINDS = ("clip", "torchvision", "pixels")
+
+
+RANDOM_INIT_SEED = 0  # random encoders are drawn from this seed: two builds of a spec are the same network
 
 
 class ImageEncoder:
@@ -28,6 +40,59 @@ class ImageEncoder:
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def network(self) -> Any:
+        """The ``torch.nn.Module`` whose weights decide the features (``None``: no weights)."""
+        return None
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the names and values of every weight ("" without weights): equal iff the same network."""
+        import hashlib
+
+        import torch
+
+        net = self.network()
+        if net is None:
+            return ""
+        cached = getattr(self, "_fingerprint", None)  # the encoder is frozen: hash its weights once
+        if cached is not None:
+            return cached
+        digest = hashlib.sha256()
+        for key, value in net.state_dict().items():
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    @property
+    def random_weights(self) -> bool:
+        """Whether the spec names randomly initialised weights (then :meth:`weights_to_save` returns them)."""
+        return self.spec.split(":")[2:3] == ["random"]
+
+    def weights_to_save(self) -> dict[str, Any] | None:
+        """The weights a saved reward must carry to rebuild this encoder exactly: random ones, else ``None``."""
+        net = self.network()
+        if net is None or not self.random_weights:
+            return None
+        return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+    def load_weights(self, weights: dict[str, Any]) -> None:
+        """Put saved weights (from :meth:`weights_to_save`) into the network."""
+        net = self.network()
+        if net is None:
+            raise ValueError(f"encoder {self.spec!r} has no weights to load")
+        net.load_state_dict(weights)
+        self._fingerprint = None
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int = RANDOM_INIT_SEED) -> Iterator[None]:
+    """A context in which torch draws from ``seed`` without touching the global generator's state."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
@@ -71,7 +136,8 @@ class TorchvisionEncoder(ImageEncoder):
         if self.image_size != 224:
             self.spec += f":{self.image_size}"
         if weights is None or weights == "random":
-            model = torchvision.models.get_model(name, weights=None)
+            with seeded_init():
+                model = torchvision.models.get_model(name, weights=None)
         elif os.path.sep in weights or weights.endswith((".pth", ".pt")):
             if not os.path.isfile(weights):
                 raise FileNotFoundError(f"torchvision weights file {weights!r} does not exist")
@@ -91,6 +157,9 @@ class TorchvisionEncoder(ImageEncoder):
         self.model = model.eval().to(device)
         self.mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
         self.std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def network(self) -> Any:
+        return self.model
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         import torch
@@ -122,14 +191,18 @@ class CLIPImageEncoder(ImageEncoder):
         from rewardlab.vlm.encoder import CLIPEncoder
 
         is_file = os.path.sep in weights or os.path.isfile(weights)
-        self.encoder = CLIPEncoder.from_pretrained(
-            model,
-            None if is_file else weights,
-            checkpoint=weights if is_file else None,
-            device=device,
-            download=download,
-        )
+        with seeded_init():  # random weights (``clip:MODEL:random``) drawn from the fixed seed
+            self.encoder = CLIPEncoder.from_pretrained(
+                model,
+                None if is_file else weights,
+                checkpoint=weights if is_file else None,
+                device=device,
+                download=download,
+            )
         self.spec = f"clip:{model}:{weights}"
+
+    def network(self) -> Any:
+        return self.encoder.model.visual
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.encoder.embed_images(frames)

@@ -63,7 +63,9 @@ class PerceptualReward(RewardTerm):
     """Reward frames by how far along the demonstrated steps they look (Sermanet et al. 2016).
 
     Build with :meth:`fit` (frames of a few demonstrations) or :meth:`load`. The
-    encoder is rebuilt from its spec on load, so a saved reward is a small file.
+    encoder is rebuilt from its spec on load; a randomly initialised encoder's
+    weights are saved with the reward, and every encoder's weights are checked
+    against the fingerprint saved at fit time, so a loaded reward is the fitted one.
 
     Args:
         encoder: the visual encoder (or its spec string, see :mod:`rewardlab.perceptual.encoders`).
@@ -120,11 +122,17 @@ class PerceptualReward(RewardTerm):
     # -- persistence ----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         settings = None if self.frame_settings is None else vars(self.frame_settings).copy()
-        return {"encoder": self.encoder.spec, "model": self.model.state(), "frame_settings": settings}
+        return {
+            "encoder": self.encoder.spec,
+            "encoder_fingerprint": self.encoder.fingerprint(),
+            "model": self.model.state(),
+            "frame_settings": settings,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["encoder"] != self.encoder.spec:
             self.encoder = make_encoder(state["encoder"])
+        _check_encoder(self.encoder, state.get("encoder_fingerprint"), "this reward state")
         self.model = PerceptualModel.from_state(state["model"])
         fs = state.get("frame_settings")
         self.frame_settings = None if fs is None else FrameSettings(**fs)
@@ -136,6 +144,9 @@ class PerceptualReward(RewardTerm):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
+        weights = self.encoder.weights_to_save()
+        if weights is not None:
+            state["encoder_weights"] = weights
         state["model"] = {  # tensors, so that loading needs no pickle (torch.load(weights_only=True))
             k: [torch.from_numpy(np.asarray(b)) for b in v] if k == "boundaries" else torch.from_numpy(np.asarray(v))
             for k, v in state["model"].items()
@@ -158,8 +169,17 @@ class PerceptualReward(RewardTerm):
             k: [b.numpy() for b in v] if k == "boundaries" else v.numpy() for k, v in state["model"].items()
         }
         fs = state.get("frame_settings")
+        encoder = make_encoder(state["encoder"], device=device)
+        if "encoder_weights" in state:
+            encoder.load_weights(state["encoder_weights"])
+        elif encoder.random_weights:
+            raise ValueError(
+                f"perceptual reward {str(path)!r} was saved without the weights of its random encoder "
+                f"{state['encoder']!r} (by an older rewardlab): it cannot be rebuilt; fit it again"
+            )
+        _check_encoder(encoder, state.get("encoder_fingerprint"), f"perceptual reward {str(path)!r}")
         term = cls(
-            make_encoder(state["encoder"], device=device),
+            encoder,
             PerceptualModel.from_state(state["model"]),
             frame_settings=None if fs is None else FrameSettings(**fs),
             name=name,
@@ -168,3 +188,15 @@ class PerceptualReward(RewardTerm):
 
     def __repr__(self) -> str:
         return f"PerceptualReward(encoder={self.encoder.spec!r}, steps={self.model.n_steps})"
+
+
+def _check_encoder(encoder: ImageEncoder, fingerprint: str | None, what: str) -> None:
+    """Refuse an encoder whose weights are not those ``fingerprint`` (saved at fit time) names."""
+    if fingerprint is None:  # written before fingerprints were saved: nothing to check against
+        return
+    if encoder.fingerprint() != fingerprint:
+        raise ValueError(
+            f"{what} was fitted with other weights for encoder {encoder.spec!r} (fingerprint {fingerprint[:12]}, "
+            f"these weights {encoder.fingerprint()[:12]}): the weights file or the named weights changed; "
+            "use the weights it was fitted with, or fit it again"
+        )

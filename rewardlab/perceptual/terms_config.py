@@ -16,7 +16,13 @@ from rewardlab.wrappers.frames import FrameSettings
 
 @TERMS.register("perceptual", family="perceptual")
 def perceptual(path: str, device: str = "auto", render: dict[str, Any] | None = None) -> RewardTerm:
-    """Perceptual reward fitted on demonstrations (Sermanet et al. 2016): progress through discovered steps."""
+    """Perceptual reward fitted on demonstrations (Sermanet et al. 2016): progress through discovered steps.
+
+    Args:
+        path: the fitted reward file written by ``rewardlab perceptual fit`` (or ``PerceptualReward.save``).
+        device: where the image encoder runs: ``"auto"``, ``"cpu"`` or ``"cuda:N"``.
+        render: size and camera of the frames (``{width, height, camera_config}``); default: the ones it was fitted on.
+    """
     from rewardlab.perceptual.reward import PerceptualReward
 
     try:

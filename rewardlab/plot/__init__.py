@@ -1,7 +1,7 @@
 """Plots of rewards and runs; every function takes ``ax=`` and returns it."""
 
 from rewardlab.plot.curves import plot_run_terms, term_curves
-from rewardlab.plot.decomposition import episode_terms, learning_curves, term_shares
+from rewardlab.plot.decomposition import episode_term_panels, episode_terms, learning_curves, term_shares
 from rewardlab.plot.distances import distance_matrix
 from rewardlab.plot.frames import reward_along_frames
 from rewardlab.plot.landscape import draw_landscape, landscape, landscapes, nethack_map
@@ -10,6 +10,7 @@ from rewardlab.plot.visits import visit_map
 __all__ = [
     "distance_matrix",
     "draw_landscape",
+    "episode_term_panels",
     "episode_terms",
     "landscape",
     "landscapes",

@@ -13,6 +13,12 @@ from rewardlab.analysis.rollout import Rollout
 from rewardlab.plot.curves import _axes
 
 
+def percent(share: float) -> str:
+    """``0.42`` → ``"42%"``, ``1.6e-5`` → ``"0.0016%"``: small shares keep two significant digits."""
+    value = 100 * share
+    return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.2g}%"
+
+
 def episode_terms(data: Rollout, episode: int = 0, *, ax: Any = None) -> Any:
     """Stacked areas of each component over one episode: positive parts stack up, negative parts down.
 
@@ -38,6 +44,51 @@ def episode_terms(data: Rollout, episode: int = 0, *, ax: Any = None) -> Any:
     return ax
 
 
+def episode_term_panels(data: Rollout, episode: int = 0, *, fig: Any = None, axes: Sequence[Any] | None = None) -> Any:
+    """One panel per component over one episode, each on its own y scale, and the total below.
+
+    A stack (:func:`episode_terms`) hides a term a thousand times smaller than
+    another (a 0.1 % shaping term beside a -1 per step cost); here each term
+    gets its own axes, titled with its episode sum and its share ``|sum|/Σ|sums|``.
+
+    Args:
+        data: a rollout (``rl.analysis.rollout``).
+        episode: which episode.
+        fig: figure to draw in (default: a new one, 2 inches per panel).
+        axes: ``len(components) + 1`` axes to draw in instead (total last).
+
+    Returns the array of axes.
+    """
+    df = dec.episode_terms(data, episode)
+    names = list(df.columns)
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        fig = fig if fig is not None else plt.figure(figsize=(8, 1.6 * (len(names) + 1)))
+        axes = fig.subplots(len(names) + 1, 1, sharex=True)
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    if len(axes) != len(names) + 1:
+        raise ValueError(f"axes: need {len(names) + 1} (one per component and the total), got {len(axes)}")
+    steps = df.index.to_numpy()
+    sums = df.sum(axis=0)
+    scale = float(np.abs(sums).sum()) or 1.0
+    series = [(name, df[name].to_numpy(), f"C{i}") for i, name in enumerate(names)]
+    series.append(("total", df.sum(axis=1).to_numpy(), "black"))
+    for ax, (name, values, color) in zip(axes, series):
+        ax.step(steps, values, where="mid", color=color, linewidth=1.2)
+        ax.fill_between(steps, 0.0, values, step="mid", color=color, alpha=0.25, linewidth=0)
+        ax.axhline(0.0, color="grey", linewidth=0.6)
+        share = "" if name == "total" else f" ({percent(abs(sums[name]) / scale)} of |return|)"
+        total = float(values.sum())
+        ax.set_title(f"{name}: episode sum {total:.4g}{share}", fontsize=9, loc="right")
+        ax.set_ylabel("reward", fontsize=8)
+        ax.tick_params(labelsize=8)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("step in episode")
+    return axes
+
+
 def term_shares(source: Rollout | str | Path | Any, *, ax: Any = None) -> Any:
     """Bars of each term's mean episode sum, labelled with its share ``|sum|/Σ|sums|`` of the return."""
     df = dec.term_shares(source)
@@ -47,14 +98,24 @@ def term_shares(source: Rollout | str | Path | Any, *, ax: Any = None) -> Any:
     for bar, share in zip(bars, df["share"]):
         height = bar.get_height()
         ax.annotate(
-            f"{100 * share:.1f}%",
+            percent(share),
             (bar.get_x() + bar.get_width() / 2, height),
             ha="center",
             va="bottom" if height >= 0 else "top",
             fontsize=8,
         )
     ax.axhline(0.0, color="grey", linewidth=0.6)
-    ax.set_ylabel("mean episode sum")
+    magnitudes = np.abs(df["mean_return"].to_numpy(dtype=float))
+    magnitudes = magnitudes[magnitudes > 0]
+    if len(magnitudes) > 1 and magnitudes.max() > 100 * magnitudes.min():  # a small term would be a flat line
+        values = df["mean_return"].to_numpy(dtype=float)
+        floor = float(magnitudes.min())
+        ax.set_yscale("symlog", linthresh=floor)
+        low, high = min(values.min(), 0.0), max(values.max(), 0.0)
+        ax.set_ylim(low * 5 if low < 0 else -floor, high * 5 if high > 0 else floor)  # room for the labels
+        ax.set_ylabel("mean episode sum (symlog scale)")
+    else:
+        ax.set_ylabel("mean episode sum")
     ax.set_title("share of the return by term")
     ax.tick_params(axis="x", labelrotation=30)
     return ax

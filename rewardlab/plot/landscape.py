@@ -23,6 +23,13 @@ def _visited_points(visited: Any, dims: tuple[int, int]) -> np.ndarray | None:
     return arr if arr.shape[1] == 2 else arr[:, list(dims)]
 
 
+def colorbar_label(name: str) -> str:
+    """What a landscape panel's colour means: a potential ``Φ(s)``, the total reward, or one term's reward."""
+    if name.startswith("Φ "):
+        return f"potential Φ(s) of {name.removeprefix('Φ ')}"
+    return "total reward per step" if name == "total" else f"{name} reward per step"
+
+
 def draw_landscape(
     land: Landscape,
     name: str = "total",
@@ -41,14 +48,22 @@ def draw_landscape(
         image = ax.pcolormesh(land.x, land.y, values, shading="auto", cmap=cmap)
     else:
         image = ax.contourf(land.x, land.y, values, levels=20, cmap=cmap)
-    ax.figure.colorbar(image, ax=ax, shrink=0.85)
+    ax.figure.colorbar(image, ax=ax, shrink=0.85, label=colorbar_label(name))
     points = _visited_points(visited, land.dims)
     if points is not None and len(points):
         ax.scatter(
-            points[:, 0], points[:, 1], s=3, c="white", edgecolors="black", linewidths=0.2, alpha=0.6, label="visited"
+            points[:, 0],
+            points[:, 1],
+            s=3,
+            c="white",
+            edgecolors="black",
+            linewidths=0.2,
+            alpha=0.6,
+            label=f"visited states ({len(points)})",
         )
         ax.set_xlim(land.x[0], land.x[-1])
         ax.set_ylim(land.y[0], land.y[-1])
+        ax.legend(loc="upper right", fontsize=7, markerscale=3, framealpha=0.8)
     ax.set_xlabel(land.labels[0])
     ax.set_ylabel(land.labels[1])
     ax.set_title(name)
@@ -116,12 +131,16 @@ def nethack_map(
     ax: Any = None,
     cmap: str = "magma",
     title: str | None = None,
+    label: str | None = None,
 ) -> Any:
-    """A 21×79 NetHack/MiniHack map coloured by a per-position value (unvisited cells blank)."""
+    """A 21×79 NetHack/MiniHack map coloured by a per-position value (unvisited cells blank).
+
+    ``label`` names the colour bar (default: ``"<reduce> per position"``).
+    """
     grid = position_map(x, y, values, reduce=reduce)
     ax = _axes(ax)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, interpolation="nearest", aspect="equal")
-    ax.figure.colorbar(image, ax=ax, shrink=0.6, orientation="horizontal")
+    ax.figure.colorbar(image, ax=ax, shrink=0.6, orientation="horizontal", label=label or f"{reduce} per position")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or f"{reduce} per position")

@@ -6,6 +6,9 @@ Written as one string (YAML ``descriptor:``, ``rewardlab qd --descriptor``)::
     times:position@50,100,150        those dims at fixed steps (the last state if the episode ended first)
     histogram:position,velocity@6    visitation histogram: fraction of steps in each of 6×6 cells
     learned:position,velocity@2      TAXONS-style: a 2-d autoencoder code of the final state, trained as we go
+    minmax:position                  lowest and highest value of each dim over the episode (pyribs' MountainCar
+                                     setting: the (minimum, maximum) position reached)
+    mypkg.behaviour:reach@2          your own ``module:function``, called on each episode
 
 Each observation dimension is scaled to ``[0, 1]`` by the observation space's bounds
 (``[-10, 10]`` where the space is unbounded), so thresholds and grid ranges are in
@@ -18,6 +21,14 @@ source (the scaled final state) with the encoder of a small autoencoder whose
 code passes through a sigmoid; :meth:`LearnedDescriptor.fit` trains it on the
 sources seen so far, after which descriptors stored elsewhere must be recomputed
 from their sources.
+
+**Your own descriptor** (:class:`EpisodeFunction`): any callable
+``fn(episode) -> m values`` over an :class:`~rewardlab.qd.policies.Episode`
+(``observations (T+1, D)``, ``actions``, ``rewards``). Its values are scaled to
+``[0, 1]`` by ``ranges`` (a ``(low, high)`` per value: the ``ranges=`` argument or
+the function's own ``ranges`` attribute); without ranges give the size ``dim``
+(``module:function@m``) and return values already in ``[0, 1]``. In YAML or on the
+command line name it ``module:function`` (imported at bind time).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import numpy as np
 
 from rewardlab.config.registry import ConfigError, suggest
 
-KINDS = ("final", "times", "histogram", "learned")
+KINDS = ("final", "times", "histogram", "learned", "minmax")
 UNBOUNDED = 10.0  # the range assumed for an unbounded observation dimension: [-10, 10]
 
 
@@ -111,6 +122,13 @@ class Descriptor:
     def of_trajectories(self, trajectories: list[np.ndarray]) -> np.ndarray:
         """Descriptor of each trajectory (``(T_i, D)`` arrays of observations), ``(n, dim)``."""
         raise NotImplementedError
+
+    #: whether :meth:`of_episodes` reads the actions (rollouts record them only when asked)
+    needs_actions = False
+
+    def of_episodes(self, episodes: list[Any]) -> np.ndarray:
+        """Descriptor of each :class:`~rewardlab.qd.policies.Episode`, ``(n, dim)`` (built-ins read observations)."""
+        return self.of_trajectories([e.observations for e in episodes])
 
     def sources(self, trajectories: list[np.ndarray]) -> np.ndarray | None:
         """What a learned descriptor is computed from (``None`` for fixed descriptors)."""
@@ -326,20 +344,157 @@ class LearnedDescriptor(Descriptor):
         return super().spec + f"@{self.code_dim}"
 
 
-def parse_descriptor(spec: str, *, seed: int = 0) -> Descriptor:
-    """Build a descriptor from its string (see the module docstring); one-line ``ConfigError`` when malformed."""
+class MinMax(Descriptor):
+    """Lowest then highest (scaled) value of each chosen dim over the episode's observations."""
+
+    kind = "minmax"
+
+    @property
+    def dim(self) -> int:
+        self._check_bound()
+        return 2 * len(self.dims)  # type: ignore[arg-type]
+
+    @property
+    def labels(self) -> list[str]:
+        names = self.dim_names()
+        return [f"min {n}" for n in names] + [f"max {n}" for n in names]
+
+    def of_trajectories(self, trajectories: list[np.ndarray]) -> np.ndarray:
+        out = np.empty((len(trajectories), self.dim))
+        half = self.dim // 2
+        for i, traj in enumerate(trajectories):
+            x = self.scaled(np.asarray(traj))
+            out[i, :half], out[i, half:] = x.min(axis=0), x.max(axis=0)
+        return out
+
+
+class EpisodeFunction(Descriptor):
+    """A user callable ``fn(episode) -> m values``, scaled to ``[0, 1]`` by ``ranges`` (see the module docstring)."""
+
+    kind = "function"
+
+    def __init__(
+        self,
+        fn: Any,
+        *,
+        ranges: list[tuple[float, float]] | None = None,
+        dim: int | None = None,
+        labels: list[str] | None = None,
+        needs_actions: bool | None = None,
+        spec: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not callable(fn):
+            raise ConfigError(f"a descriptor function must be callable, got {fn!r}")
+        self.fn = fn
+        ranges = ranges if ranges is not None else getattr(fn, "ranges", None)
+        if ranges is not None:
+            r = np.asarray(ranges, dtype=np.float64)
+            if r.ndim != 2 or r.shape[1] != 2 or not np.all(r[:, 1] > r[:, 0]):
+                raise ConfigError(f"descriptor ranges must be (low, high) pairs with high > low, got {ranges!r}")
+            if dim is not None and dim != len(r):
+                raise ConfigError(f"descriptor {self._name()}: dim {dim} but {len(r)} ranges")
+            self.range_low, self.range_span, self._dim = r[:, 0], r[:, 1] - r[:, 0], len(r)
+        else:
+            dim = dim if dim is not None else getattr(fn, "dim", None)
+            if not isinstance(dim, int) or dim < 1:
+                raise ConfigError(
+                    f"descriptor {self._name()}: give its ranges (a (low, high) per value: ranges= or a 'ranges' "
+                    "attribute of the function) or its size with values in [0, 1] (module:function@m)"
+                )
+            self.range_low, self.range_span, self._dim = np.zeros(dim), np.ones(dim), dim
+        self._labels = labels or getattr(fn, "labels", None)
+        self.needs_actions = bool(needs_actions if needs_actions is not None else getattr(fn, "needs_actions", False))
+        self._spec = spec
+
+    def _name(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+    def bind(self, *, observation_space: Any, obs_names: tuple[str, ...] | None, env_id: str | None = None) -> None:
+        self.dims = np.zeros(0, dtype=np.int64)  # reads whole episodes; nothing to resolve
+        self.obs_names = tuple(obs_names) if obs_names else None
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels) if self._labels else [f"{self._name()}[{i}]" for i in range(self._dim)]
+
+    def of_episodes(self, episodes: list[Any]) -> np.ndarray:
+        out = np.empty((len(episodes), self._dim))
+        for i, episode in enumerate(episodes):
+            value = np.asarray(self.fn(episode), dtype=np.float64).reshape(-1)
+            if len(value) != self._dim:
+                raise ValueError(f"descriptor {self._name()} returned {len(value)} values, expected {self._dim}")
+            out[i] = (value - self.range_low) / self.range_span
+        return out
+
+    def of_trajectories(self, trajectories: list[np.ndarray]) -> np.ndarray:
+        from rewardlab.qd.policies import Episode
+
+        episodes = [Episode(np.asarray(t), None, np.zeros(max(len(t) - 1, 0))) for t in trajectories]
+        return self.of_episodes(episodes)
+
+    @property
+    def spec(self) -> str:
+        return self._spec or f"{getattr(self.fn, '__module__', '?')}:{self._name()}"
+
+
+def load_function(path: str) -> Any:
+    """The object named by ``module:attribute`` (one-line ``ConfigError`` when it cannot be imported)."""
+    import importlib
+
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"cannot import {module_name!r} for descriptor {path!r}: {err}") from err
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError as err:
+        raise ConfigError(f"module {module_name!r} has no {attr!r} (descriptor {path!r})") from err
+    return obj
+
+
+def _looks_importable(kind: str, dims_part: str) -> bool:
+    """``module:function``: a dotted module path and one identifier (a built-in kind never gets here)."""
+    return all(p.isidentifier() for p in kind.split(".")) and all(
+        p.isidentifier() for p in dims_part.strip().split(".")
+    )
+
+
+def parse_descriptor(spec: str | Any, *, seed: int = 0) -> Descriptor:
+    """Build a descriptor from its string (see the module docstring), a :class:`Descriptor` (returned as is) or
+    a callable over an episode; one-line ``ConfigError`` when malformed."""
+    if isinstance(spec, Descriptor):
+        return spec
+    if callable(spec):
+        return EpisodeFunction(spec)
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"descriptor must be a string like 'final:position,velocity'; kinds: {list(KINDS)}")
     head, _, param = spec.strip().partition("@")
     kind, _, dims_part = head.partition(":")
     kind = kind.strip()
-    if kind not in KINDS:
-        raise ConfigError(f"unknown descriptor kind {kind!r}{suggest(kind, list(KINDS))}; valid: {list(KINDS)}")
-    dims: list[str | int] = [d.strip() for d in dims_part.split(",") if d.strip()]
     try:
         numbers = [int(p) for p in param.split(",") if p.strip()]
     except ValueError as err:
         raise ConfigError(f"descriptor {spec!r}: the part after '@' must be integers ({err})") from err
+    if kind not in KINDS:
+        unknown = (
+            f"unknown descriptor kind {kind!r}{suggest(kind, list(KINDS))}; valid: {list(KINDS)} or module:function"
+        )
+        if not _looks_importable(kind, dims_part):
+            raise ConfigError(unknown)
+        try:
+            fn = load_function(f"{kind}:{dims_part.strip()}")
+        except ConfigError as err:
+            raise ConfigError(f"{unknown} ({err})") from err
+        return EpisodeFunction(fn, dim=numbers[0] if numbers else None, spec=spec.strip())
+    dims: list[str | int] = [d.strip() for d in dims_part.split(",") if d.strip()]
     if kind == "final":
         if param:
             raise ConfigError(f"descriptor {spec!r}: final takes no '@' part")
@@ -348,4 +503,8 @@ def parse_descriptor(spec: str, *, seed: int = 0) -> Descriptor:
         return AtTimes(dims, times=numbers)
     if kind == "histogram":
         return Histogram(dims, bins=numbers[0] if numbers else 5)
+    if kind == "minmax":
+        if param:
+            raise ConfigError(f"descriptor {spec!r}: minmax takes no '@' part")
+        return MinMax(dims)
     return LearnedDescriptor(dims, code_dim=numbers[0] if numbers else 2, seed=seed)

@@ -26,34 +26,7 @@ import numba
 import numpy as np
 from scipy.spatial import cKDTree
 
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def scan_knn(entries: np.ndarray, queries: np.ndarray, top: np.ndarray, found: np.ndarray) -> None:
-    """Merge ``entries`` into each query's sorted k smallest squared distances ``top[i, :found[i]]`` (in place)."""
-    n, d = queries.shape
-    k = top.shape[1]
-    for i in range(n):
-        q = queries[i]
-        best = top[i]
-        f = found[i]
-        for j in range(entries.shape[0]):
-            row = entries[j]
-            s = 0.0
-            for a in range(d):
-                diff = row[a] - q[a]
-                s += diff * diff
-            if f < k:
-                pos = f
-                f += 1
-            elif s < best[k - 1]:
-                pos = k - 1
-            else:
-                continue
-            while pos > 0 and best[pos - 1] > s:
-                best[pos] = best[pos - 1]
-                pos -= 1
-            best[pos] = s
-        found[i] = f
+from rewardlab.bonus.kernels import scan_knn  # the one k-NN scan, shared with NGU's episodic memory
 
 
 @numba.njit(cache=True, nogil=True)

@@ -57,6 +57,7 @@ class NoveltyTerm(RewardTerm):
         mode: ``"step"`` (per-step bonus) or ``"episode"`` (terminal bonus).
         evict_to: fraction of ``max_size`` kept when the bound is hit.
         ae_samples: most update-batch states the learned descriptor trains on per update.
+        seed: initialisation of a learned descriptor's autoencoder.
     """
 
     name = "novelty"

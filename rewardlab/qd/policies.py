@@ -1,4 +1,4 @@
-"""Small policy networks as flat parameter vectors (what QD emitters mutate), and their rollouts.
+"""Small policy networks as flat parameter vectors (what QD emitters mutate), and their batched rollouts.
 
 A :class:`FlatPolicy` is a linear map (``hidden=0``) or a one-hidden-layer tanh
 MLP from the scaled observation to action logits: ``argmax`` for discrete
@@ -6,9 +6,23 @@ actions, ``tanh`` squashed into the action bounds for boxes. Observations are
 scaled to ``[-1, 1]`` by the observation bounds where they are finite, so the
 same parameter scale (``sigma``) suits every env.
 
-Rollouts are deterministic given the parameters: episode ``j`` of every
-evaluation resets the env with ``seed + j`` (a fixed set of start states), so a
-solution keeps its return and descriptor across iterations, resumes and workers.
+**Rollouts are batched** (:func:`rollout_many`): a pool of envs (one per slot, kept
+between calls) steps many policies together, each env with its own policy, so
+the policies of all slots are one batched matrix product per step instead of one
+small product per env step; a slot whose episode ends takes the next
+(evaluation, episode) pair at once.
+
+**Start states** (``starts``), reproducible whatever the batching, the worker
+processes, the Ray tasks or a resume:
+
+* ``"each"`` (default): episode ``j`` of the evaluation with global index ``i``
+  (counted from 0 over the whole search) resets its env with
+  ``seed = evaluation_seed(run_seed, i, j)``, the first word of
+  ``numpy.random.SeedSequence([run_seed, i, j])``: every evaluation sees its own
+  draw from the task's start distribution, as a plain pyribs loop does;
+* ``"fixed"``: episode ``j`` of every evaluation resets with ``run_seed + j``, a
+  fixed set of starts (a solution then keeps its return and descriptor, but the
+  archive only sees those starts).
 """
 
 from __future__ import annotations
@@ -17,6 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+STARTS = ("each", "fixed")
+
+
+def evaluation_seed(run_seed: int, evaluation: int, episode: int = 0) -> int:
+    """Reset seed of episode ``episode`` of evaluation ``evaluation`` (``SeedSequence([run_seed, i, j])``)."""
+    return int(np.random.SeedSequence([int(run_seed), int(evaluation), int(episode)]).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -65,54 +86,181 @@ class FlatPolicy:
             return (self.obs_dim + 1) * self.hidden + (self.hidden + 1) * self.n_actions
         return (self.obs_dim + 1) * self.n_actions
 
-    def act(self, params: np.ndarray, obs: np.ndarray) -> Any:
-        """The action for one observation."""
-        x = 2.0 * (np.asarray(obs, dtype=np.float64) - self.obs_low) / self.obs_span - 1.0
-        p = np.asarray(params, dtype=np.float64)
-        if self.hidden:
-            n1 = (self.obs_dim + 1) * self.hidden
-            w1 = p[:n1].reshape(self.hidden, self.obs_dim + 1)
-            x = np.tanh(w1[:, :-1] @ x + w1[:, -1])
-            p = p[n1:]
-        w = p.reshape(self.n_actions, -1)
-        out = w[:, :-1] @ x + w[:, -1]
+    def layers(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Weights ``(n, out, in)`` and biases ``(n, out)`` of each layer for a batch of flat vectors ``(n, P)``."""
+        p = np.asarray(params, dtype=np.float64).reshape(-1, self.n_params)
+        sizes = [self.obs_dim, self.hidden, self.n_actions] if self.hidden else [self.obs_dim, self.n_actions]
+        out, start = [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            w = p[:, start : start + (n_in + 1) * n_out].reshape(len(p), n_out, n_in + 1)
+            out.append((np.ascontiguousarray(w[:, :, :-1]), np.ascontiguousarray(w[:, :, -1])))
+            start += (n_in + 1) * n_out
+        return out
+
+    def scale(self, obs: np.ndarray) -> np.ndarray:
+        """Observations ``(n, D)`` scaled to ``[-1, 1]`` by the observation bounds."""
+        return 2.0 * (np.asarray(obs, dtype=np.float64) - self.obs_low) / self.obs_span - 1.0
+
+    def forward(self, layers: list[tuple[np.ndarray, np.ndarray]], obs: np.ndarray) -> np.ndarray:
+        """Actions of ``n`` policies for their ``n`` observations: ``(n,)`` ints or ``(n, A)`` float32 boxes."""
+        x = self.scale(obs)
+        for depth, (w, b) in enumerate(layers):
+            x = np.matmul(w, x[:, :, None])[:, :, 0] + b
+            if depth < len(layers) - 1:
+                x = np.tanh(x)
         if self.discrete:
-            return int(np.argmax(out))
+            return np.argmax(x, axis=1)
         low, high = np.asarray(self.act_low), np.asarray(self.act_high)
-        return (low + (np.tanh(out) + 1.0) * 0.5 * (high - low)).astype(np.float32)
+        return (low + (np.tanh(x) + 1.0) * 0.5 * (high - low)).astype(np.float32)
+
+    def act(self, params: np.ndarray, obs: np.ndarray) -> Any:
+        """The action of one policy for one observation."""
+        action = self.forward(self.layers(params), np.asarray(obs, dtype=np.float64).reshape(1, -1))[0]
+        return int(action) if self.discrete else action
 
 
-_ENVS: dict[str, Any] = {}
+@dataclass
+class Episode:
+    """One episode: observations ``(T+1, D)`` float32 (reset first), actions ``(T, ...)`` (or ``None`` when not
+    recorded) and rewards ``(T,)``; what a descriptor callable receives."""
+
+    observations: np.ndarray
+    actions: np.ndarray | None
+    rewards: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return len(self.rewards)
 
 
-def rollout(
-    env_id: str, policy: FlatPolicy, params: np.ndarray, *, seed: int, episodes: int = 1, max_steps: int | None = None
-) -> tuple[float, list[np.ndarray], int]:
-    """Mean return over ``episodes``, each episode's observations ``(T+1, D)`` (float32) and the env steps taken."""
+@dataclass
+class Evaluation:
+    """One solution's rollouts: the mean return over its episodes, the episodes and the env steps taken."""
+
+    ret: float
+    episodes: list[Episode]
+    steps: int
+
+
+_ENVS: dict[str, list[Any]] = {}
+
+
+def env_pool(env_id: str, n: int) -> list[Any]:
+    """``n`` envs of ``env_id`` kept in this process between calls (made on first use)."""
     from rewardlab.envs import make_env
 
-    env = _ENVS.get(env_id)
-    if env is None:
-        env = _ENVS[env_id] = make_env(env_id)
-    total, steps, trajectories = 0.0, 0, []
-    for j in range(episodes):
-        obs, _ = env.reset(seed=seed + j)
-        traj = [np.array(obs, dtype=np.float32)]
-        t = 0
-        while True:
-            obs, reward, terminated, truncated, _ = env.step(policy.act(params, obs))
-            traj.append(np.array(obs, dtype=np.float32))
-            total += float(reward)
-            t += 1
-            if terminated or truncated or (max_steps is not None and t >= max_steps):
-                break
-        steps += t
-        trajectories.append(np.stack(traj))
-    return total / episodes, trajectories, steps
+    pool = _ENVS.setdefault(env_id, [])
+    while len(pool) < n:
+        pool.append(make_env(env_id))
+    return pool[:n]
+
+
+class _Buffer:
+    """A growable ``(capacity, D)`` array written row by row (a copy of every observation: envs may reuse theirs)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, capacity: int) -> None:
+        self.data = np.empty((max(capacity, 2), *shape), dtype=dtype)
+        self.size = 0
+
+    def clear(self) -> None:
+        self.size = 0
+
+    def append(self, row: Any) -> None:
+        if self.size == len(self.data):
+            self.data = np.concatenate([self.data, np.empty_like(self.data)])
+        self.data[self.size] = row
+        self.size += 1
+
+    def take(self) -> np.ndarray:
+        return self.data[: self.size].copy()
 
 
 def rollout_many(
-    env_id: str, policy: FlatPolicy, solutions: np.ndarray, *, seed: int, episodes: int, max_steps: int | None
-) -> list[tuple[float, list[np.ndarray], int]]:
-    """:func:`rollout` of each row of ``solutions`` (the unit of work a worker process gets)."""
-    return [rollout(env_id, policy, s, seed=seed, episodes=episodes, max_steps=max_steps) for s in solutions]
+    env_id: str,
+    policy: FlatPolicy,
+    solutions: np.ndarray,
+    *,
+    seed: int,
+    episodes: int = 1,
+    max_steps: int | None = None,
+    first_index: int = 0,
+    starts: str = "each",
+    n_envs: int = 64,
+    record_actions: bool = False,
+) -> list[Evaluation]:
+    """Evaluate each row of ``solutions`` (evaluation indices ``first_index, first_index + 1, ...``) on
+    ``min(n_envs, rows × episodes)`` envs stepping together; see the module docstring for the start seeds."""
+    if starts not in STARTS:
+        raise ValueError(f"unknown starts {starts!r}; valid: {list(STARTS)}")
+    solutions = np.asarray(solutions, dtype=np.float64).reshape(-1, policy.n_params)
+    jobs = [(i, j) for i in range(len(solutions)) for j in range(episodes)]
+    if not jobs:
+        return []
+    n_slots = min(n_envs, len(jobs))
+    envs = env_pool(env_id, n_slots)
+    all_layers = policy.layers(solutions)
+    slot_layers = [(np.zeros((n_slots, *w.shape[1:])), np.zeros((n_slots, *b.shape[1:]))) for w, b in all_layers]
+    horizon = max_steps or getattr(envs[0].spec, "max_episode_steps", None) or 1000
+    obs_now = np.zeros((n_slots, policy.obs_dim))
+    obs_buf = [_Buffer((policy.obs_dim,), np.float32, horizon + 1) for _ in range(n_slots)]
+    rew_buf = [_Buffer((), np.float64, horizon) for _ in range(n_slots)]
+    act_buf: list[_Buffer | None] = [None] * n_slots
+    slot_job: list[tuple[int, int] | None] = [None] * n_slots
+    done: dict[tuple[int, int], Episode] = {}
+    next_job = 0
+
+    def start(s: int) -> None:
+        nonlocal next_job
+        i, j = slot_job[s] = jobs[next_job]
+        next_job += 1
+        for (w, b), (w_all, b_all) in zip(slot_layers, all_layers):
+            w[s], b[s] = w_all[i], b_all[i]
+        reset_seed = evaluation_seed(seed, first_index + i, j) if starts == "each" else seed + j
+        obs, _ = envs[s].reset(seed=reset_seed)
+        obs_now[s] = obs
+        obs_buf[s].clear()
+        obs_buf[s].append(obs)
+        rew_buf[s].clear()
+        if record_actions:
+            act_buf[s] = None
+
+    for s in range(n_slots):
+        start(s)
+    active = list(range(n_slots))
+    while active:
+        actions = policy.forward(slot_layers, obs_now)
+        if policy.discrete:
+            actions = actions.tolist()
+        finished = []
+        for s in active:
+            action = actions[s]
+            obs, reward, terminated, truncated, _ = envs[s].step(action)
+            obs_now[s] = obs
+            obs_buf[s].append(obs)
+            rew_buf[s].append(reward)
+            if record_actions:
+                if act_buf[s] is None:
+                    act_buf[s] = _Buffer(np.shape(action), np.asarray(action).dtype, horizon)
+                act_buf[s].append(action)  # type: ignore[union-attr]
+            if terminated or truncated or (max_steps is not None and rew_buf[s].size >= max_steps):
+                acts = act_buf[s].take() if record_actions and act_buf[s] is not None else None
+                done[slot_job[s]] = Episode(obs_buf[s].take(), acts, rew_buf[s].take())  # type: ignore[index]
+                if next_job < len(jobs):
+                    start(s)
+                else:
+                    finished.append(s)
+        if finished:
+            active = [s for s in active if s not in finished]
+    results = []
+    for i in range(len(solutions)):
+        eps = [done[(i, j)] for j in range(episodes)]
+        total = sum(float(e.rewards.sum()) for e in eps)
+        results.append(Evaluation(total / episodes, eps, sum(e.length for e in eps)))
+    return results
+
+
+def rollout(
+    env_id: str, policy: FlatPolicy, params: np.ndarray, *, seed: int, episodes: int = 1, **kwargs: Any
+) -> Evaluation:
+    """:func:`rollout_many` of one solution."""
+    return rollout_many(env_id, policy, np.asarray(params)[None], seed=seed, episodes=episodes, **kwargs)[0]

@@ -12,6 +12,13 @@ the descriptor has more than ``max_grid_dims`` dims):
 
 * ``map_elites`` -- ``GaussianEmitter`` (isotropic mutation of archive elites) on the
   result archive (Mouret & Clune 2015);
+* ``cma_me`` -- CMA-ME (Fontaine et al. 2020): ``EvolutionStrategyEmitter`` with CMA-ES,
+  two-stage improvement ranking (``2imp``), ``filter`` selection and a restart when no
+  solution improves the archive;
+* ``cma_mae`` -- CMA-MAE (Fontaine & Nikolaidis 2023): the same emitters ranked by
+  improvement (``imp``) over an archive whose cell thresholds move towards each new
+  objective at ``learning_rate`` (0.01) from ``threshold_min = qd_offset``; the result
+  archive keeps the elites;
 * ``novelty`` -- novelty search: ``GaussianEmitter`` on a ``ProximityArchive``
   (k-NN novelty, add when novel enough), the result archive alongside (Lehman &
   Stanley 2011; the return plays no part in selection);
@@ -32,8 +39,15 @@ qd_score, best_return, ...`` (QD score = Σ over filled cells of ``return − of
 (archives, emitters with their RNGs, the descriptor, counters) is written
 atomically after every iteration, so ``resume=True`` continues a killed search
 exactly where its last completed iteration left it, and ``heatmap.png`` shows the
-result archive (``ribs.visualize``). Rollouts run in local worker processes (no Ray
-backend for a cluster yet).
+result archive (``ribs.visualize``).
+
+Evaluations are batched (:func:`~rewardlab.qd.policies.rollout_many`: ``n_envs`` envs
+step their own policies together, one batched matrix product per step), each from
+its own start state (``starts="each"``: the seed of episode ``j`` of evaluation ``i``
+is ``SeedSequence([seed, i, j])``), so results do not depend on how evaluations are
+split: in this process (``workers=1``), over ``workers`` local processes
+(``backend="local"``) or over Ray tasks (``backend="ray"``: a private local Ray
+instance with ``workers`` CPUs, or a running cluster at ``address``).
 """
 
 from __future__ import annotations
@@ -52,9 +66,10 @@ import numpy as np
 
 from rewardlab.config.registry import ConfigError, suggest
 from rewardlab.qd.descriptors import Descriptor, parse_descriptor
-from rewardlab.qd.policies import FlatPolicy, rollout_many
+from rewardlab.qd.policies import STARTS, Evaluation, FlatPolicy, rollout_many
 
-ALGOS = ("map_elites", "novelty", "serene", "random")
+ALGOS = ("map_elites", "cma_me", "cma_mae", "novelty", "serene", "random")
+BACKENDS = ("local", "ray")
 STATE_FILE, METRICS_FILE, HEATMAP_FILE, ARCHIVE_FILE = "state.pkl", "metrics.csv", "heatmap.png", "archive.csv"
 METRIC_FIELDS = (
     "iteration",
@@ -75,7 +90,7 @@ class SearchConfig:
     """Settings of one search (stored in ``state.pkl``; a resume must use the same ones)."""
 
     env_id: str
-    descriptor: str = "final"
+    descriptor: Any = "final"  # a descriptor string (module:function included), a Descriptor or a callable
     algo: str = "map_elites"
     batch_size: int = 32
     policy_hidden: int = 0
@@ -84,7 +99,11 @@ class SearchConfig:
     max_grid_dims: int = 3
     k: int = 15
     novelty_threshold: float = 0.05
-    episodes: int = 1
+    episodes: int = 1  # per evaluation: return and descriptor are means over them
+    starts: str = "each"  # "each": every episode its own start seed; "fixed": episode j of all evaluations the same
+    emitters: int = 1  # emitters of map_elites / cma_me / cma_mae, each asking batch_size solutions
+    learning_rate: float = 0.01  # cma_mae's archive learning rate
+    n_envs: int = 64  # envs stepping together in one process
     max_steps: int | None = None
     seed: int = 0
     qd_offset: float | None = None
@@ -97,12 +116,22 @@ class SearchConfig:
         if self.algo not in ALGOS:
             hint = suggest(self.algo, list(ALGOS))
             raise ConfigError(f"unknown QD algorithm {self.algo!r}{hint}; valid: {list(ALGOS)}")
-        for name in ("batch_size", "cells", "k", "episodes", "exploit_patience", "ae_every"):
+        for name in ("batch_size", "cells", "k", "episodes", "exploit_patience", "ae_every", "emitters", "n_envs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.sigma > 0:
             raise ConfigError(f"sigma must be > 0, got {self.sigma!r}")
+        if self.starts not in STARTS:
+            raise ConfigError(
+                f"unknown starts {self.starts!r}{suggest(self.starts, list(STARTS))}; valid: {list(STARTS)}"
+            )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.algo == "cma_mae" and self.qd_offset is None:
+            raise ConfigError("cma_mae needs qd_offset (its archive's threshold_min, e.g. --qd-offset -100)")
+        if self.algo == "cma_mae" and not 0 < self.learning_rate <= 1:
+            raise ConfigError(f"learning_rate must be in (0, 1], got {self.learning_rate!r}")
 
 
 def check_env(env_id: str) -> Any:
@@ -120,34 +149,77 @@ def check_env(env_id: str) -> Any:
 
 
 class Evaluator:
-    """Roll out solutions, in this process (``workers=1``) or on a spawned process pool.
+    """Roll out batches of solutions: in this process, on local worker processes or as Ray tasks.
 
-    A plain ``ProcessPoolExecutor`` rather than the sweep runner's pool: a sweep runs whole training jobs
-    that write run folders, here each iteration maps short rollouts over ``workers`` chunks and needs the
-    results back in order. Workers are spawned (torch and numba do not survive a fork with threads) and keep
-    one env per id between calls; results do not depend on ``workers`` (rollouts are seeded per episode).
+    ``evaluator(solutions, first_index)`` returns one :class:`~rewardlab.qd.policies.Evaluation` per row;
+    ``first_index`` is the global index of the first row (it picks the start seeds), so the answer does not
+    depend on ``workers`` or ``backend``. Local workers are spawned (torch and numba do not survive a fork
+    with threads) and keep their envs between calls; the Ray backend starts a private local instance with
+    ``workers`` CPUs (or joins ``address``), as the sweep runner does, and stops it at :meth:`close`.
     """
 
-    def __init__(self, env_id: str, policy: FlatPolicy, *, workers: int, seed: int, episodes: int, max_steps: Any):
-        self.env_id, self.policy, self.workers = env_id, policy, workers
-        self.kwargs = {"seed": seed, "episodes": episodes, "max_steps": max_steps}
+    def __init__(
+        self,
+        env_id: str,
+        policy: FlatPolicy,
+        *,
+        workers: int = 1,
+        backend: str = "local",
+        address: str | None = None,
+        **rollout_kwargs: Any,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}{suggest(backend, list(BACKENDS))}; valid: {list(BACKENDS)}")
+        if not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+        if address and backend != "ray":
+            raise ConfigError("--address is for a Ray cluster; use it with --backend ray")
+        self.env_id, self.policy, self.workers, self.backend = env_id, policy, workers, backend
+        self.kwargs = rollout_kwargs
         self.pool: cf.ProcessPoolExecutor | None = None
-        if workers > 1:
+        self.ray: Any = None
+        if backend == "ray":
+            try:
+                import ray
+            except ImportError as err:
+                raise ConfigError("the Ray backend needs Ray: pip install 'rewardlab[ray]'") from err
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            self.ray = ray
+            self.task = ray.remote(num_cpus=1, max_retries=2)(rollout_many)
+        elif workers > 1:
             self.pool = cf.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
             )
 
-    def __call__(self, solutions: np.ndarray) -> list[tuple[float, list[np.ndarray], int]]:
+    def _chunks(self, solutions: np.ndarray, first_index: int) -> list[tuple[int, np.ndarray]]:
+        bounds = np.linspace(0, len(solutions), self.workers + 1).astype(int)
+        return [(first_index + a, solutions[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def __call__(self, solutions: np.ndarray, first_index: int = 0) -> list[Evaluation]:
+        if self.ray is not None:
+            refs = [
+                self.task.remote(self.env_id, self.policy, chunk, first_index=i, **self.kwargs)
+                for i, chunk in self._chunks(solutions, first_index)
+            ]
+            return [r for part in self.ray.get(refs) for r in part]
         if self.pool is None:
-            return rollout_many(self.env_id, self.policy, solutions, **self.kwargs)
-        chunks = [c for c in np.array_split(solutions, self.workers) if len(c)]
-        futures = [self.pool.submit(rollout_many, self.env_id, self.policy, c, **self.kwargs) for c in chunks]
+            return rollout_many(self.env_id, self.policy, solutions, first_index=first_index, **self.kwargs)
+        futures = [
+            self.pool.submit(rollout_many, self.env_id, self.policy, chunk, first_index=i, **self.kwargs)
+            for i, chunk in self._chunks(solutions, first_index)
+        ]
         return [r for f in futures for r in f.result()]
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
+        if self.ray is not None:
+            self.ray.shutdown()
+            self.ray = None
 
 
 def _init_worker() -> None:
@@ -160,9 +232,18 @@ def _init_worker() -> None:
 class QDSearch:
     """One search: build with a :class:`SearchConfig` and an output folder, then :meth:`run`."""
 
-    def __init__(self, config: SearchConfig, out: str | Path, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        config: SearchConfig,
+        out: str | Path,
+        *,
+        workers: int = 1,
+        backend: str = "local",
+        address: str | None = None,
+    ) -> None:
         config.check()
         self.config, self.out, self.workers = config, Path(out), workers
+        self.backend, self.address = backend, address
         env = check_env(config.env_id)
         from rewardlab.envs import get_preset
 
@@ -193,23 +274,29 @@ class QDSearch:
             return {"source": ((len(self.descriptor.dims),), np.float32)}  # type: ignore[arg-type]
         return None
 
-    def _build_archives(self) -> None:
-        from ribs.archives import CVTArchive, GridArchive, ProximityArchive
-        from ribs.emitters import GaussianEmitter
-        from ribs.schedulers import Scheduler
+    def _grid(self, **kwargs: Any) -> Any:
+        """A ``GridArchive`` with ``cells`` per descriptor dim over ``[0, 1]`` (a ``CVTArchive`` past
+        ``max_grid_dims`` dims)."""
+        from ribs.archives import CVTArchive, GridArchive
 
         c, m, n = self.config, self.descriptor.dim, self.policy.n_params
         ranges = [(0.0, 1.0)] * m
         extra = self._extra_fields()
         if m <= c.max_grid_dims:
-            self.result = GridArchive(
-                solution_dim=n, dims=[c.cells] * m, ranges=ranges, seed=c.seed, extra_fields=extra
+            return GridArchive(
+                solution_dim=n, dims=[c.cells] * m, ranges=ranges, seed=c.seed, extra_fields=extra, **kwargs
             )
-        else:
-            centroids = np.random.default_rng(c.seed).random((c.cells, m))
-            self.result = CVTArchive(
-                solution_dim=n, centroids=centroids, ranges=ranges, seed=c.seed, extra_fields=extra
-            )
+        centroids = np.random.default_rng(c.seed).random((c.cells, m))
+        return CVTArchive(solution_dim=n, centroids=centroids, ranges=ranges, seed=c.seed, extra_fields=extra, **kwargs)
+
+    def _build_archives(self) -> None:
+        from ribs.archives import ProximityArchive
+        from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter
+        from ribs.schedulers import Scheduler
+
+        c, m, n = self.config, self.descriptor.dim, self.policy.n_params
+        extra = self._extra_fields()
+        self.result = self._grid()
         self.novelty_archive = None
         self.scheduler = None
         x0 = np.zeros(n)
@@ -227,8 +314,28 @@ class QDSearch:
             )
             self.scheduler = Scheduler(self.novelty_archive, [emitter], result_archive=self.result)
         elif c.algo == "map_elites":
-            emitter = GaussianEmitter(self.result, sigma=c.sigma, x0=x0, batch_size=c.batch_size, seed=c.seed + 1)
-            self.scheduler = Scheduler(self.result, [emitter])
+            emitters = [
+                GaussianEmitter(self.result, sigma=c.sigma, x0=x0, batch_size=c.batch_size, seed=c.seed + 1 + e)
+                for e in range(c.emitters)
+            ]
+            self.scheduler = Scheduler(self.result, emitters)
+        elif c.algo in ("cma_me", "cma_mae"):
+            mae = c.algo == "cma_mae"
+            archive = self._grid(learning_rate=c.learning_rate, threshold_min=c.qd_offset) if mae else self.result
+            emitters = [
+                EvolutionStrategyEmitter(
+                    archive,
+                    x0=x0,
+                    sigma0=c.sigma,
+                    ranker="imp" if mae else "2imp",
+                    selection_rule="mu" if mae else "filter",
+                    restart_rule="basic" if mae else "no_improvement",
+                    batch_size=c.batch_size,
+                    seed=c.seed + 1 + e,
+                )
+                for e in range(c.emitters)
+            ]
+            self.scheduler = Scheduler(archive, emitters, result_archive=self.result if mae else None)
         self.rng = np.random.default_rng(c.seed + 2)
 
     def _start_exploiter(self, solution: np.ndarray, best: float) -> None:
@@ -249,12 +356,12 @@ class QDSearch:
         self.exploiter = {"scheduler": Scheduler(self.result, [emitter]), "best": best, "stale": 0}
 
     # -- one iteration -------------------------------------------------------------------
-    def _describe(self, results: list[tuple[float, list[np.ndarray], int]]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _describe(self, results: list[Evaluation]) -> tuple[np.ndarray, np.ndarray | None]:
         """Descriptor (mean over episodes) and learned-descriptor sources of each result."""
         episodes = self.config.episodes
-        flat = [traj for _, trajs, _ in results for traj in trajs]
-        desc = self.descriptor.of_trajectories(flat).reshape(len(results), episodes, -1).mean(axis=1)
-        sources = self.descriptor.sources(flat)
+        flat = [episode for r in results for episode in r.episodes]
+        desc = self.descriptor.of_episodes(flat).reshape(len(results), episodes, -1).mean(axis=1)
+        sources = self.descriptor.sources([e.observations for e in flat])
         if sources is not None:
             sources = sources.reshape(len(results), episodes, -1).mean(axis=1)
         return desc, sources
@@ -262,9 +369,9 @@ class QDSearch:
     def _phase(self) -> str:
         if self.config.algo == "serene" and self.exploiter is not None and self.iteration % 2 == 1:
             return "exploit"
-        return {"random": "random", "map_elites": "map_elites"}.get(self.config.algo, "explore")
+        return "explore" if self.config.algo in ("novelty", "serene") else self.config.algo
 
-    def step(self, evaluate: Callable[[np.ndarray], list]) -> dict[str, Any]:
+    def step(self, evaluate: Callable[[np.ndarray, int], list[Evaluation]]) -> dict[str, Any]:
         """Ask, evaluate, tell: one iteration; returns its metrics row."""
         c = self.config
         phase = self._phase()
@@ -274,8 +381,8 @@ class QDSearch:
             solutions = self.exploiter["scheduler"].ask()  # type: ignore[index]
         else:
             solutions = self.scheduler.ask()  # type: ignore[union-attr]
-        results = evaluate(solutions)
-        returns = np.array([r for r, _, _ in results])
+        results = evaluate(solutions, self.evaluations)
+        returns = np.array([r.ret for r in results])
         measures, sources = self._describe(results)
         extra = {"source": sources} if sources is not None else {}
         if self.offset is None:
@@ -298,7 +405,7 @@ class QDSearch:
             self._maybe_start_exploiter()
         self.iteration += 1
         self.evaluations += len(solutions)
-        self.env_steps += int(sum(s for _, _, s in results))
+        self.env_steps += int(sum(r.steps for r in results))
         if self.descriptor.learns:
             self._learn(sources)  # type: ignore[arg-type]
         return self.metrics(phase)
@@ -323,8 +430,9 @@ class QDSearch:
         if self.iteration % self.config.ae_every:
             return
         self.descriptor.fit(self.sources)
-        for archive in (self.result, self.novelty_archive):
-            if archive is None or archive.empty:
+        own = getattr(self.scheduler, "archive", None)  # cma_mae: its thresholded archive
+        for archive in {id(a): a for a in (self.result, self.novelty_archive, own) if a is not None}.values():
+            if archive.empty:
                 continue
             data = archive.data(["solution", "objective", "source"])
             archive.clear()
@@ -352,14 +460,22 @@ class QDSearch:
     def save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         tmp = self.out / (STATE_FILE + ".tmp")
-        state = {k: v for k, v in self.__dict__.items() if k not in ("out", "workers")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("out", "workers", "backend", "address")}
         state["config"] = asdict(self.config)
         with open(tmp, "wb") as fh:
             pickle.dump(state, fh)
         os.replace(tmp, self.out / STATE_FILE)
 
     @classmethod
-    def resume(cls, out: str | Path, *, workers: int = 1, config: SearchConfig | None = None) -> QDSearch:
+    def resume(
+        cls,
+        out: str | Path,
+        *,
+        workers: int = 1,
+        config: SearchConfig | None = None,
+        backend: str = "local",
+        address: str | None = None,
+    ) -> QDSearch:
         """Load the search saved in ``out``; ``config`` (if given) must match the saved one."""
         path = Path(out) / STATE_FILE
         if not path.exists():
@@ -374,24 +490,20 @@ class QDSearch:
         search = cls.__new__(cls)
         search.__dict__.update(state)
         search.config, search.out, search.workers = saved, Path(out), workers
+        search.backend, search.address = backend, address
         return search
 
     def run(self, iterations: int, *, progress: bool = True, plot_every: int = 10) -> list[dict[str, Any]]:
         """Run until ``iterations`` iterations are done in total (a resumed search continues its count)."""
-        from tqdm.auto import tqdm
+        from rewardlab.progress import progress_bar
 
         self.out.mkdir(parents=True, exist_ok=True)
         _trim_metrics(self.out / METRICS_FILE, self.iteration)
         rows = []
-        evaluator = Evaluator(
-            self.config.env_id,
-            self.policy,
-            workers=self.workers,
-            seed=self.config.seed,
-            episodes=self.config.episodes,
-            max_steps=self.config.max_steps,
+        evaluator = self.evaluator()
+        bar = progress_bar(
+            total=iterations, initial=self.iteration, enabled=progress, desc=f"qd {self.config.algo}", unit="iteration"
         )
-        bar = tqdm(total=iterations, initial=self.iteration, disable=not progress, desc=f"qd {self.config.algo}")
         try:
             while self.iteration < iterations:
                 row = self.step(evaluator)
@@ -408,6 +520,23 @@ class QDSearch:
         self.save_heatmap()
         self.result.data(return_type="pandas").to_csv(self.out / ARCHIVE_FILE, index=False)
         return rows
+
+    def evaluator(self) -> Evaluator:
+        """An :class:`Evaluator` for this search's settings, workers and backend (close it when done)."""
+        c = self.config
+        return Evaluator(
+            c.env_id,
+            self.policy,
+            workers=self.workers,
+            backend=self.backend,
+            address=self.address,
+            seed=c.seed,
+            episodes=c.episodes,
+            max_steps=c.max_steps,
+            starts=c.starts,
+            n_envs=c.n_envs,
+            record_actions=self.descriptor.needs_actions,
+        )
 
     def save_heatmap(self, path: str | Path | None = None) -> Path:
         """The result archive as a PNG (written without touching pyplot's current figure or backend)."""
@@ -427,12 +556,13 @@ def plot_archive(search: QDSearch, *, ax: Any) -> Any:
     from ribs.visualize import cvt_archive_heatmap, grid_archive_heatmap, parallel_axes_plot
 
     archive, labels = search.result, search.descriptor.labels
+    colour = {"cbar_kwargs": {"label": "episode return (best in the cell)"}}
     if archive.measure_dim > 2:
-        parallel_axes_plot(archive, ax=ax)
+        parallel_axes_plot(archive, ax=ax, **colour)
     elif isinstance(archive, GridArchive):
-        grid_archive_heatmap(archive, ax=ax)
+        grid_archive_heatmap(archive, ax=ax, **colour)
     else:
-        cvt_archive_heatmap(archive, ax=ax)
+        cvt_archive_heatmap(archive, ax=ax, **colour)
     ax.set_xlabel(labels[0] if labels else "")
     if archive.measure_dim == 2:
         ax.set_ylabel(labels[1])
@@ -474,16 +604,19 @@ def run_search(
     *,
     iterations: int,
     workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
     resume: bool = False,
     progress: bool = True,
     plot_every: int = 10,
 ) -> QDSearch:
     """Build (or resume) a search in ``out`` and run it to ``iterations`` iterations."""
+    where = {"workers": workers, "backend": backend, "address": address}
     if resume:
-        search = QDSearch.resume(out, workers=workers, config=config)
+        search = QDSearch.resume(out, config=config, **where)
     else:
         if (Path(out) / STATE_FILE).exists():
             raise ConfigError(f"{out} already holds a search: pass --resume to continue it or pick another --out")
-        search = QDSearch(config, out, workers=workers)
+        search = QDSearch(config, out, **where)
     search.run(iterations, progress=progress, plot_every=plot_every)
     return search

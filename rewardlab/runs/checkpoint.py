@@ -2,7 +2,9 @@
 
 ``<run>/checkpoint/`` holds the SB3 model (``model.zip``: weights, optimiser,
 step counter, schedules), the replay buffer of off-policy algorithms,
-``VecNormalize`` statistics, the reward's state (``reward_state.pt``) and
+``VecNormalize`` statistics, the reward's state (``reward_state.pt``), the rest
+of what decides the run's future (``run_state.pkl``: random streams, env states,
+the reward engine's episode sums; see :mod:`rewardlab.runs.exact`) and
 ``checkpoint.json`` (step, wall time so far), written last. A new checkpoint is
 written beside the old one and swapped in by renames, so a kill at any moment
 leaves one complete checkpoint.
@@ -21,6 +23,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from rewardlab.config.registry import ConfigError
 from rewardlab.core.term import RewardTerm
+from rewardlab.runs.exact import RUN_STATE_FILE, capture, read_run_state, restore, save_run_state
 from rewardlab.runs.folder import (
     MODEL_FILE,
     REPLAY_BUFFER_FILE,
@@ -95,9 +98,15 @@ def load_vecnormalize_stats(venv: Any, path: str | Path) -> None:
 
 
 def save_checkpoint(
-    run_dir: str | Path, model: Any, venv: Any, *, spec: Any = None, wall_seconds: float = 0.0
+    run_dir: str | Path,
+    model: Any,
+    venv: Any,
+    *,
+    spec: Any = None,
+    wall_seconds: float = 0.0,
+    run_state: dict[str, Any] | None = None,
 ) -> Checkpoint:
-    """Write a checkpoint of ``model``, its env's normalisation and reward; swap it in atomically."""
+    """Write a checkpoint of ``model``, its env's normalisation, reward and ``run_state``; swap it in atomically."""
     run_dir = Path(run_dir)
     tmp = run_dir / _NEW
     shutil.rmtree(tmp, ignore_errors=True)
@@ -108,6 +117,8 @@ def save_checkpoint(
         model.save_replay_buffer(tmp / REPLAY_BUFFER_FILE)
     save_vecnormalize(venv, tmp / VECNORMALIZE_FILE)
     save_reward_state(find_reward(venv), tmp / REWARD_STATE_FILE, spec=spec, step=step)
+    if run_state is not None:
+        save_run_state(run_state, tmp / RUN_STATE_FILE)
     write_json_atomic(
         tmp / CHECKPOINT_FILE,
         {"step": step, "wall_seconds": round(wall_seconds, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S")},
@@ -121,11 +132,18 @@ def save_checkpoint(
     return Checkpoint(final, step, wall_seconds)
 
 
-def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> Any:
-    """Load the model (and replay buffer) of ``checkpoint`` onto ``venv``; restore its normalisation and reward."""
+def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> tuple[Any, dict[str, Any] | None]:
+    """Load the model (and replay buffer) of ``checkpoint`` onto ``venv``; restore its normalisation and reward.
+
+    Returns the model and the checkpoint's run state (``None`` for a checkpoint without one), which
+    :class:`RestoreRunState` puts back when training starts. With an exact run state the model keeps its
+    last observations (the envs are put back as they were); otherwise the envs restart.
+    """
     path = checkpoint.path
+    run_state = read_run_state(path / RUN_STATE_FILE)
+    exact = run_state is not None and bool(run_state.get("exact"))
     try:
-        model = model_class.load(path / MODEL_FILE, env=venv, device="cpu")
+        model = model_class.load(path / MODEL_FILE, env=venv, device="cpu", force_reset=not exact)
     except (ValueError, KeyError) as err:
         raise ConfigError(f"cannot load the checkpoint model {str(path / MODEL_FILE)!r}: {err}") from err
     if (path / REPLAY_BUFFER_FILE).exists():
@@ -133,7 +151,29 @@ def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> A
     if (path / VECNORMALIZE_FILE).exists():
         load_vecnormalize_stats(venv, path / VECNORMALIZE_FILE)
     load_reward_state(find_reward(venv), path / REWARD_STATE_FILE)
-    return model
+    return model, run_state
+
+
+class RestoreRunState(BaseCallback):
+    """Put a checkpoint's run state back at the first rollout start: where it was taken, after SB3's setup.
+
+    Args:
+        state: the run state (:func:`rewardlab.runs.exact.capture`).
+        callbacks: the callbacks whose state it holds, in the order saved.
+    """
+
+    def __init__(self, state: dict[str, Any], callbacks: list[Any]) -> None:
+        super().__init__()
+        self.state: dict[str, Any] | None = state
+        self.stateful = callbacks
+
+    def _on_rollout_start(self) -> None:
+        if self.state is not None:
+            restore(self.state, self.model, self.training_env, self.stateful)
+            self.state = None
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class CheckpointCallback(BaseCallback):
@@ -147,9 +187,18 @@ class CheckpointCallback(BaseCallback):
         every: env steps between checkpoints.
         spec: the reward spec, stored with the reward state.
         wall_offset: training seconds before this session (a resumed run's earlier time).
+        callbacks: callbacks whose ``state_dict()`` goes into the run state (``RewardLogger``).
     """
 
-    def __init__(self, run_dir: str | Path, every: int, *, spec: Any = None, wall_offset: float = 0.0) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        every: int,
+        *,
+        spec: Any = None,
+        wall_offset: float = 0.0,
+        callbacks: list[Any] | None = None,
+    ) -> None:
         super().__init__()
         if every < 1:
             raise ValueError(f"checkpoint interval must be >= 1 env steps, got {every}")
@@ -157,6 +206,7 @@ class CheckpointCallback(BaseCallback):
         self.every = int(every)
         self.spec = spec
         self.wall_offset = wall_offset
+        self.stateful = list(callbacks or [])
         self._start = time.perf_counter()
         self._next = 0
 
@@ -177,7 +227,10 @@ class CheckpointCallback(BaseCallback):
         """Checkpoint now."""
         flush(self.model.logger)
         wall = self.wall_offset + time.perf_counter() - self._start
-        checkpoint = save_checkpoint(self.run_dir, self.model, self.training_env, spec=self.spec, wall_seconds=wall)
+        state = capture(self.model, self.training_env, self.stateful)
+        checkpoint = save_checkpoint(
+            self.run_dir, self.model, self.training_env, spec=self.spec, wall_seconds=wall, run_state=state
+        )
         write_status(self.run_dir, "running", step=checkpoint.step, checkpoint_step=checkpoint.step)
         self._next = (self.num_timesteps // self.every + 1) * self.every
         return checkpoint

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ EVAL_SUMMARY_FILE = "summary.json"
 GIF_MAX_SIDE = 320
 #: off-screen rendering: MuJoCo through EGL, pygame (classic control) without a display or sound card
 RENDER_ENV = {"MUJOCO_GL": "egl", "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+#: evaluation episodes when none are asked for
+EVAL_EPISODES = 10
+#: fewer for families whose episodes are long: a NetHack game runs up to 5000 steps (10 took two minutes
+#: after a 10 s training); two give a first reading without dwarfing a short run
+FAMILY_EVAL_EPISODES = {"nethack": 2}
+
+
+def default_eval_episodes(env_id: str) -> int:
+    """Evaluation episodes for ``env_id`` when none are asked for: 10, or fewer for long-episode families."""
+    from rewardlab.envs import get_preset
+
+    try:
+        family = get_preset(env_id).family
+    except ValueError:
+        return EVAL_EPISODES
+    return FAMILY_EVAL_EPISODES.get(family, EVAL_EPISODES)
 
 
 @dataclass
@@ -91,6 +108,7 @@ def evaluate_run(
     video_episodes: int = 1,
     video_length: int = 1000,
     out: str | Path | None = None,
+    on_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> Evaluation:
     """Run ``episodes`` evaluation episodes of a trained run with its trained, frozen reward.
 
@@ -103,6 +121,7 @@ def evaluate_run(
         video_length: at most this many frames.
         out: folder for ``episodes.csv``, ``summary.json`` and the video
             (``None``: write nothing, record no video).
+        on_episode: called with each episode's row as it ends (progress).
     """
     import pandas as pd
 
@@ -155,6 +174,8 @@ def evaluate_run(
                     frames.append(frame)
             if dones[0]:
                 rows.append({"episode": len(rows), **infos[0][EPISODE_KEY]})
+                if on_episode is not None:
+                    on_episode(rows[-1])
         fps = float((venv.get_attr("metadata")[0] or {}).get("render_fps") or 30)
     finally:
         venv.close()

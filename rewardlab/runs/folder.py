@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import fnmatch
 import json
 import os
 import shutil
@@ -40,6 +41,10 @@ REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 REWARD_TERMS_FILE = "reward_terms.csv"
 PROGRESS_FILE = "progress.csv"
 TENSORBOARD_DIR = "tb"
+#: what a person (or a paid LLM) made in a run folder: answers to preference queries (``labels.sqlite``), ONI's
+#: LLM labels (``oni_labels.sqlite``), demonstrations (``*.npz``), the clips a person watched. Clearing a run
+#: folder (``--overwrite``, a restart without a checkpoint, a sweep rerunning a run) never deletes these.
+KEPT_ON_CLEAR = ("*.sqlite", "*.sqlite-journal", "*.sqlite-wal", "*.sqlite-shm", "*.npz", "clips")
 #: status keys that survive a status update (a sweep's config hash)
 KEPT_STATUS_KEYS = ("config_hash",)
 RUN_STATES = ("running", "interrupted", "failed", "done")
@@ -105,12 +110,17 @@ def is_run_folder(path: str | Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
+def is_finished(path: str | Path) -> bool:
+    """Whether the run in ``path`` finished: its ``summary.json`` (written after every other final file) reads."""
+    return isinstance(read_json(Path(path) / SUMMARY_FILE), dict)
+
+
 def describe(path: str | Path) -> str:
     """``"finished"``, ``"failed"``, ``"interrupted"``, ... : how the run in ``path`` stands, for messages."""
     path = Path(path)
     status = read_status(path) or {}
     state = status.get("state")
-    if state == "done" and (path / SUMMARY_FILE).exists():
+    if is_finished(path):
         return "finished"
     if state == "running" and not process_alive(status):
         return "unfinished (its process is gone)"
@@ -162,12 +172,17 @@ def claim(out: str | Path, *, resume: bool = False, overwrite: bool = False) -> 
             raise ConfigError(f"{str(out)!r} holds no run to resume (no {CONFIG_FILE}); start one with --out")
     elif holds_run:
         if not overwrite:
+            if is_finished(out):
+                raise ConfigError(
+                    f"run folder {str(out)!r} already holds a finished run; pass --overwrite to train it again "
+                    "from the start, or choose another --out"
+                )
             raise ConfigError(
                 f"run folder {str(out)!r} already holds a {describe(out)} run; pass --resume to continue it, "
                 "--overwrite to delete it and start over, or choose another --out"
             )
         clear(out)
-    elif out.exists() and any(p.name not in (STATUS_FILE, ERROR_FILE) for p in out.iterdir()):
+    elif out.exists() and any(not _run_leftover(p.name) for p in out.iterdir()):
         raise ConfigError(
             f"{str(out)!r} is not empty and is not a run folder; choose a new or empty folder for --out"
         )
@@ -175,15 +190,34 @@ def claim(out: str | Path, *, resume: bool = False, overwrite: bool = False) -> 
     return out
 
 
-def clear(out: Path) -> None:
-    """Delete everything in the run folder ``out`` except its status (keeps a sweep's config hash)."""
-    for child in out.iterdir():
-        if child.name == STATUS_FILE:
+def _run_leftover(name: str) -> bool:
+    """What may be in a folder that is not a run folder yet: a status, an error, what a person made."""
+    return name in (STATUS_FILE, ERROR_FILE) or kept_on_clear(name)
+
+
+def kept_on_clear(name: str) -> bool:
+    """Whether a file or folder called ``name`` in a run folder is something a person made (see ``KEPT_ON_CLEAR``)."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in KEPT_ON_CLEAR)
+
+
+def clear(out: Path, *, keep_status: bool = True) -> list[str]:
+    """Delete what the run in ``out`` wrote; return the names kept.
+
+    Kept: what a person made (label stores, demonstrations, clips: ``KEPT_ON_CLEAR``), which the next run in the
+    folder reuses, and the status (a sweep's config hash) unless ``keep_status`` is false.
+    """
+    kept = []
+    for child in sorted(out.iterdir()):
+        if kept_on_clear(child.name):
+            kept.append(child.name)
+            continue
+        if child.name == STATUS_FILE and keep_status:
             continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
         else:
             child.unlink()
+    return kept
 
 
 @contextlib.contextmanager

@@ -24,7 +24,18 @@ SIGN_RULES = ("all_positive", "product")
 
 
 class KRC(CompositeTerm):
-    """Geometric-mean combination of terms with a selectable sign rule."""
+    """Geometric-mean combination ``sgn · (∏ᵢ |Rᵢ|)^{1/n}`` of terms with a selectable sign rule (Lucy-SKG).
+
+    Args:
+        terms: two or more terms to combine.
+        sign: ``"all_positive"`` (+1 only when every component is > 0) or ``"product"`` (the product's sign).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.shaping.combine import KRC
+        >>> KRC([rl.extrinsic(), rl.constant(4.0)])(rl.Transitions.fake(reward=[1.0, -1.0]))
+        array([ 2., -2.])
+    """
 
     name = "krc"
 

@@ -198,7 +198,11 @@ ACROBOT_READS = {"cos_theta1": 0, "sin_theta1": 1, "cos_theta2": 2, "sin_theta2"
 
 @POTENTIALS.register("mountaincar_height", family="classic_control")
 def mountaincar_height(scale: float = 1.0) -> RowPotential:
-    """MountainCar: height of the car on the hill, ``scale·(0.45·sin(3x) + 0.55)``."""
+    """MountainCar: height of the car on the hill, ``scale·(0.45·sin(3x) + 0.55)``.
+
+    Args:
+        scale: multiplies the potential (shaping is linear in Φ).
+    """
 
     @numba.njit
     def phi(o: np.ndarray) -> float:
@@ -209,7 +213,11 @@ def mountaincar_height(scale: float = 1.0) -> RowPotential:
 
 @POTENTIALS.register("mountaincar_energy", family="classic_control")
 def mountaincar_energy(scale: float = 100.0) -> RowPotential:
-    """MountainCar: mechanical energy ``scale·(½v² + 0.0025·sin(3x)/3)``; rewards swinging higher."""
+    """MountainCar: mechanical energy ``scale·(½v² + 0.0025·sin(3x)/3)``; rewards swinging higher.
+
+    Args:
+        scale: multiplies the potential (shaping is linear in Φ).
+    """
 
     @numba.njit
     def phi(o: np.ndarray) -> float:
@@ -220,7 +228,13 @@ def mountaincar_energy(scale: float = 100.0) -> RowPotential:
 
 @POTENTIALS.register("goal_distance", family="generic")
 def goal_distance(goal: Sequence[float], dims: Sequence[int] | None = None, scale: float = 1.0) -> RowPotential:
-    """Minus the Euclidean distance from ``obs[dims]`` to ``goal`` (MountainCar: ``goal=[0.5], dims=[0]``)."""
+    """Minus the Euclidean distance from ``obs[dims]`` to ``goal`` (MountainCar: ``goal=[0.5], dims=[0]``).
+
+    Args:
+        goal: the goal point, one entry per dimension in ``dims``.
+        dims: observation indices compared with ``goal`` (default: the first ``len(goal)``).
+        scale: multiplies the distance.
+    """
     goal_arr = np.asarray(goal, dtype=np.float64)
     dims_arr = np.arange(len(goal_arr)) if dims is None else np.asarray(dims, dtype=np.int64)
     if len(dims_arr) != len(goal_arr):
@@ -239,7 +253,11 @@ def goal_distance(goal: Sequence[float], dims: Sequence[int] | None = None, scal
 
 @POTENTIALS.register("cartpole_upright", family="classic_control")
 def cartpole_upright(scale: float = 1.0) -> RowPotential:
-    """CartPole: ``−scale·(|θ|/0.21 + |x|/2.4)``, highest upright and centred."""
+    """CartPole: ``−scale·(|θ|/0.21 + |x|/2.4)``, highest upright and centred.
+
+    Args:
+        scale: multiplies the potential (shaping is linear in Φ).
+    """
 
     @numba.njit
     def phi(o: np.ndarray) -> float:
@@ -252,7 +270,11 @@ def cartpole_upright(scale: float = 1.0) -> RowPotential:
 
 @POTENTIALS.register("pendulum_upright", family="classic_control")
 def pendulum_upright(scale: float = 1.0) -> RowPotential:
-    """Pendulum: ``scale·cos θ`` (``obs[0]``), 1 upright and −1 hanging."""
+    """Pendulum: ``scale·cos θ`` (``obs[0]``), 1 upright and −1 hanging.
+
+    Args:
+        scale: multiplies the potential (shaping is linear in Φ).
+    """
 
     @numba.njit
     def phi(o: np.ndarray) -> float:
@@ -263,7 +285,11 @@ def pendulum_upright(scale: float = 1.0) -> RowPotential:
 
 @POTENTIALS.register("acrobot_height", family="classic_control")
 def acrobot_height(scale: float = 1.0) -> RowPotential:
-    """Acrobot: height of the tip, ``−cos θ₁ − cos(θ₁+θ₂)`` in [−2, 2]."""
+    """Acrobot: height of the tip, ``−cos θ₁ − cos(θ₁+θ₂)`` in [−2, 2].
+
+    Args:
+        scale: multiplies the potential (shaping is linear in Φ).
+    """
 
     @numba.njit
     def phi(o: np.ndarray) -> float:
@@ -278,6 +304,10 @@ def forward_progress(index: int = 0, scale: float = 1.0) -> RowPotential:
     """MuJoCo: ``scale·obs[index]``, the x position when it is in the observation.
 
     The sparse MuJoCo presets keep the x position at ``obs[0]``.
+
+    Args:
+        index: the observation index holding the forward position.
+        scale: multiplies the potential.
     """
 
     @numba.njit

@@ -140,22 +140,66 @@ class LogSigmoid(_Centred):
 
 
 def clip(term: RewardTerm, low: float = -1.0, high: float = 1.0, *, name: str | None = None) -> Clip:
-    """Clip ``term`` to ``[low, high]``."""
+    """Clip ``term`` to ``[low, high]``.
+
+    Args:
+        term: the term to clip.
+        low, high: the bounds (``low <= high``).
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> batch = rl.Transitions.fake(reward=[3.0, -0.5])
+        >>> rl.transforms.clip(rl.extrinsic(), -1.0, 1.0)(batch)
+        array([ 1. , -0.5])
+    """
     return Clip(term, low, high, name=name)
 
 
 def normalize(term: RewardTerm, *, center: bool = False, name: str | None = None) -> Normalize:
-    """Scale ``term`` by its running std (and centre it when ``center``)."""
+    """Scale ``term`` by its running std (and centre it when ``center``).
+
+    Args:
+        term: the term to normalise.
+        center: subtract the running mean before dividing (gymnasium's ``NormalizeReward`` does not centre).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> term = rl.transforms.normalize(rl.extrinsic(), center=True)
+        >>> term(rl.Transitions.fake(reward=[1.0, 3.0])).round(3)
+        array([-1.,  1.])
+    """
     return Normalize(term, center=center, name=name)
 
 
 def par(term: RewardTerm, ref: Reference = "running", *, temperature: float = 1.0, name: str | None = None) -> PAR:
-    """Preference-As-Reward sigmoid of ``term`` centred on ``ref``."""
+    """Preference-As-Reward sigmoid ``σ((r − r_ref)/τ)`` of ``term``: bounded in (0, 1) and centred on ``ref``.
+
+    Args:
+        term: the term to transform.
+        ref: ``r_ref``: a number, another term, or ``"running"`` (the running mean of ``r``).
+        temperature: ``τ``; larger values flatten the sigmoid.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.transforms.par(rl.extrinsic(), ref=0.0)(rl.Transitions.fake(reward=[0.0, 10.0])).round(3)
+        array([0.5, 1. ])
+    """
     return PAR(term, ref, temperature=temperature, name=name)
 
 
 def log_sigmoid(
     term: RewardTerm, ref: Reference = 0.0, *, temperature: float = 1.0, name: str | None = None
 ) -> LogSigmoid:
-    """Log-sigmoid of ``term`` centred on ``ref``."""
+    """``log σ((r − r_ref)/τ)`` of ``term``; a sum of such terms acts as a soft logical AND.
+
+    Args:
+        term: the term to transform.
+        ref: ``r_ref``: a number, another term, or ``"running"`` (the running mean of ``r``).
+        temperature: ``τ``; larger values flatten the sigmoid.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.transforms.log_sigmoid(rl.extrinsic())(rl.Transitions.fake(reward=[0.0, 20.0])).round(3)
+        array([-0.693, -0.   ])
+    """
     return LogSigmoid(term, ref, temperature=temperature, name=name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.config.registry import ConfigError
+from rewardlab.runs import folder as run_files
 from rewardlab.sweep.execute import RunResult
 from rewardlab.sweep.spec import SweepRun, SweepSpec
 from rewardlab.sweep.state import MANIFEST_FILE, STATUS_FILE, run_state, sweep_lock, write_json_atomic
@@ -70,9 +71,10 @@ def write_manifest(spec: SweepSpec, runs: list[SweepRun]) -> None:
 
 
 def _clear(out: Path) -> None:
+    """Clear every run folder of the sweep (what a person made in them stays: see ``runs.folder.clear``)."""
     for child in out.iterdir():
         if child.is_dir() and (child / STATUS_FILE).exists():
-            shutil.rmtree(child)
+            run_files.clear(child, keep_status=False)
 
 
 def run_sweep(

@@ -14,7 +14,6 @@ The status file itself is :mod:`rewardlab.runs.folder`'s, shared with ``rewardla
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,11 +68,14 @@ def resumable(run_dir: str | Path, config_hash: str) -> bool:
 
 
 def prepare_run_dir(run_dir: str | Path, config_hash: str) -> Path:
-    """Empty ``run_dir`` (removing a partial or failed earlier attempt) and mark it running."""
+    """Empty ``run_dir`` (removing a partial or failed earlier attempt) and mark it running.
+
+    What a person made there (label stores, demonstrations: ``runs.folder.KEPT_ON_CLEAR``) is kept and reused.
+    """
     run_dir = Path(run_dir)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    if run_dir.is_dir():
+        run_files.clear(run_dir, keep_status=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
     mark(run_dir, "running", config_hash)
     return run_dir
 

@@ -17,7 +17,7 @@ re-embedding anything.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -188,7 +188,7 @@ def clip_reward(
     alpha: float = 0.5,
     score_every: int = 1,
     device: str = "auto",
-    precision: str = "fp32",
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32",
     autocast: bool | None = None,
     batch_size: int = 64,
     exact_preprocess: bool = False,
@@ -197,7 +197,28 @@ def clip_reward(
     frame_settings: FrameSettings | None = None,
     name: str | None = None,
 ) -> CLIPReward:
-    """A :class:`CLIPReward` with an open_clip model loaded by name and tag, or from ``checkpoint``."""
+    """CLIP zero-shot reward (VLM-RM, Rocamonde et al. 2023): ``R = 1 − ½‖(x − g)P‖²`` with goal–baseline projection P.
+
+    A :class:`CLIPReward` with an open_clip model loaded by name and tag, or from ``checkpoint``.
+
+    Args:
+        goal: prompt(s) describing the goal state (their unit embeddings are averaged into ``g``).
+        baseline: prompt(s) describing the environment without the goal (``b``; needed when α > 0).
+        model: open_clip architecture name (``ViT-B-32``, ``ViT-L-14``, ...); bigger models give better rewards.
+        pretrained: open_clip pretrained tag (``laion2b_s34b_b79k``); ``None`` with ``checkpoint``.
+        checkpoint: a local weights file, for machines without a download.
+        alpha: projection strength α ∈ [0, 1] onto the goal–baseline direction (0: plain goal similarity).
+        score_every: score every k-th step and hold the score in between (frames stay batched across envs).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda:N"``.
+        precision: model weights ``"fp32"``, ``"fp16"`` or ``"bf16"``.
+        autocast: run the image tower under torch autocast (default: on for CUDA with fp32 weights).
+        batch_size: frames per forward pass.
+        exact_preprocess: use open_clip's PIL preprocessing instead of the faster tensor path.
+        cache_dir: where downloaded weights are kept.
+        download: allow downloading weights (false: only local files; a clear error when missing).
+        frame_settings: size and camera of the frames the envs render for the reward
+            (YAML ``render: {width, height, camera_config}``, :class:`~rewardlab.wrappers.frames.FrameSettings`).
+    """
     encoder = CLIPEncoder.from_pretrained(
         model,
         pretrained,
@@ -211,7 +232,7 @@ def clip_reward(
         exact_preprocess=exact_preprocess,
     )
     goal = [goal] if isinstance(goal, str) else list(goal)
-    baseline = [baseline] if isinstance(baseline, str) else list(baseline)
+    baseline = ([baseline] if baseline else []) if isinstance(baseline, str) else list(baseline)
     return CLIPReward(
         encoder, goal, baseline, alpha=alpha, score_every=score_every, frame_settings=frame_settings, name=name
     )

@@ -48,6 +48,8 @@ class Limits:
         call_timeout: wall-clock seconds per batch before the worker is killed.
         startup_timeout: seconds for the worker to start and define the function.
         max_components: most named components a program may return.
+        allow_unfenced: run programs even where neither filesystem fence (Landlock, an empty
+            mount namespace) is available; by default such a machine refuses (:class:`SandboxUnavailable`).
     """
 
     memory_mb: float = 512.0
@@ -55,6 +57,7 @@ class Limits:
     call_timeout: float = 5.0
     startup_timeout: float = 60.0
     max_components: int = 16
+    allow_unfenced: bool = False
 
 
 class SandboxError(RuntimeError):
@@ -67,6 +70,10 @@ class ProgramError(SandboxError):
 
 class SandboxKilled(SandboxError):
     """The worker was killed (timeout, protocol violation) or died (a limit, a crash)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """This machine cannot fence generated code off the filesystem and the user did not accept the risk."""
 
 
 def _describe_exit(code: int | None, limits: Limits) -> str:
@@ -129,6 +136,8 @@ class SandboxProcess:
     fresh worker.
     """
 
+    _disable: tuple[str, ...] = ()  # tests and benchmarks only: fences to leave off, to test each alone or price them
+
     def __init__(
         self,
         source: str,
@@ -143,7 +152,6 @@ class SandboxProcess:
         self.shapes = {f: tuple(int(d) for d in shapes[f]) for f in self.fields}
         self.function = function
         self.limits = limits
-        self._disable: tuple[str, ...] = ()  # benchmarks only: fences to leave off, to measure their cost
         self.names: list[str] | None = None
         self.mechanisms: dict[str, Any] = {}
         self.calls = 0
@@ -191,7 +199,10 @@ class SandboxProcess:
         }
         deadline = time.monotonic() + self.limits.startup_timeout
         self._send(proto.FRAME_INIT, [json.dumps(init).encode()], deadline, "starting")
-        kind, payload = self._recv(deadline, "starting", {proto.FRAME_READY, proto.FRAME_ERROR})
+        kind, payload = self._recv(deadline, "starting", {proto.FRAME_READY, proto.FRAME_ERROR, proto.FRAME_REFUSED})
+        if kind == proto.FRAME_REFUSED:
+            self.close()
+            raise SandboxUnavailable(payload.decode("utf-8", "replace"))
         if kind == proto.FRAME_ERROR:
             message = payload.decode("utf-8", "replace")
             self.close()
@@ -283,6 +294,7 @@ class SandboxProcess:
         limit = {
             proto.FRAME_VALUES: 8 * n * len(self.names or ()),
             proto.FRAME_ERROR: proto.MAX_ERROR_BYTES,
+            proto.FRAME_REFUSED: proto.MAX_ERROR_BYTES,
         }.get(kind, MAX_TEXT_BYTES)
         if (kind == proto.FRAME_VALUES and length != limit) or length > limit:
             self._violation(f"announced {length} bytes for a frame of kind {kind} (expected at most {limit})")
@@ -321,6 +333,17 @@ class SandboxProcess:
     def _violation(self, what: str) -> None:
         self.close()
         raise SandboxKilled(f"protocol violation: the worker {what}; killed")
+
+
+def check_fences(limits: Limits = Limits()) -> dict[str, Any]:
+    """Start a worker with a trivial program: the fences in force here, or :class:`SandboxUnavailable`.
+
+    Lets a caller that will run many programs (the codegen loop) refuse once, up front,
+    on a machine with no filesystem fence, instead of once per program.
+    """
+    source = "def compute_reward(obs):\n    return {'zero': obs[:, 0] * 0.0}\n"
+    with SandboxProcess(source, fields=["obs"], shapes={"obs": (1,)}, limits=limits) as sandbox:
+        return sandbox.mechanisms
 
 
 def _warn_missing(mechanisms: Mapping[str, Any]) -> None:

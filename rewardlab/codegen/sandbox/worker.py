@@ -9,11 +9,18 @@ Before the program's first line runs, the worker
 1. asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``);
 2. moves the protocol pipes to fds 3/4 and points 0/1/2 at ``/dev/null``;
 3. enters a new network namespace where it can (no interfaces: no network);
-4. closes every other file descriptor and sets resource limits: address
+4. fences the filesystem off, independently of seccomp, with two mechanisms, each
+   enough alone: a private mount namespace whose root is an empty read-only
+   tmpfs (``chroot``; root, or an unprivileged user namespace), and Landlock
+   (Linux >= 5.13, unprivileged) with a ruleset that allows no filesystem access
+   at all (and, from Landlock ABI 4/6, no TCP and no signals out). Where neither
+   is available the worker refuses to run the program (``FRAME_REFUSED``)
+   unless the user accepted the risk (``Limits(allow_unfenced=True)``);
+5. closes every other file descriptor and sets resource limits: address
    space (memory), CPU seconds, file size 0, no new file descriptors
    (``RLIMIT_NOFILE`` = 5), no new processes (``RLIMIT_NPROC`` = 0), no core dumps;
-5. drops root to ``nobody`` (so the limits cannot be raised and ``RLIMIT_NPROC`` applies);
-6. installs a seccomp filter that allows only the system calls a numpy
+6. drops root to ``nobody`` (so the limits cannot be raised and ``RLIMIT_NPROC`` applies);
+7. installs a seccomp filter that allows only the system calls a numpy
    computation needs (read/write on the open pipes, memory, futex, signals,
    exit) and fails every other one with ``EPERM`` (no open, socket, clone,
    execve, kill, ptrace ...).
@@ -41,6 +48,7 @@ FRAME_READY = 10  # worker → parent: JSON {mechanisms}
 FRAME_NAMES = 11  # worker → parent: JSON list of component names (first successful call)
 FRAME_VALUES = 12  # worker → parent: k × n float64, row-major
 FRAME_ERROR = 13  # worker → parent: UTF-8 message
+FRAME_REFUSED = 14  # worker → parent: UTF-8 message: no filesystem fence here, the program was not run
 MAX_ERROR_BYTES = 8192
 FILENAME = "<generated>"
 PROTO_IN, PROTO_OUT = 3, 4
@@ -135,6 +143,86 @@ def enter_network_namespace() -> str:
     return f"unavailable ({os.strerror(ctypes.get_errno())})"
 
 
+LANDLOCK_CREATE_RULESET, LANDLOCK_RESTRICT_SELF = 444, 446  # the same numbers on every architecture
+LANDLOCK_FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}  # handled filesystem rights: bits 0..n-1
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def enter_landlock() -> str:
+    """Landlock (Linux >= 5.13): deny every filesystem right everywhere, TCP bind/connect, signals out.
+
+    A ruleset that *handles* every access right the kernel knows and *allows* none:
+    no file can be opened, read, written, created, removed, renamed, linked,
+    truncated or executed, at any path, from now on (the pipes already open stay
+    usable). From ABI 4 TCP bind/connect are refused too; from ABI 6 so are
+    signals to processes outside this one and abstract unix sockets. Needs no
+    privilege (``PR_SET_NO_NEW_PRIVS`` instead).
+    """
+    import ctypes
+
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(ctypes.c_long(LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 0:
+        return f"unavailable (Landlock: {os.strerror(ctypes.get_errno())})"
+    fs = (1 << LANDLOCK_FS_BITS_BY_ABI.get(abi, 16)) - 1
+    net = 0b11 if abi >= 4 else 0
+    scoped = 0b11 if abi >= 6 else 0
+    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
+    size = 8 * (3 if abi >= 6 else 2 if abi >= 4 else 1)
+    create = ctypes.c_long(LANDLOCK_CREATE_RULESET)
+    fd = libc.syscall(create, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if fd < 0:
+        return f"unavailable (Landlock ruleset: {os.strerror(ctypes.get_errno())})"
+    try:
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return f"unavailable (no_new_privs: {os.strerror(ctypes.get_errno())})"
+        if libc.syscall(ctypes.c_long(LANDLOCK_RESTRICT_SELF), ctypes.c_int(fd), ctypes.c_uint32(0)) != 0:
+            return f"unavailable (Landlock restrict: {os.strerror(ctypes.get_errno())})"
+    finally:
+        os.close(fd)
+    return f"on (ABI {abi}: no filesystem access at all" + (", no TCP" if net else "") + ")"
+
+
+def enter_empty_root(mount_point: str) -> str:
+    """A private mount namespace whose root is an empty, read-only tmpfs (``chroot``): no file is reachable.
+
+    Root does it directly; an unprivileged user inside a new user namespace. The
+    tmpfs is mounted over ``mount_point`` only in this process's own namespace.
+    """
+    import ctypes
+
+    CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 0x4000, 0x40000
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNS) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        return f"unavailable (mount namespace: {os.strerror(ctypes.get_errno())})"
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"unavailable (private mounts: {os.strerror(ctypes.get_errno())})"
+    flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if libc.mount(b"none", mount_point.encode(), b"tmpfs", flags, b"size=4k,nr_inodes=1,mode=0555") != 0:
+        return f"unavailable (empty tmpfs: {os.strerror(ctypes.get_errno())})"
+    try:
+        os.chdir(mount_point)
+        os.chroot(".")
+        os.chdir("/")
+    except OSError as err:
+        return f"unavailable (chroot: {err.strerror})"
+    return "on (private mount namespace, chroot into an empty read-only tmpfs)"
+
+
+def filesystem_fence_refusal(mechanisms: dict) -> str | None:
+    """The one-line refusal when neither filesystem fence holds, else ``None``."""
+    if any(str(mechanisms.get(k, "")).startswith("on") for k in ("landlock", "empty_root")):
+        return None
+    return (
+        "refused to run generated code: no filesystem fence on this machine "
+        f"(landlock: {mechanisms.get('landlock')}; empty root: {mechanisms.get('empty_root')}); "
+        "without one, a program that gets past the static check could read and write your files. "
+        "Accept the risk with --allow-unfenced-code (Limits(allow_unfenced=True), YAML allow_unfenced: true)"
+    )
+
+
 def load_seccomp_module():  # noqa: ANN201
     """pyseccomp (over the system's libseccomp), imported before lock-down, or the reason it is missing."""
     try:
@@ -145,12 +233,16 @@ def load_seccomp_module():  # noqa: ANN201
         return None, f"unavailable (pyseccomp: {err}; pip install pyseccomp, apt install libseccomp2)"
 
 
-def set_limits(memory_mb: float, cpu_seconds: float) -> dict[str, str]:
+def address_space_bytes() -> int:
+    """This process's address space now (read before the filesystem fences hide ``/proc``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def set_limits(memory_mb: float, cpu_seconds: float, current: int) -> dict[str, str]:
     import resource
 
     out = {}
-    statm_pages = int(open("/proc/self/statm").read().split()[0])  # noqa: SIM115 -- before lock-down
-    current = statm_pages * os.sysconf("SC_PAGE_SIZE")
     limits = {
         "RLIMIT_AS": current + int(memory_mb * 2**20),
         "RLIMIT_CPU": max(1, int(cpu_seconds)),
@@ -283,8 +375,10 @@ def main() -> None:  # noqa: C901 -- one straight sequence of lock-down steps
     mechanisms["network_namespace"] = "pending"
 
     import builtins
+    import ctypes  # noqa: F401 -- the fences below run after the filesystem is gone: load what they use now
     import math  # noqa: F401 -- loaded for the program
     import re  # noqa: F401 -- used after lock-down, when no module can be loaded from disk
+    import resource  # noqa: F401
     import traceback  # noqa: F401
     import typing  # noqa: F401
 
@@ -310,9 +404,17 @@ def main() -> None:  # noqa: C901 -- one straight sequence of lock-down steps
 
     os.closerange(PROTO_OUT + 1, 65536)
     limits = init["limits"]
-    off = set(init.get("disable", ()))  # for measuring what each fence costs; never set by rewardlab itself
+    off = set(init.get("disable", ()))  # for tests and benchmarks: fences to leave off; never set by rewardlab
+    current = address_space_bytes()
     mechanisms["network_namespace"] = "off" if "network_namespace" in off else enter_network_namespace()
-    mechanisms["rlimits"] = {} if "rlimits" in off else set_limits(limits["memory_mb"], limits["cpu_seconds"])
+    mount_point = os.path.dirname(os.path.abspath(__file__))
+    mechanisms["empty_root"] = "off" if "empty_root" in off else enter_empty_root(mount_point)
+    mechanisms["landlock"] = "off" if "landlock" in off else enter_landlock()
+    refusal = filesystem_fence_refusal(mechanisms)
+    if refusal and not limits.get("allow_unfenced", False):
+        send(PROTO_OUT, FRAME_REFUSED, refusal.encode())
+        return
+    mechanisms["rlimits"] = {} if "rlimits" in off else set_limits(limits["memory_mb"], limits["cpu_seconds"], current)
     mechanisms["privileges"] = "off" if "privileges" in off else drop_privileges()
     mechanisms["seccomp"] = "off" if "seccomp" in off else (seccomp_missing or install_seccomp(pyseccomp))
 

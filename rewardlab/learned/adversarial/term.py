@@ -30,6 +30,43 @@ be locally Lipschitz for adversarial imitation to work):
 * ``lipschitz="spectral"``: spectral normalisation of every layer;
 * ``lipschitz="none"``.
 
+Absorbing states (Kostrikov et al. 2019, "Discriminator-Actor-Critic"; on by
+default with ``absorbing=True``): a reward of fixed sign biases episode length
+-- GAIL's ``softplus(ℓ) > 0`` pays for surviving whatever the expert did,
+AIRL's ``ℓ`` (negative where the agent does not look like the expert) pays
+for ending early. A transition that truly terminates (not a time limit) is
+followed by an absorbing state ``s_a`` that repeats forever; the expert's
+terminal transitions and the agent's each add one absorbing transition
+``s_a → s_a`` to the discriminator's data, so the discriminator scores what
+being absorbed is worth. ``s_a`` is a single point (DAC: a zero observation
+with an absorbing flag and a zero action), so its score is one logit ``ℓ_a``,
+and the binary cross-entropy's optimum on a single point is known exactly:
+with ``f_E`` and ``f_A`` the fractions of absorbing transitions in the expert's
+and the agent's data, ``−f_E·log σ(ℓ) − f_A·log(1 − σ(ℓ))`` is least at
+``ℓ_a = log(f_E / f_A)``. :meth:`AdversarialReward.update` sets ``ℓ_a`` to that
+optimum on the data it trains on (counts smoothed by ½, so that a side without
+absorbing transitions gives a finite logit) instead of approaching it by
+gradient steps: a lone scalar under Adam moves about ``lr`` per step, hundreds
+of updates too slow for a PPO run, and no Lipschitz constraint binds on one
+point. The agent never steps
+``s_a`` (PPO stops at the terminal transition, off-policy algorithms do not
+bootstrap past it), so the terminal transition carries the discounted value of
+staying absorbed::
+
+    r(s, a, s'_terminal) = r(ℓ(s, a, s')) + Σ_{k≥1} γ^k r(ℓ_a) = r(ℓ(s, a, s')) + γ/(1 − γ) · r(ℓ_a)
+
+with ``r(·)`` the reward form and ``γ`` the term's ``gamma`` (set it to the
+agent's discount). This is exactly the return that bootstrapping through
+``s_a`` (as DAC does with TD3) would add; an episode cut by a time limit is not
+absorbing and gets nothing extra. (Summed only up to a time limit ``T``
+instead of forever, the value would be ``γ(1 − γ^{T−t})/(1 − γ)·r(ℓ_a)``; the
+two differ by the factor ``γ^{T−t}``, under 2 % on CartPole with ``γ = 0.98``
+when 200 or more steps are left, and the term does not know ``t``.) The
+update's metrics log ``ℓ_a`` as ``absorbing_logit``. If nothing ever terminates (Pendulum,
+HalfCheetah), ``ℓ_a`` is never used and the reward and the discriminator's
+training are exactly those without absorbing states. AIRL keeps ``h(s_a) = 0``
+(the potential after a termination, as without absorbing states).
+
 Inputs are normalised by one running mean/std shared by expert and agent
 observations (initialised from all demonstrations, then updated with each
 agent batch in :meth:`update`, frozen in :meth:`compute`), so both sides go
@@ -71,11 +108,14 @@ class AdversarialReward(RewardTerm):
         inputs: what the discriminator (AIRL: ``g``) reads: ``"sa"``, ``"sas"``, ``"ss"``, ``"s"``.
         gp_weight, gp_target, gp_one_sided: the gradient penalty ``λ``, ``k`` and its one-sided form.
         hidden, layers: discriminator MLP size.
-        gamma: AIRL's shaping discount.
+        gamma: the agent's discount: AIRL's shaping ``γh(s') − h(s)`` and the absorbing state's value
+            ``γ/(1 − γ)·r(ℓ_a)`` added to terminal transitions.
+        absorbing: DAC's absorbing state after terminal transitions (see the module docs).
         lr, batch_size, epochs: discriminator training in :meth:`update` (Adam).
         history: agent transitions kept across updates to train on (0: only the latest batch);
             useful with off-policy agents whose update batches are small.
         normalize_obs: normalise observations by the shared running statistics.
+        demo_episodes: episodes rolled out when ``demos`` is a trained run's folder.
         seed: initialisation and sampling.
     """
 
@@ -96,6 +136,7 @@ class AdversarialReward(RewardTerm):
         hidden: int = 64,
         layers: int = 2,
         gamma: float = 0.99,
+        absorbing: bool = True,
         lr: float = 3e-4,
         batch_size: int = 128,
         epochs: int = 1,
@@ -121,6 +162,8 @@ class AdversarialReward(RewardTerm):
         check_at_least(1, hidden=hidden, layers=layers, batch_size=batch_size, epochs=epochs)
         check_at_least(0, history=history)
         check_positive(lr=lr)
+        if not 0.0 < gamma < 1.0:
+            raise ConfigError(f"adversarial gamma must be in (0, 1), got {gamma}")
         if gp_weight < 0 or gp_target < 0:
             raise ConfigError(f"gp_weight and gp_target must be >= 0, got {gp_weight} and {gp_target}")
         check_at_least(1, demo_episodes=demo_episodes)
@@ -135,7 +178,7 @@ class AdversarialReward(RewardTerm):
             self.demos = load_demos(demos)
         self.kind, self.lipschitz, self.reward_form, self.inputs = kind, lipschitz, reward, inputs
         self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
-        self.hidden, self.layers, self.gamma = hidden, layers, float(gamma)
+        self.hidden, self.layers, self.gamma, self.absorbing = hidden, layers, float(gamma), bool(absorbing)
         self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
         self.normalize_obs, self.seed = normalize_obs, seed
         self.net: Any = None
@@ -144,6 +187,7 @@ class AdversarialReward(RewardTerm):
         self._history: dict[str, np.ndarray] | None = None
         self._history_pos = 0
         self._history_size = 0
+        self.absorbing_logit = 0.0  # ℓ_a, set by update()
 
     # -- building -----------------------------------------------------------
     def bind(self, env: EnvInfo) -> None:
@@ -246,8 +290,23 @@ class AdversarialReward(RewardTerm):
             return np.logaddexp(0.0, logits)  # −log(1 − σ(ℓ)) = log(1 + e^ℓ)
         return -np.logaddexp(0.0, -logits)  # log σ(ℓ)
 
+    def absorbing_reward(self) -> float:
+        """``r(ℓ_a)``: the reward of one step in the absorbing state (0 when ``absorbing`` is off)."""
+        self._require_bound()
+        if not self.absorbing:
+            return 0.0
+        return float(self.reward_from_logits(np.array([self.absorbing_logit]))[0])
+
+    def rewards(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> np.ndarray:
+        """The agent's rewards: the reward form of the logits, plus ``γ/(1 − γ)·r(ℓ_a)`` on terminal transitions."""
+        r = self.reward_from_logits(self.logits(obs, acts, next_obs, terminated))
+        term = np.asarray(terminated, dtype=bool).reshape(-1)
+        if self.absorbing and term.any():
+            r = r + term * (self.gamma / (1.0 - self.gamma) * self.absorbing_reward())
+        return r
+
     def compute(self, batch: Transitions) -> np.ndarray:
-        return self.reward_from_logits(self.logits(batch.obs, batch.action, batch.next_obs, batch.terminated))
+        return self.rewards(batch.obs, batch.action, batch.next_obs, batch.terminated)
 
     def gradient_norms(self, obs: Any, acts: Any, next_obs: Any, terminated: Any | None = None) -> np.ndarray:
         """``‖∇ℓ‖`` of each row with respect to the discriminator's (normalised) inputs ``(s, a, s')``."""
@@ -303,6 +362,11 @@ class AdversarialReward(RewardTerm):
             self._fold_stats(np.concatenate([self._flat(batch.obs), self._flat(batch.next_obs)]))
         agent = self._remember(batch)
         n_agent = len(agent["obs"])
+        if self.absorbing:
+            self.absorbing_logit = absorbing_logit(
+                expert_terminals=int(self.demos.terminated.sum()), expert_steps=len(self.demos),
+                agent_terminals=int(agent["terminated"].sum()), agent_steps=n_agent,
+            )  # fmt: skip
         steps = max(1, math.ceil(batch.n / self.batch_size)) * self.epochs
         self.net.train()
         totals: dict[str, float] = {"loss": 0.0, "penalty": 0.0, "expert_accuracy": 0.0, "agent_accuracy": 0.0}
@@ -335,11 +399,14 @@ class AdversarialReward(RewardTerm):
                 for _ in range(SPECTRAL_REFRESH):
                     self.net(*xa)
         self.net.eval()
-        return {f"{self.name}_{k}": v / steps for k, v in totals.items()}
+        metrics = {f"{self.name}_{k}": v / steps for k, v in totals.items()}
+        if self.absorbing:
+            metrics[f"{self.name}_absorbing_logit"] = self.absorbing_logit
+        return metrics
 
     # -- state --------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"rng": self._rng.bit_generator.state}
+        state: dict[str, Any] = {"rng": self._rng.bit_generator.state, "absorbing_logit": self.absorbing_logit}
         if self.net is not None:
             state.update(
                 net=self.net.state_dict(),
@@ -356,6 +423,7 @@ class AdversarialReward(RewardTerm):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._rng.bit_generator.state = state["rng"]
+        self.absorbing_logit = float(state.get("absorbing_logit", 0.0))
         if "net" in state:
             self._require_bound()
             self.net.load_state_dict(state["net"])
@@ -370,3 +438,15 @@ class AdversarialReward(RewardTerm):
 
     def __repr__(self) -> str:
         return f"AdversarialReward(kind={self.kind!r}, lipschitz={self.lipschitz!r}, reward={self.reward_form!r})"
+
+
+def absorbing_logit(*, expert_terminals: int, expert_steps: int, agent_terminals: int, agent_steps: int) -> float:
+    """The cross-entropy-optimal logit of the absorbing state, ``log(f_E / f_A)``.
+
+    ``f = (terminals + ½) / (steps + terminals + 1)``: the fraction of absorbing
+    transitions (one per terminal transition) among a side's transitions, with
+    add-½ smoothing so that a side that never terminates gives a finite logit.
+    """
+    f_expert = (expert_terminals + 0.5) / (expert_steps + expert_terminals + 1.0)
+    f_agent = (agent_terminals + 0.5) / (agent_steps + agent_terminals + 1.0)
+    return float(np.log(f_expert / f_agent))

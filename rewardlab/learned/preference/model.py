@@ -20,8 +20,11 @@ import torch
 from rewardlab.config.registry import ConfigError
 from rewardlab.learned.networks import Normalization, PredictionNormalizer, RewardEnsemble
 from rewardlab.learned.preference.bradley_terry import bradley_terry_loss, preference_accuracy, segment_returns
+from rewardlab.learned.preference.surf import pseudo_label_loss, temporal_crop
 
 _LABEL_KEYS = ("inputs_1", "mask_1", "inputs_2", "mask_2", "labels")
+EARLY_STOP_TOL = 0.01  # an epoch "improves" when its mean loss falls by 1 % of the best so far
+PATIENCE = 2  # epochs without improvement before training stops
 
 
 class PreferenceModel:
@@ -31,9 +34,15 @@ class PreferenceModel:
         observation_space, action_space: the env's spaces.
         features, members, hidden, layers: the networks (see :class:`~rewardlab.learned.networks.RewardEnsemble`).
         lr: Adam learning rate.
-        epochs: passes over all labels per :meth:`train` call.
+        epochs: passes over all labels per :meth:`train` call (at most, with ``early_stop``).
         batch_size: pairs per gradient step.
         bootstrap: train each member on its own bootstrap resample of the labels.
+        early_stop: stop a :meth:`train` call once the loss stops falling (see there).
+        pseudo_labels: SURF's weight ``λ`` of the loss on confident pseudo-labels of unlabelled pairs
+            (0: off; see :mod:`~rewardlab.learned.preference.surf`).
+        pseudo_threshold: SURF's confidence ``τ``.
+        pseudo_ratio: unlabelled pairs per labelled pair in a gradient step.
+        crop: SURF's temporal cropping: segments of a labelled pair cut by up to ``crop`` steps (0: off).
         normalize: output normalisation (``scale``, ``center``, ``none``).
         seed: initialisation and resampling.
     """
@@ -51,6 +60,11 @@ class PreferenceModel:
         epochs: int = 20,
         batch_size: int = 64,
         bootstrap: bool = True,
+        early_stop: bool = True,
+        pseudo_labels: float = 0.0,
+        pseudo_threshold: float = 0.99,
+        pseudo_ratio: int = 4,
+        crop: int = 0,
         normalize: Normalization = "scale",
         seed: int = 0,
     ) -> None:
@@ -62,7 +76,16 @@ class PreferenceModel:
         )  # fmt: skip
         self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=lr)
         self.normalizer = PredictionNormalizer(normalize)
-        self.epochs, self.batch_size, self.bootstrap = epochs, batch_size, bootstrap
+        self.epochs, self.batch_size, self.bootstrap, self.early_stop = epochs, batch_size, bootstrap, early_stop
+        if pseudo_labels < 0 or not 0.5 <= pseudo_threshold < 1 or pseudo_ratio < 1 or crop < 0:
+            raise ConfigError(
+                f"pseudo_labels must be >= 0, pseudo_threshold in [0.5, 1), pseudo_ratio >= 1 and crop >= 0, got "
+                f"{pseudo_labels}, {pseudo_threshold}, {pseudo_ratio}, {crop}"
+            )
+        self.pseudo_labels, self.pseudo_threshold = float(pseudo_labels), float(pseudo_threshold)
+        self.pseudo_ratio, self.crop = int(pseudo_ratio), int(crop)
+        self.epochs_run = 0
+        self._tensors: dict[str, torch.Tensor] | None = None
         self.rng = np.random.default_rng(seed)
         self.labels: dict[str, np.ndarray] = {}
         self.fast = self.ensemble.numpy_path()
@@ -119,39 +142,87 @@ class PreferenceModel:
             self.labels = {k: np.concatenate([self.labels[k], new[k]]) for k in _LABEL_KEYS}
         else:
             self.labels = new
+        self._tensors = None
         return int(keep.sum())
 
-    def train(self, epochs: int | None = None) -> dict[str, float]:
-        """Fit every member to all labels with the Bradley–Terry loss; return loss and accuracy on the labels."""
+    def train(self, epochs: int | None = None, *, unlabelled: Sequence[np.ndarray] | None = None) -> dict[str, float]:
+        """Fit every member to all labels with the Bradley–Terry loss; return loss and accuracy on the labels.
+
+        At most ``epochs`` passes over the labels; with ``early_stop`` the passes
+        end once the epoch's mean loss has not fallen by ``1 %`` of the best so
+        far for ``PATIENCE`` passes in a row (the members start from their
+        previous weights, so a few new labels rarely need many passes).
+        Both segments of every pair go through the ensemble in one forward pass.
+        ``unlabelled``: ``(inputs_1, mask_1, inputs_2, mask_2)`` of unlabelled
+        pairs for SURF's pseudo-labels (used when ``pseudo_labels > 0``).
+        """
         n = self.n_labels
         if n == 0:
             return {}
-        data = {k: torch.from_numpy(v) for k, v in self.labels.items()}
+        data = self._label_tensors()
         members = self.ensemble.n_members
         if self.bootstrap:
             counts = np.stack([np.bincount(self.rng.integers(0, n, n), minlength=n) for _ in range(members)])
         else:
             counts = np.ones((members, n))
         weights = torch.from_numpy(counts.astype(np.float32))
+        pool = None
+        if self.pseudo_labels > 0 and unlabelled is not None and len(unlabelled[0]):
+            pool = [torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in unlabelled]
         self.ensemble.train()
-        losses = []
+        losses: list[float] = []
+        best, stale, passes = float("inf"), 0, 0
         for _ in range(epochs or self.epochs):
             order = torch.from_numpy(self.rng.permutation(n))
+            epoch_losses = []
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
-                r1 = segment_returns(self.ensemble(data["inputs_1"][idx]), data["mask_1"][idx])
-                r2 = segment_returns(self.ensemble(data["inputs_2"][idx]), data["mask_2"][idx])
                 w = weights[:, idx]
                 if float(w.sum()) == 0:
                     continue
-                loss = bradley_terry_loss(r1, r2, data["labels"][idx], weights=w)
+                b = len(idx)
+                m1, m2 = data["mask_1"][idx], data["mask_2"][idx]
+                if self.crop:
+                    c1, c2 = temporal_crop(m1.numpy(), m2.numpy(), cut=self.crop, rng=self.rng)
+                    m1, m2 = torch.from_numpy(c1), torch.from_numpy(c2)
+                parts, masks = [data["inputs_1"][idx], data["inputs_2"][idx]], [m1, m2]
+                if pool is not None:
+                    u = torch.from_numpy(self.rng.integers(0, len(pool[0]), self.pseudo_ratio * b))
+                    parts += [pool[0][u], pool[2][u]]
+                    masks += [pool[1][u], pool[3][u]]
+                returns = segment_returns(self.ensemble(torch.cat(parts)), torch.cat(masks))  # one pass
+                r1, r2 = returns[:, :b], returns[:, b : 2 * b]
+                labelled = bradley_terry_loss(r1, r2, data["labels"][idx], weights=w)
+                loss = labelled
+                if pool is not None:
+                    nu = self.pseudo_ratio * b
+                    u1, u2 = returns[:, 2 * b : 2 * b + nu], returns[:, 2 * b + nu :]
+                    loss = loss + self.pseudo_labels * pseudo_label_loss(u1, u2, threshold=self.pseudo_threshold)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
-                losses.append(loss.item() / members)
+                epoch_losses.append(labelled.item() / members)
+            passes += 1
+            losses += epoch_losses
+            if self.early_stop and epoch_losses:
+                mean = float(np.mean(epoch_losses))
+                if mean < best * (1.0 - EARLY_STOP_TOL):
+                    best, stale = mean, 0
+                else:
+                    stale += 1
+                    if stale >= PATIENCE:
+                        break
         self.ensemble.eval()
         self.fast = self.ensemble.numpy_path()
-        return {"bt_loss": float(np.mean(losses)) if losses else float("nan"), **self.evaluate()}
+        self.epochs_run += passes
+        return {"bt_loss": float(np.mean(losses)) if losses else float("nan"), "bt_epochs": float(passes),
+                **self.evaluate()}  # fmt: skip
+
+    def _label_tensors(self) -> dict[str, torch.Tensor]:
+        """The labels as torch tensors (views of the numpy arrays, made again only after labels were added)."""
+        if self._tensors is None:
+            self._tensors = {k: torch.from_numpy(v) for k, v in self.labels.items()}
+        return self._tensors
 
     def evaluate(self) -> dict[str, float]:
         """Mean Bradley–Terry loss and accuracy (strict labels) of the members on all labels."""
@@ -184,5 +255,6 @@ class PreferenceModel:
         self.normalizer.load_state_dict(state["normalizer"])
         self.rng.bit_generator.state = state["rng"]
         self.labels = {k: np.asarray(v) for k, v in state["labels"].items()}
+        self._tensors = None
         self.ensemble.eval()
         self.fast = self.ensemble.numpy_path()

@@ -14,6 +14,7 @@ import hashlib
 import io
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +112,17 @@ class LabelStore:
 
     def dataset(self) -> dict[str, np.ndarray]:
         """Every answered pair that is not a skip, as training arrays (``inputs_1``, ``mask_1``, ..., ``labels``)."""
+        return self.labelled(exclude=())[1]
+
+    def labelled(self, *, exclude: Collection[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+        """``(keys, training arrays)`` of the answered pairs that are not skips and not in ``exclude``, as asked."""
         rows = self._db.execute(
-            "SELECT answer, data FROM pairs WHERE answer IS NOT NULL AND answer != 'skip' ORDER BY seq"
+            "SELECT key, answer, data FROM pairs WHERE answer IS NOT NULL AND answer != 'skip' ORDER BY seq"
         ).fetchall()
+        rows = [row for row in rows if row[0] not in exclude]
         if not rows:
-            return {}
-        loaded = [dict(np.load(io.BytesIO(data))) for _, data in rows]
+            return [], {}
+        loaded = [dict(np.load(io.BytesIO(data))) for _, _, data in rows]
         out: dict[str, Any] = {k: np.stack([d[k] for d in loaded]) for k in loaded[0]}
-        out["labels"] = np.array([ANSWERS[a] for a, _ in rows])
-        return out
+        out["labels"] = np.array([ANSWERS[a] for _, a, _ in rows])
+        return [key for key, _, _ in rows], out

@@ -30,6 +30,7 @@ as soon as it is given, so a session can stop and resume.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,69 @@ def prompt_answer(clip: Path, index: int, total: int) -> str:
         print(f"  unknown answer {reply!r}; valid: l, r, e, s (or left, right, equal, skip)")
 
 
+class RecordedAnswers:
+    """Answers read from a text file, one per line (``l``/``r``/``e``/``s`` or the words; ``#`` starts a comment).
+
+    Given as ``ask`` to a :class:`HumanTeacher` (``teacher: {human: {answers: FILE}}``), they answer the pairs in
+    the order asked: a labelling session recorded earlier, or a script standing in for a person. ``start``
+    answers are passed over (the teacher starts after the answers its label store already holds).
+    """
+
+    def __init__(self, path: str | Path, *, start: int = 0) -> None:
+        self.path = Path(path)
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError as err:
+            raise ConfigError(f"cannot read pre-recorded answers {str(path)!r}: {err.strerror or err}") from err
+        self.answers: list[str] = []
+        for number, line in enumerate(lines, 1):
+            word = line.split("#", 1)[0].strip().lower()
+            if not word:
+                continue
+            word = SHORT_ANSWERS.get(word, word)
+            if word not in ANSWERS:
+                raise ConfigError(
+                    f"{str(path)!r} line {number}: unknown answer {line.strip()!r}; valid: l, r, e, s "
+                    "(or left, right, equal, skip)"
+                )
+            self.answers.append(word)
+        self.used = start
+
+    def __call__(self, clip: Path, index: int, total: int) -> str:
+        if self.used >= len(self.answers):
+            raise ConfigError(
+                f"the pre-recorded answers in {str(self.path)!r} ran out after {self.used}; add lines, or label "
+                "the rest on a terminal (the answers given so far are in the label store)"
+            )
+        self.used += 1
+        return self.answers[self.used - 1]
+
+
+def check_can_ask(spec: Any) -> None:
+    """Raise :class:`ConfigError` (one line) when a ``human`` teacher spec would ask on a terminal that is not there.
+
+    Run before any env starts: a run that cannot be labelled fails at once, not at its first query.
+    """
+    options = next(iter(spec.values())) if isinstance(spec, dict) and len(spec) == 1 else {}
+    options = options if isinstance(options, dict) else {}
+    if options.get("answers") is not None:
+        RecordedAnswers(options["answers"])  # readable and valid now, not at the first query
+        return
+    if options.get("ask") is not None:
+        return
+    stdin = sys.stdin
+    try:
+        interactive = stdin is not None and not stdin.closed and stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        interactive = False
+    if not interactive:
+        raise ConfigError(
+            "teacher: human asks on the terminal, but stdin is not interactive; label from a terminal, in a notebook "
+            "(rewardlab.learned.preference.widget.PreferenceWidget), or give pre-recorded answers: "
+            "teacher: {human: {answers: answers.txt}} (one of l, r, e, s per line)"
+        )
+
+
 class HumanTeacher(Teacher):
     """A person who watches the two segments side by side and answers left, right, equal or skip.
 
@@ -182,6 +246,7 @@ class HumanTeacher(Teacher):
             :class:`~rewardlab.learned.preference.widget.PreferenceWidget` instead.
         clip_dir: where clips are written (default: ``clips/`` beside the store).
         fps: clip frame rate.
+        answers: a file of pre-recorded answers (see :class:`RecordedAnswers`), used in place of ``ask``.
     """
 
     needs_frames = True
@@ -193,8 +258,11 @@ class HumanTeacher(Teacher):
         ask: Callable[[Path, int, int], str] | None = None,
         clip_dir: str | Path | None = None,
         fps: int = 10,
+        answers: str | Path | None = None,
     ) -> None:
         self.store = store
+        if ask is None and answers is not None:
+            ask = RecordedAnswers(answers, start=store.counts()["answered"])
         self.ask = ask or prompt_answer
         self.clip_dir = Path(clip_dir) if clip_dir is not None else Path(store.path).parent / "clips"
         self.fps = fps
@@ -247,5 +315,5 @@ def make_teacher(spec: Any, *, store: Any = None, seed: int = 0) -> Teacher:
         try:
             return HumanTeacher(store, **options)
         except TypeError as err:
-            raise ConfigError(f"human teacher: {err}; valid: clip_dir, fps") from err
+            raise ConfigError(f"human teacher: {err}; valid: clip_dir, fps, answers") from err
     raise ConfigError(f"unknown teacher {name!r}; valid: 'oracle', 'human'")

@@ -20,14 +20,17 @@ off-policy algorithm ``rewardlab train`` relabels the replay buffer after each u
 State (networks, optimiser, normaliser, labels, counters, random streams)
 survives the run through ``state_dict``; a human teacher's answers also live in
 an SQLite label store (``labels.sqlite`` in the run folder), so a labelling
-session resumes after a stop or crash.
+session resumes after a stop or crash. The model learns from every answer in the
+store: at its first update a term (new, or resumed from a checkpoint older than the
+last answers) adds the stored answers it does not hold yet, and a pair the store
+already answered is never asked again nor counted twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +42,9 @@ from rewardlab.learned.networks import NORMALIZATIONS, Normalization
 from rewardlab.learned.preference.queries import SELECTIONS, select_queries
 from rewardlab.learned.preference.segments import SegmentSampler
 from rewardlab.learned.preference.store import LABEL_STORE_FILE, LabelStore
-from rewardlab.learned.preference.teachers import Queries, Teacher, make_teacher
+from rewardlab.learned.preference.teachers import Queries, Teacher, check_can_ask, make_teacher
+
+UNLABELLED_PAIRS = 512  # SURF's pool per training call
 
 
 class PreferenceReward(RewardTerm):
@@ -52,8 +57,11 @@ class PreferenceReward(RewardTerm):
         budget: total pairs asked over the run (skipped ones count).
         selection: ``uniform``, ``disagreement`` or ``entropy``.
         candidates: candidate pairs per asked pair (for ``disagreement``/``entropy``).
-        features, members, hidden, layers, lr, epochs, batch_size, bootstrap, normalize:
+        features, members, hidden, layers, lr, epochs, batch_size, bootstrap, early_stop, normalize:
             the reward model (see :class:`~rewardlab.learned.preference.model.PreferenceModel`).
+        pseudo_labels, pseudo_threshold, pseudo_ratio, crop: SURF (Park et al. 2022): confident
+            pseudo-labels on up to ``UNLABELLED_PAIRS`` unlabelled pairs cut from the latest rollouts, and
+            temporal cropping (see :mod:`~rewardlab.learned.preference.surf`); off by default.
         store: label store path for a human teacher (default: ``labels.sqlite`` in the run folder).
         frame_size: ``(width, height)`` of the frames a human teacher sees.
         seed: networks, sampling and the oracle's noise.
@@ -69,7 +77,7 @@ class PreferenceReward(RewardTerm):
         segment_length: int = 25,
         queries_per_update: int = 10,
         budget: int = 200,
-        selection: str = "disagreement",
+        selection: Literal["uniform", "disagreement", "entropy"] = "disagreement",
         candidates: int = 5,
         features: Sequence[str] = ("obs", "action"),
         members: int = 3,
@@ -79,6 +87,11 @@ class PreferenceReward(RewardTerm):
         epochs: int = 20,
         batch_size: int = 64,
         bootstrap: bool = True,
+        early_stop: bool = True,
+        pseudo_labels: float = 0.0,
+        pseudo_threshold: float = 0.99,
+        pseudo_ratio: int = 4,
+        crop: int = 0,
         normalize: Normalization = "scale",
         store: str | None = None,
         frame_size: Sequence[int] = (160, 120),
@@ -101,7 +114,8 @@ class PreferenceReward(RewardTerm):
         self.selection, self.candidates = selection, candidates
         self.model_options = dict(
             features=tuple(features), members=members, hidden=hidden, layers=layers, lr=lr, epochs=epochs,
-            batch_size=batch_size, bootstrap=bootstrap, normalize=normalize, seed=seed,
+            batch_size=batch_size, bootstrap=bootstrap, early_stop=early_stop, pseudo_labels=pseudo_labels,
+            pseudo_threshold=pseudo_threshold, pseudo_ratio=pseudo_ratio, crop=crop, normalize=normalize, seed=seed,
         )  # fmt: skip
         self.store_path = store
         self.frame_size = tuple(int(v) for v in frame_size)
@@ -112,6 +126,8 @@ class PreferenceReward(RewardTerm):
         self.model: Any = None
         self.sampler: SegmentSampler | None = None
         self.teacher: Teacher | None = teacher if isinstance(teacher, Teacher) else None
+        self.label_keys: set[str] = set()  # label store keys of the answers the model holds
+        self._synced = False  # stored answers added to the model in this session
         self._wants_frames = _is_human(teacher) or bool(getattr(teacher, "needs_frames", False))
 
     @property
@@ -140,6 +156,29 @@ class PreferenceReward(RewardTerm):
                 store = LabelStore(path)
             self.teacher = make_teacher(self.teacher_spec, store=store, seed=self.seed + 11)
 
+    def check_teacher(self) -> None:
+        """Raise :class:`ConfigError` when the teacher cannot answer here (a ``human`` with no terminal)."""
+        if self.teacher is None and _is_human(self.teacher_spec):
+            check_can_ask(self.teacher_spec)
+
+    def _store(self) -> Any:
+        """The teacher's label store, if it has one."""
+        return getattr(self.teacher, "store", None)
+
+    def _sync_store(self) -> int:
+        """Add the store's answers the model does not hold yet (given after the last checkpoint, or by an
+        earlier start of the run); return how many labels were added."""
+        self._synced = True
+        store = self._store()
+        if store is None:
+            return 0
+        keys, data = store.labelled(exclude=self.label_keys)
+        if not keys or "inputs_1" not in data:
+            return 0
+        self.label_keys.update(keys)
+        return self.model.add_labels(data["inputs_1"], data["mask_1"], data["inputs_2"], data["mask_2"],
+                                     data["labels"])  # fmt: skip
+
     def _require_model(self) -> Any:
         if self.model is None:
             raise RuntimeError(f"reward term {self.name!r} is not bound to an env yet (bind(EnvInfo) first)")
@@ -155,22 +194,42 @@ class PreferenceReward(RewardTerm):
         self.sampler.add(x, batch.reward, batch.terminated, batch.truncated, batch.frames)
         self.updates += 1
         metrics: dict[str, float] = {}
+        kept = 0 if self._synced else self._sync_store()
         n_ask = min(self.queries_per_update, self.budget - self.asked)
         if n_ask > 0:
             queries = self._queries(n_ask)
             if queries is not None:
+                store = self._store()
+                if store is not None:
+                    queries.keys = store.keys_for(queries)
                 labels = self.teacher.answer(queries)
                 self.asked += queries.n
-                kept = model.add_labels(queries.inputs_1, queries.mask_1, queries.inputs_2, queries.mask_2, labels)
-                metrics["new_labels"] = float(kept)
-                if kept:
-                    metrics.update(model.train())
+                if store is not None:  # answers the model already holds (from the store) are not added twice
+                    held = np.array([key in self.label_keys for key in queries.keys], dtype=bool)
+                    self.label_keys.update(k for k, label in zip(queries.keys, labels) if not np.isnan(label))
+                    labels = np.where(held, np.nan, labels)
+                added = model.add_labels(queries.inputs_1, queries.mask_1, queries.inputs_2, queries.mask_2, labels)
+                metrics["new_labels"] = float(added)
+                kept += added
+        if kept:
+            metrics.update(model.train(unlabelled=self._unlabelled()))
         if "label_accuracy" not in metrics:
             metrics.update(model.evaluate())
         model.refresh_normalizer(x)
         metrics["labels"] = float(model.n_labels)
         metrics["queries_asked"] = float(self.asked)
         return metrics
+
+    def _unlabelled(self) -> tuple[np.ndarray, ...] | None:
+        """Unlabelled segment pairs of the latest rollouts for SURF's pseudo-labels (``None`` when off)."""
+        if not self.model_options["pseudo_labels"]:
+            return None
+        seg = self.sampler.sample(2 * UNLABELLED_PAIRS, self.rng)
+        if not seg or len(seg["mask"]) < 2:
+            return None
+        half = len(seg["mask"]) // 2
+        x, mask = seg["inputs"], seg["mask"]
+        return x[:half], mask[:half], x[half : 2 * half], mask[half : 2 * half]
 
     def _queries(self, n_ask: int) -> Queries | None:
         """Sample candidate pairs from the latest rollouts and select ``n_ask`` of them."""
@@ -208,6 +267,8 @@ class PreferenceReward(RewardTerm):
             state["teacher"] = self.teacher.state_dict()
         if self.sampler is not None:
             state["segments"] = self.sampler.state_dict()
+        if self._store() is not None:
+            state["label_keys"] = sorted(self.label_keys)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -219,6 +280,12 @@ class PreferenceReward(RewardTerm):
             self.teacher.load_state_dict(state["teacher"])
         if "segments" in state and self.sampler is not None:
             self.sampler.load_state_dict(state["segments"])
+        self.label_keys = set(state.get("label_keys", ()))
+        store = self._store()
+        if "label_keys" not in state and store is not None and self.model is not None:
+            # written before keys were saved: the model's labels are the store's first answers
+            self.label_keys = set(store.labelled(exclude=())[0][: self.model.n_labels])
+        self._synced = False
 
     def __repr__(self) -> str:
         return f"PreferenceReward(teacher={self.teacher_spec!r}, budget={self.budget})"

@@ -1,0 +1,255 @@
+"""rewardlab's QD search beside pyribs' own MAP-Elites and CMA-ME loops, in pyribs' MountainCar setting.
+
+Setting: MountainCarContinuous-v0, a linear policy (the observation scaled to [-1, 1] plus a bias, through
+tanh to the force: 3 parameters), a 20×20 ``GridArchive`` over (minimum position, maximum position) reached in
+the episode, ``--evals`` evaluations per run (one episode each, every one from its own start), QD score
+``Σ (return − offset)`` over filled cells with the fixed offset ``--offset`` (-100: the lowest return a
+999-step episode can have). The same batch per iteration (``--batch``) for everyone.
+
+* ``pyribs_me``: pyribs' ``GridArchive`` + ``GaussianEmitter`` (σ = ``--sigma``) + ``Scheduler``, each
+  solution rolled out in a plain single-process loop (``env.reset()``, policy, ``env.step`` until the episode
+  ends), the env seeded once with the run seed;
+* ``pyribs_cma_me``: pyribs' CMA-ME, ``--cma-emitters`` ``EvolutionStrategyEmitter`` (``2imp`` ranking,
+  ``filter`` selection, restart on no improvement) sharing the batch, same loop;
+* ``rl_map_elites``, ``rl_cma_me``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
+  ``minmax:position`` descriptor (scaled by the observation bounds [-1.2, 0.6]: the same grid), batched
+  rollouts (``n_envs`` envs stepping their own policies together), a start per evaluation;
+* ``rl_map_elites_fixed``: rewardlab's MAP-Elites with ``starts="fixed"`` (every evaluation from the run
+  seed's one start: the behaviour before this benchmark), to show what a start per evaluation changes.
+
+Reported per algorithm: mean and 95% t-interval over seeds of coverage, QD score, best return and evals/s
+(wall time of the whole search: ask, rollouts, tell). Runs of one seed go one after the other in one
+process, so evals/s ratios are side by side. Seed 0's archives are drawn side by side.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --seeds 3 --evals 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ENV_ID = "MountainCarContinuous-v0"
+RANGES = [(-1.2, 0.6), (-1.2, 0.6)]
+HERE = Path(__file__).parent
+ALGOS = (
+    "pyribs_me",
+    "pyribs_cma_me",
+    "rl_map_elites",
+    "rl_map_elites_fixed",
+    "rl_cma_me",
+    "rl_novelty",
+    "rl_serene",
+)
+
+
+def ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()), float("nan")
+    return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, object]:
+    """pyribs' own loop: ask a batch, roll each solution out in one env, tell."""
+    import gymnasium as gym
+    from ribs.archives import GridArchive
+    from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter
+    from ribs.schedulers import Scheduler
+
+    env = gym.make(ENV_ID)
+    low, high = env.observation_space.low.astype(np.float64), env.observation_space.high.astype(np.float64)
+    act_low, act_high = float(env.action_space.low[0]), float(env.action_space.high[0])
+    archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=RANGES, qd_score_offset=args.offset, seed=seed)
+    x0 = np.zeros(3)
+    if algo == "pyribs_me":
+        emitters = [GaussianEmitter(archive, sigma=args.sigma, x0=x0, batch_size=args.batch, seed=seed + 1)]
+    else:
+        per = args.batch // args.cma_emitters
+        emitters = [
+            EvolutionStrategyEmitter(archive, x0=x0, sigma0=args.sigma, ranker="2imp", batch_size=per, seed=seed + e)
+            for e in range(1, args.cma_emitters + 1)
+        ]
+    scheduler = Scheduler(archive, emitters)
+    env.reset(seed=seed)
+    evals = steps = 0
+    start = time.perf_counter()
+    while evals < args.evals:
+        solutions = scheduler.ask()
+        objectives, measures = np.empty(len(solutions)), np.empty((len(solutions), 2))
+        for i, w in enumerate(solutions):
+            obs, _ = env.reset()
+            total, lowest, highest = 0.0, obs[0], obs[0]
+            while True:
+                x = 2.0 * (obs - low) / (high - low) - 1.0
+                force = act_low + (np.tanh(w[0] * x[0] + w[1] * x[1] + w[2]) + 1.0) * 0.5 * (act_high - act_low)
+                obs, reward, terminated, truncated, _ = env.step(np.array([force], dtype=np.float32))
+                total += reward
+                steps += 1
+                lowest, highest = min(lowest, obs[0]), max(highest, obs[0])
+                if terminated or truncated:
+                    break
+            objectives[i], measures[i] = total, (lowest, highest)
+        scheduler.tell(objectives, measures)
+        evals += len(solutions)
+    seconds = time.perf_counter() - start
+    return summarise(algo, seed, archive, evals, steps, seconds, args.offset), archive
+
+
+def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, object]:
+    """rewardlab's search driven iteration by iteration (no files written per iteration)."""
+    from rewardlab.qd.search import QDSearch, SearchConfig
+
+    name = algo.removeprefix("rl_").removesuffix("_fixed")
+    config = SearchConfig(
+        env_id=ENV_ID,
+        descriptor="minmax:position",
+        algo=name,
+        batch_size=args.batch if name != "cma_me" else args.batch // args.cma_emitters,
+        emitters=args.cma_emitters if name == "cma_me" else 1,
+        sigma=args.sigma,
+        cells=20,
+        seed=seed,
+        qd_offset=args.offset,
+        starts="fixed" if algo.endswith("_fixed") else "each",
+        n_envs=args.batch,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        search = QDSearch(config, tmp)
+        evaluator = search.evaluator()
+        start = time.perf_counter()
+        while search.evaluations < args.evals:
+            search.step(evaluator)
+        seconds = time.perf_counter() - start
+        evaluator.close()
+    archive = in_positions(search.result)
+    return summarise(algo, seed, archive, search.evaluations, search.env_steps, seconds, args.offset), archive
+
+
+def in_positions(result: object) -> object:
+    """rewardlab's [0, 1]-scaled archive as a GridArchive in position units (for plotting beside pyribs')."""
+    from ribs.archives import GridArchive
+
+    data = result.data(["solution", "objective", "measures"])  # type: ignore[attr-defined]
+    archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=RANGES)
+    if len(data["objective"]):
+        archive.add(data["solution"], data["objective"], data["measures"] * 1.8 - 1.2)
+    return archive
+
+
+def summarise(algo: str, seed: int, archive: object, evals: int, steps: int, seconds: float, offset: float) -> dict:
+    objectives = archive.data("objective")  # type: ignore[attr-defined]
+    return {
+        "algo": algo,
+        "seed": seed,
+        "coverage": len(objectives) / 400,
+        "qd_score": float(np.sum(objectives - offset)),
+        "best_return": float(objectives.max()) if len(objectives) else float("nan"),
+        "evals": evals,
+        "env_steps": steps,
+        "seconds": seconds,
+        "evals_per_s": evals / seconds,
+        "steps_per_s": steps / seconds,
+    }
+
+
+def plot(archives: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ribs.visualize import grid_archive_heatmap
+
+    fig, axes = plt.subplots(1, len(archives), figsize=(4.0 * len(archives), 3.6))
+    for ax, (algo, archive) in zip(np.atleast_1d(axes), archives.items()):
+        grid_archive_heatmap(archive, ax=ax, vmin=-100, vmax=100)
+        ax.set_title(f"{algo} (seed 0)")
+        ax.set_xlabel("min position")
+        ax.set_ylabel("max position")
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+
+
+def warm_up() -> None:
+    """Compile ribs' numba CMA-ES once before any timing (both sides use it; the first would pay alone)."""
+    from ribs.archives import GridArchive
+    from ribs.emitters import EvolutionStrategyEmitter
+
+    archive = GridArchive(solution_dim=3, dims=[2, 2], ranges=RANGES)
+    emitter = EvolutionStrategyEmitter(archive, x0=np.zeros(3), sigma0=0.5, batch_size=4, seed=0)
+    solutions = emitter.ask()
+    emitter.tell(solutions, np.zeros(4), np.zeros((4, 2)), archive.add(solutions, np.zeros(4), np.zeros((4, 2))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algos", default=",".join(ALGOS))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--evals", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=40, help="evaluations per iteration")
+    parser.add_argument("--cma-emitters", type=int, default=5, help="CMA-ME emitters sharing the batch")
+    parser.add_argument("--sigma", type=float, default=0.5)
+    parser.add_argument("--offset", type=float, default=-100.0)
+    parser.add_argument("--out", default=str(HERE / "results" / "qd_vs_pyribs"))
+    args = parser.parse_args()
+    algos = args.algos.split(",")
+    unknown = sorted(set(algos) - set(ALGOS))
+    if unknown:
+        parser.error(f"unknown algorithms {unknown}; valid: {list(ALGOS)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    warm_up()
+    runs, archives = [], {}
+    for seed in range(args.seeds):
+        for algo in algos:
+            run = pyribs_run if algo.startswith("pyribs") else rewardlab_run
+            row, archive = run(algo, seed, args)
+            runs.append(row)
+            if seed == 0:
+                archives[algo] = archive
+            print(
+                f"{algo:<20} seed {seed}: coverage {row['coverage']:.3f}  QD {row['qd_score']:9.1f}  "
+                f"best {row['best_return']:6.1f}  {row['evals_per_s']:6.1f} evals/s  {row['steps_per_s']:7.0f} "
+                f"steps/s",
+                flush=True,
+            )
+            (out / "runs.json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1))
+    base = "pyribs_me" if "pyribs_me" in algos else algos[0]
+    print(
+        f"\n{ENV_ID}, 20x20 over (min, max position), {args.evals} evaluations, {args.seeds} seeds, offset "
+        f"{args.offset}: mean ± 95% CI; speed ratio = evals/s over {base}'s in the same seed's run"
+    )
+    print("| algorithm | coverage | QD score | best return | evals/s | evals/s ÷ " + base + " |")
+    print("|---|---|---|---|---|---|")
+    summary = {}
+    for algo in algos:
+        mine = [r for r in runs if r["algo"] == algo]
+        ratio = [
+            r["evals_per_s"] / b["evals_per_s"]
+            for r in mine
+            for b in runs
+            if b["algo"] == base and b["seed"] == r["seed"]
+        ]
+        cells = {key: ci95([r[key] for r in mine]) for key in ("coverage", "qd_score", "best_return", "evals_per_s")}
+        cells["ratio"] = ci95(ratio)
+        summary[algo] = cells
+        c = cells
+        print(
+            f"| {algo} | {c['coverage'][0]:.3f} ± {c['coverage'][1]:.3f} | {c['qd_score'][0]:.0f} ± "
+            f"{c['qd_score'][1]:.0f} | {c['best_return'][0]:.1f} ± {c['best_return'][1]:.1f} | "
+            f"{c['evals_per_s'][0]:.1f} ± {c['evals_per_s'][1]:.1f} | {c['ratio'][0]:.2f} ± {c['ratio'][1]:.2f} |"
+        )
+    (out / "results.json").write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+    plot(archives, out / "archives.png")
+    print(f"saved {out / 'results.json'} and {out / 'archives.png'}")
+
+
+if __name__ == "__main__":
+    main()
