@@ -11,9 +11,9 @@ Stacks, all over ``rl.make_vec_env(env, 8)`` stepping the same pre-drawn random 
 * ``3 terms, no step info`` -- the same with ``step_info=False``, as ``rewardlab train`` wraps its envs
   (episode sums only, no per-env ``info["rewardlab"]`` views).
 
-Raw steps: rounds alternate between the stacks and time CPU time of this process (not wall
-time), so load from other jobs hits all alike; each round's time is divided by the raw time of
-the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
+Raw steps: within each round the stacks take turns every 100 steps (order alternating), timing CPU
+time of this process (not wall time), so load from other jobs hits all alike; each round's time is
+divided by the raw time of the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
 ``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters),
 CPU time of ``learn`` divided by the raw stack's, median over ``--e2e-rounds`` (after 20 warm-up steps:
 numba compiles a built-in potential on its first call, 0.2–0.6 s once per process).
@@ -138,7 +138,12 @@ def time_steps(venv: Any, actions: np.ndarray) -> float:
     return time.process_time() - start
 
 
-def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, dict[str, float]]:
+def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int, chunk: int = 100) -> dict[str, dict[str, float]]:
+    """CPU time of ``steps`` vector steps through each stack, per round; stacks take turns every ``chunk`` steps.
+
+    Fine interleaving puts load from other jobs on every stack alike within a round (whole rounds of one
+    stack after another let a burst of load land on one of them).
+    """
     venvs = stacks(env_id, n_envs)
     space = venvs["raw"].action_space
     rng = np.random.default_rng(0)
@@ -149,10 +154,21 @@ def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, 
     for venv in venvs.values():
         time_steps(venv, actions[:200])  # compile the numba kernels before timing
     times: dict[str, list[float]] = {name: [] for name in venvs}
+    names = list(venvs)
     for r in range(rounds):
-        names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
+        spent = dict.fromkeys(names, 0.0)
+        for venv in venvs.values():
+            venv.reset()
+        for c, start in enumerate(range(0, steps, chunk)):
+            block = actions[start : start + chunk]
+            for name in names if (r + c) % 2 == 0 else names[::-1]:
+                step = venvs[name].step
+                begin = time.process_time()
+                for a in block:
+                    step(a)
+                spent[name] += time.process_time() - begin
         for name in names:
-            times[name].append(time_steps(venvs[name], actions))
+            times[name].append(spent[name])
     for venv in venvs.values():
         venv.close()
     raw = times["raw"]
