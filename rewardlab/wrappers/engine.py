@@ -161,6 +161,10 @@ class RewardEngine:
         #: the last step's weighted components ``(k, n_envs)`` (rows as :attr:`names`) and totals ``(n_envs,)``
         self.last_values: np.ndarray | None = None
         self.last_total: np.ndarray | None = None
+        #: the infos list of the last step, and the ``info["rewardlab_episode"]`` dicts written into it (env
+        #: order; empty when no episode ended): a logger reads them without scanning every env's info
+        self.last_infos: Sequence[dict] | None = None
+        self.last_episodes: Sequence[dict] = ()
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
         self._warned: set[str] = set()
@@ -239,13 +243,15 @@ class RewardEngine:
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
         self.last_values, self.last_total = values, total
-        infos = batch.infos
+        self.last_infos = infos = batch.infos
         if self.step_info:
             step = _StepArrays(self._index, values, extrinsic, total)
             for i, info in enumerate(infos):
                 info[STEP_KEY] = _new_tuple(StepRewards, (step, i))
         if n_ended:
             self._end_episodes(n_ended, batch.terminated, infos)
+        elif self.last_episodes:
+            self.last_episodes = ()
         if self._learns and self.reward.training:
             batch.memo = None
             if batch.frames is not None and not self._buffer_frames:
@@ -266,7 +272,7 @@ class RewardEngine:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
         rows = self._episodes[:n_ended]
         keys = self._episode_keys
-        ended = []
+        ended, episodes = [], []
         for row in rows.tolist():
             i = int(row[0])
             episode = dict(zip(keys, row[1:]))  # the components, true_return, total, length
@@ -274,6 +280,8 @@ class RewardEngine:
             episode["terminated"] = bool(terminated[i])
             infos[i][EPISODE_KEY] = episode
             ended.append(i)
+            episodes.append(episode)
+        self.last_episodes = episodes
         self.reward.reset(np.array(ended))
 
     def _repair(self, values: np.ndarray) -> np.ndarray:
