@@ -224,6 +224,7 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
                 reward,
                 nan_policy=config.nan_policy,  # type: ignore[arg-type]
                 run_dir=None if run_dir is None else str(run_dir),
+                step_info=False,  # training reads episode sums and the engine's arrays, not per-step info dicts
             )
         except ConfigError:
             raise
