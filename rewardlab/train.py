@@ -191,7 +191,7 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
     config.validate()
     hp = resolved_hyperparams(config)
     runner = {k: hp.pop(k) for k in RUNNER_KEYS if k in hp}
-    reward = build_reward(config.reward)
+    reward = build_reward(config.reward, seed=config.seed)
     gamma = hp.get("gamma", 0.99)
     for leaf in reward.leaves():
         check_teacher = getattr(leaf, "check_teacher", None)  # a human teacher needs a way to answer: say so now
@@ -224,6 +224,7 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
                 reward,
                 nan_policy=config.nan_policy,  # type: ignore[arg-type]
                 run_dir=None if run_dir is None else str(run_dir),
+                step_info=False,  # training reads episode sums and the engine's arrays, not per-step info dicts
             )
         except ConfigError:
             raise

@@ -85,6 +85,14 @@ def landscape(
     ``rl.plot.landscape(reward, env="MountainCar-v0", axes=("position", "velocity"))``.
     Keyword arguments go to :func:`rewardlab.analysis.landscape`; ``visited``
     overlays states (an ``(n, d)`` or ``(n, 2)`` array, or a Rollout).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, rewardlab as rl
+        >>> fig, ax = plt.subplots()
+        >>> _ = rl.plot.landscape(rl.shaping.potential("mountaincar_energy"), env="MountainCar-v0",
+        ...                       axes=("position", "velocity"), resolution=20, ax=ax)
     """
     land = reward if isinstance(reward, Landscape) else compute_landscape(reward, **landscape_kwargs)
     return draw_landscape(land, term, ax=ax, kind=kind, visited=visited, cmap=cmap)

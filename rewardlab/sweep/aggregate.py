@@ -32,7 +32,13 @@ GROUP_COLUMNS = ("env", "reward", "algo", "variant")
 
 
 def iqm(scores: Any, axis: int | None = None) -> Any:
-    """Interquartile mean: mean of the scores left after trimming 25 % from each end."""
+    """Interquartile mean: mean of the scores left after trimming 25 % from each end.
+
+    Examples:
+        >>> from rewardlab.sweep import iqm
+        >>> float(iqm([1.0, 2.0, 3.0, 100.0]))
+        2.5
+    """
     from scipy import stats
 
     return stats.trim_mean(np.asarray(scores, dtype=np.float64), 0.25, axis=axis)

@@ -111,6 +111,13 @@ class OracleTeacher(Teacher):
         skip_threshold: skip pairs whose better return is ``<=`` this (``None``: never skip).
         equal_threshold: answer 0.5 when ``|R¹ − R²| <`` this.
         seed: the teacher's random stream (stochastic answers, mistakes).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> teacher = rl.learned.OracleTeacher(beta=float("inf"), mistake=0.0)
+        >>> reward = rl.learned.PreferenceReward(teacher=teacher, budget=20, queries_per_update=5)
+        >>> reward.name
+        'preference'
     """
 
     def __init__(
@@ -304,7 +311,13 @@ class HumanTeacher(Teacher):
 
 
 def make_teacher(spec: Any, *, store: Any = None, seed: int = 0) -> Teacher:
-    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one."""
+    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one.
+
+    Examples:
+        >>> from rewardlab.learned.preference import make_teacher
+        >>> type(make_teacher({"oracle": {"beta": 1.0, "mistake": 0.1}})).__name__
+        'OracleTeacher'
+    """
     if isinstance(spec, Teacher):
         return spec
     name, options = spec, {}
