@@ -7,8 +7,8 @@ their own files. The rest is captured here, in ``run_state.pkl``:
 
 * random streams: Python's ``random``, numpy's global generator, torch's CPU
   generator, the generator of every action and observation space;
-* every vector-env layer: the reward wrapper's previous observation, the
-  reward engine's per-env episode sums, update counter and buffered batches,
+* every vector-env layer: the reward wrapper's ``get_state()`` (previous observations, the
+  engine's per-env episode sums, update schedule and buffered batches),
   ``VecNormalize``'s discounted returns, ``DummyVecEnv``'s buffers and seeds;
 * every env: the plain attributes (numbers, arrays, lists, dicts) and random
   generators of each gymnasium wrapper and of the env itself (``TimeLimit``'s
@@ -47,10 +47,6 @@ from rewardlab.config.registry import ConfigError
 
 RUN_STATE_FILE = "run_state.pkl"
 VERSION = 1
-#: the reward wrapper and engine keep ids and caches that belong to one process: only these attributes carry over
-_WRAPPER_ATTRS = ("_last_obs",)
-_ENGINE_ATTRS = ("_sums", "_steps_since_update", "_buffer", "updates", "last_update_metrics", "_warned",
-                 "last_values", "last_total")  # fmt: skip
 #: env packages whose state cannot be saved from Python
 _UNSAVABLE = {"nle": "NetHack's game state lives in NLE's C library", "minihack": "MiniHack runs on NLE, whose "
               "game state lives in its C library"}  # fmt: skip
@@ -105,17 +101,17 @@ class _MjData:
         return current
 
 
-def _capture_attrs(obj: Any, names: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Copies of ``obj``'s plain attributes, generators and ``MjData`` (``names``: only these)."""
+def _capture_attrs(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Copies of ``obj``'s plain attributes, random generators and ``MjData`` (not those named in ``skip``)."""
     out: dict[str, Any] = {}
     for name, value in vars(obj).items():
-        if (names is not None and name not in names) or name in skip:
+        if name in skip:
             continue
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
             out[name] = _Random(value)
         elif type(value).__name__ == "MjData" and type(value).__module__.startswith("mujoco"):
             out[name] = _MjData(value)
-        elif names is not None or _plain(value):
+        elif _plain(value):
             out[name] = copy.deepcopy(value)
     return out
 
@@ -199,9 +195,8 @@ def capture(model: Any, venv: Any, callbacks: list[Any]) -> dict[str, Any]:
         return state
     layers = []
     for layer in _vec_layers(venv):
-        if isinstance(layer, RewardVecWrapper):
-            layers.append({"self": _capture_attrs(layer, _WRAPPER_ATTRS), "engine": _capture_attrs(layer.engine,
-                           _ENGINE_ATTRS)})  # fmt: skip
+        if isinstance(layer, RewardVecWrapper):  # its own get_state: ids and caches of one process stay out
+            layers.append({"wrapper": layer.get_state(), "metrics": dict(layer.engine.last_update_metrics)})
         else:
             layers.append({"self": _capture_attrs(layer, skip=("venv", "envs"))})
     state["vec_layers"] = [(type(layer).__name__, attrs) for layer, attrs in zip(_vec_layers(venv), layers)]
@@ -229,9 +224,11 @@ def restore_envs(state: dict[str, Any], venv: Any, callbacks: list[Any]) -> None
         raise ConfigError(f"the checkpoint's run state was saved for env layers {[n for n, _ in state['vec_layers']]}, "
                           f"not {names}")  # fmt: skip
     for layer, (_, attrs) in zip(layers, state["vec_layers"]):
-        _restore_attrs(layer, attrs["self"])
-        if "engine" in attrs:
-            _restore_attrs(layer.engine, attrs["engine"])
+        if "wrapper" in attrs:
+            layer.set_state(attrs["wrapper"])
+            layer.engine.last_update_metrics = dict(attrs["metrics"])
+        else:
+            _restore_attrs(layer, attrs["self"])
     envs = layers[-1].envs
     if len(envs) != len(state["envs"]):
         raise ConfigError(f"the checkpoint's run state holds {len(state['envs'])} envs, this run {len(envs)}")
