@@ -53,19 +53,26 @@ QUOTED = re.compile(r'just saw:\n"(.*)"\n\nDoes', re.DOTALL)
 
 
 class RolloutTimer(BaseCallback):
-    """Wall time and env steps of every rollout collection."""
+    """Wall time, env steps and CPU time (the env loop's thread; the whole process) of every rollout collection.
+
+    CPU time does not count the time the loaded machine gave to other jobs, so it compares stacks where wall
+    time is noisy: ``thread`` is the work the env loop itself did, ``process`` adds every background thread.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.rollouts: list[tuple[float, int]] = []
-        self._start = 0.0
+        self.cpu: list[tuple[float, float]] = []  # (env-loop thread, process) CPU seconds per rollout
+        self._start = self._thread = self._process = 0.0
         self._steps = 0
 
     def _on_rollout_start(self) -> None:
         self._start, self._steps = time.perf_counter(), self.model.num_timesteps
+        self._thread, self._process = time.thread_time(), time.process_time()
 
     def _on_rollout_end(self) -> None:
         self.rollouts.append((time.perf_counter() - self._start, self.model.num_timesteps - self._steps))
+        self.cpu.append((time.thread_time() - self._thread, time.process_time() - self._process))
 
     def _on_step(self) -> bool:
         return True
@@ -265,20 +272,24 @@ def run_sps(args: argparse.Namespace) -> dict:
                 wrapper = wrapper.venv
             oni_metrics = {k: v for k, v in wrapper.engine.last_update_metrics.items() if k.startswith("oni/")}
             rates = [n / s for s, n in measured]
+            cpu = np.array(timer.cpu[1:])
             results[variant] = {"env_steps": steps, "seconds": secs, "steps_per_s": steps / secs,
-                                "per_rollout_steps_per_s": rates, "oni": oni_metrics}  # fmt: skip
+                                "per_rollout_steps_per_s": rates, "oni": oni_metrics,
+                                "thread_cpu_us_per_step": 1e6 * cpu[:, 0].sum() / steps,
+                                "process_cpu_us_per_step": 1e6 * cpu[:, 1].sum() / steps}  # fmt: skip
             venv.close()
     off = results["off"]["steps_per_s"]
     off_rates = results["off"]["per_rollout_steps_per_s"]
     for r in results.values():  # rollout k against the "off" rollout k run just before it: the load was alike
         r["paired_ratios"] = [a / b for a, b in zip(r["per_rollout_steps_per_s"], off_rates)]
     print("\n| stack | rollouts | env steps/s (pooled) | pooled vs off | paired ratio: median [min, max] | "
-          "labels at the end | queue | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+          "env-loop CPU µs/step | process CPU µs/step | labels at the end | queue | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for variant, r in results.items():
         o, pr = r["oni"], r["paired_ratios"]
         print(f"| {variant} | {len(r['per_rollout_steps_per_s'])} | {r['steps_per_s']:.0f} | "
               f"{r['steps_per_s'] / off:.3f}× | {np.median(pr):.3f} [{min(pr):.2f}, {max(pr):.2f}] | "
+              f"{r['thread_cpu_us_per_step']:.0f} | {r['process_cpu_us_per_step']:.0f} | "
               f"{o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | {o.get('oni/errors', '-')} |")  # fmt: skip
     return results
 
