@@ -18,9 +18,10 @@ Part ``sps``: PPO rollout collection on NetHackScore-v0, stacks built side by si
 rollouts interleaved (off, prompt_list, concurrent, sync, off, ...) so that the shared machine's load falls on
 all alike: ``off`` (the extrinsic reward only), ``prompt_list`` and ``concurrent`` (extrinsic + 0.1 × ONI,
 classification model, the LLM annotator in the background in that mode), ``sync`` (prompt lists, labelling
-inside the step: the contrast). Measured: env steps per second during rollout collection (env steps, policy
-forward passes, the reward and its ``update``), not during gradient steps; the first rollout of each stack is a
-warm-up; each rollout is paired with the ``off`` rollout just before it.
+inside the step: the contrast); ``--stacks`` picks them (``rules``: the same ONI term labelled by the rule
+annotator, no server: what ONI itself costs). Measured: env steps per second during rollout collection (env
+steps, policy forward passes, the reward and its ``update``), not during gradient steps; the first rollout of
+each stack is a warm-up; each rollout is paired with the ``off`` rollout just before it.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_oni_throughput.py --part all
 """
@@ -124,6 +125,9 @@ class ServerProcess:
 def reward_spec(variant: str, url: str, batch_size: int, concurrency: int) -> list:
     if variant == "off":
         return ["extrinsic"]
+    if variant == "rules":  # the same ONI pipeline with the rule annotator: no server, no HTTP, no request threads
+        return ["extrinsic", {"term": "oni", "model": "classification", "weight": 0.1, "annotator": {"kind": "rules"},
+                              "batch_size": batch_size}]  # fmt: skip
     batching = "concurrent" if variant == "concurrent" else "prompt_list"
     annotator = {"kind": "llm", "base_url": url, "model": "fake-model", "concurrency": concurrency, "timeout": 30.0,
                  "batching": batching}  # fmt: skip
@@ -162,11 +166,14 @@ def measure_labels(url: str, mode: str, n: int, batch_size: int, concurrency: in
 
 
 def baseline_source(rev: str) -> str:
-    """``rewardlab/`` at ``rev``, extracted into a temporary folder (its path)."""
+    """The package at ``rev`` (``rewardlab/`` with ``envs/`` and ``agents/`` inside), in a temporary folder."""
     folder = tempfile.mkdtemp(prefix="oni_baseline_")
     root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab", "envs", "agents"], check=True,
+                             capture_output=True)  # fmt: skip
     subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    for package in ("envs", "agents"):  # where an installed rewardlab has them: rewardlab.envs, rewardlab.agents
+        Path(folder, package).rename(Path(folder, "rewardlab", package))
     return folder
 
 
@@ -229,7 +236,7 @@ def run_labels(args: argparse.Namespace) -> dict:
 
 
 def run_sps(args: argparse.Namespace) -> dict:
-    variants = ("off", "prompt_list", "concurrent", "sync")
+    variants = tuple(args.stacks)
     with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
         stacks = {}
         for variant in variants:
@@ -295,6 +302,9 @@ def main() -> None:
     parser.add_argument("--label-rounds", type=int, default=2)
     parser.add_argument("--baseline-rev", default="9d5e188", help="git revision of 'today' (before this change)")
     parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--stacks", nargs="+", default=["off", "prompt_list", "concurrent", "sync"],
+                        choices=["off", "prompt_list", "concurrent", "sync", "rules"],
+                        help="sps: the stacks, 'off' first (rules: ONI labelled by the rule annotator, no server)")
     parser.add_argument("--out", default="benchmarks/results/oni_throughput_batching.json")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -11,7 +11,7 @@ from interrupt import StopAt
 
 import rewardlab as rl
 from rewardlab.runs.checkpoint import latest_checkpoint
-from rewardlab.runs.exact import RUN_STATE_FILE, not_exact
+from rewardlab.runs.exact import RUN_STATE_FILE, not_exact, warn_not_exact
 from rewardlab.train import RunConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,4 +66,22 @@ def test_envs_whose_state_cannot_be_saved_are_named():
             pass
 
     assert "other processes (Subprocesses)" in not_exact(Subprocesses())
-    assert not_exact(rl.make_vec_env("CartPole-v1", 2, seed=0)) is None
+    with pytest.warns(UserWarning, match="resume is not exact: its envs run in other processes"):
+        warn_not_exact(Subprocesses(), {"exact": False})
+    venv = rl.make_vec_env("CartPole-v1", 2, seed=0)
+    assert not_exact(venv) is None
+    with pytest.warns(UserWarning, match="not exact: its checkpoint was written by an older rewardlab"):
+        warn_not_exact(venv, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_not_exact(venv, {"exact": True})
+    venv.close()
+
+
+def test_nethack_resume_is_named_not_exact():
+    pytest.importorskip("minihack")
+    venv = rl.make_vec_env("MiniHack-Room-Random-5x5-v0", 1, seed=0)
+    try:
+        assert "NLE" in not_exact(venv)
+    finally:
+        venv.close()

@@ -80,6 +80,8 @@ class E3B(RewardTerm):
     def bind(self, env: EnvInfo) -> None:
         super().bind(env)
         self.features.bind(env, who=f"reward term {self.name!r}")
+        if self.inv_cov is not None and len(self.inv_cov) != env.n_envs:
+            self.inv_cov = None  # other envs (a loaded run evaluated with more envs): their episodes start fresh
 
     def _fresh(self, n: int, d: int) -> np.ndarray:
         return np.broadcast_to(np.eye(d) / self.ridge, (n, d, d)).copy()

@@ -136,6 +136,8 @@ class NGUEpisodic(RewardTerm):
             self.features.bind(env, who=f"reward term {self.name!r}")
         else:
             env.field_space(self.field, who=f"reward term {self.name!r}")
+        if self.memory is not None and self.memory.data.shape[0] != env.n_envs:
+            self.memory = None  # other envs (a loaded run evaluated with more envs): their episodes start fresh
 
     def embed(self, obs: Any) -> np.ndarray:
         """The embedding the memory stores, ``(n, d)``."""

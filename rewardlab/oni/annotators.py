@@ -394,8 +394,16 @@ def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annot
             raise ValueError(f"unknown rule annotator setting(s) {sorted(settings)}; valid: goal, rules, replace")
         return RuleAnnotator(goal=goal, rules=list(rules), replace=bool(replace))
     if kind == "llm":
+        from dataclasses import fields
+
+        from rewardlab.config.registry import ConfigError, suggest
         from rewardlab.llm import LLMClient, LLMConfig
 
+        valid = list(dict.fromkeys(["kind", "goal", "max_tokens", "batching", *(f.name for f in fields(LLMConfig))]))
+        for key in settings:
+            if key not in valid:
+                raise ConfigError(f"annotator: unknown LLM setting {key!r}{suggest(str(key), valid)}; "
+                                  f"valid: {valid}")  # fmt: skip
         max_tokens = settings.pop("max_tokens", 96)
         batching = settings.pop("batching", "auto")
         return LLMAnnotator(LLMClient(LLMConfig.from_config(settings, where="annotator")), goal=goal,

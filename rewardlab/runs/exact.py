@@ -15,13 +15,13 @@ their own files. The rest is captured here, in ``run_state.pkl``:
   elapsed steps, ``Monitor``'s episode accumulators, CartPole's or Pendulum's
   physical state, ``np_random``), and MuJoCo's ``MjData`` whole (its derived
   quantities too: some envs read them before stepping);
-* callbacks with a ``state_dict`` (``RewardLogger``'s window of episodes).
+* callbacks with a ``state_dict`` (``RewardLogger``'s window of episodes, the replay relabeler's base rewards).
 
-The state is taken when a rollout starts (where the checkpoint is taken) and
-put back at the first rollout start of the resumed process, after SB3's load
-has re-seeded everything, so a killed and resumed run continues as the
-uninterrupted one would: the same ``reward_terms.csv``, byte for byte, and the
-same final parameters.
+The state is taken when a rollout starts (where the checkpoint is taken); the
+envs, the engine and the callbacks are put back when the resumed run is built,
+the random streams at its first rollout start, after SB3's load and setup have
+re-seeded them. A killed and resumed run continues as the uninterrupted one
+would: the same ``reward_terms.csv``, byte for byte, and the same final parameters.
 
 Not exact (warned once; the envs restart at the checkpoint as before):
 envs in subprocesses (``vec_env: subproc``: their state is in other
@@ -36,6 +36,7 @@ import copy
 import pickle
 import random
 import warnings
+import zlib
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -89,15 +90,18 @@ class _Random:
 
 
 class _MjData:
-    """MuJoCo's ``MjData``, whole (copied back into the env's own ``MjData`` so that references stay valid)."""
+    """MuJoCo's ``MjData``, whole (copied back into the env's own ``MjData`` so that references stay valid).
+
+    Its pickle carries the model too (about 0.7 MB for HalfCheetah), mostly zeros: compressed (zlib, level 1).
+    """
 
     def __init__(self, data: Any) -> None:
-        self.blob = pickle.dumps(data)
+        self.blob = zlib.compress(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     def into(self, current: Any, model: Any) -> Any:
         import mujoco
 
-        mujoco.mj_copyData(current, model, pickle.loads(self.blob))
+        mujoco.mj_copyData(current, model, pickle.loads(zlib.decompress(self.blob)))
         return current
 
 
@@ -208,18 +212,13 @@ def capture(model: Any, venv: Any, callbacks: list[Any]) -> dict[str, Any]:
     return state
 
 
-def restore(state: dict[str, Any], model: Any, venv: Any, callbacks: list[Any]) -> None:
-    """Put back what :func:`capture` took, into a run rebuilt from the same config and loaded from the checkpoint."""
-    import torch
+def restore_envs(state: dict[str, Any], venv: Any, callbacks: list[Any]) -> None:
+    """Put back the env states, vector-env layers, reward engine and callbacks that :func:`capture` took.
 
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    spaces = _all_spaces(model, venv)
-    if len(spaces) != len(state["spaces"]):
-        raise ConfigError("the checkpoint's run state was saved for other action or observation spaces")
-    for space, saved in zip(spaces, state["spaces"]):
-        space._np_random = None if saved is None else saved.into(space._np_random)
+    Called when the run is rebuilt and loaded from the checkpoint, before training starts (nothing resets the
+    envs in between: the model keeps its last observations); the random streams come later
+    (:func:`restore_streams`).
+    """
     for callback, saved in zip(callbacks, state["callbacks"]):
         callback.load_state_dict(saved)
     if not state.get("exact") or "vec_layers" not in state:
@@ -244,6 +243,21 @@ def restore(state: dict[str, Any], model: Any, venv: Any, callbacks: list[Any]) 
             _restore_attrs(layer, attrs)
 
 
+def restore_streams(state: dict[str, Any], model: Any, venv: Any) -> None:
+    """Put back every random stream :func:`capture` took: at the first rollout start, where it was taken, after
+    SB3's load and setup (which re-seed them)."""
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    spaces = _all_spaces(model, venv)
+    if len(spaces) != len(state["spaces"]):
+        raise ConfigError("the checkpoint's run state was saved for other action or observation spaces")
+    for space, saved in zip(spaces, state["spaces"]):
+        space._np_random = None if saved is None else saved.into(space._np_random)
+
+
 def save_run_state(state: dict[str, Any], path: str | Path) -> None:
     with Path(path).open("wb") as fh:
         pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -261,9 +275,10 @@ def read_run_state(path: str | Path) -> dict[str, Any] | None:
     return state
 
 
-def warn_not_exact(venv: Any) -> None:
-    """Say once that resuming this run restarts its envs (and why)."""
-    reason = not_exact(venv)
+def warn_not_exact(venv: Any, state: dict[str, Any] | None) -> None:
+    """Say once that resuming this run from a checkpoint with run state ``state`` restarts its envs (and why)."""
+    reason = "its checkpoint was written by an older rewardlab, without a run state" if state is None else None
+    reason = reason or not_exact(venv)
     if reason is not None:
         warnings.warn(
             f"this resume is not exact: {reason}; the envs restart at the checkpoint, so the run continues "

@@ -193,7 +193,7 @@ def load_run(path: str | Path, *, reward: RewardTerm | None = None, model: bool 
     # relative paths in the reward spec (demonstrations, label stores, models) mean what they meant in training
     workdir = read_workdir(path) if reward is None else None
     with contextlib.chdir(workdir) if workdir is not None else contextlib.nullcontext():
-        term = build_reward(config.reward) if reward is None else reward
+        term = build_reward(config.reward, seed=config.seed) if reward is None else reward
         env = make_env(config.env, **config.env_kwargs)
         try:
             term.bind(EnvInfo.from_env(env, run_dir=str(run_path)))
