@@ -152,7 +152,19 @@ def learning_curves(
     smooth: int = 20,
     confidence: float = 0.95,
 ) -> Any:
-    """Each term's episode sum (and the true return, thick black) against steps, mean and band across runs."""
+    """Each term's episode sum (and the true return, thick black) against steps, mean and band across runs.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> for seed in (0, 1):
+        ...     config = RunConfig(env="CartPole-v1", reward=["extrinsic", {"term": "constant", "value": 0.1}],
+        ...                        steps=512, n_envs=2, seed=seed, eval_episodes=1)
+        ...     _ = train(config, f"runs/curves{seed}", progress_bar=False, overwrite=True)
+        >>> ax = rl.plot.learning_curves(["runs/curves0", "runs/curves1"], ax=plt.subplots()[1], points=10, smooth=1)
+    """
     curves = dec.learning_curves(run_dirs, points=points, smooth=smooth, confidence=confidence)
     ax = _axes(ax)
     wanted = list(curves) if terms is None else [*terms]

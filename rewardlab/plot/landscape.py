@@ -163,6 +163,13 @@ def nethack_map(
     """A 21×79 NetHack/MiniHack map coloured by a per-position value (unvisited cells blank).
 
     ``label`` names the colour bar (default: ``"<reduce> per position"``).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> x, y = np.array([3, 4, 4]), np.array([5, 5, 6])          # hero positions (column, row)
+        >>> ax = rl.plot.nethack_map(x, y, np.array([1.0, 0.5, 0.2]), ax=plt.subplots()[1], label="bonus")
     """
     grid = position_map(x, y, values, reduce=reduce)
     ax = _axes(ax)
