@@ -80,7 +80,7 @@ def test_markdown_python_blocks_run(page, scratch, capsys):
 def _modules_with_examples() -> list[str]:
     names = []
     for info in pkgutil.walk_packages(rewardlab.__path__, "rewardlab."):
-        if ".sandbox." in info.name or info.name.endswith("__main__"):
+        if info.name.endswith(("sandbox.worker", "__main__")):  # the worker runs untrusted code: not imported here
             continue
         path = Path(importlib.util.find_spec(info.name).origin or "")
         if path.suffix == ".py" and ">>>" in path.read_text():
@@ -104,7 +104,7 @@ def test_docstring_examples_run(module, scratch):
 def test_public_factories_and_classes_have_examples():
     """Every public factory and class exported from rewardlab and the families in ``FAMILIES`` shows an example.
 
-    The other families (learned, vlm, perceptual, llm, codegen, oni, analysis, plot, sweep)
+    The other families (learned, vlm, perceptual, llm, codegen, oni, analysis, sweep)
     have examples on their docs pages; their docstrings are not all there yet: add a family here when it is.
     """
     missing = []
@@ -121,7 +121,7 @@ def test_public_factories_and_classes_have_examples():
 
 FAMILIES = [
     "rewardlab", "rewardlab.core", "rewardlab.wrappers", "rewardlab.shaping", "rewardlab.bonus", "rewardlab.config",
-    "rewardlab.runs", "rewardlab.qd",
+    "rewardlab.runs", "rewardlab.qd", "rewardlab.plot",
 ]
 
 
