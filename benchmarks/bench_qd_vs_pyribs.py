@@ -11,7 +11,7 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
   ends), the env seeded once with the run seed;
 * ``pyribs_cma_me``: pyribs' CMA-ME, ``--cma-emitters`` ``EvolutionStrategyEmitter`` (``2imp`` ranking,
   ``filter`` selection, restart on no improvement) sharing the batch, same loop;
-* ``rl_map_elites``, ``rl_cma_me``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
+* ``rl_map_elites``, ``rl_cma_me``, ``rl_cma_mae``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
   ``minmax:position`` descriptor (scaled by the observation bounds [-1.2, 0.6]: the same grid), batched
   rollouts (``n_envs`` envs stepping their own policies together), a start per evaluation;
 * ``rl_map_elites_iso_line``: rewardlab's MAP-Elites with the Iso+LineDD operator (``mutation="iso_line"``,
@@ -50,6 +50,7 @@ ALGOS = (
     "rl_map_elites_fixed",
     "rl_map_elites_iso_line",
     "rl_cma_me",
+    "rl_cma_mae",
     "rl_novelty",
     "rl_serene",
 )
@@ -163,8 +164,8 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
         env_id=ENV_ID,
         descriptor="minmax:position",
         algo=name,
-        batch_size=args.batch if name != "cma_me" else args.batch // args.cma_emitters,
-        emitters=args.cma_emitters if name == "cma_me" else 1,
+        batch_size=args.batch // args.cma_emitters if name.startswith("cma") else args.batch,
+        emitters=args.cma_emitters if name.startswith("cma") else 1,
         sigma=args.sigma,
         cells=20,
         seed=seed,

@@ -101,3 +101,19 @@ def test_cli_takes_a_module_function_descriptor_and_a_qd_offset(tmp_path, capsys
     rows = read_metrics(out)
     objectives = pd.read_csv(out / "archive.csv")["objective"]
     assert rows[-1]["qd_score"] == pytest.approx(float((objectives + 100).sum()), rel=1e-6)
+
+
+def test_a_yaml_novelty_term_takes_a_module_function_descriptor():
+    import rewardlab as rl
+
+    reward = rl.build_reward(
+        [{"term": "novelty", "descriptor": "qd_descriptors:position_range", "mode": "episode", "threshold": 0.0}]
+    )
+    venv = rl.RewardVecWrapper(rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0), reward)
+    venv.reset()
+    term = next(t for t in reward.leaves() if hasattr(t, "archive"))
+    for _ in range(200):  # MountainCar-v0 episodes end at 200 steps
+        venv.step(np.zeros(2, dtype=np.int64))
+    assert isinstance(term.descriptor, EpisodeFunction) and len(term.archive) == 2
+    with pytest.raises(ValueError, match="describes whole episodes; use mode: episode"):
+        rl.build_reward([{"term": "novelty", "descriptor": "qd_descriptors:position_range"}])
