@@ -22,7 +22,11 @@ numba compiles a built-in potential on its first call, 0.2–0.6 s once per proc
 ``rewardlab`` package, e.g. ``git archive <commit> rewardlab | tar -x -C DIR``) in the same rounds,
 imported beside the current one, so a change of the engine is measured side by side.
 
+``--breakdown`` times the parts of a wrapped step instead: the wrapper with its engine stubbed out, the
+engine with one cheap term, per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
+
     .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e] [--before DIR]
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py --breakdown --envs CartPole-v1
 """
 
 from __future__ import annotations
@@ -138,13 +142,35 @@ def time_steps(venv: Any, actions: np.ndarray) -> float:
     return time.process_time() - start
 
 
-def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int, chunk: int = 100) -> dict[str, dict[str, float]]:
+def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
+    """Where a wrapped step's time goes: the wrapper alone (engine stubbed), the engine with one cheap term,
+    per-step info views on and off, and the 3-term reward."""
+    case = CASES[env_id]
+
+    def wrapped(reward: rl.RewardTerm, **options: Any) -> Any:
+        return rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), reward, **options)
+
+    stub = wrapped(rl.extrinsic())
+    stub.engine.process = lambda batch, done=None: batch.reward  # the wrapper's own work only
+    return {
+        "raw": rl.make_vec_env(env_id, n_envs=n_envs, seed=seed),
+        "wrapper, no engine": stub,
+        "extrinsic, no step info": wrapped(rl.extrinsic(), step_info=False),
+        "extrinsic": wrapped(rl.extrinsic()),
+        "3 terms, no step info": wrapped(three_term_reward(case), step_info=False),
+        "3 terms": wrapped(three_term_reward(case)),
+    }
+
+
+def bench_steps(
+    env_id: str, n_envs: int, steps: int, rounds: int, chunk: int = 100, make: Callable[..., dict] | None = None
+) -> dict[str, dict[str, float]]:
     """CPU time of ``steps`` vector steps through each stack, per round; stacks take turns every ``chunk`` steps.
 
     Fine interleaving puts load from other jobs on every stack alike within a round (whole rounds of one
     stack after another let a burst of load land on one of them).
     """
-    venvs = stacks(env_id, n_envs)
+    venvs = (make or stacks)(env_id, n_envs)
     space = venvs["raw"].action_space
     rng = np.random.default_rng(0)
     if hasattr(space, "n"):
@@ -202,6 +228,8 @@ def bench_e2e(steps: int, rounds: int, n_envs: int = 8) -> dict[str, float]:
     warm_up = np.zeros((20, n_envs), dtype=np.int64)
     for r in range(rounds):
         venvs = stacks("CartPole-v1", n_envs, seed=r)
+        for name in [name for name in venvs if name.endswith("1 term") and not name.startswith("imitation")]:
+            venvs.pop(name).close()  # end to end: the 3-term stacks beside raw and imitation
         names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
         for name in names:
             time_steps(venvs[name], warm_up)
@@ -224,6 +252,9 @@ def main() -> None:
     parser.add_argument("--e2e-steps", type=int, default=20_000)
     parser.add_argument("--e2e-rounds", type=int, default=3)
     parser.add_argument("--before", metavar="DIR", help="also time an older rewardlab package found in DIR")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time the parts of a wrapped step instead (wrapper, engine, info)"
+    )
     args = parser.parse_args()
     if args.before:
         global BEFORE
@@ -234,7 +265,8 @@ def main() -> None:
     print(f"{'env':<16} {'stack':<22} {'env-steps/s':>12} {'ratio to raw':>13} {'µs/step over raw':>17} {'target':>7}")
     for env_id in args.envs:
         steps = args.steps if env_id == "CartPole-v1" else max(args.steps // 5, 200)
-        results = bench_steps(env_id, args.n_envs, steps, args.rounds)
+        make = breakdown_stacks if args.breakdown else None
+        results = bench_steps(env_id, args.n_envs, steps, args.rounds, make=make)
         for name, res in results.items():
             target = f"{CASES[env_id]['target']:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if res["ratio"] <= CASES[env_id]["target"] else "MISSED") if target else ""
@@ -242,7 +274,7 @@ def main() -> None:
                 f"{env_id:<16} {name:<22} {res['steps_per_s']:>12,.0f} {res['ratio']:>13.3f} "
                 f"{res['us_per_step']:>17.1f} {target:>7} {ok}"
             )
-        if BEFORE is not None:
+        if BEFORE is not None and not args.breakdown:
             for terms in ("1 term", "3 terms"):
                 ratio = paired(results, f"rewardlab, {terms}", f"before, {terms}")
                 print(f"{env_id:<16} {terms}: this / before, median of paired rounds: {ratio:.3f}")

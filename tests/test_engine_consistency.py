@@ -48,7 +48,7 @@ def reward(value: float) -> rl.RewardTerm:
     )
 
 
-def steps(stack: str, policy: str, value: float, n_steps: int = 150):
+def steps(stack: str, policy: str, value: float, n_steps: int = 90):
     """``(agent reward, step values, episode or None)`` of env 0 at every step."""
     if stack == "gym":
         env = rl.RewardWrapper(gym.make("CartPole-v1"), reward(value), nan_policy=policy, clip_value=5.0)

@@ -55,43 +55,35 @@ class NonFiniteRewardError(FloatingPointError):
     """
 
 
-class _StepArrays:
-    """The arrays of one step that every env's :class:`StepRewards` reads."""
-
-    __slots__ = ("index", "values", "extrinsic", "total")
-
-    def __init__(self, index: dict[str, int], values: np.ndarray, extrinsic: np.ndarray, total: np.ndarray) -> None:
-        self.index, self.values, self.extrinsic, self.total = index, values, extrinsic, total
-
-
 class StepRewards(tuple, Mapping):
     """``info["rewardlab"]`` of one env: each component's value, ``extrinsic_reward`` and ``total``.
 
     A read-only mapping over the step's arrays, built without copying: the
     wrapper makes one per env per step, so it is a bare ``(step, env)`` pair
-    made at C speed (``tuple.__new__``).
+    made at C speed (``tuple.__new__``), ``step`` being the plain tuple
+    ``(index of names, values (k, n), extrinsic (n,), total (n,))`` shared by the step's envs.
     """
 
     __slots__ = ()
 
     def __getitem__(self, key: str) -> float:  # type: ignore[override]
-        step, i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
+        (index, values, extrinsic, total), i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
         if key == "extrinsic_reward":
-            return float(step.extrinsic[i])
+            return float(extrinsic[i])
         if key == "total":
-            return float(step.total[i])
-        return float(step.values[step.index[key], i])
+            return float(total[i])
+        return float(values[index[key], i])
 
     def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        yield from tuple.__getitem__(self, 0).index
+        yield from tuple.__getitem__(self, 0)[0]
         yield "extrinsic_reward"
         yield "total"
 
     def __len__(self) -> int:
-        return len(tuple.__getitem__(self, 0).index) + 2
+        return len(tuple.__getitem__(self, 0)[0]) + 2
 
     def __contains__(self, key: object) -> bool:  # type: ignore[override]
-        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0).index
+        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0)[0]
 
     def __eq__(self, other: object) -> bool:
         return Mapping.__eq__(self, other)
@@ -264,7 +256,7 @@ class RewardEngine:
         self.last_values, self.last_total = values, total
         self.last_infos = infos = batch.infos
         if self.step_info:
-            step = _StepArrays(self._index, values, extrinsic, total)
+            step = (self._index, values, extrinsic, total)
             for i, info in enumerate(infos):
                 info[STEP_KEY] = _new_tuple(StepRewards, (step, i))
         if n_ended:
