@@ -8,6 +8,7 @@ import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import rewardlab as rl
+from rewardlab.callbacks import find_engine
 from rewardlab.core.transitions import Transitions
 from rewardlab.train import RunConfig, build_run
 from rewardlab.wrappers.frames import FRAME_KEY, FrameSettings, RenderFrames, frame_settings, render_kwargs
@@ -160,11 +161,12 @@ def test_train_renders_for_frame_terms_only(monkeypatch, env_id, settings):
         assert venv.observation_space == plain.observation_space  # the policy never sees pixels
         venv.reset()
         for _ in range(3):
-            _, _, _, infos = venv.step(np.array([venv.action_space.sample() for _ in range(2)]))
+            venv.step(np.array([venv.action_space.sample() for _ in range(2)]))
         assert (calls["n"] > 0) == expect_frames
         if expect_frames:
             assert shapes[-1] == (2, settings.height, settings.width, 3)
-            assert 0.0 < infos[0]["rewardlab"]["mean_pixel"] < 1.0
+            engine = find_engine(venv)  # training wraps with step_info=False: the values are the engine's arrays
+            assert 0.0 < engine.last_values[engine.names.index("mean_pixel"), 0] < 1.0
         venv.close()
         plain.close()
 
