@@ -237,7 +237,14 @@ class ClassificationModel(_NetModel):
 
 
 class RankingModel(_NetModel):
-    """Bradley–Terry score on labelled pairs, running-normalised over seen messages and thresholded."""
+    """Bradley–Terry score on labelled pairs, running-normalised over seen messages and thresholded.
+
+    Examples:
+        >>> from rewardlab.oni import RankingModel
+        >>> model = RankingModel(threshold=0.0, seed=0)
+        >>> model.query_kind                           # it learns from pairs of messages
+        'rank'
+    """
 
     name = "ranking"
     query_kind = "rank"
