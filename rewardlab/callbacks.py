@@ -24,10 +24,11 @@ class RewardLogger(BaseCallback):
     (``csv_path``, default ``<logger dir>/reward_terms.csv``) so runs can be
     plotted and compared later.
 
-    SB3's logger prints only when the algorithm has ``verbose=1`` and keeps files
-    only with a folder (``tensorboard_log=...`` or ``stable_baselines3.common.logger.configure``);
-    when it has neither, the callback says so once at the start of training, with
-    what to add, instead of logging into nothing.
+    SB3's logger prints only when the algorithm has ``verbose=1``; when it shows
+    nothing, the callback says so once at the start of training, with what to add.
+    Without ``csv_path`` the CSV goes to SB3's logger folder (a temporary one
+    unless ``tensorboard_log=...`` or ``stable_baselines3.common.logger.configure``
+    chose it), and the callback prints that path once.
 
     Args:
         window: episodes averaged in each logged value.
@@ -62,7 +63,7 @@ class RewardLogger(BaseCallback):
         self._say_where_output_goes()
 
     def _say_where_output_goes(self) -> None:
-        """One line when the per-term logs or the CSV would go nowhere (SB3's logger has no output, no folder)."""
+        """One line at the start when the per-term logs are not shown or the CSV lands where nobody chose."""
         logger = self.logger
         if logger is None:
             return
@@ -74,8 +75,13 @@ class RewardLogger(BaseCallback):
                 "rollout/reward/<term> goes to SB3's logger, which has no output here: pass verbose=1 to the "
                 "algorithm for a table on stdout, or tensorboard_log=DIR for TensorBoard"
             )
-        if self._csv_path is None and folder is None:
-            notes.append("no per-episode CSV: SB3's logger has no folder; pass RewardLogger(csv_path='terms.csv')")
+        if self._csv_path is None:
+            if folder is None:
+                notes.append("no per-episode CSV: SB3's logger has no folder; pass RewardLogger(csv_path='terms.csv')")
+            else:  # SB3 picks a temporary folder when none was given: say where, and how to choose
+                notes.append(
+                    f"per-episode CSV: {Path(folder) / 'reward_terms.csv'} (RewardLogger(csv_path=...) to choose)"
+                )
         if notes:
             print("RewardLogger: " + "; ".join(notes) + ".", file=sys.stderr)
 

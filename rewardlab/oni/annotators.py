@@ -41,7 +41,13 @@ KINDS = ("classify", "rank")
 
 @dataclass(frozen=True)
 class Answer:
-    """One annotation: ``value`` in [0, 1], or ``None`` with the ``error`` (``malformed``: the reply was unreadable)."""
+    """One annotation: ``value`` in [0, 1], or ``None`` with the ``error`` (``malformed``: the reply was unreadable).
+
+    Examples:
+        >>> from rewardlab.oni import Answer
+        >>> Answer(1.0).value, Answer(None, error="timeout").error
+        (1.0, 'timeout')
+    """
 
     value: float | None
     error: str | None = None
@@ -57,6 +63,11 @@ class Annotator(Protocol):
     Optional: ``concurrency`` (calls the service may have in flight at once; default 1) and ``takes_lists``
     (one call of many queries is one request, as a prompt list; ``False``: the service calls with one query at a
     time so that each answer is stored as soon as it arrives; default ``True``).
+
+    Examples:
+        >>> from rewardlab.oni import Annotator, RuleAnnotator
+        >>> isinstance(RuleAnnotator(), Annotator)          # any object with classify/compare and a scope
+        True
     """
 
     #: the model that answers (``"rules"`` for :class:`RuleAnnotator`), stored with every label
@@ -264,6 +275,13 @@ class LLMAnnotator:
     ``malformed`` counts answers that could not be parsed (logged at WARNING
     with the first 200 characters), ``failures`` requests that failed after
     the client's retries.
+
+    Examples:
+        >>> from rewardlab.oni import LLMAnnotator
+        >>> server = {"base_url": "http://127.0.0.1:8000/v1", "model": "qwen2.5-7b-instruct"}
+        >>> annotator = LLMAnnotator(server, goal="gold")
+        >>> annotator.model, annotator.goal          # nothing is sent until classify() or compare() is called
+        ('qwen2.5-7b-instruct', 'gold')
     """
 
     def __init__(

@@ -133,7 +133,13 @@ class RewardModel:
 
 
 class RetrievalModel(RewardModel):
-    """The label table: ``r(m) = label(m)``, 0 for messages not labelled yet."""
+    """The label table: ``r(m) = label(m)``, 0 for messages not labelled yet.
+
+    Examples:
+        >>> from rewardlab.oni import RetrievalModel
+        >>> RetrievalModel().rewards(["gold!", "a wall"], {"k1": 1.0}, ["k1", "k2"])   # unlabelled: 0
+        array([1., 0.])
+    """
 
     name = "retrieval"
 
@@ -179,7 +185,17 @@ class _NetModel(RewardModel):
 
 
 class ClassificationModel(_NetModel):
-    """``r(m) = 1[p(good | m) > τ]`` with ``p`` a :class:`ByteNet` trained by cross-entropy on the labels."""
+    """``r(m) = 1[p(good | m) > τ]`` with ``p`` a :class:`ByteNet` trained by cross-entropy on the labels.
+
+    Examples:
+        >>> from rewardlab.oni import ClassificationModel, Label, Query
+        >>> model = ClassificationModel(threshold=0.5, seed=0)
+        >>> labels = [Label(Query("classify", f"k{i}", (text,)), value)
+        ...           for i, (text, value) in enumerate([("You see here 5 gold pieces.", 1.0), ("It's a wall.", 0.0)])]
+        >>> metrics = model.fit(labels, seen=[])
+        >>> model.probabilities(["You see here 5 gold pieces."]).shape
+        (1,)
+    """
 
     name = "classification"
 
@@ -221,7 +237,14 @@ class ClassificationModel(_NetModel):
 
 
 class RankingModel(_NetModel):
-    """Bradley–Terry score on labelled pairs, running-normalised over seen messages and thresholded."""
+    """Bradley–Terry score on labelled pairs, running-normalised over seen messages and thresholded.
+
+    Examples:
+        >>> from rewardlab.oni import RankingModel
+        >>> model = RankingModel(threshold=0.0, seed=0)
+        >>> model.query_kind                           # it learns from pairs of messages
+        'rank'
+    """
 
     name = "ranking"
     query_kind = "rank"

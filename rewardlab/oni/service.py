@@ -51,6 +51,18 @@ class AnnotationService:
         poll: seconds between the worker's looks at the queue (``submit`` does not wake it, so the env loop
             pays no thread switch per new message); a finished request wakes it at once.
         failure_note: what the one warning on the first failed request adds (what the caller goes on doing).
+
+    Examples:
+        >>> from rewardlab.oni import AnnotationService, LabelStore, Query, RuleAnnotator
+        >>> rules = RuleAnnotator(goal="gold")
+        >>> store = LabelStore(":memory:", prompt_version=rules.prompt_version, model=rules.model, goal=rules.goal)
+        >>> service = AnnotationService(rules, store, background=False).start()
+        >>> service.submit([Query("classify", "k1", ("You see here 2 gold pieces.",))])
+        1
+        >>> service.flush()
+        >>> [label.value for label in store.labels()]
+        [1.0]
+        >>> service.close()
     """
 
     def __init__(

@@ -39,7 +39,14 @@ CREATE TABLE IF NOT EXISTS pending (
 
 @dataclass(frozen=True)
 class Query:
-    """What to ask: ``kind`` ``classify`` (one message) or ``rank`` (two), and its store ``key``."""
+    """What to ask: ``kind`` ``classify`` (one message) or ``rank`` (two), and its store ``key``.
+
+    Examples:
+        >>> from rewardlab.oni import Query, message_hash
+        >>> text = "You see here a key."
+        >>> Query("classify", message_hash(text), (text,)).kind
+        'classify'
+    """
 
     kind: str
     key: str
@@ -48,7 +55,13 @@ class Query:
 
 @dataclass(frozen=True)
 class Label:
-    """An answered query."""
+    """An answered query.
+
+    Examples:
+        >>> from rewardlab.oni import Label, Query
+        >>> Label(Query("classify", "k1", ("You kill the newt!",)), value=1.0).value
+        1.0
+    """
 
     query: Query
     value: float
@@ -56,7 +69,16 @@ class Label:
 
 
 class LabelStore:
-    """Labels of one (prompt version, model, goal) scope in a SQLite file (``":memory:"``: in memory only)."""
+    """Labels of one (prompt version, model, goal) scope in a SQLite file (``":memory:"``: in memory only).
+
+    Examples:
+        >>> from rewardlab.oni import Label, LabelStore, Query
+        >>> store = LabelStore(":memory:", prompt_version="rules-v1", model="rules", goal="gold")
+        >>> store.put([Label(Query("classify", "k1", ("You see here 3 gold pieces.",)), 1.0)])
+        >>> [label.value for label in store.labels()]
+        [1.0]
+        >>> store.close()
+    """
 
     def __init__(self, path: str | Path, *, prompt_version: str, model: str, goal: str) -> None:
         self.path = str(path)

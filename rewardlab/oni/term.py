@@ -60,6 +60,13 @@ class ONITerm(RewardTerm):
         pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
         steps, lr, seed: training of the network models (gradient steps per update).
         converged: training loss under which the network models stop training until new labels arrive.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.oni.ONITerm(model="retrieval", annotator={"kind": "rules", "goal": "gold"}, background=False)
+        >>> term.beta, term.name
+        (3.0, 'oni')
+        >>> term.close()
     """
 
     name = "oni"

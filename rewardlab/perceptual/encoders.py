@@ -34,7 +34,15 @@ RANDOM_INIT_SEED = 0  # random encoders are drawn from this seed: two builds of 
 
 
 class ImageEncoder:
-    """Frames (``uint8``, ``(n, H, W, 3)``) → features (``float32``, ``(n, d)``)."""
+    """Frames (``uint8``, ``(n, H, W, 3)``) → features (``float32``, ``(n, d)``).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import ImageEncoder, make_encoder
+        >>> encoder = make_encoder("pixels:4")
+        >>> isinstance(encoder, ImageEncoder), encoder.encode(np.zeros((1, 8, 8, 3), dtype=np.uint8)).dtype
+        (True, dtype('float32'))
+    """
 
     spec: str
 
@@ -99,7 +107,14 @@ def seeded_init(seed: int = RANDOM_INIT_SEED) -> Iterator[None]:
 
 
 class PixelEncoder(ImageEncoder):
-    """Area-downsampled RGB pixels in [0, 1], flattened (``size²·3`` features)."""
+    """Area-downsampled RGB pixels in [0, 1], flattened (``size²·3`` features).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import PixelEncoder
+        >>> PixelEncoder(4).encode(np.full((1, 16, 16, 3), 255, dtype=np.uint8)).shape
+        (1, 48)
+    """
 
     def __init__(self, size: int = 16) -> None:
         if size < 1:

@@ -80,7 +80,18 @@ def split_steps(features: np.ndarray, n_steps: int, *, min_length: int = 1) -> n
 
 @dataclass
 class PerceptualModel:
-    """A fitted perceptual reward: normalisation, selected features and per-step Gaussians."""
+    """A fitted perceptual reward: normalisation, selected features and per-step Gaussians.
+
+    Examples:
+        >>> import numpy as np
+        >>> ramp = np.linspace(0, 250, 30).astype(np.uint8)                # stand-in demos: frames that brighten
+        >>> demos = [np.broadcast_to(ramp[:, None, None, None], (30, 16, 16, 3)).copy() for _ in range(2)]
+        >>> from rewardlab.perceptual import PerceptualModel, make_encoder
+        >>> features = [make_encoder("pixels:4").encode(d) for d in demos]
+        >>> model = PerceptualModel.fit(features, n_steps=2)
+        >>> model.n_steps, model.reward(features[0][[0, 29]]).shape
+        (2, (2,))
+    """
 
     mean: np.ndarray  # (d,) feature means over the demos
     scale: np.ndarray  # (d,) feature stds (1 for constant features)

@@ -20,7 +20,15 @@ ARRAY_SUFFIXES = (".npy", ".npz")
 
 
 def read_video(path: str | os.PathLike[str]) -> np.ndarray:
-    """Frames of a video file or a saved array as ``uint8`` ``(T, H, W, 3)``."""
+    """Frames of a video file or a saved array as ``uint8`` ``(T, H, W, 3)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import read_video
+        >>> np.save("demo.npy", np.zeros((5, 8, 8, 3), dtype=np.uint8))
+        >>> read_video("demo.npy").shape
+        (5, 8, 8, 3)
+    """
     path = Path(path)
     if path.suffix == ".npy":
         frames = np.load(path)
@@ -46,7 +54,17 @@ def read_video(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_demos(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Every video (``.mp4 .avi .mov .mkv .webm .gif``) or array (``.npy .npz``) in ``folder``, by file name."""
+    """Every video (``.mp4 .avi .mov .mkv .webm .gif``) or array (``.npy .npz``) in ``folder``, by file name.
+
+    Examples:
+        >>> import os, numpy as np
+        >>> from rewardlab.perceptual import read_demos
+        >>> os.makedirs("demos", exist_ok=True)
+        >>> for name in ("a", "b"):
+        ...     np.save(f"demos/{name}.npy", np.zeros((5, 8, 8, 3), dtype=np.uint8))
+        >>> sorted(read_demos("demos"))
+        ['a.npy', 'b.npy']
+    """
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"demonstration folder {str(root)!r} does not exist")
@@ -71,6 +89,16 @@ class PerceptualReward(RewardTerm):
         encoder: the visual encoder (or its spec string, see :mod:`rewardlab.perceptual.encoders`).
         model: the fitted :class:`PerceptualModel`.
         frame_settings: size and camera of frames during training; match the demonstrations.
+
+    Examples:
+        >>> import numpy as np
+        >>> ramp = np.linspace(0, 250, 30).astype(np.uint8)                # stand-in demos: frames that brighten
+        >>> demos = [np.broadcast_to(ramp[:, None, None, None], (30, 16, 16, 3)).copy() for _ in range(2)]
+        >>> import rewardlab as rl
+        >>> reward = rl.perceptual.PerceptualReward.fit(demos, encoder="pixels:8", n_steps=3)
+        >>> bool(reward.score_frames(demos[0][[0]])[0] < reward.score_frames(demos[0][[29]])[0])   # later looks better
+        True
+        >>> _ = reward.save("brighten.pt")           # YAML: {term: perceptual, path: brighten.pt}
     """
 
     name = "perceptual"
