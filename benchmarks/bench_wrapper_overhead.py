@@ -7,23 +7,35 @@ Stacks, all over ``rl.make_vec_env(env, 8)`` stepping the same pre-drawn random 
   function (only when ``imitation`` is installed: ``pip install --no-deps imitation==1.0.1``);
 * ``rewardlab, 1 term`` -- ``RewardVecWrapper`` with the same shaping term;
 * ``rewardlab, 3 terms`` -- extrinsic + potential shaping (a numba kernel) + ``0.01 ×`` a global
-  count bonus (a numba hash table).
+  count bonus (a numba hash table);
+* ``3 terms, no step info`` -- the same with ``step_info=False``, as ``rewardlab train`` wraps its envs
+  (episode sums only, no per-env ``info["rewardlab"]`` views).
 
-Raw steps: rounds alternate between the stacks and time CPU time of this process (not wall
-time), so load from other jobs hits all alike; each round's time is divided by the raw time of
-the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
+Raw steps: within each round the stacks take turns every 100 steps (order alternating), timing CPU
+time of this process (not wall time), so load from other jobs hits all alike; each round's time is
+divided by the raw time of the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
 ``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters),
 CPU time of ``learn`` divided by the raw stack's, median over ``--e2e-rounds`` (after 20 warm-up steps:
 numba compiles a built-in potential on its first call, 0.2–0.6 s once per process).
 
-    .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e]
+``--before DIR`` also times the 1- and 3-term stacks of an older rewardlab (a folder holding its
+``rewardlab`` package, e.g. ``git archive <commit> rewardlab | tar -x -C DIR``) in the same rounds,
+imported beside the current one, so a change of the engine is measured side by side.
+
+``--breakdown`` times the parts of a wrapped step instead: the wrapper with its engine stubbed out, the
+engine with one cheap term, per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
+
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e] [--before DIR]
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py --breakdown --envs CartPole-v1
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,20 +49,46 @@ import rewardlab as rl  # noqa: E402
 CASES = {
     "CartPole-v1": {
         "potential": "cartpole_upright",
-        "key": rl.bonus.keys.grid(dims=["cart_position", "pole_angle"], cell=[0.2, 0.02]),
+        "key": lambda lib: lib.bonus.keys.grid(dims=["cart_position", "pole_angle"], cell=[0.2, 0.02]),
         "target": 1.20,
     },
-    "HalfCheetah-v5": {"potential": "forward_progress", "key": rl.bonus.keys.simhash(bits=32), "target": 1.05},
+    "HalfCheetah-v5": {
+        "potential": "forward_progress",
+        "key": lambda lib: lib.bonus.keys.simhash(bits=32),
+        "target": 1.05,
+    },
 }
 E2E_TARGET = 1.02
 
 
-def three_term_reward(case: dict) -> rl.RewardTerm:
+def three_term_reward(case: dict, lib: Any = rl) -> rl.RewardTerm:
     return (
-        rl.extrinsic()
-        + rl.shaping.potential(case["potential"], gamma=0.99)
-        + 0.01 * rl.bonus.count(case["key"], mode="global")
+        lib.extrinsic()
+        + lib.shaping.potential(case["potential"], gamma=0.99)
+        + 0.01 * lib.bonus.count(case["key"](lib), mode="global")
     )
+
+
+#: an older rewardlab imported beside this one (``--before``), or None
+BEFORE: Any = None
+
+
+def import_before(path: str) -> Any:
+    """The ``rewardlab`` package in ``path``, imported under its own module objects beside the current one."""
+    mine = {k: m for k, m in sys.modules.items() if k == "rewardlab" or k.startswith("rewardlab.")}
+    for k in mine:
+        del sys.modules[k]
+    sys.path.insert(0, path)
+    try:
+        before = importlib.import_module("rewardlab")
+        if not before.__file__.startswith(os.path.abspath(path)):
+            raise SystemExit(f"--before {path}: no rewardlab package there")
+    finally:
+        sys.path.remove(path)
+        for k in [k for k in sys.modules if k == "rewardlab" or k.startswith("rewardlab.")]:
+            del sys.modules[k]
+        sys.modules.update(mine)
+    return before
 
 
 def imitation_wrapper() -> Callable[[Any, dict], Any] | None:
@@ -82,6 +120,17 @@ def stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
     out["rewardlab, 3 terms"] = rl.RewardVecWrapper(
         rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case)
     )
+    out["3 terms, no step info"] = rl.RewardVecWrapper(  # as `rewardlab train` wraps: episode sums only
+        rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case), step_info=False
+    )
+    if BEFORE is not None:
+        old_shaping = BEFORE.shaping.potential(case["potential"], gamma=0.99)
+        out["before, 1 term"] = BEFORE.RewardVecWrapper(
+            BEFORE.make_vec_env(env_id, n_envs=n_envs, seed=seed), old_shaping
+        )
+        out["before, 3 terms"] = BEFORE.RewardVecWrapper(
+            BEFORE.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case, BEFORE)
+        )
     return out
 
 
@@ -93,8 +142,35 @@ def time_steps(venv: Any, actions: np.ndarray) -> float:
     return time.process_time() - start
 
 
-def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, dict[str, float]]:
-    venvs = stacks(env_id, n_envs)
+def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
+    """Where a wrapped step's time goes: the wrapper alone (engine stubbed), the engine with one cheap term,
+    per-step info views on and off, and the 3-term reward."""
+    case = CASES[env_id]
+
+    def wrapped(reward: rl.RewardTerm, **options: Any) -> Any:
+        return rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), reward, **options)
+
+    stub = wrapped(rl.extrinsic())
+    stub.engine.process = lambda batch, done=None: batch.reward  # the wrapper's own work only
+    return {
+        "raw": rl.make_vec_env(env_id, n_envs=n_envs, seed=seed),
+        "wrapper, no engine": stub,
+        "extrinsic, no step info": wrapped(rl.extrinsic(), step_info=False),
+        "extrinsic": wrapped(rl.extrinsic()),
+        "3 terms, no step info": wrapped(three_term_reward(case), step_info=False),
+        "3 terms": wrapped(three_term_reward(case)),
+    }
+
+
+def bench_steps(
+    env_id: str, n_envs: int, steps: int, rounds: int, chunk: int = 100, make: Callable[..., dict] | None = None
+) -> dict[str, dict[str, float]]:
+    """CPU time of ``steps`` vector steps through each stack, per round; stacks take turns every ``chunk`` steps.
+
+    Fine interleaving puts load from other jobs on every stack alike within a round (whole rounds of one
+    stack after another let a burst of load land on one of them).
+    """
+    venvs = (make or stacks)(env_id, n_envs)
     space = venvs["raw"].action_space
     rng = np.random.default_rng(0)
     if hasattr(space, "n"):
@@ -104,10 +180,21 @@ def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, 
     for venv in venvs.values():
         time_steps(venv, actions[:200])  # compile the numba kernels before timing
     times: dict[str, list[float]] = {name: [] for name in venvs}
+    names = list(venvs)
     for r in range(rounds):
-        names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
+        spent = dict.fromkeys(names, 0.0)
+        for venv in venvs.values():
+            venv.reset()
+        for c, start in enumerate(range(0, steps, chunk)):
+            block = actions[start : start + chunk]
+            for name in names if (r + c) % 2 == 0 else names[::-1]:
+                step = venvs[name].step
+                begin = time.process_time()
+                for a in block:
+                    step(a)
+                spent[name] += time.process_time() - begin
         for name in names:
-            times[name].append(time_steps(venvs[name], actions))
+            times[name].append(spent[name])
     for venv in venvs.values():
         venv.close()
     raw = times["raw"]
@@ -115,9 +202,16 @@ def bench_steps(env_id: str, n_envs: int, steps: int, rounds: int) -> dict[str, 
         name: {
             "steps_per_s": steps * n_envs / statistics.median(t),
             "ratio": statistics.median(a / b for a, b in zip(t, raw)),
+            "us_per_step": statistics.median((a - b) / len(actions) * 1e6 for a, b in zip(t, raw)),
+            "times": t,
         }
         for name, t in times.items()
     }
+
+
+def paired(results: dict[str, Any], a: str, b: str) -> float:
+    """Median over rounds of ``a``'s time divided by ``b``'s in the same round."""
+    return statistics.median(x / y for x, y in zip(results[a]["times"], results[b]["times"]))
 
 
 def bench_e2e(steps: int, rounds: int, n_envs: int = 8) -> dict[str, float]:
@@ -134,6 +228,8 @@ def bench_e2e(steps: int, rounds: int, n_envs: int = 8) -> dict[str, float]:
     warm_up = np.zeros((20, n_envs), dtype=np.int64)
     for r in range(rounds):
         venvs = stacks("CartPole-v1", n_envs, seed=r)
+        for name in [name for name in venvs if name.endswith("1 term") and not name.startswith("imitation")]:
+            venvs.pop(name).close()  # end to end: the 3-term stacks beside raw and imitation
         names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
         for name in names:
             time_steps(venvs[name], warm_up)
@@ -155,17 +251,33 @@ def main() -> None:
     parser.add_argument("--e2e", action="store_true", help="also time PPO learning end to end")
     parser.add_argument("--e2e-steps", type=int, default=20_000)
     parser.add_argument("--e2e-rounds", type=int, default=3)
+    parser.add_argument("--before", metavar="DIR", help="also time an older rewardlab package found in DIR")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time the parts of a wrapped step instead (wrapper, engine, info)"
+    )
     args = parser.parse_args()
+    if args.before:
+        global BEFORE
+        BEFORE = import_before(args.before)
     if imitation_wrapper() is None:
         print("imitation is not installed: its column is left out (pip install --no-deps imitation==1.0.1)")
     print(f"raw env steps: {args.n_envs} envs, CPU time, median over {args.rounds} rounds of the ratio to raw")
-    print(f"{'env':<16} {'stack':<20} {'env-steps/s':>12} {'ratio to raw':>13} {'target':>8}")
+    print(f"{'env':<16} {'stack':<22} {'env-steps/s':>12} {'ratio to raw':>13} {'µs/step over raw':>17} {'target':>7}")
     for env_id in args.envs:
         steps = args.steps if env_id == "CartPole-v1" else max(args.steps // 5, 200)
-        for name, res in bench_steps(env_id, args.n_envs, steps, args.rounds).items():
+        make = breakdown_stacks if args.breakdown else None
+        results = bench_steps(env_id, args.n_envs, steps, args.rounds, make=make)
+        for name, res in results.items():
             target = f"{CASES[env_id]['target']:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if res["ratio"] <= CASES[env_id]["target"] else "MISSED") if target else ""
-            print(f"{env_id:<16} {name:<20} {res['steps_per_s']:>12,.0f} {res['ratio']:>13.3f} {target:>8} {ok}")
+            print(
+                f"{env_id:<16} {name:<22} {res['steps_per_s']:>12,.0f} {res['ratio']:>13.3f} "
+                f"{res['us_per_step']:>17.1f} {target:>7} {ok}"
+            )
+        if BEFORE is not None and not args.breakdown:
+            for terms in ("1 term", "3 terms"):
+                ratio = paired(results, f"rewardlab, {terms}", f"before, {terms}")
+                print(f"{env_id:<16} {terms}: this / before, median of paired rounds: {ratio:.3f}")
     if args.e2e:
         print(
             f"\nPPO end to end, CartPole-v1, {args.n_envs} envs, {args.e2e_steps} steps, CPU time of learn(), "
@@ -174,7 +286,7 @@ def main() -> None:
         for name, ratio in bench_e2e(args.e2e_steps, args.e2e_rounds, args.n_envs).items():
             target = f"{E2E_TARGET:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if ratio <= E2E_TARGET else "MISSED") if target else ""
-            print(f"{'CartPole-v1':<16} {name:<20} {'':>12} {ratio:>13.3f} {target:>8} {ok}")
+            print(f"{'CartPole-v1':<16} {name:<22} {'':>12} {ratio:>13.3f} {target:>8} {ok}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ class RewardLogger(BaseCallback):
     Examples:
         >>> import rewardlab as rl
         >>> from stable_baselines3 import PPO
-        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() + rl.constant(0.1))
+        >>> reward = rl.extrinsic() + rl.constant(0.1)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), reward)
         >>> logger = rl.RewardLogger(csv_path=False)
         >>> _ = PPO("MlpPolicy", venv, n_steps=64, verbose=1).learn(128, callback=logger)  # doctest: +ELLIPSIS
         Using ... device
@@ -95,11 +96,17 @@ class RewardLogger(BaseCallback):
         if path.stat().st_size == 0:
             self._csv_writer.writeheader()
 
+    def _init_callback(self) -> None:
+        self._engine = find_engine(self.training_env)
+
     def _on_step(self) -> bool:
-        for info in self.locals.get("infos", ()):
-            episode = info.get(EPISODE_KEY)
-            if episode is None:
-                continue
+        infos = self.locals.get("infos", ())
+        engine = getattr(self, "_engine", None)
+        if engine is not None and engine.last_infos is infos:  # this step's episode ends, without a scan of infos
+            finished = engine.last_episodes
+        else:
+            finished = [episode for info in infos if (episode := info.get(EPISODE_KEY)) is not None]
+        for episode in finished:
             self.episodes.append(episode)
             if self._csv_writer is None and self._csv_path is not False:
                 self._open_csv(list(episode))

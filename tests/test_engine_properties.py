@@ -402,6 +402,7 @@ def check_run(stack: str, data: dict[str, Any]) -> None:
         try:
             env.reset()
             names = env.engine.names
+            running = np.zeros((n, len(names)))  # each env's per-step values added up: the episode sums to expect
             for t, (a, exp) in enumerate(zip(actions, expected)):
                 if exp is RAISE:
                     with pytest.raises(rl.NonFiniteRewardError):
@@ -417,10 +418,16 @@ def check_run(stack: str, data: dict[str, Any]) -> None:
                     got = [info["rewardlab"][name] for name in names]
                     want = [values[j][i] for j in range(len(names))]
                     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"step {t} env {i}")
+                    # independent of the reference: what the agent got is the breakdown's sum
+                    assert float(rewards[i]) == pytest.approx(float(np.float32(sum(got))), rel=1e-6, abs=1e-9)
+                    running[i] += got
                     assert bool(dones[i]) == (i in episodes), f"step {t} env {i}"
                     if i in episodes:
                         ep, want_ep = info["rewardlab_episode"], episodes[i]
                         np.testing.assert_allclose([ep[name] for name in names], want_ep["sums"], rtol=1e-9, atol=1e-9)
+                        # and each episode sum adds up the values the agent was given at each step
+                        np.testing.assert_allclose([ep[name] for name in names], running[i], rtol=1e-9, atol=1e-9)
+                        running[i] = 0.0
                         assert ep["true_return"] == pytest.approx(want_ep["true_return"])
                         assert ep["total"] == pytest.approx(sum(want_ep["sums"]), rel=1e-9, abs=1e-9)
                         assert (ep["length"], ep["terminated"]) == (want_ep["length"], want_ep["terminated"])

@@ -187,3 +187,30 @@ def test_every_sb3_algorithm_trains_on_the_wrapper(algo, env_id, kwargs, tmp_pat
     progress = (tmp_path / "progress.csv").read_text().splitlines()[0]
     assert "rollout/true_return" in progress and "rollout/reward/shaping" in progress
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("through_engine", [True, False], ids=["engine's episodes", "scan of infos"])
+def test_reward_logger_writes_every_finished_episode_once(through_engine, tmp_path):
+    """The logger takes a step's finished episodes from the engine when the infos are the engine's, else scans."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rewardlab.callbacks import find_engine
+
+    venv = VecNormalize(rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=4, seed=0), three_terms()))
+    logger = rl.RewardLogger(csv_path=tmp_path / "terms.csv")
+    logger._engine = find_engine(venv)
+    assert logger._engine is venv.venv.engine
+    venv.reset()
+    want = []
+    for t in range(120):
+        _, _, dones, infos = venv.step(np.array([venv.action_space.sample() for _ in range(4)]))
+        want += [(t, info["rewardlab_episode"]) for info in infos if "rewardlab_episode" in info]
+        logger.num_timesteps = t
+        logger.locals = {"infos": infos if through_engine else list(infos)}  # a copied list: the logger scans it
+        logger._on_step()
+    logger._on_training_end()
+    rows = (tmp_path / "terms.csv").read_text().splitlines()
+    assert len(want) > 10 and len(rows) == len(want) + 1
+    for row, (t, episode) in zip(rows[1:], want):
+        fields = row.split(",")
+        assert int(fields[0]) == t and float(fields[-3]) == pytest.approx(episode["total"])

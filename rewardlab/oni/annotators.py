@@ -124,6 +124,12 @@ class RuleAnnotator:
     A message shows progress when one of the goal's patterns matches (case
     insensitive) and none of :data:`NEVER` does; pairs compare those verdicts.
     ``rules`` extends or replaces (``replace=True``) the built-in patterns.
+
+    Examples:
+        >>> from rewardlab.oni import RuleAnnotator
+        >>> rules = RuleAnnotator(goal="gold")
+        >>> [a.value for a in rules.classify(["You see here 12 gold pieces.", "It's a wall."])]
+        [1.0, 0.0]
     """
 
     model = "rules"
@@ -367,6 +373,11 @@ def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annot
 
     LLM settings other than ``goal``, ``max_tokens`` and ``batching`` go to :class:`rewardlab.llm.LLMConfig`
     (``base_url``, ``model``, ``api_key_env``, ``timeout``, ``concurrency``, ``log_path``, ...).
+
+    Examples:
+        >>> from rewardlab.oni import make_annotator
+        >>> type(make_annotator({"kind": "rules", "goal": "stairs"})).__name__
+        'RuleAnnotator'
     """
     if config is None:
         return RuleAnnotator()

@@ -326,7 +326,15 @@ def oni(
     store: str | os.PathLike | None = None,
     **kwargs: Any,
 ) -> ONITerm:
-    """An ONI term (see :class:`ONITerm`)."""
+    """An ONI term (see :class:`ONITerm`).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> term = rl.oni.oni(model="retrieval", annotator={"kind": "rules", "goal": "gold"}, background=False)
+        >>> (rl.extrinsic() + 0.1 * term).component_names()
+        ['extrinsic', 'oni']
+        >>> term.close()
+    """
     return ONITerm(model=model, annotator=annotator, beta=beta, threshold=threshold, store=store, **kwargs)
 
 

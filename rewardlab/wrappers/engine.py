@@ -20,8 +20,8 @@ they own (copies), never views of buffers an env may overwrite.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
-from typing import Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,16 +40,19 @@ MAX_ENVS_SHOWN = 4  # envs whose values an error message lists
 
 
 class NonFiniteRewardError(FloatingPointError):
-    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values."""
+    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values.
 
-
-class _StepArrays:
-    """The arrays of one step that every env's :class:`StepRewards` reads."""
-
-    __slots__ = ("index", "values", "extrinsic", "total")
-
-    def __init__(self, index: dict[str, int], values: np.ndarray, extrinsic: np.ndarray, total: np.ndarray) -> None:
-        self.index, self.values, self.extrinsic, self.total = index, values, extrinsic, total
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> bad = rl.function(lambda next_obs: np.full(len(next_obs), np.nan), name="bad")
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=1), bad)
+        >>> _ = venv.reset()
+        >>> try:
+        ...     venv.step(np.array([0]))
+        ... except rl.NonFiniteRewardError as err:
+        ...     print(type(err).__name__)
+        NonFiniteRewardError
+    """
 
 
 class StepRewards(tuple, Mapping):
@@ -57,29 +60,30 @@ class StepRewards(tuple, Mapping):
 
     A read-only mapping over the step's arrays, built without copying: the
     wrapper makes one per env per step, so it is a bare ``(step, env)`` pair
-    made at C speed (``tuple.__new__``).
+    made at C speed (``tuple.__new__``), ``step`` being the plain tuple
+    ``(index of names, values (k, n), extrinsic (n,), total (n,))`` shared by the step's envs.
     """
 
     __slots__ = ()
 
     def __getitem__(self, key: str) -> float:  # type: ignore[override]
-        step, i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
+        (index, values, extrinsic, total), i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
         if key == "extrinsic_reward":
-            return float(step.extrinsic[i])
+            return float(extrinsic[i])
         if key == "total":
-            return float(step.total[i])
-        return float(step.values[step.index[key], i])
+            return float(total[i])
+        return float(values[index[key], i])
 
     def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        yield from tuple.__getitem__(self, 0).index
+        yield from tuple.__getitem__(self, 0)[0]
         yield "extrinsic_reward"
         yield "total"
 
     def __len__(self) -> int:
-        return len(tuple.__getitem__(self, 0).index) + 2
+        return len(tuple.__getitem__(self, 0)[0]) + 2
 
     def __contains__(self, key: object) -> bool:  # type: ignore[override]
-        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0).index
+        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0)[0]
 
     def __eq__(self, other: object) -> bool:
         return Mapping.__eq__(self, other)
@@ -114,6 +118,13 @@ class RewardEngine:
         clip_value: bound used by ``nan_policy="clip"`` (at most 1e30).
         update_every: steps between ``update`` calls of learning terms.
         step_info: write per-step values into ``info`` (episode sums are always written).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.wrappers import RewardEngine
+        >>> engine = RewardEngine(rl.extrinsic() + rl.constant(-0.5), n_envs=2)
+        >>> engine.process(rl.Transitions.fake(reward=[1.0, 0.0]))
+        array([ 0.5, -0.5])
     """
 
     def __init__(
@@ -150,14 +161,21 @@ class RewardEngine:
         # frames are large: buffer them for learners only when a learning term reads them
         self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
         self._k = len(self.names)
-        self._sums = np.zeros((self._k + 2, n_envs))  # per component, then the true return and the length
-        self._ended = np.zeros(n_envs, dtype=np.int64)
-        self._episodes = np.zeros((n_envs, self._k + 2))
+        #: the running episode sums, one column per env: each component (rows as :attr:`names`), then the
+        #: true (extrinsic) return and the length; see :meth:`get_state`
+        self._sums = np.zeros((self._k + 2, n_envs))
+        # the kernel's output at episode ends: a row per finished env (index, sums, true return, total, length)
+        self._episodes = np.zeros((n_envs, self._k + 4))
+        self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
         #: the last step's weighted components ``(k, n_envs)`` (rows as :attr:`names`) and totals ``(n_envs,)``
         self.last_values: np.ndarray | None = None
         self.last_total: np.ndarray | None = None
+        #: the infos list of the last step, and the ``info["rewardlab_episode"]`` dicts written into it (env
+        #: order; empty when no episode ended): a logger reads them without scanning every env's info
+        self.last_infos: Sequence[dict] | None = None
+        self.last_episodes: Sequence[dict] = ()
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
         self._warned: set[str] = set()
@@ -181,32 +199,70 @@ class RewardEngine:
         self._sums[:, idx] = 0.0
         self.reward.reset(idx)
 
-    def process(self, batch: Transitions) -> np.ndarray:
-        """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs."""
-        n = batch.n
-        if n != self.n_envs:
-            raise ValueError(f"the reward engine holds {self.n_envs} envs but got a batch of {n}")
+    def get_state(self) -> dict[str, Any]:
+        """The engine's running state, copied: what resuming in the middle of episodes needs.
+
+        ``episode_sums`` ``(k + 2, n_envs)``: each component's sum so far in
+        every env's running episode (rows as :attr:`names`), then the true
+        (extrinsic) return and the length; ``steps_since_update``, ``updates``
+        and ``buffer`` (the batches kept for learning terms since their last
+        update): where the update schedule stands. The terms' own state is
+        not included (``reward.state_dict()``).
+        """
+        return {
+            "names": list(self.names),
+            "episode_sums": self._sums.copy(),
+            "steps_since_update": self._steps_since_update,
+            "updates": self.updates,
+            "buffer": list(self._buffer),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (for the same reward and number of envs)."""
+        sums = np.asarray(state["episode_sums"], dtype=np.float64)
+        if list(state["names"]) != self.names or sums.shape != self._sums.shape:
+            raise ValueError(
+                f"engine state is for components {list(state['names'])} with episode sums of shape {sums.shape}; "
+                f"this engine has {self.names} and shape {self._sums.shape}"
+            )
+        self._sums[...] = sums
+        self._steps_since_update = int(state["steps_since_update"])
+        self.updates = int(state["updates"])
+        self._buffer = list(state["buffer"])
+
+    def process(self, batch: Transitions, done: np.ndarray | None = None) -> np.ndarray:
+        """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs.
+
+        ``done`` is ``batch.terminated | batch.truncated`` (a bool array) when the
+        caller already has it, as the vector wrapper does (SB3's ``dones``).
+        """
+        extrinsic = batch.reward
+        n = self.n_envs
+        if len(extrinsic) != n:
+            raise ValueError(f"the reward engine holds {n} envs but got a batch of {len(extrinsic)}")
+        if done is None:
+            done = batch.terminated | batch.truncated
         if self._shared:
             batch.memo = dict.fromkeys(self._shared)
         values = np.empty((self._k, n))
         self.reward.components_into(batch, values)
         total = np.empty(n)
-        reward, terminated, truncated = batch.reward, batch.terminated, batch.truncated
-        sums, ended, episodes = self._sums, self._ended, self._episodes
-        n_ended = accumulate_step(values, reward, terminated, truncated, sums, total, FLOAT32_MAX, ended, episodes)
+        n_ended = accumulate_step(values, total, extrinsic, done, self._sums, self._episodes)
         if n_ended < 0:
             values = self._repair(values)
-            n_ended = accumulate_step(values, reward, terminated, truncated, sums, total, FLOAT32_MAX, ended, episodes)
+            n_ended = accumulate_step(values, total, extrinsic, done, self._sums, self._episodes)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
         self.last_values, self.last_total = values, total
-        infos = batch.infos
+        self.last_infos = infos = batch.infos
         if self.step_info:
-            step = _StepArrays(self._index, values, batch.reward, total)
+            step = (self._index, values, extrinsic, total)
             for i, info in enumerate(infos):
                 info[STEP_KEY] = _new_tuple(StepRewards, (step, i))
         if n_ended:
-            self._end_episodes(n_ended, batch)
+            self._end_episodes(n_ended, batch.terminated, infos)
+        elif self.last_episodes:
+            self.last_episodes = ()
         if self._learns and self.reward.training:
             batch.memo = None
             if batch.frames is not None and not self._buffer_frames:
@@ -223,18 +279,21 @@ class RewardEngine:
                 self._steps_since_update = 0
         return total
 
-    def _end_episodes(self, n_ended: int, batch: Transitions) -> None:
+    def _end_episodes(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
-        ended = self._ended[:n_ended].copy()
-        k, names, infos, terminated = self._k, self.names, batch.infos, batch.terminated
-        for i, row in zip(ended.tolist(), self._episodes[:n_ended].tolist()):
-            episode = dict(zip(names, row[:k]))
-            episode["true_return"] = row[k]
-            episode["total"] = sum(row[:k])
-            episode["length"] = int(row[k + 1])
+        rows = self._episodes[:n_ended]
+        keys = self._episode_keys
+        ended, episodes = [], []
+        for row in rows.tolist():
+            i = int(row[0])
+            episode = dict(zip(keys, row[1:]))  # the components, true_return, total, length
+            episode["length"] = int(episode["length"])
             episode["terminated"] = bool(terminated[i])
             infos[i][EPISODE_KEY] = episode
-        self.reward.reset(ended)
+            ended.append(i)
+            episodes.append(episode)
+        self.last_episodes = episodes
+        self.reward.reset(np.array(ended))
 
     def _repair(self, values: np.ndarray) -> np.ndarray:
         """Apply the nan policy: first to non-finite components, then to totals out of float32's range."""

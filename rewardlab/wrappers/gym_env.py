@@ -12,6 +12,7 @@ from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.engine import NanPolicy, RewardEngine
 from rewardlab.wrappers.frames import FRAME_KEY, MISSING_FRAMES, RenderFrames
+from rewardlab.wrappers.observations import copy_observation
 
 
 def _batch_of_one(obs: Any) -> Any:
@@ -28,6 +29,14 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Observations are copied before the wrapper keeps them (as the previous
     observation of the next step and in learners' batches), so envs that
     reuse their observation arrays (NLE, MiniHack) are read right.
+
+    Examples:
+        >>> import gymnasium as gym, rewardlab as rl
+        >>> env = rl.RewardWrapper(gym.make("CartPole-v1"), rl.extrinsic() + rl.constant(1.0))
+        >>> _ = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(0)
+        >>> reward, info["rewardlab"]["constant"]
+        (2.0, 1.0)
     """
 
     def __init__(
@@ -64,6 +73,15 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.engine.reset()
         return obs, info
 
+    def get_state(self) -> dict[str, Any]:
+        """The wrapper's running state, copied: the engine's and the previous observation (as a batch of one)."""
+        return {"engine": self.engine.get_state(), "last_obs": copy_observation(self._last_obs)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned; then step on from the env state it was taken at."""
+        self.engine.set_state(state["engine"])
+        self._last_obs = copy_observation(state["last_obs"])
+
     def close(self) -> None:
         """Close the reward's terms (their worker threads, files), then the wrapped env."""
         try:
@@ -76,17 +94,18 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise RuntimeError("call reset() before step() on RewardWrapper")
         obs, reward, terminated, truncated, info = self.env.step(action)
         next_obs = _batch_of_one(obs)
+        terminated_, truncated_ = np.array([bool(terminated)]), np.array([bool(truncated)])
         batch = Transitions(
             self._last_obs,
             np.array(action)[None],
             next_obs,
             np.array([float(reward)]),
-            np.array([bool(terminated)]),
-            np.array([bool(truncated)]),
+            terminated_,
+            truncated_,
             [info],
             frames=info.pop(FRAME_KEY)[None] if self._frames else None,
         )
-        total = self.engine.process(batch)
+        total = self.engine.process(batch, terminated_ | truncated_)
         self._last_obs = next_obs
         return obs, float(total[0]), terminated, truncated, info
 

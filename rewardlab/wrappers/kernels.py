@@ -12,26 +12,26 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 @numba.njit(cache=True, nogil=True)
 def accumulate_step(
     values: np.ndarray,
-    extrinsic: np.ndarray,
-    terminated: np.ndarray,
-    truncated: np.ndarray,
-    sums: np.ndarray,
     total: np.ndarray,
-    limit: float,
-    ended: np.ndarray,
+    extrinsic: np.ndarray,
+    done: np.ndarray,
+    sums: np.ndarray,
     episodes: np.ndarray,
 ) -> int:
-    """Sum components into ``total``; when every total is within ``±limit``, add the step to the episode sums.
+    """Sum components into ``total``; when every total is within float32's range, add the step to the episode sums.
 
-    ``values`` is ``(k, n)``; ``sums`` is ``(k + 2, n)``: the episode sum of each
-    component, the true (extrinsic) return and the length. A NaN or infinite
-    component makes its total fail the check too, so one comparison per env
-    covers NaN, ±inf and overflow of the sum. Every ``total[i]`` is written
-    either way. Returns -1 when a total fails (nothing is accumulated, so the
-    caller can repair ``values`` and call again); otherwise the number ``m`` of
-    envs whose episode ended at this step: their indices go to ``ended[:m]``,
-    their final sums to ``episodes[:m]`` (rows of ``k + 2``), and their sums
-    start again from zero.
+    ``values`` is ``(k, n)``; ``sums`` is ``(k + 2, n)``: the episode sum of
+    each component, the true (extrinsic) return and the length. A NaN or
+    infinite component makes its total fail the check too, so one comparison
+    per env covers NaN, ±inf and overflow of the sum (``|total| <=``
+    :data:`FLOAT32_MAX`). Every ``total[i]`` is written either way. Returns -1
+    when a total fails (nothing is accumulated, so the caller can repair
+    ``values`` and call again); otherwise the number ``m`` of envs whose
+    episode ended (``done``) at this step. Their rows ``episodes[:m]`` (shape
+    ``(n, k + 4)``) hold the env index, each component's sum, the true return,
+    the episode's total (the components' sums added in order) and the length,
+    and their sums start again from zero. Few arguments on purpose: numba's dispatch costs about 0.2 µs
+    per argument, on every step.
     """
     k, n = values.shape
     ok = True
@@ -40,7 +40,7 @@ def accumulate_step(
         for j in range(k):
             acc += values[j, i]
         total[i] = acc
-        if not abs(acc) <= limit:  # also true for NaN
+        if not abs(acc) <= FLOAT32_MAX:  # also true for NaN
             ok = False
     if not ok:
         return -1
@@ -50,10 +50,17 @@ def accumulate_step(
             sums[j, i] += values[j, i]
         sums[k, i] += extrinsic[i]
         sums[k + 1, i] += 1.0
-        if terminated[i] or truncated[i]:
-            ended[m] = i
-            for j in range(k + 2):
-                episodes[m, j] = sums[j, i]
+        if done[i]:
+            episodes[m, 0] = i
+            acc = 0.0
+            for j in range(k):
+                acc += sums[j, i]
+                episodes[m, j + 1] = sums[j, i]
                 sums[j, i] = 0.0
+            episodes[m, k + 1] = sums[k, i]
+            episodes[m, k + 2] = acc
+            episodes[m, k + 3] = sums[k + 1, i]
+            sums[k, i] = 0.0
+            sums[k + 1, i] = 0.0
             m += 1
     return m

@@ -37,6 +37,14 @@ class RewardVecWrapper(VecEnvWrapper):
         reward: the reward term.
         nan_policy, clip_value, update_every, step_info: see :class:`RewardEngine`.
         run_dir: the run folder, handed to terms in :class:`~rewardlab.core.env_info.EnvInfo`.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() - 0.5)
+        >>> _ = venv.reset()
+        >>> obs, rewards, dones, infos = venv.step(np.array([0, 1]))
+        >>> rewards, infos[0]["rewardlab"]["extrinsic_reward"]
+        (array([0.5, 0.5], dtype=float32), 1.0)
     """
 
     def __init__(
@@ -78,8 +86,19 @@ class RewardVecWrapper(VecEnvWrapper):
         self.engine.reset()
         return obs
 
+    def get_state(self) -> dict[str, Any]:
+        """The wrapper's running state, copied: the engine's (:meth:`RewardEngine.get_state`) and the previous
+        observations the next step's reward reads."""
+        return {"engine": self.engine.get_state(), "last_obs": copy_observation(self._last_obs)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned; then step on from the env state it was taken at."""
+        self.engine.set_state(state["engine"])
+        self._last_obs = copy_observation(state["last_obs"])
+
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.array(actions) if self.engine.keeps_batches else np.asarray(actions)
+        engine = self.engine  # batches are kept only for learning terms that read them (rare): test that first
+        self._actions = np.array(actions) if engine._buffers and engine.keeps_batches else np.asarray(actions)
         self.venv.step_async(actions)
 
     def close(self) -> None:
@@ -93,11 +112,13 @@ class RewardVecWrapper(VecEnvWrapper):
         if self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
+        engine = self.engine
         # the next step's previous observation outlives the env's next step: keep a copy
         owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
-        dones = np.array(dones, dtype=bool) if self.engine.keeps_batches else np.asarray(dones, dtype=bool)
+        keeps = engine._buffers and engine.keeps_batches
+        dones = np.array(dones, dtype=bool) if keeps else np.asarray(dones, dtype=bool)
         if np.count_nonzero(dones):  # faster than .any() on small arrays
-            ended = np.flatnonzero(dones).tolist()
+            ended = dones.nonzero()[0].tolist()
             next_obs = _with_terminal_observations(owned, infos, ended)
             cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
             if cut:
@@ -112,7 +133,7 @@ class RewardVecWrapper(VecEnvWrapper):
             self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
             frames=frames,
         )
-        total = self.engine.process(batch)
+        total = engine.process(batch, dones)
         self._last_obs = owned
         return obs, total.astype(np.float32), dones, infos
 
