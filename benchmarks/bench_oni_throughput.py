@@ -29,9 +29,11 @@ each stack is a warm-up; each rollout is paired with the ``off`` rollout just be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -184,6 +186,15 @@ def baseline_source(rev: str) -> str:
     return folder
 
 
+@contextlib.contextmanager
+def _removed(folder: str):
+    """Delete ``folder`` on the way out."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def measure_baseline(source: str, url: str, n: int, batch_size: int, concurrency: int, tag: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, str(Path(__file__).resolve().parents[1] / "tests")])}
     args = [sys.executable, __file__, "--measure-today", url, str(n), str(batch_size), str(concurrency), tag]
@@ -212,7 +223,7 @@ def commit_cost(batch_size: int, n: int = 2048) -> dict:
 def run_labels(args: argparse.Namespace) -> dict:
     results: dict[str, list[dict]] = {"today": [], "concurrent": [], "prompt_list": []}
     source = baseline_source(args.baseline_rev)
-    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
+    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server, _removed(source):
         for r in range(args.label_rounds):
             for mode in results:
                 tag = f"{mode}-{r}"
