@@ -29,9 +29,11 @@ each stack is a warm-up; each rollout is paired with the ``off`` rollout just be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -184,6 +186,15 @@ def baseline_source(rev: str) -> str:
     return folder
 
 
+@contextlib.contextmanager
+def _removed(folder: str):
+    """Delete ``folder`` on the way out."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def measure_baseline(source: str, url: str, n: int, batch_size: int, concurrency: int, tag: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, str(Path(__file__).resolve().parents[1] / "tests")])}
     args = [sys.executable, __file__, "--measure-today", url, str(n), str(batch_size), str(concurrency), tag]
@@ -212,7 +223,7 @@ def commit_cost(batch_size: int, n: int = 2048) -> dict:
 def run_labels(args: argparse.Namespace) -> dict:
     results: dict[str, list[dict]] = {"today": [], "concurrent": [], "prompt_list": []}
     source = baseline_source(args.baseline_rev)
-    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
+    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server, _removed(source):
         for r in range(args.label_rounds):
             for mode in results:
                 tag = f"{mode}-{r}"
@@ -294,13 +305,53 @@ def run_sps(args: argparse.Namespace) -> dict:
     return results
 
 
+# -- part 3: CPU per env step, without PPO -------------------------------------------------------------
+
+
+def run_cpu(args: argparse.Namespace) -> dict:
+    """CPU time per env step of each stack under random actions: the env loop's thread and the rest of the process.
+
+    CPU time leaves out what other jobs on a loaded machine took, so it shows what a stack adds where wall
+    time cannot: ``background`` is every other thread (the annotation worker, request threads, the trainer).
+    """
+    import rewardlab as rl
+
+    results = {}
+    with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
+        for variant in [v for v in args.stacks if v != "sync"]:
+            spec = reward_spec(variant, server.url, args.batch_size, args.concurrency)
+            if len(spec) > 1:
+                spec[1]["model"] = args.oni_model
+            venv = rl.RewardVecWrapper(rl.make_vec_env(args.env, n_envs=args.n_envs, seed=0), rl.build_reward(spec))
+            venv.reset()
+            size = (args.cpu_steps + 100, args.n_envs)
+            actions = np.random.default_rng(0).integers(0, venv.action_space.n, size=size)
+            for a in actions[:100]:  # warm-up: kernels compiled, first labels asked
+                venv.step(a)
+            thread, process = time.thread_time(), time.process_time()
+            for a in actions[100:]:
+                venv.step(a)
+            thread, process = time.thread_time() - thread, time.process_time() - process
+            labels = venv.engine.last_update_metrics.get("oni/labels", "-")
+            venv.close()
+            n = args.cpu_steps * args.n_envs
+            results[variant] = {"env_loop_us": 1e6 * thread / n, "background_us": 1e6 * (process - thread) / n,
+                                "labels": labels}  # fmt: skip
+            print(f"{variant:>11}: env loop {results[variant]['env_loop_us']:.0f} µs, background "
+                  f"{results[variant]['background_us']:.0f} µs per env step ({labels} labels)", flush=True)  # fmt: skip
+    return results
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-today":  # the baseline's subprocess
         url, n, batch_size, concurrency, tag = sys.argv[2:7]
         print(json.dumps(measure_labels(url, "today", int(n), int(batch_size), int(concurrency), tag)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", default="all", choices=["labels", "sps", "all"])
+    parser.add_argument("--part", default="all", choices=["labels", "sps", "cpu", "all"],
+                        help="labels/s, PPO env steps/s, or CPU time per env step under random actions (cpu)")
+    parser.add_argument("--cpu-steps", type=int, default=2000, help="cpu: vector steps per stack")
+    parser.add_argument("--oni-model", default="classification", help="cpu: the ONI reward model")
     parser.add_argument("--env", default="NetHackScore-v0")
     parser.add_argument("--rollouts", type=int, default=6, help="measured rollouts per stack (after one warm-up)")
     parser.add_argument("--sync-rollouts", type=int, default=1, help="measured rollouts of the synchronous stack")
@@ -324,6 +375,8 @@ def main() -> None:
         out.update(run_labels(args))
     if args.part in ("sps", "all"):
         out["sps"] = run_sps(args)
+    if args.part == "cpu":
+        out["cpu"] = run_cpu(args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"written to {args.out}")

@@ -303,7 +303,8 @@ class LLMAnnotator:
         self._lock = threading.Lock()
         # import openai and build its client here, not in the worker thread on the first batch:
         # a worker busy importing holds the GIL and would stall the env loop once
-        self.client._openai()
+        api = self.client._openai()
+        api.completions, api.chat.completions  # noqa: B018 - the same for their lazily imported modules
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
