@@ -262,8 +262,9 @@ def main() -> None:
         print(text, flush=True)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{setting}.json").write_text(json.dumps(result, indent=2))
-        (out / f"{setting}.txt").write_text(text + "\n")
+        stem = setting + "".join("_" + re.sub(r"[^a-z0-9]+", "-", o.lower()).strip("-") for o in args.only)
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2))  # --only runs do not overwrite each other
+        (out / f"{stem}.txt").write_text(text + "\n")
 
 
 if __name__ == "__main__":

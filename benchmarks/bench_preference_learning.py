@@ -60,6 +60,8 @@ VARIANTS = {
     "preference, random teacher": [{**PREFERENCE, "teacher": {"oracle": {"beta": 0.0}}}],
     "preference, 100 comparisons": [{**PREFERENCE, "budget": 100}],
     "preference, 100 comparisons + SURF": [{**PREFERENCE, "budget": 100, **SURF}],
+    "preference, 40 comparisons": [{**PREFERENCE, "budget": 40}],
+    "preference, 40 comparisons + SURF": [{**PREFERENCE, "budget": 40, **SURF}],
 }
 PENDULUM = {"term": "preference", "budget": 400, "queries_per_update": 20, "segment_length": 25}
 ENV_VARIANTS = {
