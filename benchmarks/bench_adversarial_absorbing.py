@@ -18,6 +18,8 @@ the adversarial reward alone (no true reward), 40k steps per run:
   agent outlive it; imitation reproduces its short episodes. Reported: the
   agent's mean evaluation episode length beside the demonstrator's, and the
   fraction of evaluation episodes that end at the right edge (``x ≥ 2.4``).
+* ``falls``: a demonstrator that always pushes right: the pole falls after
+  about 10 steps (a random policy lasts about 21). Same report.
 
 imitation 1.0.1's ``GAIL`` and ``AIRL`` (``BasicRewardNet`` /
 ``BasicShapedRewardNet`` with running input normalisation,
@@ -34,6 +36,7 @@ reused (a killed benchmark resumes).
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_absorbing.py --seeds 3
     ... --settings short --seeds 3
+    ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ VARIANTS = {
 EDGE = 2.4
 
 
-def scripted_demos(episodes: int = 10, *, lean: float = 0.1, seed: int = 20_000):
-    """The short demonstrator: balance around a lean of ``lean`` rad, so the cart drifts right off the track."""
+def scripted_demos(episodes: int = 10, *, lean: float | None = 0.1, seed: int = 20_000):
+    """Scripted demonstrators: balance around a lean of ``lean`` rad, so the cart drifts right off the track
+    (``short``), or, with ``lean=None``, always push right, so the pole falls within about 10 steps (``falls``)."""
     import gymnasium as gym
 
     env = gym.make(ENV)
@@ -78,7 +82,7 @@ def scripted_demos(episodes: int = 10, *, lean: float = 0.1, seed: int = 20_000)
         obs, _ = env.reset(seed=seed + k)
         ep = {"obs": [], "acts": [], "next_obs": [], "return": 0.0, "terminated": False}
         while True:
-            action = int(obs[2] + 0.5 * obs[3] - lean > 0)
+            action = 1 if lean is None else int(obs[2] + 0.5 * obs[3] - lean > 0)
             nxt, r, terminated, truncated, _ = env.step(action)
             ep["obs"].append(obs), ep["acts"].append(action), ep["next_obs"].append(nxt)
             ep["return"] += float(r)
@@ -177,6 +181,8 @@ def prepare(setting: str, out: Path) -> tuple[Path, float]:
             train(RunConfig(env=ENV, algo="ppo", steps=40_000, seed=100), expert_dir, progress_bar=False,
                   resume=expert_dir.exists(), checkpoint_every=0)  # fmt: skip
             collect_demos(expert_dir, episodes=10).save(demos_path)
+        elif setting == "falls":
+            scripted_demos(lean=None).save(demos_path)
         else:
             scripted_demos().save(demos_path)
     demos = load_demos(demos_path)
@@ -244,7 +250,7 @@ def report(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=["expert"], choices=["expert", "short"])
+    parser.add_argument("--settings", nargs="+", default=["expert"], choices=["expert", "short", "falls"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_absorbing"))

@@ -14,9 +14,12 @@ wall time (what training waits), CPU time of this process plus the worker (what
 it costs the machine; from ``/proc/<pid>/schedstat``, nanoseconds), and the
 time the worker sat runnable in the run queue waiting for a CPU (the part of
 the wall time a busy machine adds). A trivial program (``return {"x": 0.0}``)
-measures the fixed per-call cost of the sandbox.
+measures the fixed per-call cost of the sandbox, with every fence, without the
+filesystem fences (Landlock, the empty mount-namespace root) and with none; and
+the start-up of a worker (once per program) with and without the filesystem fences.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_codegen_overhead.py
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_codegen_overhead.py --fences-only
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def compute_reward(obs, action, next_obs):
 ''',
 }
 TRIVIAL = "def compute_reward(obs):\n    return {'x': 0.0}\n"
-FENCES = ("seccomp", "privileges", "network_namespace", "rlimits")
+FILESYSTEM_FENCES = ("landlock", "empty_root")
+FENCES = ("seccomp", "privileges", "network_namespace", "rlimits", *FILESYSTEM_FENCES)
 
 
 class InProcess(RewardTerm):
@@ -161,7 +165,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=500)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--fences-only", action="store_true", help="only the fixed per-call and start-up costs")
     args = parser.parse_args()
+    if not args.fences_only:
+        compare_in_process(args)
+    price_fences(args)
+
+
+def compare_in_process(args: argparse.Namespace) -> None:
     print(f"{args.n_envs} envs; medians of {args.repeats} alternating blocks; microseconds per batch (per vector step)")
     print("wall: elapsed; cpu: this thread + the worker; wait: the worker's time runnable but not running\n")
     head = f"{'env':15s} {'measure':14s}"
@@ -194,20 +205,50 @@ def main() -> None:
                 line += f" | {a:8.1f} {b:9.1f} {b / a:5.2f}x {b - a:6.1f}"
             print(line + f" | {statistics.median(d['wait'] for d in data['out']):6.1f}")
         contained.close()
+
+
+def price_fences(args: argparse.Namespace) -> None:
+    """Per-call cost with all fences / without the filesystem fences / with none; worker start-up with and without."""
+    from rewardlab.codegen.sandbox import Limits
+
     batches = recorded_batches("CartPole-v1", args.n_envs, args.batches)
     program = make_program(TRIVIAL, "CartPole-v1")
-    fenced, bare = GeneratedTerm(program), GeneratedTerm(program)
-    for term, off in ((fenced, ()), (bare, FENCES)):
+    variants = {"all fences": (), "no filesystem fences": FILESYSTEM_FENCES, "no fences": FENCES}
+    terms = {label: GeneratedTerm(program, limits=Limits(allow_unfenced=True)) for label in variants}
+    for label, term in terms.items():
         term.components_into(batches[0], np.empty((1, args.n_envs)))
         term._sandbox.close()
-        term._sandbox._disable = off  # benchmark only: a worker without the fences, to price them
+        term._sandbox._disable = variants[label]  # benchmark only: a worker without some fences, to price them
         term._sandbox.start()
-    print("\nfixed cost of one contained call (a program returning a constant), with and without the fences:")
-    for label, term in (("all fences", fenced), ("no fences", bare)):
-        runs = [time_reward(term, batches, 1) for _ in range(args.repeats)]
-        wall, cpu, wait = (statistics.median(f[k] for f in runs) for k in ("wall", "cpu", "wait"))
-        print(f"  {label:10s} wall {wall:6.1f} us, cpu {cpu:6.1f} us, worker waiting for a CPU {wait:6.1f} us")
+    print("\nfixed cost of one contained call (a program returning a constant), alternating blocks, medians:")
+    runs: dict[str, list] = {label: [] for label in terms}
+    for _ in range(args.repeats):
+        for label, term in terms.items():
+            runs[label].append(time_reward(term, batches, 1))
+    base = statistics.median(f["wall"] for f in runs["no fences"])
+    for label, data in runs.items():
+        wall, cpu, wait = (statistics.median(f[k] for f in data) for k in ("wall", "cpu", "wait"))
+        print(f"  {label:22s} wall {wall:6.1f} us ({wall / base:4.2f}x no fences), cpu {cpu:6.1f} us, "
+              f"worker waiting for a CPU {wait:6.1f} us")  # fmt: skip
+    for term in terms.values():
         term.close()
+    print("\nworker start-up (start the process, lock it down, define the program), alternating, medians:")
+    starts: dict[str, list[float]] = {"all fences": [], "no filesystem fences": []}
+    for _ in range(args.repeats):
+        for label in starts:
+            term = GeneratedTerm(program, limits=Limits(allow_unfenced=True))
+            term.components_into(batches[0], np.empty((1, args.n_envs)))
+            sandbox = term._sandbox
+            sandbox.close()
+            sandbox._disable = variants[label]
+            t0 = time.perf_counter()
+            sandbox.start()
+            starts[label].append((time.perf_counter() - t0) * 1e3)
+            term.close()
+    ref = statistics.median(starts["no filesystem fences"])
+    for label, times in starts.items():
+        med = statistics.median(times)
+        print(f"  {label:22s} {med:7.1f} ms ({med / ref:4.2f}x, {med - ref:+6.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ Part ``sps``: PPO rollout collection on NetHackScore-v0, stacks built side by si
 rollouts interleaved (off, prompt_list, concurrent, sync, off, ...) so that the shared machine's load falls on
 all alike: ``off`` (the extrinsic reward only), ``prompt_list`` and ``concurrent`` (extrinsic + 0.1 × ONI,
 classification model, the LLM annotator in the background in that mode), ``sync`` (prompt lists, labelling
-inside the step: the contrast). Measured: env steps per second during rollout collection (env steps, policy
-forward passes, the reward and its ``update``), not during gradient steps; the first rollout of each stack is a
-warm-up; each rollout is paired with the ``off`` rollout just before it.
+inside the step: the contrast); ``--stacks`` picks them (``rules``: the same ONI term labelled by the rule
+annotator, no server: what ONI itself costs). Measured: env steps per second during rollout collection (env
+steps, policy forward passes, the reward and its ``update``), not during gradient steps; the first rollout of
+each stack is a warm-up; each rollout is paired with the ``off`` rollout just before it.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_oni_throughput.py --part all
 """
@@ -52,19 +53,26 @@ QUOTED = re.compile(r'just saw:\n"(.*)"\n\nDoes', re.DOTALL)
 
 
 class RolloutTimer(BaseCallback):
-    """Wall time and env steps of every rollout collection."""
+    """Wall time, env steps and CPU time (the env loop's thread; the whole process) of every rollout collection.
+
+    CPU time does not count the time the loaded machine gave to other jobs, so it compares stacks where wall
+    time is noisy: ``thread`` is the work the env loop itself did, ``process`` adds every background thread.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.rollouts: list[tuple[float, int]] = []
-        self._start = 0.0
+        self.cpu: list[tuple[float, float]] = []  # (env-loop thread, process) CPU seconds per rollout
+        self._start = self._thread = self._process = 0.0
         self._steps = 0
 
     def _on_rollout_start(self) -> None:
         self._start, self._steps = time.perf_counter(), self.model.num_timesteps
+        self._thread, self._process = time.thread_time(), time.process_time()
 
     def _on_rollout_end(self) -> None:
         self.rollouts.append((time.perf_counter() - self._start, self.model.num_timesteps - self._steps))
+        self.cpu.append((time.thread_time() - self._thread, time.process_time() - self._process))
 
     def _on_step(self) -> bool:
         return True
@@ -124,6 +132,9 @@ class ServerProcess:
 def reward_spec(variant: str, url: str, batch_size: int, concurrency: int) -> list:
     if variant == "off":
         return ["extrinsic"]
+    if variant == "rules":  # the same ONI pipeline with the rule annotator: no server, no HTTP, no request threads
+        return ["extrinsic", {"term": "oni", "model": "classification", "weight": 0.1, "annotator": {"kind": "rules"},
+                              "batch_size": batch_size}]  # fmt: skip
     batching = "concurrent" if variant == "concurrent" else "prompt_list"
     annotator = {"kind": "llm", "base_url": url, "model": "fake-model", "concurrency": concurrency, "timeout": 30.0,
                  "batching": batching}  # fmt: skip
@@ -162,11 +173,14 @@ def measure_labels(url: str, mode: str, n: int, batch_size: int, concurrency: in
 
 
 def baseline_source(rev: str) -> str:
-    """``rewardlab/`` at ``rev``, extracted into a temporary folder (its path)."""
+    """The package at ``rev`` (``rewardlab/`` with ``envs/`` and ``agents/`` inside), in a temporary folder."""
     folder = tempfile.mkdtemp(prefix="oni_baseline_")
     root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "rewardlab", "envs", "agents"], check=True,
+                             capture_output=True)  # fmt: skip
     subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    for package in ("envs", "agents"):  # where an installed rewardlab has them: rewardlab.envs, rewardlab.agents
+        Path(folder, package).rename(Path(folder, "rewardlab", package))
     return folder
 
 
@@ -229,7 +243,7 @@ def run_labels(args: argparse.Namespace) -> dict:
 
 
 def run_sps(args: argparse.Namespace) -> dict:
-    variants = ("off", "prompt_list", "concurrent", "sync")
+    variants = tuple(args.stacks)
     with ServerProcess(args.delay, args.server_slots, args.per_prompt) as server:
         stacks = {}
         for variant in variants:
@@ -258,20 +272,24 @@ def run_sps(args: argparse.Namespace) -> dict:
                 wrapper = wrapper.venv
             oni_metrics = {k: v for k, v in wrapper.engine.last_update_metrics.items() if k.startswith("oni/")}
             rates = [n / s for s, n in measured]
+            cpu = np.array(timer.cpu[1:])
             results[variant] = {"env_steps": steps, "seconds": secs, "steps_per_s": steps / secs,
-                                "per_rollout_steps_per_s": rates, "oni": oni_metrics}  # fmt: skip
+                                "per_rollout_steps_per_s": rates, "oni": oni_metrics,
+                                "thread_cpu_us_per_step": 1e6 * cpu[:, 0].sum() / steps,
+                                "process_cpu_us_per_step": 1e6 * cpu[:, 1].sum() / steps}  # fmt: skip
             venv.close()
     off = results["off"]["steps_per_s"]
     off_rates = results["off"]["per_rollout_steps_per_s"]
     for r in results.values():  # rollout k against the "off" rollout k run just before it: the load was alike
         r["paired_ratios"] = [a / b for a, b in zip(r["per_rollout_steps_per_s"], off_rates)]
     print("\n| stack | rollouts | env steps/s (pooled) | pooled vs off | paired ratio: median [min, max] | "
-          "labels at the end | queue | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+          "env-loop CPU µs/step | process CPU µs/step | labels at the end | queue | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for variant, r in results.items():
         o, pr = r["oni"], r["paired_ratios"]
         print(f"| {variant} | {len(r['per_rollout_steps_per_s'])} | {r['steps_per_s']:.0f} | "
               f"{r['steps_per_s'] / off:.3f}× | {np.median(pr):.3f} [{min(pr):.2f}, {max(pr):.2f}] | "
+              f"{r['thread_cpu_us_per_step']:.0f} | {r['process_cpu_us_per_step']:.0f} | "
               f"{o.get('oni/labels', '-')} | {o.get('oni/queue', '-')} | {o.get('oni/errors', '-')} |")  # fmt: skip
     return results
 
@@ -295,6 +313,9 @@ def main() -> None:
     parser.add_argument("--label-rounds", type=int, default=2)
     parser.add_argument("--baseline-rev", default="9d5e188", help="git revision of 'today' (before this change)")
     parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--stacks", nargs="+", default=["off", "prompt_list", "concurrent", "sync"],
+                        choices=["off", "prompt_list", "concurrent", "sync", "rules"],
+                        help="sps: the stacks, 'off' first (rules: ONI labelled by the rule annotator, no server)")
     parser.add_argument("--out", default="benchmarks/results/oni_throughput_batching.json")
     args = parser.parse_args()
     torch.set_num_threads(1)

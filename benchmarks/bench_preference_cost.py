@@ -13,7 +13,9 @@ extracted with ``git archive`` into temporary folders and put first on
 evaluation); the ratio of each preference run to the true-reward run of the
 same round is reported per seed, with the median and the mean. Quality: the
 true return of 10 deterministic evaluation episodes (Pendulum's normalised by a
-random policy's return, as in ``bench_preference_learning.py``).
+random policy's return, as in ``bench_preference_learning.py``). Finished runs
+(``summary.json`` under ``--runs``) are read back, and the report is written
+after every round, so a stopped benchmark keeps its finished rounds.
 
 Settings (issue 22): CartPole-v1, 50k steps, 500 comparisons; Pendulum-v1,
 1000 comparisons (``--steps`` sets the budget of steps: fewer steps for the
@@ -42,7 +44,10 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 SETTINGS = {"CartPole-v1": {"budget": 500, "steps": "50k"}, "Pendulum-v1": {"budget": 1000, "steps": "100k"}}
 RUNNER = """
-import json, sys, torch
+import json, os, sys, torch
+for name, module in list(sys.modules.items()):  # an editable install maps rewardlab.envs/agents to its checkout
+    if name.startswith("__editable___rewardlab") and isinstance(getattr(module, "MAPPING", None), dict):
+        module.MAPPING.update({"rewardlab.envs": os.getcwd() + "/envs", "rewardlab.agents": os.getcwd() + "/agents"})
 torch.set_num_threads(1)
 from rewardlab.train import RunConfig, train
 cfg = json.loads(sys.argv[1])
@@ -62,6 +67,11 @@ def extract(commit: str, where: Path) -> Path:
 
 
 def run(tree: Path, config: dict, out: Path) -> dict:
+    """One run in a fresh interpreter on ``tree``'s code (a finished one in ``out`` is read back, not rerun)."""
+    done = out / "summary.json"
+    if done.exists():
+        summary = json.loads(done.read_text())
+        return {k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, json.dumps({"config": config, "out": str(out)})],
@@ -85,7 +95,6 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("/tmp/rewardlab_bench_preference_cost"))
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
-    from bench_preference_learning import random_return
 
     from rewardlab.train import parse_steps
 
@@ -106,12 +115,18 @@ def main() -> None:
                 rows[label].append(result)
                 wall, ret = result["wall_seconds"], result["eval_true_return"]
                 print(f"{label:12s} seed {seed}: {wall:7.1f} s, eval {ret:7.1f}", flush=True)
+            write_report(args, s, steps, rows, seed + 1)  # after every round: a stopped benchmark keeps its rounds
+
+
+def write_report(args: argparse.Namespace, s: dict, steps: int, rows: dict[str, list[dict]], rounds: int) -> None:
+    """Print and write the ratios of the finished rounds."""
+    from bench_preference_learning import random_return
+
     zero = random_return(args.env) if args.env == "Pendulum-v1" else 0.0
     base_wall = np.array([r["wall_seconds"] for r in rows["true reward"]])
     base_eval = np.mean([r["eval_true_return"] for r in rows["true reward"]])
     lines = [
-        f"{args.env}, PPO, {steps} steps, {s['budget']} comparisons, {args.seeds} paired rounds "
-        f"(before = {args.before})",
+        f"{args.env}, PPO, {steps} steps, {s['budget']} comparisons, {rounds} paired rounds (before = {args.before})",
         f"{'variant':12s} {'wall s (mean)':>13s} {'ratio per seed':>24s} {'median':>7s} {'mean':>6s} "
         f"{'eval return':>12s} {'fraction of true':>17s}",
     ]

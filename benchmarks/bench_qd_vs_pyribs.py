@@ -11,17 +11,22 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
   ends), the env seeded once with the run seed;
 * ``pyribs_cma_me``: pyribs' CMA-ME, ``--cma-emitters`` ``EvolutionStrategyEmitter`` (``2imp`` ranking,
   ``filter`` selection, restart on no improvement) sharing the batch, same loop;
-* ``rl_map_elites``, ``rl_cma_me``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
+* ``rl_map_elites``, ``rl_cma_me``, ``rl_cma_mae``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
   ``minmax:position`` descriptor (scaled by the observation bounds [-1.2, 0.6]: the same grid), batched
   rollouts (``n_envs`` envs stepping their own policies together), a start per evaluation;
+* ``rl_map_elites_iso_line``: rewardlab's MAP-Elites with the Iso+LineDD operator (``mutation="iso_line"``,
+  iso σ = ``--sigma``, line σ = 0.2);
 * ``rl_map_elites_fixed``: rewardlab's MAP-Elites with ``starts="fixed"`` (every evaluation from the run
   seed's one start: the behaviour before this benchmark), to show what a start per evaluation changes.
 
 Reported per algorithm: mean and 95% t-interval over seeds of coverage, QD score, best return and evals/s
 (wall time of the whole search: ask, rollouts, tell). Runs of one seed go one after the other in one
 process, so evals/s ratios are side by side. Seed 0's archives are drawn side by side.
+``--speed-rounds N`` times only the rollouts (the same 200 solutions, pyribs' plain loop and rewardlab's batched
+rollouts alternating for N rounds: the median ratio is robust to the load of a shared machine).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --seeds 3 --evals 4000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --speed-rounds 7
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ ALGOS = (
     "pyribs_cma_me",
     "rl_map_elites",
     "rl_map_elites_fixed",
+    "rl_map_elites_iso_line",
     "rl_cma_me",
+    "rl_cma_mae",
     "rl_novelty",
     "rl_serene",
 )
@@ -57,6 +64,65 @@ def ci95(values: list[float]) -> tuple[float, float]:
     return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 
+def plain_loop(env: object, solutions: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """pyribs' way: one env, each solution's episode in turn (the same policy as ``FlatPolicy``)."""
+    space = env.observation_space  # type: ignore[attr-defined]
+    low, span = space.low.astype(np.float64), (space.high - space.low).astype(np.float64)
+    act_low, act_high = float(env.action_space.low[0]), float(env.action_space.high[0])  # type: ignore[attr-defined]
+    objectives, measures, steps = np.empty(len(solutions)), np.empty((len(solutions), 2)), 0
+    for i, w in enumerate(solutions):
+        obs, _ = env.reset()  # type: ignore[attr-defined]
+        total, lowest, highest = 0.0, obs[0], obs[0]
+        while True:
+            x = 2.0 * (obs - low) / span - 1.0
+            force = act_low + (np.tanh(w[0] * x[0] + w[1] * x[1] + w[2]) + 1.0) * 0.5 * (act_high - act_low)
+            obs, reward, terminated, truncated, _ = env.step(np.array([force], dtype=np.float32))  # type: ignore
+            total += reward
+            steps += 1
+            lowest, highest = min(lowest, obs[0]), max(highest, obs[0])
+            if terminated or truncated:
+                break
+        objectives[i], measures[i] = total, (lowest, highest)
+    return objectives, measures, steps
+
+
+def speed_rounds(rounds: int, n: int, batch: int) -> None:
+    """Rollouts alone, alternating: pyribs' plain loop vs rewardlab's batched rollouts (``batch`` envs) of the same
+    ``n`` solutions (σ = 0.5 around 0, as early in a search), each from its own start; median ratio of rounds."""
+    import gymnasium as gym
+
+    from rewardlab.qd.descriptors import parse_descriptor
+    from rewardlab.qd.policies import FlatPolicy, rollout_many
+
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    policy = FlatPolicy.for_spaces(env.observation_space, env.action_space)
+    descriptor = parse_descriptor("minmax:position")
+    descriptor.bind(observation_space=env.observation_space, obs_names=("position", "velocity"))
+    solutions = np.random.default_rng(0).normal(0.0, 0.5, (n, 3))
+    rollout_many(ENV_ID, policy, solutions[:batch], seed=0, n_envs=batch)  # make the envs
+    plain, batched = [], []
+    for r in range(rounds):
+        start = time.perf_counter()
+        plain_loop(env, solutions)
+        plain.append(n / (time.perf_counter() - start))
+        start = time.perf_counter()
+        results = rollout_many(ENV_ID, policy, solutions, seed=0, first_index=r * n, n_envs=batch)
+        descriptor.of_episodes([e for res in results for e in res.episodes])
+        batched.append(n / (time.perf_counter() - start))
+        print(
+            f"round {r}: plain loop {plain[-1]:6.1f} evals/s, rewardlab batched {batched[-1]:6.1f} evals/s "
+            f"({batched[-1] / plain[-1]:.2f}x)",
+            flush=True,
+        )
+    ratio = np.asarray(batched) / np.asarray(plain)
+    print(
+        f"rollouts alone, {n} solutions x {rounds} rounds, {batch} envs: median ratio {np.median(ratio):.2f}x "
+        f"(min {ratio.min():.2f}, max {ratio.max():.2f}); medians {np.median(plain):.1f} vs "
+        f"{np.median(batched):.1f} evals/s"
+    )
+
+
 def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, object]:
     """pyribs' own loop: ask a batch, roll each solution out in one env, tell."""
     import gymnasium as gym
@@ -65,8 +131,6 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
     from ribs.schedulers import Scheduler
 
     env = gym.make(ENV_ID)
-    low, high = env.observation_space.low.astype(np.float64), env.observation_space.high.astype(np.float64)
-    act_low, act_high = float(env.action_space.low[0]), float(env.action_space.high[0])
     archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=RANGES, qd_score_offset=args.offset, seed=seed)
     x0 = np.zeros(3)
     if algo == "pyribs_me":
@@ -83,20 +147,8 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
     start = time.perf_counter()
     while evals < args.evals:
         solutions = scheduler.ask()
-        objectives, measures = np.empty(len(solutions)), np.empty((len(solutions), 2))
-        for i, w in enumerate(solutions):
-            obs, _ = env.reset()
-            total, lowest, highest = 0.0, obs[0], obs[0]
-            while True:
-                x = 2.0 * (obs - low) / (high - low) - 1.0
-                force = act_low + (np.tanh(w[0] * x[0] + w[1] * x[1] + w[2]) + 1.0) * 0.5 * (act_high - act_low)
-                obs, reward, terminated, truncated, _ = env.step(np.array([force], dtype=np.float32))
-                total += reward
-                steps += 1
-                lowest, highest = min(lowest, obs[0]), max(highest, obs[0])
-                if terminated or truncated:
-                    break
-            objectives[i], measures[i] = total, (lowest, highest)
+        objectives, measures, taken = plain_loop(env, solutions)
+        steps += taken
         scheduler.tell(objectives, measures)
         evals += len(solutions)
     seconds = time.perf_counter() - start
@@ -107,18 +159,19 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
     """rewardlab's search driven iteration by iteration (no files written per iteration)."""
     from rewardlab.qd.search import QDSearch, SearchConfig
 
-    name = algo.removeprefix("rl_").removesuffix("_fixed")
+    name = algo.removeprefix("rl_").removesuffix("_fixed").removesuffix("_iso_line")
     config = SearchConfig(
         env_id=ENV_ID,
         descriptor="minmax:position",
         algo=name,
-        batch_size=args.batch if name != "cma_me" else args.batch // args.cma_emitters,
-        emitters=args.cma_emitters if name == "cma_me" else 1,
+        batch_size=args.batch // args.cma_emitters if name.startswith("cma") else args.batch,
+        emitters=args.cma_emitters if name.startswith("cma") else 1,
         sigma=args.sigma,
         cells=20,
         seed=seed,
         qd_offset=args.offset,
         starts="fixed" if algo.endswith("_fixed") else "each",
+        mutation="iso_line" if algo.endswith("_iso_line") else "gaussian",
         n_envs=args.batch,
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,7 +251,11 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.5)
     parser.add_argument("--offset", type=float, default=-100.0)
     parser.add_argument("--out", default=str(HERE / "results" / "qd_vs_pyribs"))
+    parser.add_argument("--speed-rounds", type=int, default=0, help="only time the rollouts, in this many rounds")
     args = parser.parse_args()
+    if args.speed_rounds:
+        speed_rounds(args.speed_rounds, 200, args.batch)
+        return
     algos = args.algos.split(",")
     unknown = sorted(set(algos) - set(ALGOS))
     if unknown:

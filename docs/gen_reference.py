@@ -92,9 +92,8 @@ def _entry_section(entry: Any, type_name: Any, kind: str) -> list[str]:
         lines += ["| parameter | type | default | description |", "|---|---|---|---|"]
         for p in entry.params.values():
             default = "*required*" if p.required else f"`{p.default!r}`"
-            lines.append(
-                f"| `{p.name}` | `{_cell(type_name(p.annotation))}` | {_cell(default)} | {_cell(rst_to_md(p.description))} |"
-            )
+            kind_ = type_name(p.annotation).replace(" | ", " or ")  # a pipe cannot sit in a table's code span
+            lines.append(f"| `{p.name}` | `{kind_}` | {_cell(default)} | {_cell(rst_to_md(p.description))} |")
     else:
         lines.append("No parameters.")
     example = f"{{term: {entry.name}}}" if kind == "term" else f"{{term: potential, potential: {entry.name}}}"

@@ -27,12 +27,24 @@ __version__ = "0.1.0"
 
 
 def extrinsic() -> Extrinsic:
-    """The environment's own reward as a term."""
+    """The environment's own reward as a term.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.extrinsic()(rl.Transitions.fake(reward=[1.0, -1.0]))
+        array([ 1., -1.])
+    """
     return Extrinsic()
 
 
 def constant(value: float) -> Constant:
-    """A constant reward per step."""
+    """A constant reward per step.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> (rl.extrinsic() + rl.constant(-0.01))(rl.Transitions.fake(reward=[1.0]))
+        array([0.99])
+    """
     return Constant(value)
 
 

@@ -37,7 +37,8 @@ class RewardLogger(BaseCallback):
     Examples:
         >>> import rewardlab as rl
         >>> from stable_baselines3 import PPO
-        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() + rl.constant(0.1))
+        >>> reward = rl.extrinsic() + rl.constant(0.1)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), reward)
         >>> logger = rl.RewardLogger(csv_path=False)
         >>> _ = PPO("MlpPolicy", venv, n_steps=64, verbose=1).learn(128, callback=logger)  # doctest: +ELLIPSIS
         Using ... device

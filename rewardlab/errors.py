@@ -20,7 +20,16 @@ __all__ = ["ConfigError", "suggest"]
 
 
 class ConfigError(ValueError):
-    """A reward or run configuration is invalid; the message says where and why."""
+    """A reward or run configuration is invalid; the message says where and why.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> try:
+        ...     rl.load_reward("{term: constant, valeu: 1}")
+        ... except rl.ConfigError as err:
+        ...     print(err)
+        reward term 'constant': unknown parameter 'valeu' (did you mean 'value'?); valid: value
+    """
 
 
 def suggest(word: str, choices: list[str]) -> str:

@@ -32,6 +32,12 @@ def make_vec_env(
     ``env_kwargs``. With ``frames`` (see :func:`rewardlab.frame_settings`), every env
     renders after each step for reward terms that read pixels; the policy's
     observations stay as they are.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> venv = rl.make_vec_env("CartPole-v1", n_envs=2, seed=0)
+        >>> venv.num_envs, venv.reset().shape
+        (2, (2, 4))
     """
     if vec_env not in VEC_ENV_KINDS:
         raise ValueError(f"unknown vec_env {vec_env!r}; valid: {list(VEC_ENV_KINDS)}")

@@ -94,6 +94,7 @@ class LineProgress:
         self.close()
 
     def update(self, n: int = 1) -> None:
+        """Count ``n`` more done; print a line when a mark is passed."""
         self.n += n
         passed = False
         while self._marks and self.n >= self._marks[0]:
@@ -104,9 +105,11 @@ class LineProgress:
             self._print(f"{self.desc}: {self._count()} [{elapsed:.0f}s]{self.postfix}")
 
     def set_postfix_str(self, text: str) -> None:
+        """Text printed after the count on the next progress line."""
         self.postfix = f"  {text}" if text else ""
 
     def set_postfix(self, **values: Any) -> None:
+        """``key=value`` pairs printed after the count on the next progress line."""
         self.postfix = "  " + ", ".join(f"{k}={v}" for k, v in values.items()) if values else ""
 
     def write(self, line: str) -> None:
@@ -114,6 +117,7 @@ class LineProgress:
         print(line, file=sys.stdout if self.file is None else self.file, flush=True)
 
     def close(self) -> None:
+        """Mark the display closed (nothing to clear off a terminal)."""
         self.closed = True
 
 
@@ -140,6 +144,13 @@ def progress_bar(
         lines: off a terminal, how many progress lines at most (0: only ``write`` lines).
         leave: keep tqdm's bar on screen when done.
         file: stream (default: standard error).
+
+    >>> import io
+    >>> log = io.StringIO()                  # not a terminal: a few lines, whatever the number of updates
+    >>> for _ in progress_bar(range(1000), desc="work", lines=2, file=log):
+    ...     pass
+    >>> print(log.getvalue().splitlines()[0])
+    work: 0/1000 its (0%) started
     """
     if enabled and is_terminal(file):
         from tqdm import tqdm

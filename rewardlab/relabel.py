@@ -98,13 +98,25 @@ class ReplayRelabeler(BaseCallback):
             raise ValueError(f"{type(self.model).__name__} has no replay buffer to relabel")
         self.parts = learned_components(self.engine.reward, self.engine.names)
         self._rows = [self.engine.names.index(name) for name, _, _ in self.parts]  # rows of last_values
-        self._seen = self.engine.updates
+        saved_seen = getattr(self, "_saved_seen", None)
+        self._seen = self.engine.updates if saved_seen is None else saved_seen
         if getattr(self, "base", None) is None or self.base.shape != self.buffer.rewards.shape:
             self.base = np.zeros(self.buffer.rewards.shape, dtype=np.float64)
             filled = self._filled()
             if filled:  # a resumed run: its stored rewards were relabelled with the current reward state
                 for idx in self._chunks(filled):
                     self.base[idx] = self.buffer.rewards[idx] - self._learned(idx)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Base rewards of the stored transitions and the update counter seen (kept with a run's checkpoints)."""
+        return {"base": None if getattr(self, "base", None) is None else self.base.copy(),
+                "seen": getattr(self, "_seen", None), "relabels": self.relabels}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set before training starts: the base rewards are then taken as saved, not recomputed from the buffer."""
+        self.base = None if state["base"] is None else np.array(state["base"])
+        self._saved_seen = state["seen"]
+        self.relabels = int(state["relabels"])
 
     def _filled(self) -> int:
         return self.buffer.buffer_size if self.buffer.full else self.buffer.pos

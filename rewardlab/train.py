@@ -191,7 +191,7 @@ def build_run(config: RunConfig, run_dir: str | Path | None = None) -> tuple[Any
     config.validate()
     hp = resolved_hyperparams(config)
     runner = {k: hp.pop(k) for k in RUNNER_KEYS if k in hp}
-    reward = build_reward(config.reward)
+    reward = build_reward(config.reward, seed=config.seed)
     gamma = hp.get("gamma", 0.99)
     for leaf in reward.leaves():
         check_teacher = getattr(leaf, "check_teacher", None)  # a human teacher needs a way to answer: say so now
@@ -359,7 +359,7 @@ def _train_built(
         restore_checkpoint,
         save_vecnormalize,
     )
-    from rewardlab.runs.exact import warn_not_exact
+    from rewardlab.runs.exact import restore_envs, warn_not_exact
     from rewardlab.runs.logs import run_logger
     from rewardlab.runs.reward_state import REWARD_STATE_FILE, save_reward_state
 
@@ -378,22 +378,24 @@ def _train_built(
             run_state = None
             if checkpoint is not None:
                 model, run_state = restore_checkpoint(checkpoint, algo_class(config.algo), venv)
-                warn_not_exact(venv)
+                warn_not_exact(venv, run_state)
             logger = run_logger(out, resume_step=None if checkpoint is None else start_step)
             model.set_logger(logger)
             reward_logger = RewardLogger(csv_path=out / run_files.REWARD_TERMS_FILE)
-            callbacks = [reward_logger]
-            if run_state is not None:  # random streams, env states, episode sums: as they were at the checkpoint
-                callbacks.insert(0, RestoreRunState(run_state, [reward_logger]))
-            if every > 0:
-                checkpoints = CheckpointCallback(
-                    out, every, spec=config.reward, wall_offset=wall_before, callbacks=[reward_logger]
-                )
-                callbacks.append(checkpoints)
+            callbacks: list[Any] = [reward_logger]
+            stateful = [reward_logger]  # callbacks whose state the checkpoints keep
             if find_reward(venv).learns and getattr(model, "replay_buffer", None) is not None:
                 from rewardlab.relabel import ReplayRelabeler
 
-                callbacks.append(ReplayRelabeler())  # stored rewards follow the learned reward
+                stateful.append(ReplayRelabeler())  # stored rewards follow the learned reward
+            if run_state is not None:  # env states, episode sums, callbacks now; random streams at the first rollout
+                restore_envs(run_state, venv, stateful)
+                callbacks.insert(0, RestoreRunState(run_state))
+            if every > 0:
+                callbacks.append(
+                    CheckpointCallback(out, every, spec=config.reward, wall_offset=wall_before, callbacks=stateful)
+                )
+            callbacks.extend(stateful[1:])
             if callback is not None:
                 callbacks.extend(callback if isinstance(callback, list) else [callback])
             remaining = config.steps - model.num_timesteps

@@ -20,6 +20,7 @@ def mean_action(episode) -> float:
 
 
 mean_action.needs_actions = True
+mean_action.dim = 1
 
 
 def unsized(episode) -> float:

@@ -21,7 +21,7 @@ def _commands(parser: argparse.ArgumentParser, prefix: str = "rewardlab") -> lis
     return out
 
 
-COMMANDS = _commands(build_parser())
+COMMANDS = [("rewardlab", build_parser()), *_commands(build_parser())]
 
 
 def test_every_command_is_walked() -> None:

@@ -88,3 +88,11 @@ def test_sweep_status_follows_the_overrides(tmp_path, capsys):
     assert main(["sweep", "status", str(spec_file), "--seeds", "2", "--steps", "1k"]) == 0
     out = capsys.readouterr().out
     assert "2 runs pending" in out and "sw-steps1k-seeds2" in out
+
+
+def test_a_far_env_id_gets_no_suggestion_and_a_close_one_does(capsys):
+    assert main(["train", "--env", "Nope-v0", "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown environment 'Nope-v0'" in err and "did you mean" not in err
+    assert main(["train", "--env", "Hoper-v5", "--out", "unused"]) == 2
+    assert "did you mean 'Hopper-v5'?" in capsys.readouterr().err

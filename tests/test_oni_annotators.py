@@ -146,3 +146,12 @@ def test_store_keeps_labels_per_scope_and_pending_until_answered(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again.close()
     other.close()
+
+
+def test_annotator_settings_are_checked_with_the_valid_choices():
+    from rewardlab.config.registry import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown LLM setting 'batchin' \(did you mean 'batching'\?\).*'goal'"):
+        make_annotator({"kind": "llm", "model": "m", "batchin": "auto"})
+    annotator = make_annotator({"kind": "llm", "model": "m", "batching": "concurrent", "concurrency": 6})
+    assert annotator.batching == "concurrent" and annotator.concurrency == 6 and not annotator.takes_lists

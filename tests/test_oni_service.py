@@ -251,3 +251,32 @@ def test_wait_counts_queries_being_written_to_pending():
     assert service.metrics()["queue"] == len(TEXTS)
     assert service.wait(timeout=10) and len(service.values) == len(TEXTS)
     service.close()
+
+
+def test_a_closed_term_reports_what_is_still_pending(tmp_path):
+    from rewardlab.oni.term import oni_counts
+
+    with FakeLLMServer(Reply.error(400)) as server:  # refuses everything: every message stays pending
+        term = rl.oni.oni(model="retrieval", annotator=annotator_for(server), store=tmp_path / "s.sqlite", beta=0.0)
+        venv = rl.RewardVecWrapper(DummyVecEnv([lambda: MessageEnv(length=50)]), rl.extrinsic() + term)
+        venv.reset()
+        for _ in range(5):
+            venv.step(np.zeros(1, dtype=np.int64))
+        venv.close()
+    assert term.final_counts == {"labels": 0, "pending": 5}
+    assert oni_counts(venv.engine.reward) == {"oni_labels": 0, "oni_pending": 5}
+    assert oni_counts(rl.extrinsic()) == {}
+
+
+def test_synchronous_service_returns_after_a_failure_and_labels_later(tmp_path):
+    with FakeLLMServer(judge) as server:
+        server.inject(Reply.error(400))  # the first request is refused: no retry by the client
+        annotator = annotator_for(server, batching="prompt_list")
+        service = AnnotationService(annotator, store_at(":memory:", annotator), background=False, retry_delay=5.0)
+        start = time.monotonic()
+        service.submit(queries(TEXTS[:3]))  # fails, and returns at once instead of spinning through the pause
+        service.submit(queries(TEXTS[3:6]))  # paused: queued, returns at once
+        assert time.monotonic() - start < 3.0 and service.metrics()["queue"] == 6
+        service._paused_until = 0.0  # (the pause is over)
+        assert service.wait(timeout=10) and len(service.values) == 6
+        service.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -77,8 +79,8 @@ def test_cli_runs_a_search_and_names_bad_inputs_in_one_line(tmp_path, capsys):
         (["--descriptor", "histo:position"], "unknown descriptor kind 'histo' (did you mean 'histogram'?)"),
         (["--env", "Taxi-v3"], "descriptors read flat vector observations; Taxi-v3 has Discrete(500)"),
         (["--descriptor", "nomodule.here:fn"], "cannot import 'nomodule.here' for descriptor 'nomodule.here:fn'"),
-        (["--descriptor", "tests.qd_descriptors:nothing"], "module 'tests.qd_descriptors' has no 'nothing'"),
-        (["--descriptor", "tests.qd_descriptors:unsized"], "give its ranges"),
+        (["--descriptor", "qd_descriptors:nothing"], "module 'qd_descriptors' has no 'nothing'"),
+        (["--descriptor", "qd_descriptors:unsized"], "give its ranges"),
         (["--algo", "cma_mae"], "cma_mae needs qd_offset (its archive's threshold_min, e.g. --qd-offset -100)"),
     ]:
         argv = ["qd", "--env", "MountainCar-v0", *bad, "--iterations", "1", "--out", str(tmp_path / "bad")]
@@ -87,7 +89,10 @@ def test_cli_runs_a_search_and_names_bad_inputs_in_one_line(tmp_path, capsys):
         assert message in err and err.count("\n") == 1, err
     with pytest.raises(SystemExit):
         main(["qd", "--env", "MountainCar-v0", "--algo", "nsga"])
-    assert "invalid choice: 'nsga' (choose from 'map_elites', 'cma_me', 'cma_mae', 'novelty', 'serene', 'random')" in capsys.readouterr().err
+    assert (
+        "invalid choice: 'nsga' (choose from 'map_elites', 'cma_me', 'cma_mae', 'novelty', 'serene', 'random')"
+        in capsys.readouterr().err
+    )
 
 
 def test_train_with_a_novelty_yaml_logs_the_bonus(tmp_path):
@@ -127,7 +132,7 @@ def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
     cmd = [sys.executable, "-m", "rewardlab.cli.main", "qd", *args, "--iterations", "100000", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # imports alone take a minute on a loaded 2-core machine
         while time.time() < deadline and not (out / "state.pkl").exists():
             time.sleep(0.2)
         time.sleep(0.5)
@@ -140,3 +145,18 @@ def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
     assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(out), "--resume"]) == 0
     assert main(["qd", *args, "--iterations", str(done + 2), "--out", str(tmp_path / "whole")]) == 0
     assert read_metrics(out) == read_metrics(tmp_path / "whole")
+
+
+def test_iso_line_map_elites_runs_and_bad_settings_are_named(tmp_path):
+    config = SearchConfig(algo="map_elites", mutation="iso_line", seed=0, **{**FAST, "max_steps": 30})
+    search = run_search(config, tmp_path, iterations=3, progress=False, plot_every=0)
+    assert search.result.stats.num_elites > 1
+    emitter = search.scheduler.emitters[0]
+    assert type(emitter).__name__ == "IsoLineEmitter" and emitter.line_sigma == 0.2
+    for bad, message in [
+        ({"mutation": "isoline"}, "unknown mutation 'isoline' (did you mean 'iso_line'?)"),
+        ({"starts": "every"}, "unknown starts 'every'"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            SearchConfig(**{**FAST, **bad}).check()

@@ -11,7 +11,7 @@ from interrupt import StopAt
 
 import rewardlab as rl
 from rewardlab.runs.checkpoint import latest_checkpoint
-from rewardlab.runs.exact import RUN_STATE_FILE, not_exact
+from rewardlab.runs.exact import RUN_STATE_FILE, not_exact, warn_not_exact
 from rewardlab.train import RunConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -47,8 +47,14 @@ def test_a_ppo_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path):
     assert (counts[0] == counts[1]).all()
 
 
-def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path):
-    config = dict(env="Pendulum-v1", reward=["extrinsic", _count([0, 1], 0.1)], algo="sac", steps=600, n_envs=2,
+PREFERENCE = {"term": "preference", "budget": 30, "queries_per_update": 10, "segment_length": 10, "epochs": 2,
+              "members": 2, "hidden": 16}  # a learned reward: the replay relabeler's state comes back too
+
+
+@pytest.mark.parametrize("learned", [[], [PREFERENCE]], ids=["count", "count+preference"])
+def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path, learned):
+    reward = ["extrinsic", _count([0, 1], 0.1), *learned]
+    config = dict(env="Pendulum-v1", reward=reward, algo="sac", steps=600, n_envs=2,
                   hyperparams={"learning_starts": 100, "batch_size": 32, "train_freq": 4, "gradient_steps": 1,
                                "normalize": True},
                   env_kwargs={"max_episode_steps": 60}, eval_episodes=0)  # fmt: skip
@@ -66,4 +72,22 @@ def test_envs_whose_state_cannot_be_saved_are_named():
             pass
 
     assert "other processes (Subprocesses)" in not_exact(Subprocesses())
-    assert not_exact(rl.make_vec_env("CartPole-v1", 2, seed=0)) is None
+    with pytest.warns(UserWarning, match="resume is not exact: its envs run in other processes"):
+        warn_not_exact(Subprocesses(), {"exact": False})
+    venv = rl.make_vec_env("CartPole-v1", 2, seed=0)
+    assert not_exact(venv) is None
+    with pytest.warns(UserWarning, match="not exact: its checkpoint was written by an older rewardlab"):
+        warn_not_exact(venv, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_not_exact(venv, {"exact": True})
+    venv.close()
+
+
+def test_nethack_resume_is_named_not_exact():
+    pytest.importorskip("minihack")
+    venv = rl.make_vec_env("MiniHack-Room-Random-5x5-v0", 1, seed=0)
+    try:
+        assert "NLE" in not_exact(venv)
+    finally:
+        venv.close()

@@ -58,7 +58,8 @@ def _human(tmp_path: Path, lines: int, **options) -> dict:
     answers = tmp_path / "answers.txt"
     answers.write_text("".join(["l\n", "r\n", "e\n", "l\n", "s\n"][i % 5] for i in range(lines)))
     return {"term": "preference", "teacher": {"human": {"answers": str(answers)}}, "segment_length": 5,
-            "queries_per_update": 4, "epochs": 2, "members": 2, "hidden": 16, **options}  # fmt: skip
+            "queries_per_update": 4, "epochs": 2, "members": 2, "hidden": 16, "frame_size": [32, 24],
+            **options}  # fmt: skip
 
 
 def _config(term: dict, steps: int) -> RunConfig:
@@ -77,7 +78,7 @@ def _model_labels(out: Path) -> int:
 
 def test_a_restart_without_checkpoint_keeps_the_labels_and_asks_no_pair_again(tmp_path):
     out = tmp_path / "run"
-    config = _config(_human(tmp_path, 40, budget=12), steps=768)
+    config = _config(_human(tmp_path, 40, budget=12), steps=512)
     with pytest.raises(KeyboardInterrupt):
         train(config, out, progress_bar=False, checkpoint_every=100_000, callback=StopAt(400))
     assert latest_checkpoint(out) is None
@@ -86,7 +87,7 @@ def test_a_restart_without_checkpoint_keeps_the_labels_and_asks_no_pair_again(tm
     clips = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.gif")}
 
     summary = train(config, out, progress_bar=False, checkpoint_every=100_000, resume=True)
-    assert summary["timesteps"] >= 768
+    assert summary["timesteps"] >= 512
     rows = _rows(out / "labels.sqlite")
     assert {k: rows[k] for k in first} == first  # every earlier answer is still there, unchanged
     assert len(rows) > len(first)  # and the run went on asking new pairs
@@ -99,7 +100,7 @@ def test_a_restart_without_checkpoint_keeps_the_labels_and_asks_no_pair_again(tm
 
 def test_answers_given_after_the_last_checkpoint_are_used_after_resume(tmp_path):
     out = tmp_path / "run"
-    config = _config(_human(tmp_path, 40, budget=16), steps=1024)
+    config = _config(_human(tmp_path, 40, budget=16), steps=896)
     with pytest.raises(KeyboardInterrupt):
         train(config, out, progress_bar=False, checkpoint_every=640, callback=StopAt(800))
     checkpoint = latest_checkpoint(out)
@@ -109,8 +110,13 @@ def test_answers_given_after_the_last_checkpoint_are_used_after_resume(tmp_path)
     stored = len(store.dataset()["labels"])
     store.close()
     assert stored > held  # answers were given after the checkpoint
+    # a resume that is not exact (NetHack, subprocess envs, an older checkpoint) meets other pairs after the
+    # checkpoint: the answers given there must come from the store
+    (checkpoint.path / "run_state.pkl").unlink()
 
-    train(config, out, progress_bar=False, checkpoint_every=640, resume=True)
+    with pytest.warns(UserWarning, match="not exact"):
+        train(config, out, progress_bar=False, checkpoint_every=640, resume=True)
+    (tmp_path / "answers.txt").unlink()  # the run loads without its answers file
     store = LabelStore(out / "labels.sqlite")
     assert _model_labels(out) == len(store.dataset()["labels"]) >= stored
     store.close()

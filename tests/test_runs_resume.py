@@ -71,6 +71,12 @@ def test_a_run_killed_between_checkpoints_resumes_to_the_full_step_count(tmp_pat
     run = rl.load_run(out)
     counts = run.reward.state_dict()["count"]["global_counts"]["counts"]
     assert counts.sum() == run.step == summary["timesteps"]
+    # and the killed + resumed run is the uninterrupted one (exact resume: see test_runs_exact_resume.py)
+    whole = tmp_path / "whole"
+    assert main([*cmd[3:-3], "--out", str(whole), "--no-progress"]) == 0
+    assert (whole / "reward_terms.csv").read_bytes() == (out / "reward_terms.csv").read_bytes()
+    params = rl.load_run(whole).model.policy.state_dict()
+    assert all(np.array_equal(v, run.model.policy.state_dict()[k]) for k, v in params.items())
 
 
 class _Record(BaseCallback):

@@ -73,7 +73,7 @@ def test_tiny_sweep_runs_records_failures_and_reports(tmp_path, capsys):
     assert "CartPole-v1__broken__ppo" in out and "error.txt" in out
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
+def _wait_for(predicate, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -99,11 +99,12 @@ def test_killed_sweep_resumes_to_exactly_the_expected_runs(tmp_path):
         proc.send_signal(sig)
         output = proc.communicate(timeout=30)[0]
         assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), output
+        assert "leaked semaphore" not in output  # the killed sweep's tracker cleans up without a word
     assert _done(spec.out) < len(expected)
     proc = _start(spec_path)
-    output = proc.communicate(timeout=120)[0]
+    output = proc.communicate(timeout=240)[0]
     assert proc.returncode == 0, output
-    assert "skipped" in output
+    assert "skipped" in output and "leaked semaphore" not in output
     folders = {d.name for d in spec.out.iterdir() if d.is_dir()}
     assert folders == set(expected)
     for run_id, run in expected.items():

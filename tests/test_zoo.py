@@ -110,3 +110,19 @@ def test_stateful_terms_names_counts_and_running_statistics():
 def test_a_bad_reward_in_the_zoo_yaml_is_one_clear_error():
     with pytest.raises(rl.ConfigError, match="unknown reward term 'cuont'"):
         RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=1, seed=0), reward=["extrinsic", {"term": "cuont"}])
+
+
+def test_callback_outside_the_zoo_writes_a_run_from_per_env_wrappers(tmp_path, capsys):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    shaping = {"term": "potential", "potential": "cartpole_upright", "gamma": 0.98}
+    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0, wrapper_class=RewardWrapper,
+                        wrapper_kwargs={"reward": ["extrinsic", shaping]})  # fmt: skip
+    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=5, device="cpu")
+    model.learn(128, callback=RewardCallback(save_path=str(tmp_path / "run")))
+    assert "rewardlab: run folder" in capsys.readouterr().out
+    run = rl.load_run(tmp_path / "run")
+    assert run.env_id == "CartPole-v1" and run.config.seed == 5 and run.step == 128
+    assert run.config.reward == ["extrinsic", shaping]
+    assert set(pd.read_csv(tmp_path / "run" / "reward_terms.csv").columns) >= {"extrinsic", "shaping", "true_return"}

@@ -49,7 +49,15 @@ def _weighted(weights: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def pearson_distance(a: np.ndarray, b: np.ndarray, *, weights: np.ndarray | None = None) -> float:
-    """``sqrt((1 − ρ)/2)`` of two vectors (weighted); see the module notes for constant vectors."""
+    """``sqrt((1 − ρ)/2)`` of two vectors (weighted); see the module notes for constant vectors.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.analysis import pearson_distance
+        >>> x = np.array([1.0, 2.0, 3.0])
+        >>> round(pearson_distance(x, 2 * x), 6), round(pearson_distance(x, -x), 6)
+        (0.0, 1.0)
+    """
     return float(_pearson_rows(np.asarray(a)[None], np.asarray(b)[None], _weighted(weights, len(a)))[0])
 
 

@@ -124,6 +124,13 @@ def landscape(
         next_obs_fn: one-step model ``obs (n, d) -> next_obs (n, d)``; default ``s' = s``.
         env_reward: the env's reward model (see :class:`RewardEvaluator`).
         chunk_size: rows per reward call (``1`` evaluates point by point).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> land = rl.analysis.landscape(rl.shaping.potential("mountaincar_height", gamma=0.99), env="MountainCar-v0",
+        ...                              axes=("position", "velocity"), resolution=20)
+        >>> land.values["total"].shape
+        (20, 20)
     """
     info = resolve_env(env)
     space = info.observation_space if info is not None else None

@@ -82,6 +82,12 @@ def rollout(
         obs_normalizer: maps raw observations to what the model expects
             (``VecNormalize.normalize_obs`` of a run trained with normalisation).
         complete_only: drop episodes the rollout cut off.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> ro = rl.analysis.rollout("CartPole-v1", rl.extrinsic() + rl.constant(0.1), n_steps=50)
+        >>> sorted(ro.components), ro.n_episodes >= 1
+        (['constant', 'extrinsic', 'extrinsic_reward', 'total'], True)
     """
     from rewardlab import extrinsic
     from rewardlab.make import make_vec_env

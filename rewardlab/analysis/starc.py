@@ -62,5 +62,13 @@ def starc_matrix(
 
 
 def starc_distance(reward_a: RewardTerm, reward_b: RewardTerm, **kwargs: Any) -> Distance:
-    """STARC distance of two rewards with its bootstrap interval; keyword arguments as :func:`starc_matrix`."""
+    """STARC distance of two rewards with its bootstrap interval; keyword arguments as :func:`starc_matrix`.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> d = rl.analysis.starc_distance(rl.extrinsic(), 2.0 * rl.extrinsic(), env="MountainCar-v0",
+        ...                                n_transitions=256, bootstrap=20)
+        >>> round(d.value, 3)       # positive scaling keeps the task
+        0.0
+    """
     return starc_matrix({"a": reward_a, "b": reward_b}, **kwargs)["a", "b"]

@@ -23,6 +23,12 @@ class Product(KRC):
     Args:
         terms: two or more factors.
         bounds: per factor ``(low, high)`` (either may be None) or None for no clipping.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> both = rl.bonus.Product([rl.constant(0.5), rl.extrinsic()], bounds=[None, (1.0, 5.0)])
+        >>> both(rl.Transitions.fake(reward=[0.2, 3.0]))       # 0.5 × clip(r, 1, 5)
+        array([0.5, 1.5])
     """
 
     name = "product"
@@ -50,5 +56,11 @@ class Product(KRC):
 
 
 def product(*terms: RewardTerm, bounds: Sequence[Bounds] | None = None, name: str | None = None) -> Product:
-    """Multiply bonuses (see :class:`Product`)."""
+    """Multiply bonuses (see :class:`Product`).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.bonus.product(rl.bonus.count("obs", mode="global"), rl.bonus.count("obs", mode="episodic")).name
+        'product'
+    """
     return Product(list(terms), bounds=bounds, name=name)

@@ -47,6 +47,15 @@ class CountTable:
 
     Any ``int64`` is a key (a slot is free when its count is 0), so SimHash or
     grid keys never collide with a reserved value.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.bonus import CountTable
+        >>> table = CountTable()
+        >>> table.visit(np.array([7, 7, 3]))     # each key's count including this visit
+        array([1, 2, 1])
+        >>> table.lookup(np.array([7, 5]))
+        array([2, 0])
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -111,7 +120,15 @@ class CountTable:
 
 
 class EpisodicCountTable:
-    """One count table per env (rows of one array), cleared per env at episode start."""
+    """One count table per env (rows of one array), cleared per env at episode start.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.bonus import EpisodicCountTable
+        >>> table = EpisodicCountTable(n_envs=2)
+        >>> table.visit(np.array([7, 7])), table.visit(np.array([7, 3]))   # env 0 sees 7 twice, env 1 once each
+        (array([1, 1]), array([2, 1]))
+    """
 
     def __init__(self, n_envs: int, capacity: int = 256) -> None:
         capacity = _capacity_for(1, capacity)
@@ -189,6 +206,15 @@ class CountBonus(RewardTerm):
 
     Global counts grow only in training mode; in eval mode the bonus reads the
     stored count plus the current visit. They are saved by :meth:`state_dict`.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> bonus = rl.bonus.CountBonus(key={"grid": {"dims": ["position", "velocity"], "cell": [0.1, 0.01]}})
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0), bonus)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, _ = venv.step(np.array([1, 1]))
+        >>> rewards.round(3)   # 1/√N: both envs land in one cell, its first visit (env 0) and its second (env 1)
+        array([1.   , 0.707], dtype=float32)
     """
 
     name = "count"
@@ -275,5 +301,12 @@ def count(
     episodic_weight: float = 1.0,
     name: str | None = None,
 ) -> CountBonus:
-    """A count bonus (see :class:`CountBonus`)."""
+    """A count bonus (see :class:`CountBonus`).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + 0.1 * rl.bonus.count("obs", mode="episodic", episodic="first_visit")
+        >>> reward.component_names()
+        ['extrinsic', 'count']
+    """
     return CountBonus(key=key, mode=mode, episodic=episodic, episodic_weight=episodic_weight, name=name)

@@ -31,6 +31,15 @@ class E3B(RewardTerm):
         field: dict-observation field the built-in MLP reads.
         lr, batch_size, epochs: encoder training in :meth:`update`.
         seed: initialisation and minibatch order.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.bonus.E3B(embed_dim=8, hidden=16, seed=0)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), term)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, _ = venv.step(np.array([0, 1]))
+        >>> bool((rewards > 0).all())      # b = φᵀC⁻¹φ > 0 for a new embedding
+        True
     """
 
     name = "e3b"
@@ -71,6 +80,8 @@ class E3B(RewardTerm):
     def bind(self, env: EnvInfo) -> None:
         super().bind(env)
         self.features.bind(env, who=f"reward term {self.name!r}")
+        if self.inv_cov is not None and len(self.inv_cov) != env.n_envs:
+            self.inv_cov = None  # other envs (a loaded run evaluated with more envs): their episodes start fresh
 
     def _fresh(self, n: int, d: int) -> np.ndarray:
         return np.broadcast_to(np.eye(d) / self.ridge, (n, d, d)).copy()
@@ -103,5 +114,11 @@ class E3B(RewardTerm):
 
 
 def e3b(**kwargs: Any) -> E3B:
-    """An E3B bonus (see :class:`E3B` for the keyword arguments)."""
+    """An E3B bonus (see :class:`E3B` for the keyword arguments).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> (rl.extrinsic() + 0.01 * rl.bonus.e3b(ridge=0.1)).component_names()
+        ['extrinsic', 'e3b']
+    """
     return E3B(**kwargs)

@@ -80,7 +80,15 @@ def _rows(x: np.ndarray) -> np.ndarray:
 
 
 class Key:
-    """Maps a batch of observations (leading env axis) to ``int64`` keys, shape ``(n,)``."""
+    """Maps a batch of observations (leading env axis) to ``int64`` keys, shape ``(n,)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.bonus import Key
+        >>> key = Key.from_config({"name": "simhash", "bits": 16})
+        >>> type(key).__name__
+        'SimHashKey'
+    """
 
     name = "key"
 
@@ -117,7 +125,13 @@ KeySpec = Union[Key, str, Mapping[str, Any]]
 
 
 def as_key(spec: KeySpec) -> Key:
-    """A :class:`Key` from a key or its config form."""
+    """A :class:`Key` from a key or its config form.
+
+    Examples:
+        >>> from rewardlab.bonus import as_key
+        >>> type(as_key({"grid": {"dims": [0, 1], "cell": [0.1, 0.01]}})).__name__
+        'GridKey'
+    """
     return Key.from_config(spec)
 
 

@@ -67,6 +67,15 @@ class NGUEpisodic(RewardTerm):
         field: dict-observation field the raw embedding / built-in MLP reads.
         embed_dim, hidden, lr, batch_size, epochs, seed: encoder settings.
         max_memory: entries kept per env; past it the oldest are overwritten.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.bonus.NGUEpisodic(k=5)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), term)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, _ = venv.step(np.array([0, 1]))
+        >>> rewards.shape
+        (2,)
     """
 
     name = "ngu_episodic"
@@ -127,6 +136,8 @@ class NGUEpisodic(RewardTerm):
             self.features.bind(env, who=f"reward term {self.name!r}")
         else:
             env.field_space(self.field, who=f"reward term {self.name!r}")
+        if self.memory is not None and self.memory.data.shape[0] != env.n_envs:
+            self.memory = None  # other envs (a loaded run evaluated with more envs): their episodes start fresh
 
     def embed(self, obs: Any) -> np.ndarray:
         """The embedding the memory stores, ``(n, d)``."""
@@ -180,7 +191,13 @@ class NGUEpisodic(RewardTerm):
 
 
 def ngu_episodic(**kwargs: Any) -> NGUEpisodic:
-    """NGU's episodic bonus (see :class:`NGUEpisodic` for the keyword arguments)."""
+    """NGU's episodic bonus (see :class:`NGUEpisodic` for the keyword arguments).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.bonus.ngu_episodic(k=10, embedding="raw").name
+        'ngu_episodic'
+    """
     return NGUEpisodic(**kwargs)
 
 

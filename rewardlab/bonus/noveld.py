@@ -28,6 +28,12 @@ class NovelD(RewardTerm):
         key: key for the episodic first-visit indicator (``"obs"``: the exact
             observation; use a grid or SimHash key for continuous states).
         rnd: the novelty estimator; a default :class:`RND` with ``normalize="std"``.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> term = rl.bonus.NovelD(alpha=0.1, key={"grid": {"dims": [0, 1], "cell": [0.1, 0.01]}})
+        >>> (rl.extrinsic() + 0.1 * term).component_names()
+        ['extrinsic', 'noveld']
     """
 
     name = "noveld"
@@ -81,5 +87,11 @@ class NovelD(RewardTerm):
 
 
 def noveld(**kwargs: Any) -> NovelD:
-    """A NovelD bonus (see :class:`NovelD` for the keyword arguments)."""
+    """A NovelD bonus (see :class:`NovelD` for the keyword arguments).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.bonus.noveld(alpha=0.1).name
+        'noveld'
+    """
     return NovelD(**kwargs)

@@ -38,6 +38,15 @@ class RND(RewardTerm):
         field: dict-observation field to read.
         lr, batch_size, epochs: predictor training in :meth:`update`.
         seed: initialisation (the target is random but reproducible).
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.bonus.RND(embed_dim=8, hidden=16, normalize="none", seed=0)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), term)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, _ = venv.step(np.array([0, 1]))
+        >>> bool((rewards > 0).all())      # the untrained predictor misses the random target
+        True
     """
 
     name = "rnd"
@@ -178,5 +187,11 @@ class RND(RewardTerm):
 
 
 def rnd(**kwargs: Any) -> RND:
-    """An RND novelty bonus (see :class:`RND` for the keyword arguments)."""
+    """An RND novelty bonus (see :class:`RND` for the keyword arguments).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.bonus.rnd(error="norm").name
+        'rnd'
+    """
     return RND(**kwargs)

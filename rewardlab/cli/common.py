@@ -40,11 +40,10 @@ def examples(*commands: str) -> dict[str, Any]:
     return {"epilog": "\n".join(lines), "formatter_class": ExamplesFormatter}
 
 
-def add_progress_flag(parser: argparse.ArgumentParser, what: str = "a progress bar") -> None:
-    """``--progress/--no-progress`` (default on): ``what`` in a terminal, a few lines in a log file."""
+def add_progress_flag(
+    parser: argparse.ArgumentParser, what: str = "a progress bar in a terminal, a few lines when output goes to a file"
+) -> None:
+    """``--progress/--no-progress`` (default on), the one spelling every command uses."""
     parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help=f"show {what} (in a terminal; a few lines when the output goes to a file); default: on",
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help=f"show {what} (default: on)"
     )

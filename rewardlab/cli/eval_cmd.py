@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video-episodes", type=int, default=1, help="episodes to record (default: 1; 0: no video)")
     p.add_argument("--video-length", type=int, default=1000, help="at most this many frames (default: 1000)")
     p.add_argument("--out", default=None, help="folder for the results (default: RUN/eval)")
-    add_progress_flag(p, "a bar over the episodes (a line per episode otherwise)")
+    add_progress_flag(p, "a bar over the episodes in a terminal, a line per episode otherwise")
     p.set_defaults(func=run)
 
 
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             on_episode=on_episode,
         )
     origin = f"checkpoint at step {loaded.step}" if loaded.from_checkpoint else f"step {loaded.step}"
-    table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {len(result.episodes)} episodes")
+    n = len(result.episodes)
+    table = Table(title=f"{loaded.path} ({loaded.env_id}, {origin}): {n} episode{'s' * (n != 1)}")
     columns = list(result.episodes.columns)
     for col in columns:
         table.add_column(col, justify="right")

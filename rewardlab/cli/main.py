@@ -43,7 +43,18 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = Parser(prog="rewardlab", description="Reward design for reinforcement learning.")
+    from rewardlab.cli.common import examples
+
+    parser = Parser(
+        prog="rewardlab",
+        description="Reward design for reinforcement learning. 'rewardlab COMMAND --help' explains each command "
+        "and ends with examples.",
+        **examples(
+            "rewardlab train --env MountainCar-v0 --reward configs/mountaincar_count.yaml --out runs/count",
+            "rewardlab eval runs/count",
+            "rewardlab plot landscape --run runs/count --axes position velocity --out landscape.png",
+        ),
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks (may be given anywhere)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True

@@ -11,7 +11,7 @@ from rewardlab.config.registry import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from rewardlab.qd.policies import STARTS
-    from rewardlab.qd.search import ALGOS, BACKENDS
+    from rewardlab.qd.search import ALGOS, BACKENDS, MUTATIONS
 
     p = subparsers.add_parser(
         "qd",
@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-envs", type=int, default=64, help="envs stepping their policies together in each process")
     p.add_argument("--hidden", type=int, default=0, help="hidden units of the policy (0: linear)")
     p.add_argument("--sigma", type=float, default=0.5, help="mutation / initial step size of the emitters")
+    p.add_argument(
+        "--mutation", default="gaussian", choices=MUTATIONS, help="map_elites: gaussian or iso_line (Iso+LineDD)"
+    )
     p.add_argument("--cells", type=int, default=20, help="cells per descriptor dim (CVT: centroids)")
     p.add_argument("--k", type=int, default=15, help="neighbours of the novelty archive")
     p.add_argument("--novelty-threshold", type=float, default=0.05, help="novelty to enter the novelty archive")
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         novelty_threshold=args.novelty_threshold,
         episodes=args.episodes,
         starts=args.starts,
+        mutation=args.mutation,
         emitters=args.emitters,
         n_envs=args.n_envs,
         qd_offset=args.qd_offset,

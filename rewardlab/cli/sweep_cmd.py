@@ -55,7 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override the spec's seeds: N (seeds 0..N-1) or a list such as 0,3,7 (folder OUT-seeds2 unless --out)",
     )
     p.add_argument("--out", default=None, help="sweep folder (default: the spec's 'out')")
-    p.add_argument("--no-report", action="store_true", help="skip the results table and plots at the end")
+    p.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write the results table and plots at the end (default: on)",
+    )
     add_progress_flag(p)
     p.set_defaults(func=run)
 
@@ -160,10 +165,10 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         progress=args.progress,
-        report=not args.no_report,
+        report=args.report,
     )
     print(f"{len(outcome.results)} runs executed, {outcome.skipped} skipped, {len(outcome.failed)} failed")
-    if not args.no_report:
+    if args.report:
         show_report(outcome.out, write=False)
     return 1 if outcome.failed else 0
 

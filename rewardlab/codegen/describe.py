@@ -136,7 +136,14 @@ def _read_source(u: Any, source: tuple) -> Any:
 
 @cache
 def describe_env(env_id: str) -> EnvDescription:
-    """The description of a classic-control or MuJoCo preset (see the module docs)."""
+    """The description of a classic-control or MuJoCo preset (see the module docs).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> description = rl.codegen.describe_env("CartPole-v1")
+        >>> description.obs_dim, description.shapes["obs"]
+        (4, (4,))
+    """
     from rewardlab.envs import get_preset, make_env
 
     preset = get_preset(env_id)
@@ -155,7 +162,13 @@ def describe_env(env_id: str) -> EnvDescription:
 
 
 def supported_envs() -> list[str]:
-    """Preset ids that :func:`describe_env` can describe."""
+    """Preset ids that :func:`describe_env` can describe.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> "MountainCar-v0" in rl.codegen.supported_envs()
+        True
+    """
     from rewardlab.envs import presets
 
     return [p.id for p in presets().values() if p.family in SUPPORTED_FAMILIES]

@@ -97,7 +97,15 @@ def make_program(
     generation: str | None = None,
     limits: Limits = Limits(),
 ) -> Program:
-    """Extract, check and probe a program; raise :class:`RejectedProgram` saying why it is not usable."""
+    """Extract, check and probe a program; raise :class:`RejectedProgram` saying why it is not usable.
+
+    Examples:
+        >>> source = "def compute_reward(next_obs):\\n    return {'height': next_obs[:, 0]}"
+        >>> import rewardlab as rl
+        >>> program = rl.codegen.make_program(source, "MountainCar-v0", task="climb")
+        >>> program.fields, program.components, len(program.id)
+        (('next_obs',), ('height',), 16)
+    """
     from rewardlab.codegen.describe import describe_env
 
     try:

@@ -34,6 +34,17 @@ class GeneratedTerm(RewardTerm):
         program: the program (from :func:`~rewardlab.codegen.program.make_program` or a store).
         limits: the sandbox's memory, CPU and time limits.
         name: prefix of the component names (default ``generated``).
+
+    Examples:
+        >>> source = "def compute_reward(next_obs):\\n    return {'height': next_obs[:, 0]}"
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.codegen.GeneratedTerm(rl.codegen.make_program(source, "MountainCar-v0"))
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0), term)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, infos = venv.step(np.array([0, 2]))
+        >>> sorted(k for k in infos[0]["rewardlab"] if k.startswith("generated"))
+        ['generated/height']
+        >>> venv.close()
     """
 
     name = "generated"

@@ -31,6 +31,8 @@ def generated(
         store: the generation store folder (default: the one ``rewardlab codegen`` writes to).
         memory_mb: memory limit of the worker process that runs the program.
         call_timeout: seconds one batch may take before the worker is stopped and the step fails.
+        allow_unfenced: run the program even where neither Landlock nor a private mount namespace can fence the
+            worker's filesystem (seccomp and the static check remain); off by default: such a machine refuses.
     """
     from rewardlab.codegen.sandbox import Limits
     from rewardlab.codegen.store import GenerationStore

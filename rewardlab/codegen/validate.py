@@ -157,6 +157,13 @@ def extract_code(answer: str, *, function: str = FUNCTION) -> str:
     """The program in an LLM answer: the last fenced block that defines ``function``.
 
     Falls back to the last Python block, then to the whole answer when it parses as Python.
+
+    Examples:
+        >>> from rewardlab.codegen import extract_code
+        >>> answer = "Here it is:\\n```python\\ndef compute_reward(next_obs):\\n    return {'x': next_obs[:, 0]}\\n```"
+        >>> print(extract_code(answer))
+        def compute_reward(next_obs):
+            return {'x': next_obs[:, 0]}
     """
     blocks = [(lang.lower(), body) for lang, body in _BLOCK.findall(answer)]
     defining = [body for _, body in blocks if re.search(rf"^\s*def\s+{function}\s*\(", body, re.MULTILINE)]
@@ -175,7 +182,18 @@ def extract_code(answer: str, *, function: str = FUNCTION) -> str:
 
 
 def check_program(source: str, *, function: str = FUNCTION, fields: tuple[str, ...] = FIELDS) -> CheckedProgram:
-    """Parse ``source`` and apply the allow-list; raise :class:`ValidationError` listing every problem."""
+    """Parse ``source`` and apply the allow-list; raise :class:`ValidationError` listing every problem.
+
+    Examples:
+        >>> from rewardlab.codegen import ValidationError, check_program
+        >>> check_program("def compute_reward(next_obs):\\n    return {'x': next_obs[:, 0]}").fields
+        ('next_obs',)
+        >>> try:
+        ...     check_program("import os\\ndef compute_reward(obs):\\n    return {}")
+        ... except ValidationError as err:
+        ...     print("rejected")
+        rejected
+    """
     if len(source) > MAX_SOURCE_CHARS:
         raise ValidationError([Problem(0, "program", f"{len(source)} characters; at most {MAX_SOURCE_CHARS}")])
     try:

@@ -21,6 +21,7 @@ A file may hold the spec alone or under a ``reward:`` key.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 from pathlib import Path
@@ -32,10 +33,27 @@ from rewardlab.config.registry import TERMS, ConfigError
 from rewardlab.core.term import RewardTerm, WeightedSum
 
 RESERVED = ("term", "weight", "name")
+_RUN_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("rewardlab_run_seed", default=None)
 
 
-def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
-    """Turn a spec (see module docs) into a reward term, validating every part."""
+def build_reward(spec: Any, *, where: str = "", seed: int | None = None) -> RewardTerm:
+    """Turn a spec (see module docs) into a reward term, validating every part.
+
+    ``seed`` (a run's ``--seed``) becomes the ``seed`` of every term that takes one,
+    nested ones included, unless the spec sets it.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.build_reward(["extrinsic", {"term": "constant", "value": -1, "weight": 0.01}])
+        >>> reward.component_names()
+        ['extrinsic', 'constant']
+    """
+    if seed is not None:
+        token = _RUN_SEED.set(int(seed))
+        try:
+            return build_reward(spec, where=where)
+        finally:
+            _RUN_SEED.reset(token)
     if isinstance(spec, RewardTerm):
         return spec
     if isinstance(spec, str):
@@ -44,8 +62,8 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
             required = [p.name for p in TERMS.get(name).params.values() if p.required]
             if len(required) != 1:
                 raise ConfigError(f"{where}{name!r} takes {len(required)} required parameters; write it as a mapping")
-            return TERMS.build(name, {required[0]: value.strip()}, where)
-        return TERMS.build(spec, {}, where)
+            return TERMS.build(name, _seeded(name, {required[0]: value.strip()}), where)
+        return TERMS.build(spec, _seeded(spec, {}), where)
     if isinstance(spec, list):
         if not spec:
             raise ConfigError(f"{where}an empty list is not a reward; list at least one term")
@@ -63,7 +81,7 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
         name = spec["term"]
         if not isinstance(name, str):
             raise ConfigError(f"{where}'term' must be a string, got {name!r}")
-        params = {k: v for k, v in spec.items() if k not in RESERVED}
+        params = _seeded(name, {k: v for k, v in spec.items() if k not in RESERVED})
         term = TERMS.build(name, params, where)
         if "name" in spec:
             if not isinstance(spec["name"], str):
@@ -80,8 +98,22 @@ def build_reward(spec: Any, *, where: str = "") -> RewardTerm:
     raise ConfigError(f"{where}a reward spec is a term name, a mapping with 'term', or a list; got {spec!r}")
 
 
+def _seeded(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the run's seed added when term ``name`` takes a seed the spec does not set."""
+    seed = _RUN_SEED.get()
+    if seed is None or "seed" in params or name not in TERMS or "seed" not in TERMS.get(name).params:
+        return params
+    return {**params, "seed": seed}
+
+
 def load_reward_spec(source: str | os.PathLike[str]) -> Any:
-    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML."""
+    """Read a spec from a YAML file, or parse ``source`` itself as inline YAML.
+
+    Examples:
+        >>> from rewardlab.config import load_reward_spec
+        >>> load_reward_spec("[extrinsic, {term: constant, value: 1}]")
+        ['extrinsic', {'term': 'constant', 'value': 1}]
+    """
     if isinstance(source, str) and not source.strip():
         raise ConfigError("the reward is empty; give a reward YAML file or inline YAML such as 'extrinsic'")
     path = Path(source)
@@ -115,5 +147,13 @@ def yaml_error(err: yaml.YAMLError) -> str:
 
 
 def load_reward(source: str | os.PathLike[str]) -> RewardTerm:
-    """Build a reward from a YAML file path or an inline YAML string."""
+    """Build a reward from a YAML file path or an inline YAML string.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.load_reward("{term: potential, potential: cartpole_upright, gamma: 0.98}").name
+        'shaping'
+        >>> rl.load_reward("configs/mountaincar_shaped.yaml").component_names()   # a file works the same
+        ['extrinsic', 'shaping']
+    """
     return build_reward(load_reward_spec(source))

@@ -14,6 +14,15 @@ class EnvInfo:
     Wrappers call ``term.bind(info)`` once, before the first step, so terms
     can size their tables, resolve observation dimensions given by name
     (``"position"``) or check the observation layout they need.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> from rewardlab.core import EnvInfo
+        >>> env = gym.make("MountainCar-v0")
+        >>> names = ("position", "velocity")
+        >>> info = EnvInfo("MountainCar-v0", env.observation_space, env.action_space, n_envs=4, obs_names=names)
+        >>> info.obs_index("velocity")
+        1
     """
 
     env_id: str | None

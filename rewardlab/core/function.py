@@ -71,6 +71,12 @@ class FunctionTerm(RewardTerm):
             a float; rewardlab loops over the batch for you.
         vectorized: whether ``fn`` handles a whole batch.
         name: label in logs; defaults to the function's name.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> term = rl.FunctionTerm(lambda next_obs: next_obs[:, 0], name="position")
+        >>> term(rl.Transitions.fake(reward=[0.0, 0.0], next_obs=[[0.5, 0.0], [-0.2, 0.0]]))
+        array([ 0.5, -0.2])
     """
 
     def __init__(self, fn: Callable[..., Any], *, vectorized: bool = True, name: str | None = None) -> None:
@@ -100,5 +106,12 @@ class FunctionTerm(RewardTerm):
 
 
 def function(fn: Callable[..., Any], *, vectorized: bool = True, name: str | None = None) -> FunctionTerm:
-    """Wrap ``fn`` as a reward term (see :class:`FunctionTerm`)."""
+    """Wrap ``fn`` as a reward term (see :class:`FunctionTerm`).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> height = rl.function(lambda next_obs, terminated: next_obs[:, 0] * ~terminated)
+        >>> height(rl.Transitions.fake(reward=[0.0, 0.0], next_obs=[[0.5, 0.0], [0.4, 0.0]], terminated=[False, True]))
+        array([0.5, 0. ])
+    """
     return FunctionTerm(fn, vectorized=vectorized, name=name)

@@ -38,6 +38,16 @@ class RewardTerm:
 
     Subclasses implement :meth:`compute`; everything else has a sensible
     default. ``name`` is the label used in logs, info dicts and plots.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> class Speed(rl.RewardTerm):
+        ...     name = "speed"
+        ...     def compute(self, batch):
+        ...         return np.abs(batch.next_obs[:, 1])
+        >>> reward = rl.extrinsic() + 10.0 * Speed()
+        >>> reward(rl.Transitions.fake(reward=[-1.0], next_obs=[[0.0, 0.02]]))
+        array([-0.8])
     """
 
     name: str = "term"
@@ -252,7 +262,13 @@ def first_update(term: RewardTerm, batch: Transitions) -> bool:
 
 
 def as_term(value: Any) -> RewardTerm:
-    """Turn a number into a :class:`Constant`; pass terms through."""
+    """Turn a number into a :class:`Constant`; pass terms through.
+
+    Examples:
+        >>> from rewardlab.core import as_term
+        >>> as_term(0.5)
+        Constant(0.5)
+    """
     if isinstance(value, RewardTerm):
         return value
     if isinstance(value, numbers.Real):
@@ -329,6 +345,14 @@ class WeightedSum(CompositeTerm):
     A term with several components of its own (``component_names()`` longer
     than one, e.g. a generated reward program) keeps them all, named
     ``<term name>/<component>``, each weighted.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + 0.1 * rl.constant(-1.0)
+        >>> type(reward).__name__, reward.component_names()
+        ('WeightedSum', ['extrinsic', 'constant'])
+        >>> reward.components(rl.Transitions.fake(reward=[1.0]))
+        {'extrinsic': array([1.]), 'constant': array([-0.1])}
     """
 
     def __init__(self, terms: Sequence[tuple[float, RewardTerm]], *, name: str = "sum") -> None:

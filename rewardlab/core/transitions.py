@@ -42,6 +42,14 @@ class Transitions:
     ``memo`` is the wrapper's per-step cache: when a term object appears more
     than once in a reward, the engine puts it there so that the term is
     computed (and updated) once per batch; ``None`` everywhere else.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab import Transitions
+        >>> batch = Transitions(np.zeros((2, 2)), np.zeros(2), np.ones((2, 2)), np.array([1.0, 0.0]),
+        ...                     np.array([False, True]), np.array([False, False]))
+        >>> batch.n, batch.done
+        (2, array([False,  True]))
     """
 
     __slots__ = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "infos", "frames", "memo")

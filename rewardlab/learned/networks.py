@@ -270,6 +270,14 @@ class PredictionNormalizer:
     (centring would make the mean step worth nothing and remove the incentive
     to keep an episode going), and a nearly constant reward is not blown up by
     a tiny std.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned import PredictionNormalizer
+        >>> norm = PredictionNormalizer("scale")
+        >>> norm.update(np.array([2.0, 2.0]))
+        >>> norm(np.array([2.0, -2.0])).round(3)       # divided by the root mean square: the sign stays
+        array([ 1., -1.])
     """
 
     def __init__(self, mode: Normalization = "scale") -> None:

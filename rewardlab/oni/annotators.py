@@ -124,6 +124,12 @@ class RuleAnnotator:
     A message shows progress when one of the goal's patterns matches (case
     insensitive) and none of :data:`NEVER` does; pairs compare those verdicts.
     ``rules`` extends or replaces (``replace=True``) the built-in patterns.
+
+    Examples:
+        >>> from rewardlab.oni import RuleAnnotator
+        >>> rules = RuleAnnotator(goal="gold")
+        >>> [a.value for a in rules.classify(["You see here 12 gold pieces.", "It's a wall."])]
+        [1.0, 0.0]
     """
 
     model = "rules"
@@ -366,6 +372,11 @@ def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annot
 
     LLM settings other than ``goal``, ``max_tokens`` and ``batching`` go to :class:`rewardlab.llm.LLMConfig`
     (``base_url``, ``model``, ``api_key_env``, ``timeout``, ``concurrency``, ``log_path``, ...).
+
+    Examples:
+        >>> from rewardlab.oni import make_annotator
+        >>> type(make_annotator({"kind": "rules", "goal": "stairs"})).__name__
+        'RuleAnnotator'
     """
     if config is None:
         return RuleAnnotator()
@@ -383,8 +394,16 @@ def make_annotator(config: Mapping[str, Any] | Annotator | None = None) -> Annot
             raise ValueError(f"unknown rule annotator setting(s) {sorted(settings)}; valid: goal, rules, replace")
         return RuleAnnotator(goal=goal, rules=list(rules), replace=bool(replace))
     if kind == "llm":
+        from dataclasses import fields
+
+        from rewardlab.config.registry import ConfigError, suggest
         from rewardlab.llm import LLMClient, LLMConfig
 
+        valid = list(dict.fromkeys(["kind", "goal", "max_tokens", "batching", *(f.name for f in fields(LLMConfig))]))
+        for key in settings:
+            if key not in valid:
+                raise ConfigError(f"annotator: unknown LLM setting {key!r}{suggest(str(key), valid)}; "
+                                  f"valid: {valid}")  # fmt: skip
         max_tokens = settings.pop("max_tokens", 96)
         batching = settings.pop("batching", "auto")
         return LLMAnnotator(LLMClient(LLMConfig.from_config(settings, where="annotator")), goal=goal,

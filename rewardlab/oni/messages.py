@@ -31,13 +31,26 @@ def resolve_goal(goal: str) -> str:
 
 
 def decode(raw: bytes | np.ndarray) -> str:
-    """The text of a message (``bytes`` or a uint8 array), up to the first zero byte, stripped."""
+    """The text of a message (``bytes`` or a uint8 array), up to the first zero byte, stripped.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.oni import decode
+        >>> decode(np.frombuffer(b"Hello\\x00\\x00", dtype=np.uint8))
+        'Hello'
+    """
     data = raw.tobytes() if isinstance(raw, np.ndarray) else bytes(raw)
     return data.split(b"\x00", 1)[0].decode("latin-1").strip()
 
 
 def message_hash(text: str) -> str:
-    """A stable 16-hex-digit hash of a message's text (the label store's key)."""
+    """A stable 16-hex-digit hash of a message's text (the label store's key).
+
+    Examples:
+        >>> from rewardlab.oni import message_hash
+        >>> len(message_hash("You find a hidden door.")), message_hash("a") == message_hash("a")
+        (16, True)
+    """
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -267,7 +267,13 @@ class RankingModel(_NetModel):
 
 
 def make_model(kind: str, **kwargs: Any) -> RewardModel:
-    """A reward model by name: ``retrieval``, ``classification`` or ``ranking``."""
+    """A reward model by name: ``retrieval``, ``classification`` or ``ranking``.
+
+    Examples:
+        >>> from rewardlab.oni import make_model
+        >>> type(make_model("retrieval")).__name__
+        'RetrievalModel'
+    """
     if kind == "retrieval":
         if kwargs.get("threshold") is not None:
             raise ValueError("the retrieval model takes no threshold")

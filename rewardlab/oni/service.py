@@ -277,7 +277,8 @@ class AnnotationService:
         with self._lock:
             self._round_failed = False
         while True:
-            self._dispatch()
+            if not self._dispatch():  # (paused after a failure: the next submit or wait() tries again)
+                return
             self._idle(timeout=3600.0)
             with self._lock:
                 if self._round_failed or not self._stack:

@@ -48,12 +48,14 @@ class ONITerm(RewardTerm):
     Args:
         model: ``retrieval``, ``classification`` or ``ranking`` (:mod:`rewardlab.oni.models`).
         annotator: an :class:`~rewardlab.oni.annotators.Annotator` or its config
-            (``{kind: rules, goal: gold}``, ``{kind: llm, base_url: ..., model: ..., goal: ...}``).
+            (``{kind: rules, goal: gold}``, ``{kind: llm, base_url: ..., model: ..., goal: ..., concurrency: 8,
+            batching: auto}``; ``batching``: ``auto``, ``prompt_list`` or ``concurrent``, see
+            :class:`~rewardlab.oni.annotators.LLMAnnotator`).
         beta: exponent of the episodic count (0: no count division).
         threshold: τ of the classification (default 0.5) or ranking (default 0) model.
         store: the label store file (default ``<run folder>/oni_labels.sqlite``, in memory without a run folder).
         field: the observation field holding the message bytes.
-        batch_size: queries per annotator call.
+        batch_size: prompts per request when the annotator sends prompt lists (``concurrency`` requests in flight).
         background: annotate in a worker thread (``False``: synchronously, inside the step).
         pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
         steps, lr, seed: training of the network models (gradient steps per update).
@@ -324,7 +326,15 @@ def oni(
     store: str | os.PathLike | None = None,
     **kwargs: Any,
 ) -> ONITerm:
-    """An ONI term (see :class:`ONITerm`)."""
+    """An ONI term (see :class:`ONITerm`).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> term = rl.oni.oni(model="retrieval", annotator={"kind": "rules", "goal": "gold"}, background=False)
+        >>> (rl.extrinsic() + 0.1 * term).component_names()
+        ['extrinsic', 'oni']
+        >>> term.close()
+    """
     return ONITerm(model=model, annotator=annotator, beta=beta, threshold=threshold, store=store, **kwargs)
 
 

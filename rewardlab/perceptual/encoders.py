@@ -209,7 +209,15 @@ class CLIPImageEncoder(ImageEncoder):
 
 
 def make_encoder(spec: str | ImageEncoder, *, device: str = "auto") -> ImageEncoder:
-    """Build an encoder from its spec string (see the module docs)."""
+    """Build an encoder from its spec string (see the module docs).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import make_encoder
+        >>> encoder = make_encoder("pixels:8")
+        >>> encoder.encode(np.zeros((2, 32, 32, 3), dtype=np.uint8)).shape
+        (2, 192)
+    """
     if isinstance(spec, ImageEncoder):
         return spec
     kind, _, rest = str(spec).partition(":")

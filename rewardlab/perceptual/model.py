@@ -48,7 +48,15 @@ def segment_costs(features: np.ndarray) -> np.ndarray:
 
 
 def split_steps(features: np.ndarray, n_steps: int, *, min_length: int = 1) -> np.ndarray:
-    """Boundaries ``[0, b_1, ..., T]`` of the least-squares split of one sequence into ``n_steps`` segments."""
+    """Boundaries ``[0, b_1, ..., T]`` of the least-squares split of one sequence into ``n_steps`` segments.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import split_steps
+        >>> features = np.array([[0.0]] * 5 + [[1.0]] * 5)
+        >>> split_steps(features, 2).tolist()
+        [0, 5, 10]
+    """
     t = len(features)
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")

@@ -29,6 +29,16 @@ def term_curves(csv_path: str | Path, *, ax: Any = None, columns: Sequence[str] 
 
     By default: the true return (thick, black), the shaped total the agent
     trained on (dashed) and each term's episode sum. Returns the axes.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> import pandas as pd
+        >>> pd.DataFrame({"timestep": [100, 200, 300], "true_return": [10.0, 20.0, 30.0], "total": [11.0, 21.0, 31.0],
+        ...               "extrinsic": [10.0, 20.0, 30.0], "shaping": [1.0, 1.0, 1.0], "length": [10, 20, 30]}
+        ...              ).to_csv("reward_terms.csv", index=False)
+        >>> ax = rl.plot.term_curves("reward_terms.csv", ax=plt.subplots()[1], smooth=1)
     """
     import pandas as pd
 
@@ -57,6 +67,17 @@ def plot_run_terms(csv_path: str | Path, png_path: str | Path) -> Path:
     Terms are often orders of magnitude apart from the return (a shaping
     term's episode sum telescopes to about ``γΦ(s_T) − Φ(s_0)``), so each
     gets a panel of its own.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> import pandas as pd
+        >>> pd.DataFrame({"timestep": [100, 200, 300], "true_return": [10.0, 20.0, 30.0], "total": [11.0, 21.0, 31.0],
+        ...               "extrinsic": [10.0, 20.0, 30.0], "shaping": [1.0, 1.0, 1.0], "length": [10, 20, 30]}
+        ...              ).to_csv("reward_terms.csv", index=False)
+        >>> rl.plot.plot_run_terms("reward_terms.csv", "reward_terms.png").name
+        'reward_terms.png'
     """
     import pandas as pd
     from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's inline one) stays

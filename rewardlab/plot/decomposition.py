@@ -23,6 +23,13 @@ def episode_terms(data: Rollout, episode: int = 0, *, ax: Any = None) -> Any:
     """Stacked areas of each component over one episode: positive parts stack up, negative parts down.
 
     The total reward is drawn as a black line.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> ro = rl.analysis.rollout("CartPole-v1", rl.extrinsic() - 0.1, n_steps=60, complete_only=True)
+        >>> ax = rl.plot.episode_terms(ro, ax=plt.subplots()[1])
     """
     df = dec.episode_terms(data, episode)
     ax = _axes(ax)
@@ -58,6 +65,13 @@ def episode_term_panels(data: Rollout, episode: int = 0, *, fig: Any = None, axe
         axes: ``len(components) + 1`` axes to draw in instead (total last).
 
     Returns the array of axes.
+
+    >>> import rewardlab as rl
+    >>> reward = rl.extrinsic() + 0.001 * rl.shaping.potential("mountaincar_energy", gamma=0.99)
+    >>> data = rl.analysis.rollout("MountainCar-v0", reward, n_steps=200, seed=0)
+    >>> axes = rl.plot.episode_term_panels(data)   # extrinsic, shaping, total
+    >>> [ax.get_title(loc="right").split(":")[0] for ax in axes]
+    ['extrinsic', 'shaping', 'total']
     """
     df = dec.episode_terms(data, episode)
     names = list(df.columns)
@@ -90,7 +104,15 @@ def episode_term_panels(data: Rollout, episode: int = 0, *, fig: Any = None, axe
 
 
 def term_shares(source: Rollout | str | Path | Any, *, ax: Any = None) -> Any:
-    """Bars of each term's mean episode sum, labelled with its share ``|sum|/Σ|sums|`` of the return."""
+    """Bars of each term's mean episode sum, labelled with its share ``|sum|/Σ|sums|`` of the return.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> ro = rl.analysis.rollout("CartPole-v1", rl.extrinsic() - 0.1, n_steps=60)
+        >>> ax = rl.plot.term_shares(ro, ax=plt.subplots()[1])
+    """
     df = dec.term_shares(source)
     ax = _axes(ax)
     names = list(df.index)
@@ -130,7 +152,19 @@ def learning_curves(
     smooth: int = 20,
     confidence: float = 0.95,
 ) -> Any:
-    """Each term's episode sum (and the true return, thick black) against steps, mean and band across runs."""
+    """Each term's episode sum (and the true return, thick black) against steps, mean and band across runs.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> for seed in (0, 1):
+        ...     config = RunConfig(env="CartPole-v1", reward=["extrinsic", {"term": "constant", "value": 0.1}],
+        ...                        steps=512, n_envs=2, seed=seed, eval_episodes=1)
+        ...     _ = train(config, f"runs/curves{seed}", progress_bar=False, overwrite=True)
+        >>> ax = rl.plot.learning_curves(["runs/curves0", "runs/curves1"], ax=plt.subplots()[1], points=10, smooth=1)
+    """
     curves = dec.learning_curves(run_dirs, points=points, smooth=smooth, confidence=confidence)
     ax = _axes(ax)
     wanted = list(curves) if terms is None else [*terms]

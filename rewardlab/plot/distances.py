@@ -11,7 +11,16 @@ from rewardlab.plot.curves import _axes
 
 
 def distance_matrix(matrix: DistanceMatrix, *, ax: Any = None, annotate: bool = True, cmap: str = "magma_r") -> Any:
-    """Distances between rewards as a heatmap in [0, 1]; undefined (NaN) cells are grey and marked ``n/a``."""
+    """Distances between rewards as a heatmap in [0, 1]; undefined (NaN) cells are grey and marked ``n/a``.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> m = rl.analysis.epic_matrix({"task": rl.extrinsic(), "negated": -1.0 * rl.extrinsic()},
+        ...                             env="MountainCar-v0", n_transitions=256, bootstrap=20)
+        >>> ax = rl.plot.distance_matrix(m, ax=plt.subplots()[1])
+    """
     import matplotlib as mpl
 
     ax = _axes(ax)

@@ -22,6 +22,14 @@ def reward_along_frames(
 
     ``frames`` is ``(T, H, W, 3)``; ``rewards`` one array of length ``T`` or a mapping of named arrays.
     Thumbnails sit at evenly spaced steps, marked on the curve by dotted lines. Returns the axes.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> frames = np.zeros((20, 32, 32, 3), dtype=np.uint8)
+        >>> curves = {"clip": np.linspace(0, 1, 20)}
+        >>> ax = rl.plot.reward_along_frames(frames, curves, ax=plt.subplots()[1], n_thumbnails=4)
     """
     frames = np.asarray(frames)
     curves = {"reward": rewards} if not isinstance(rewards, Mapping) else dict(rewards)

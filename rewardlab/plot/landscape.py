@@ -39,7 +39,16 @@ def draw_landscape(
     visited: Any = None,
     cmap: str = "viridis",
 ) -> Any:
-    """Draw one named surface of a computed :class:`Landscape`; returns the axes."""
+    """Draw one named surface of a computed :class:`Landscape`; returns the axes.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> land = rl.analysis.landscape(rl.shaping.potential("mountaincar_height"), env="MountainCar-v0",
+        ...                              axes=("position", "velocity"), resolution=20)
+        >>> ax = rl.plot.draw_landscape(land, ax=plt.subplots()[1])
+    """
     if kind not in ("heatmap", "contour"):
         raise ValueError(f"unknown kind {kind!r}; valid: 'heatmap', 'contour'")
     ax = _axes(ax)
@@ -85,6 +94,14 @@ def landscape(
     ``rl.plot.landscape(reward, env="MountainCar-v0", axes=("position", "velocity"))``.
     Keyword arguments go to :func:`rewardlab.analysis.landscape`; ``visited``
     overlays states (an ``(n, d)`` or ``(n, 2)`` array, or a Rollout).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, rewardlab as rl
+        >>> fig, ax = plt.subplots()
+        >>> _ = rl.plot.landscape(rl.shaping.potential("mountaincar_energy"), env="MountainCar-v0",
+        ...                       axes=("position", "velocity"), resolution=20, ax=ax)
     """
     land = reward if isinstance(reward, Landscape) else compute_landscape(reward, **landscape_kwargs)
     return draw_landscape(land, term, ax=ax, kind=kind, visited=visited, cmap=cmap)
@@ -103,6 +120,16 @@ def landscapes(
     """Side-by-side panels: each component of one reward (shaping shown as its potential Φ), or each named reward.
 
     Returns the array of axes.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> axes = rl.plot.landscapes({"height": rl.shaping.potential("mountaincar_height"),
+        ...                              "energy": rl.shaping.potential("mountaincar_energy")},
+        ...                             env="MountainCar-v0", axes=("position", "velocity"), resolution=20)
+        >>> axes.size
+        2
     """
     import matplotlib.pyplot as plt
 
@@ -136,6 +163,13 @@ def nethack_map(
     """A 21×79 NetHack/MiniHack map coloured by a per-position value (unvisited cells blank).
 
     ``label`` names the colour bar (default: ``"<reduce> per position"``).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> x, y = np.array([3, 4, 4]), np.array([5, 5, 6])          # hero positions (column, row)
+        >>> ax = rl.plot.nethack_map(x, y, np.array([1.0, 0.5, 0.2]), ax=plt.subplots()[1], label="bonus")
     """
     grid = position_map(x, y, values, reduce=reduce)
     ax = _axes(ax)

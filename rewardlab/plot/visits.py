@@ -19,6 +19,15 @@ def visit_map(
     ``crop`` trims the rows and columns that were never visited, so a small
     MiniHack room fills the axes instead of a corner of the 21×79 map.
     Returns the axes.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, numpy as np, rewardlab as rl
+        >>> counts = np.zeros((5, 8)); counts[2, 1:6] = [1, 3, 9, 3, 1]
+        >>> ax = rl.plot.visit_map(counts, ax=plt.subplots()[1], title="visits")
+        >>> ax.get_title()
+        'visits'
     """
     from matplotlib.colors import LogNorm, Normalize
 

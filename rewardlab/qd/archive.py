@@ -25,7 +25,16 @@ from rewardlab.qd.knn import KNNIndex
 
 
 class NoveltyArchive:
-    """Descriptors of dimension ``dim``; see the module docstring for the rules."""
+    """Descriptors of dimension ``dim``; see the module docstring for the rules.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.qd import NoveltyArchive
+        >>> archive = NoveltyArchive(2, k=1, threshold=0.1)
+        >>> archive.add(np.array([[0.0, 0.0], [1.0, 1.0]]))
+        >>> archive.novelty(np.array([[0.0, 0.1], [0.5, 0.5]])).round(3)
+        array([0.1  , 0.707])
+    """
 
     def __init__(
         self,

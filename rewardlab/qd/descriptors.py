@@ -45,7 +45,18 @@ UNBOUNDED = 10.0  # the range assumed for an unbounded observation dimension: [-
 
 
 class Descriptor:
-    """Base: resolve dims by name at :meth:`bind`, then map states or trajectories to ``(n, dim)``."""
+    """Base: resolve dims by name at :meth:`bind`, then map states or trajectories to ``(n, dim)``.
+
+    Examples:
+        >>> import gymnasium as gym, numpy as np
+        >>> from rewardlab.qd import parse_descriptor
+        >>> env = gym.make("MountainCar-v0")
+        >>> d = parse_descriptor("final:position,velocity")
+        >>> d.bind(observation_space=env.observation_space, obs_names=("position", "velocity"))
+        >>> d.dim, d.of_states(np.array([[-1.2, -0.07], [0.6, 0.07]])).round(3)   # scaled to [0, 1] per dim
+        (2, array([[0., 0.],
+               [1., 1.]]))
+    """
 
     kind = "descriptor"
     per_step = False
@@ -469,7 +480,13 @@ def _looks_importable(kind: str, dims_part: str) -> bool:
 
 def parse_descriptor(spec: str | Any, *, seed: int = 0) -> Descriptor:
     """Build a descriptor from its string (see the module docstring), a :class:`Descriptor` (returned as is) or
-    a callable over an episode; one-line ``ConfigError`` when malformed."""
+    a callable over an episode; one-line ``ConfigError`` when malformed.
+
+    Examples:
+        >>> from rewardlab.qd import parse_descriptor
+        >>> type(parse_descriptor("times:position@50,100")).__name__
+        'AtTimes'
+    """
     if isinstance(spec, Descriptor):
         return spec
     if callable(spec):

@@ -58,6 +58,15 @@ class NoveltyTerm(RewardTerm):
         evict_to: fraction of ``max_size`` kept when the bound is hit.
         ae_samples: most update-batch states the learned descriptor trains on per update.
         seed: initialisation of a learned descriptor's autoencoder.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> term = rl.qd.NoveltyTerm(descriptor="final:position,velocity", k=5, mode="step")
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0), term)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, _ = venv.step(np.array([0, 2]))
+        >>> rewards.shape
+        (2,)
     """
 
     name = "novelty"
@@ -179,5 +188,11 @@ class NoveltyTerm(RewardTerm):
 
 
 def novelty(**kwargs: Any) -> NoveltyTerm:
-    """The novelty reward term (see :class:`NoveltyTerm` for the keyword arguments)."""
+    """The novelty reward term (see :class:`NoveltyTerm` for the keyword arguments).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> (rl.extrinsic() + 10.0 * rl.qd.novelty(descriptor="final", mode="episode")).component_names()
+        ['extrinsic', 'novelty']
+    """
     return NoveltyTerm(**kwargs)

@@ -155,24 +155,17 @@ def env_pool(env_id: str, n: int) -> list[Any]:
     return pool[:n]
 
 
-class _Buffer:
-    """A growable ``(capacity, D)`` array written row by row (a copy of every observation: envs may reuse theirs)."""
+class _History:
+    """Rows ``t`` of every slot at once, ``(T, n_slots, ...)``, doubled when full: one array write per step for all
+    slots (the rows are copies, so an env that reuses its observation buffer cannot change them)."""
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, capacity: int) -> None:
         self.data = np.empty((max(capacity, 2), *shape), dtype=dtype)
-        self.size = 0
 
-    def clear(self) -> None:
-        self.size = 0
-
-    def append(self, row: Any) -> None:
-        if self.size == len(self.data):
+    def put(self, t: int, row: Any) -> None:
+        if t >= len(self.data):
             self.data = np.concatenate([self.data, np.empty_like(self.data)])
-        self.data[self.size] = row
-        self.size += 1
-
-    def take(self) -> np.ndarray:
-        return self.data[: self.size].copy()
+        self.data[t] = row
 
 
 def rollout_many(
@@ -201,54 +194,56 @@ def rollout_many(
     all_layers = policy.layers(solutions)
     slot_layers = [(np.zeros((n_slots, *w.shape[1:])), np.zeros((n_slots, *b.shape[1:]))) for w, b in all_layers]
     horizon = max_steps or getattr(envs[0].spec, "max_episode_steps", None) or 1000
-    obs_now = np.zeros((n_slots, policy.obs_dim))
-    obs_buf = [_Buffer((policy.obs_dim,), np.float32, horizon + 1) for _ in range(n_slots)]
-    rew_buf = [_Buffer((), np.float64, horizon) for _ in range(n_slots)]
-    act_buf: list[_Buffer | None] = [None] * n_slots
-    slot_job: list[tuple[int, int] | None] = [None] * n_slots
+    # row t: each slot's observation at loop step t, the reward and action of the step from t to t + 1
+    observations = _History((n_slots, policy.obs_dim), np.float32, horizon + 1)
+    rewards = _History((n_slots,), np.float64, horizon)
+    actions_seen: _History | None = None
+    slot_job: list[tuple[int, int]] = [(0, 0)] * n_slots
+    first_row = [0] * n_slots  # the row where each slot's episode started
+    now: list[Any] = [None] * n_slots  # each slot's latest observation (stacked into a row once per step)
+    got: list[float] = [0.0] * n_slots
     done: dict[tuple[int, int], Episode] = {}
     next_job = 0
 
-    def start(s: int) -> None:
+    def start(s: int, row: int) -> None:
         nonlocal next_job
         i, j = slot_job[s] = jobs[next_job]
         next_job += 1
         for (w, b), (w_all, b_all) in zip(slot_layers, all_layers):
             w[s], b[s] = w_all[i], b_all[i]
         reset_seed = evaluation_seed(seed, first_index + i, j) if starts == "each" else seed + j
-        obs, _ = envs[s].reset(seed=reset_seed)
-        obs_now[s] = obs
-        obs_buf[s].clear()
-        obs_buf[s].append(obs)
-        rew_buf[s].clear()
-        if record_actions:
-            act_buf[s] = None
+        now[s], _ = envs[s].reset(seed=reset_seed)
+        first_row[s] = row
 
     for s in range(n_slots):
-        start(s)
+        start(s, 0)
+    observations.put(0, now)
     active = list(range(n_slots))
+    t = 0
     while active:
-        actions = policy.forward(slot_layers, obs_now)
-        if policy.discrete:
-            actions = actions.tolist()
+        actions = policy.forward(slot_layers, observations.data[t])
+        if record_actions:
+            if actions_seen is None:
+                actions_seen = _History(actions.shape, actions.dtype, horizon)
+            actions_seen.put(t, actions)
+        step_actions = actions.tolist() if policy.discrete else actions
         finished = []
         for s in active:
-            action = actions[s]
-            obs, reward, terminated, truncated, _ = envs[s].step(action)
-            obs_now[s] = obs
-            obs_buf[s].append(obs)
-            rew_buf[s].append(reward)
-            if record_actions:
-                if act_buf[s] is None:
-                    act_buf[s] = _Buffer(np.shape(action), np.asarray(action).dtype, horizon)
-                act_buf[s].append(action)  # type: ignore[union-attr]
-            if terminated or truncated or (max_steps is not None and rew_buf[s].size >= max_steps):
-                acts = act_buf[s].take() if record_actions and act_buf[s] is not None else None
-                done[slot_job[s]] = Episode(obs_buf[s].take(), acts, rew_buf[s].take())  # type: ignore[index]
+            obs, reward, terminated, truncated, _ = envs[s].step(step_actions[s])
+            now[s], got[s] = obs, reward
+            if terminated or truncated or (max_steps is not None and t + 1 - first_row[s] >= max_steps):
+                t0 = first_row[s]
+                episode_obs = np.concatenate([observations.data[t0 : t + 1, s], np.asarray(obs, np.float32)[None]])
+                episode_rewards = np.append(rewards.data[t0:t, s], reward)
+                acts = actions_seen.data[t0 : t + 1, s].copy() if actions_seen is not None else None
+                done[slot_job[s]] = Episode(episode_obs, acts, episode_rewards)
                 if next_job < len(jobs):
-                    start(s)
+                    start(s, t + 1)
                 else:
                     finished.append(s)
+        rewards.put(t, got)
+        t += 1
+        observations.put(t, now)
         if finished:
             active = [s for s in active if s not in finished]
     results = []

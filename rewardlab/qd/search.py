@@ -10,8 +10,10 @@ Algorithms (all measure coverage on the same *result archive*: a ``GridArchive``
 with ``cells`` per dim, or a ``CVTArchive`` with ``cells`` random centroids when
 the descriptor has more than ``max_grid_dims`` dims):
 
-* ``map_elites`` -- ``GaussianEmitter`` (isotropic mutation of archive elites) on the
-  result archive (Mouret & Clune 2015);
+* ``map_elites`` -- ``GaussianEmitter`` (isotropic mutation of archive elites, σ = ``sigma``) on
+  the result archive (Mouret & Clune 2015); ``mutation="iso_line"``: ``IsoLineEmitter``, the
+  Iso+LineDD operator ``x_i + σ·N(0, I) + line_sigma·(x_j − x_i)·N(0, 1)`` over two elites
+  (Vassiliades & Mouret 2018);
 * ``cma_me`` -- CMA-ME (Fontaine et al. 2020): ``EvolutionStrategyEmitter`` with CMA-ES,
   two-stage improvement ranking (``2imp``), ``filter`` selection and a restart when no
   solution improves the archive;
@@ -70,6 +72,7 @@ from rewardlab.qd.policies import STARTS, Evaluation, FlatPolicy, rollout_many
 
 ALGOS = ("map_elites", "cma_me", "cma_mae", "novelty", "serene", "random")
 BACKENDS = ("local", "ray")
+MUTATIONS = ("gaussian", "iso_line")
 STATE_FILE, METRICS_FILE, HEATMAP_FILE, ARCHIVE_FILE = "state.pkl", "metrics.csv", "heatmap.png", "archive.csv"
 METRIC_FIELDS = (
     "iteration",
@@ -101,6 +104,8 @@ class SearchConfig:
     novelty_threshold: float = 0.05
     episodes: int = 1  # per evaluation: return and descriptor are means over them
     starts: str = "each"  # "each": every episode its own start seed; "fixed": episode j of all evaluations the same
+    mutation: str = "gaussian"  # map_elites: "gaussian" or "iso_line" (Iso+LineDD)
+    line_sigma: float = 0.2  # iso_line: scale of the step along the line between two elites
     emitters: int = 1  # emitters of map_elites / cma_me / cma_mae, each asking batch_size solutions
     learning_rate: float = 0.01  # cma_mae's archive learning rate
     n_envs: int = 64  # envs stepping together in one process
@@ -109,6 +114,7 @@ class SearchConfig:
     qd_offset: float | None = None
     reward_threshold: float | None = None
     exploit_patience: int = 5
+    es: str = "cma_es"  # cma_me / cma_mae's evolution strategy: any ribs ES name (cma_es, sep_cma_es, lm_ma_es, ...)
     exploit_es: str = "cma_es"  # serene's exploiter: any ribs ES name (cma_es, sep_cma_es, lm_ma_es, openai_es)
     ae_every: int = 5
 
@@ -122,6 +128,9 @@ class SearchConfig:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.sigma > 0:
             raise ConfigError(f"sigma must be > 0, got {self.sigma!r}")
+        if self.mutation not in MUTATIONS:
+            hint = suggest(self.mutation, list(MUTATIONS))
+            raise ConfigError(f"unknown mutation {self.mutation!r}{hint}; valid: {list(MUTATIONS)}")
         if self.starts not in STARTS:
             raise ConfigError(
                 f"unknown starts {self.starts!r}{suggest(self.starts, list(STARTS))}; valid: {list(STARTS)}"
@@ -291,7 +300,7 @@ class QDSearch:
 
     def _build_archives(self) -> None:
         from ribs.archives import ProximityArchive
-        from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter
+        from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter, IsoLineEmitter
         from ribs.schedulers import Scheduler
 
         c, m, n = self.config, self.descriptor.dim, self.policy.n_params
@@ -314,8 +323,12 @@ class QDSearch:
             )
             self.scheduler = Scheduler(self.novelty_archive, [emitter], result_archive=self.result)
         elif c.algo == "map_elites":
+            kind = {"gaussian": GaussianEmitter, "iso_line": IsoLineEmitter}[c.mutation]
+            sigmas = (
+                {"sigma": c.sigma} if c.mutation == "gaussian" else {"iso_sigma": c.sigma, "line_sigma": c.line_sigma}
+            )
             emitters = [
-                GaussianEmitter(self.result, sigma=c.sigma, x0=x0, batch_size=c.batch_size, seed=c.seed + 1 + e)
+                kind(self.result, **sigmas, x0=x0, batch_size=c.batch_size, seed=c.seed + 1 + e)
                 for e in range(c.emitters)
             ]
             self.scheduler = Scheduler(self.result, emitters)
@@ -328,6 +341,7 @@ class QDSearch:
                     x0=x0,
                     sigma0=c.sigma,
                     ranker="imp" if mae else "2imp",
+                    es=c.es,
                     selection_rule="mu" if mae else "filter",
                     restart_rule="basic" if mae else "no_improvement",
                     batch_size=c.batch_size,

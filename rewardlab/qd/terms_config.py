@@ -7,6 +7,7 @@
       - {term: novelty, descriptor: "final:position,velocity", k: 15, threshold: 0.05, max_size: 10000,
          mode: step, weight: 0.1}
       - {term: novelty, descriptor: "times:position@50,100,150", mode: episode, weight: 1.0}
+      - {term: novelty, descriptor: "mypkg.behaviour:reach", mode: episode}   # your own function of an episode
 
 Descriptors: see :mod:`rewardlab.qd.descriptors`; growth, bound and eviction:
 :mod:`rewardlab.qd.archive`.

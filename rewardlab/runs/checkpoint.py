@@ -23,7 +23,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from rewardlab.config.registry import ConfigError
 from rewardlab.core.term import RewardTerm
-from rewardlab.runs.exact import RUN_STATE_FILE, capture, read_run_state, restore, save_run_state
+from rewardlab.runs.exact import RUN_STATE_FILE, capture, read_run_state, restore_streams, save_run_state
 from rewardlab.runs.folder import (
     MODEL_FILE,
     REPLAY_BUFFER_FILE,
@@ -136,8 +136,8 @@ def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> t
     """Load the model (and replay buffer) of ``checkpoint`` onto ``venv``; restore its normalisation and reward.
 
     Returns the model and the checkpoint's run state (``None`` for a checkpoint without one), which
-    :class:`RestoreRunState` puts back when training starts. With an exact run state the model keeps its
-    last observations (the envs are put back as they were); otherwise the envs restart.
+    :func:`rewardlab.runs.exact.restore_envs` and :class:`RestoreRunState` put back. With an exact run state
+    the model keeps its last observations (the envs are put back as they were); otherwise the envs restart.
     """
     path = checkpoint.path
     run_state = read_run_state(path / RUN_STATE_FILE)
@@ -155,21 +155,20 @@ def restore_checkpoint(checkpoint: Checkpoint, model_class: Any, venv: Any) -> t
 
 
 class RestoreRunState(BaseCallback):
-    """Put a checkpoint's run state back at the first rollout start: where it was taken, after SB3's setup.
+    """Put a checkpoint's random streams back at the first rollout start: where they were taken, after SB3's setup.
 
     Args:
-        state: the run state (:func:`rewardlab.runs.exact.capture`).
-        callbacks: the callbacks whose state it holds, in the order saved.
+        state: the run state (:func:`rewardlab.runs.exact.capture`); its envs and callbacks are put back
+            before training (:func:`rewardlab.runs.exact.restore_envs`).
     """
 
-    def __init__(self, state: dict[str, Any], callbacks: list[Any]) -> None:
+    def __init__(self, state: dict[str, Any]) -> None:
         super().__init__()
         self.state: dict[str, Any] | None = state
-        self.stateful = callbacks
 
     def _on_rollout_start(self) -> None:
         if self.state is not None:
-            restore(self.state, self.model, self.training_env, self.stateful)
+            restore_streams(self.state, self.model, self.training_env)
             self.state = None
 
     def _on_step(self) -> bool:

@@ -56,6 +56,15 @@ class Evaluation:
             component, ``total``, ``length``, ``terminated``).
         video: the MP4 or GIF written, or ``None``.
         note: why there is no video (env cannot render, no frames asked), if so.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, n_envs=2, eval_episodes=1), "runs/doc_eval",
+        ...           progress_bar=False, overwrite=True)
+        >>> ev = rl.runs.evaluate_run(rl.load_run("runs/doc_eval"), episodes=2, video_episodes=0)
+        >>> len(ev.episodes), "true_return" in ev.episodes
+        (2, True)
     """
 
     episodes: Any
@@ -122,6 +131,16 @@ def evaluate_run(
         out: folder for ``episodes.csv``, ``summary.json`` and the video
             (``None``: write nothing, record no video).
         on_episode: called with each episode's row as it ends (progress).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, n_envs=2, eval_episodes=1), "runs/doc_evaluate",
+        ...           progress_bar=False, overwrite=True)
+        >>> run = rl.load_run("runs/doc_evaluate")
+        >>> ev = rl.runs.evaluate_run(run, episodes=1, video_episodes=0, out="runs/doc_evaluate/eval")
+        >>> int(ev.episodes["length"].iloc[0]) > 0
+        True
     """
     import pandas as pd
 

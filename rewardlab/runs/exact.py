@@ -7,21 +7,21 @@ their own files. The rest is captured here, in ``run_state.pkl``:
 
 * random streams: Python's ``random``, numpy's global generator, torch's CPU
   generator, the generator of every action and observation space;
-* every vector-env layer: the reward wrapper's previous observation, the
-  reward engine's per-env episode sums, update counter and buffered batches,
+* every vector-env layer: the reward wrapper's ``get_state()`` (previous observations, the
+  engine's per-env episode sums, update schedule and buffered batches),
   ``VecNormalize``'s discounted returns, ``DummyVecEnv``'s buffers and seeds;
 * every env: the plain attributes (numbers, arrays, lists, dicts) and random
   generators of each gymnasium wrapper and of the env itself (``TimeLimit``'s
   elapsed steps, ``Monitor``'s episode accumulators, CartPole's or Pendulum's
   physical state, ``np_random``), and MuJoCo's ``MjData`` whole (its derived
   quantities too: some envs read them before stepping);
-* callbacks with a ``state_dict`` (``RewardLogger``'s window of episodes).
+* callbacks with a ``state_dict`` (``RewardLogger``'s window of episodes, the replay relabeler's base rewards).
 
-The state is taken when a rollout starts (where the checkpoint is taken) and
-put back at the first rollout start of the resumed process, after SB3's load
-has re-seeded everything, so a killed and resumed run continues as the
-uninterrupted one would: the same ``reward_terms.csv``, byte for byte, and the
-same final parameters.
+The state is taken when a rollout starts (where the checkpoint is taken); the
+envs, the engine and the callbacks are put back when the resumed run is built,
+the random streams at its first rollout start, after SB3's load and setup have
+re-seeded them. A killed and resumed run continues as the uninterrupted one
+would: the same ``reward_terms.csv``, byte for byte, and the same final parameters.
 
 Not exact (warned once; the envs restart at the checkpoint as before):
 envs in subprocesses (``vec_env: subproc``: their state is in other
@@ -36,6 +36,7 @@ import copy
 import pickle
 import random
 import warnings
+import zlib
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,6 @@ from rewardlab.config.registry import ConfigError
 
 RUN_STATE_FILE = "run_state.pkl"
 VERSION = 1
-#: the reward wrapper and engine keep ids and caches that belong to one process: only these attributes carry over
-_WRAPPER_ATTRS = ("_last_obs",)
-_ENGINE_ATTRS = ("_sums", "_steps_since_update", "_buffer", "updates", "last_update_metrics", "_warned",
-                 "last_values", "last_total")  # fmt: skip
 #: env packages whose state cannot be saved from Python
 _UNSAVABLE = {"nle": "NetHack's game state lives in NLE's C library", "minihack": "MiniHack runs on NLE, whose "
               "game state lives in its C library"}  # fmt: skip
@@ -89,29 +86,32 @@ class _Random:
 
 
 class _MjData:
-    """MuJoCo's ``MjData``, whole (copied back into the env's own ``MjData`` so that references stay valid)."""
+    """MuJoCo's ``MjData``, whole (copied back into the env's own ``MjData`` so that references stay valid).
+
+    Its pickle carries the model too (about 0.7 MB for HalfCheetah), mostly zeros: compressed (zlib, level 1).
+    """
 
     def __init__(self, data: Any) -> None:
-        self.blob = pickle.dumps(data)
+        self.blob = zlib.compress(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     def into(self, current: Any, model: Any) -> Any:
         import mujoco
 
-        mujoco.mj_copyData(current, model, pickle.loads(self.blob))
+        mujoco.mj_copyData(current, model, pickle.loads(zlib.decompress(self.blob)))
         return current
 
 
-def _capture_attrs(obj: Any, names: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Copies of ``obj``'s plain attributes, generators and ``MjData`` (``names``: only these)."""
+def _capture_attrs(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Copies of ``obj``'s plain attributes, random generators and ``MjData`` (not those named in ``skip``)."""
     out: dict[str, Any] = {}
     for name, value in vars(obj).items():
-        if (names is not None and name not in names) or name in skip:
+        if name in skip:
             continue
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
             out[name] = _Random(value)
         elif type(value).__name__ == "MjData" and type(value).__module__.startswith("mujoco"):
             out[name] = _MjData(value)
-        elif names is not None or _plain(value):
+        elif _plain(value):
             out[name] = copy.deepcopy(value)
     return out
 
@@ -195,9 +195,8 @@ def capture(model: Any, venv: Any, callbacks: list[Any]) -> dict[str, Any]:
         return state
     layers = []
     for layer in _vec_layers(venv):
-        if isinstance(layer, RewardVecWrapper):
-            layers.append({"self": _capture_attrs(layer, _WRAPPER_ATTRS), "engine": _capture_attrs(layer.engine,
-                           _ENGINE_ATTRS)})  # fmt: skip
+        if isinstance(layer, RewardVecWrapper):  # its own get_state: ids and caches of one process stay out
+            layers.append({"wrapper": layer.get_state(), "metrics": dict(layer.engine.last_update_metrics)})
         else:
             layers.append({"self": _capture_attrs(layer, skip=("venv", "envs"))})
     state["vec_layers"] = [(type(layer).__name__, attrs) for layer, attrs in zip(_vec_layers(venv), layers)]
@@ -208,18 +207,13 @@ def capture(model: Any, venv: Any, callbacks: list[Any]) -> dict[str, Any]:
     return state
 
 
-def restore(state: dict[str, Any], model: Any, venv: Any, callbacks: list[Any]) -> None:
-    """Put back what :func:`capture` took, into a run rebuilt from the same config and loaded from the checkpoint."""
-    import torch
+def restore_envs(state: dict[str, Any], venv: Any, callbacks: list[Any]) -> None:
+    """Put back the env states, vector-env layers, reward engine and callbacks that :func:`capture` took.
 
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    spaces = _all_spaces(model, venv)
-    if len(spaces) != len(state["spaces"]):
-        raise ConfigError("the checkpoint's run state was saved for other action or observation spaces")
-    for space, saved in zip(spaces, state["spaces"]):
-        space._np_random = None if saved is None else saved.into(space._np_random)
+    Called when the run is rebuilt and loaded from the checkpoint, before training starts (nothing resets the
+    envs in between: the model keeps its last observations); the random streams come later
+    (:func:`restore_streams`).
+    """
     for callback, saved in zip(callbacks, state["callbacks"]):
         callback.load_state_dict(saved)
     if not state.get("exact") or "vec_layers" not in state:
@@ -230,9 +224,11 @@ def restore(state: dict[str, Any], model: Any, venv: Any, callbacks: list[Any]) 
         raise ConfigError(f"the checkpoint's run state was saved for env layers {[n for n, _ in state['vec_layers']]}, "
                           f"not {names}")  # fmt: skip
     for layer, (_, attrs) in zip(layers, state["vec_layers"]):
-        _restore_attrs(layer, attrs["self"])
-        if "engine" in attrs:
-            _restore_attrs(layer.engine, attrs["engine"])
+        if "wrapper" in attrs:
+            layer.set_state(attrs["wrapper"])
+            layer.engine.last_update_metrics = dict(attrs["metrics"])
+        else:
+            _restore_attrs(layer, attrs["self"])
     envs = layers[-1].envs
     if len(envs) != len(state["envs"]):
         raise ConfigError(f"the checkpoint's run state holds {len(state['envs'])} envs, this run {len(envs)}")
@@ -242,6 +238,21 @@ def restore(state: dict[str, Any], model: Any, venv: Any, callbacks: list[Any]) 
             raise ConfigError("the checkpoint's run state was saved for another env wrapper stack")
         for layer, (_, attrs) in zip(chain, saved):
             _restore_attrs(layer, attrs)
+
+
+def restore_streams(state: dict[str, Any], model: Any, venv: Any) -> None:
+    """Put back every random stream :func:`capture` took: at the first rollout start, where it was taken, after
+    SB3's load and setup (which re-seed them)."""
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    spaces = _all_spaces(model, venv)
+    if len(spaces) != len(state["spaces"]):
+        raise ConfigError("the checkpoint's run state was saved for other action or observation spaces")
+    for space, saved in zip(spaces, state["spaces"]):
+        space._np_random = None if saved is None else saved.into(space._np_random)
 
 
 def save_run_state(state: dict[str, Any], path: str | Path) -> None:
@@ -261,9 +272,10 @@ def read_run_state(path: str | Path) -> dict[str, Any] | None:
     return state
 
 
-def warn_not_exact(venv: Any) -> None:
-    """Say once that resuming this run restarts its envs (and why)."""
-    reason = not_exact(venv)
+def warn_not_exact(venv: Any, state: dict[str, Any] | None) -> None:
+    """Say once that resuming this run from a checkpoint with run state ``state`` restarts its envs (and why)."""
+    reason = "its checkpoint was written by an older rewardlab, without a run state" if state is None else None
+    reason = reason or not_exact(venv)
     if reason is not None:
         warnings.warn(
             f"this resume is not exact: {reason}; the envs restart at the checkpoint, so the run continues "

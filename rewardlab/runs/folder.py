@@ -9,6 +9,7 @@ Layout (every file belongs to one run; :func:`claim` refuses to mix two)::
     reward_terms.csv   one row per training episode: each term's sum, the true return
     checkpoint/        the last checkpoint while the run is unfinished (see rewardlab.runs.checkpoint)
     model.zip, vecnormalize.pkl, reward_state.pt, summary.json, reward_terms.png   written at the end
+    labels.sqlite, oni_labels.sqlite, *.npz, clips/   what a person (or a paid LLM) made: never deleted (clear())
 
 ``summary.json`` is written last: its presence (with status ``done``) marks a finished run.
 """

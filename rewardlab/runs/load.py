@@ -44,6 +44,16 @@ class Run:
         step: env steps trained when the loaded files were written.
         from_checkpoint: whether they come from the checkpoint of an unfinished run.
         status, summary: ``status.json`` and ``summary.json`` (``None`` until finished).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, n_envs=2, eval_episodes=1), "runs/doc_run_class",
+        ...           progress_bar=False, overwrite=True)
+        >>> run = rl.load_run("runs/doc_run_class")
+        >>> venv = run.make_env(2)
+        >>> run.predict(venv.reset()).shape
+        (2,)
     """
 
     path: Path
@@ -158,6 +168,15 @@ def load_run(path: str | Path, *, reward: RewardTerm | None = None, model: bool 
     then ``None`` and the reward untrained. Raises
     :class:`~rewardlab.config.registry.ConfigError` (one line) when the folder
     is not a run or its reward state does not fit.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, n_envs=2, eval_episodes=1), "runs/doc_run",
+        ...           progress_bar=False, overwrite=True)
+        >>> run = rl.load_run("runs/doc_run")
+        >>> run.config.env, run.finished
+        ('CartPole-v1', True)
     """
     from rewardlab.config.reward_config import build_reward
     from rewardlab.core.env_info import EnvInfo
@@ -174,7 +193,7 @@ def load_run(path: str | Path, *, reward: RewardTerm | None = None, model: bool 
     # relative paths in the reward spec (demonstrations, label stores, models) mean what they meant in training
     workdir = read_workdir(path) if reward is None else None
     with contextlib.chdir(workdir) if workdir is not None else contextlib.nullcontext():
-        term = build_reward(config.reward) if reward is None else reward
+        term = build_reward(config.reward, seed=config.seed) if reward is None else reward
         env = make_env(config.env, **config.env_kwargs)
         try:
             term.bind(EnvInfo.from_env(env, run_dir=str(run_path)))

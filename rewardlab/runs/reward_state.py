@@ -35,7 +35,18 @@ _PLAIN = (str, bytes, int, float, bool, complex, type(None))
 
 
 class RewardStateError(ConfigError):
-    """A reward state file cannot be written or does not fit the reward it is loaded into."""
+    """A reward state file cannot be written or does not fit the reward it is loaded into.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.runs import RewardStateError, load_reward_state, save_reward_state
+        >>> _ = save_reward_state(rl.bonus.count("obs"), "count_state.pt")
+        >>> try:
+        ...     load_reward_state(rl.extrinsic() + rl.bonus.rnd(), "count_state.pt")
+        ... except RewardStateError as err:
+        ...     print(type(err).__name__)
+        RewardStateError
+    """
 
 
 def components(reward: RewardTerm) -> list[tuple[str, str]]:
@@ -84,7 +95,18 @@ def _check_plain(value: Any, where: str) -> None:
 def save_reward_state(
     reward: RewardTerm, path: str | Path, *, spec: Any = None, step: int | None = None
 ) -> Path:
-    """Write ``reward.state_dict()`` with its format version and component list to ``path`` (atomically)."""
+    """Write ``reward.state_dict()`` with its format version and component list to ``path`` (atomically).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.runs import save_reward_state, load_reward_state, read_reward_state
+        >>> reward = rl.extrinsic() + rl.transforms.normalize(rl.constant(1.0))
+        >>> save_reward_state(reward, "reward_state.pt").name
+        'reward_state.pt'
+        >>> sorted(read_reward_state("reward_state.pt"))[:2]
+        ['components', 'format']
+        >>> _ = load_reward_state(reward, "reward_state.pt")
+    """
     import torch
 
     path = Path(path)
@@ -114,7 +136,15 @@ def _safe_globals() -> list[Any]:
 
 
 def read_reward_state(path: str | Path) -> dict[str, Any]:
-    """The payload of a reward state file, checked for its format and version (no code runs)."""
+    """The payload of a reward state file, checked for its format and version (no code runs).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.runs import save_reward_state, read_reward_state
+        >>> _ = save_reward_state(rl.extrinsic(), "plain.pt")
+        >>> read_reward_state("plain.pt")["components"]
+        [['extrinsic', 'Extrinsic']]
+    """
     import pickle
 
     import torch
@@ -147,6 +177,12 @@ def load_reward_state(reward: RewardTerm, path: str | Path) -> dict[str, Any]:
 
     Raises :class:`RewardStateError` (one line) when the file was written for a
     reward with other components, or when a component rejects its state.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.runs import save_reward_state, load_reward_state
+        >>> _ = save_reward_state(rl.constant(2.0), "constant.pt")
+        >>> _ = load_reward_state(rl.constant(2.0), "constant.pt")   # the same components: loads
     """
     payload = read_reward_state(path)
     saved = [tuple(c) for c in payload["components"]]

@@ -67,5 +67,11 @@ class KRC(CompositeTerm):
 
 
 def krc(*terms: RewardTerm, sign: Literal["all_positive", "product"] = "all_positive", name: str | None = None) -> KRC:
-    """Combine ``terms`` multiplicatively (see module docs for the sign rules)."""
+    """Combine ``terms`` multiplicatively (see module docs for the sign rules).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.transforms.krc(rl.extrinsic(), rl.constant(9.0))(rl.Transitions.fake(reward=[1.0, -1.0]))
+        array([ 3., -3.])
+    """
     return KRC(list(terms), sign=sign, name=name)

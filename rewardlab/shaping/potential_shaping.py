@@ -32,6 +32,15 @@ class PotentialShaping(RewardTerm):
     Args:
         potential: a :class:`Potential`, or a vectorised function of observations.
         gamma: discount; use the agent's γ so the guarantee holds.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.shaping import PotentialShaping, Potential
+        >>> term = PotentialShaping(Potential.from_config("cartpole_upright"), gamma=1.0)
+        >>> batch = rl.Transitions.fake(reward=[1.0, 1.0], obs=[[0, 0, 0.1, 0], [0, 0, 0.1, 0]],
+        ...                             next_obs=[[0, 0, 0.0, 0], [0, 0, 0.2, 0]], terminated=[False, True])
+        >>> term(batch).round(3)   # upright again: +; falling and terminated: Φ(s') counts as 0
+        array([0.477, 0.477])
     """
 
     name = "shaping"
@@ -87,6 +96,14 @@ def potential(
     ``phi`` is a :class:`Potential`, a vectorised function ``phi(obs) -> (n,)``,
     or the name of a built-in potential (``rewardlab rewards`` lists them) with
     its parameters as keyword arguments.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + rl.shaping.potential("mountaincar_energy", gamma=0.99)
+        >>> reward.component_names()
+        ['extrinsic', 'shaping']
+        >>> rl.shaping.potential("goal_distance", goal=[0.5], dims=[0]).potential.name
+        'goal_distance'
     """
     if isinstance(phi, str):
         phi = Potential.from_config({"name": phi, **params})

@@ -22,7 +22,15 @@ from rewardlab.shaping.kernels import fused_shaping_kernel, potentials_kernel
 
 
 class Potential:
-    """Φ over a batch of observations: ``potential(obs) -> (n,)``."""
+    """Φ over a batch of observations: ``potential(obs) -> (n,)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.shaping import Potential
+        >>> phi = Potential.from_config({"name": "goal_distance", "goal": [0.5], "dims": [0]})
+        >>> phi(np.array([[0.5, 0.0], [-0.5, 0.0]]))
+        array([-0., -1.])
+    """
 
     name = "potential"
     #: a compiled ``kernel(obs, next_obs, terminated, gamma, out)`` when Φ is a numba row function
@@ -54,7 +62,15 @@ class Potential:
 
 
 class FunctionPotential(Potential):
-    """Φ from a vectorised numpy function of the observation batch."""
+    """Φ from a vectorised numpy function of the observation batch.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.shaping import FunctionPotential
+        >>> phi = FunctionPotential(lambda obs: obs[:, 0], name="position")
+        >>> phi(np.array([[0.3, 0.0]]))
+        array([0.3])
+    """
 
     def __init__(self, fn: Callable[[Any], np.ndarray], *, name: str | None = None) -> None:
         self.fn = fn
@@ -77,6 +93,16 @@ class RowPotential(Potential):
         indices: observation dimensions read by index only (generic potentials):
             they must exist.
         made_for: the envs it is written for, quoted in errors.
+
+    Examples:
+        >>> import math, numba, numpy as np
+        >>> from rewardlab.shaping import RowPotential
+        >>> @numba.njit
+        ... def height(o):
+        ...     return math.sin(3.0 * o[0])
+        >>> phi = RowPotential(height, name="height", reads={"position": 0})
+        >>> phi(np.array([[0.0, 0.0]]))
+        array([0.])
     """
 
     def __init__(
@@ -135,6 +161,14 @@ class ValuePotential(Potential):
 
     Shaping with the value function of a previous (or expert) policy is the
     classic way to transfer what it learned without changing optimal policies.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> from stable_baselines3 import PPO
+        >>> model = PPO("MlpPolicy", "CartPole-v1", n_steps=64, seed=0)
+        >>> phi = rl.shaping.ValuePotential(model)
+        >>> phi(np.zeros((3, 4), dtype=np.float32)).shape
+        (3,)
     """
 
     def __init__(self, model_or_fn: Any, *, name: str = "value") -> None:
@@ -172,12 +206,28 @@ class ValuePotential(Potential):
 
 
 def potential(fn: Callable[[Any], np.ndarray] | Potential, *, name: str | None = None) -> Potential:
-    """Turn a vectorised function of observations into a :class:`Potential`."""
+    """Turn a vectorised function of observations into a :class:`Potential`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.shaping.potentials import potential
+        >>> potential(lambda obs: -np.abs(obs[:, 0]), name="centred")(np.array([[-2.0, 0.0]]))
+        array([-2.])
+    """
     return fn if isinstance(fn, Potential) else FunctionPotential(fn, name=name)
 
 
 def value_potential(model: Any, *, algo: str = "ppo") -> ValuePotential:
-    """Φ = the value function of an SB3 model, or of a model file saved by SB3."""
+    """Φ = the value function of an SB3 model, or of a model file saved by SB3.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from stable_baselines3 import PPO
+        >>> phi = rl.shaping.value_potential(PPO("MlpPolicy", "CartPole-v1", n_steps=64))
+        >>> shaping = rl.shaping.potential(phi, gamma=0.99)
+        >>> shaping.name
+        'shaping'
+    """
     if isinstance(model, str):
         import stable_baselines3 as sb3
 

@@ -63,6 +63,29 @@ def _stop(executor: cf.ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on ``/dev/null``.
+
+    The pool's queues hold semaphores that the tracker unlinks when their owner dies without doing so. After a
+    SIGKILL of the sweep it does that as it should, but also prints "There appear to be N leaked semaphore objects
+    to clean up at shutdown" on the terminal, mixed into the resumed sweep's output, about a cleanup that worked.
+    A tracker already running (started before the sweep) is left as it is.
+    """
+    from multiprocessing import resource_tracker
+
+    if getattr(resource_tracker._resource_tracker, "_pid", None) is not None:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    try:
+        os.dup2(devnull, 2)  # the tracker inherits fd 2 when it is spawned
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class LocalBackend:
     """Run jobs on ``workers`` processes; call ``on_result`` as each run ends."""
 
@@ -78,6 +101,7 @@ class LocalBackend:
 
     def _run_pool(self, queue: list[SweepRun], out: Path, on_result: Callable[[RunResult], None]) -> list[SweepRun]:
         """Feed jobs to one pool, at most ``workers`` in flight; return what is left if the pool breaks."""
+        _quiet_resource_tracker()
         executor = cf.ProcessPoolExecutor(
             max_workers=min(self.workers, len(queue)),
             mp_context=multiprocessing.get_context("spawn"),

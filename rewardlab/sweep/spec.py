@@ -341,7 +341,14 @@ def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> Swe
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep spec YAML file."""
+    """Read and validate a sweep spec YAML file.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> spec = rl.sweep.load_spec("sweeps/demo.yaml")
+        >>> len(spec.runs()), sorted(spec.rewards)
+        (10, ['extrinsic', 'upright_shaping'])
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"sweep spec {str(path)!r} does not exist")

@@ -9,8 +9,10 @@ name works offline. Every failure names the problem and says how to get the weig
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,16 @@ def resolve_weights(model: str, tag: str, *, cache_dir: str | None = None, downl
     return path
 
 
+@contextlib.contextmanager
+def _fixed_seed(seed: int = 0) -> Iterator[None]:
+    """Draw from ``seed`` without touching the global torch generator."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def load_clip(
     model: str = "ViT-B-32",
     pretrained: str | None = "laion2b_s34b_b79k",
@@ -151,7 +163,8 @@ def load_clip(
         model: an open_clip architecture (``open_clip.list_models()``), ``hf-hub:org/repo``
             or ``local-dir:/path``.
         pretrained: a tag of that architecture (``open_clip.list_pretrained_tags_by_model``),
-            or ``"random"`` for randomly initialised weights (tests, speed benchmarks).
+            or ``"random"`` for randomly initialised weights (tests, speed benchmarks), drawn from a
+            fixed seed so that a reward rebuilt from its config (a run folder) has the same network.
         checkpoint: a local weights file (``.bin``, ``.pt``, ``.safetensors``); overrides ``pretrained``
             for the weights but keeps the tag's preprocessing when a tag is given too.
         device, precision: where the model runs and in which precision (``fp32``, ``fp16``, ``bf16``).
@@ -184,10 +197,12 @@ def load_clip(
             f"name the weights of {model}: pretrained: one of {', '.join(tags) or 'none'}, or checkpoint: /path, "
             "or pretrained: random for untrained weights"
         )
-    if pretrained == RANDOM and weights is None:
+    random_init = pretrained == RANDOM and weights is None
+    if random_init:
         logging.disable(logging.WARNING)  # open_clip warns that no weights were loaded: that was asked for
     try:
-        net = open_clip.create_model(model, pretrained=weights, load_weights=True, **kwargs)
+        with _fixed_seed() if random_init else contextlib.nullcontext():
+            net = open_clip.create_model(model, pretrained=weights, load_weights=True, **kwargs)
     except (RuntimeError, KeyError) as err:
         raise ValueError(f"could not load {model} from {weights or pretrained!r}: {err}") from err
     finally:

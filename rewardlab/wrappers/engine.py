@@ -40,7 +40,19 @@ MAX_ENVS_SHOWN = 4  # envs whose values an error message lists
 
 
 class NonFiniteRewardError(FloatingPointError):
-    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values."""
+    """A reward term produced NaN or ±inf, or the total overflowed; the message names the terms, envs and values.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> bad = rl.function(lambda next_obs: np.full(len(next_obs), np.nan), name="bad")
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=1), bad)
+        >>> _ = venv.reset()
+        >>> try:
+        ...     venv.step(np.array([0]))
+        ... except rl.NonFiniteRewardError as err:
+        ...     print(type(err).__name__)
+        NonFiniteRewardError
+    """
 
 
 class StepRewards(tuple, Mapping):
@@ -106,6 +118,13 @@ class RewardEngine:
         clip_value: bound used by ``nan_policy="clip"`` (at most 1e30).
         update_every: steps between ``update`` calls of learning terms.
         step_info: write per-step values into ``info`` (episode sums are always written).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.wrappers import RewardEngine
+        >>> engine = RewardEngine(rl.extrinsic() + rl.constant(-0.5), n_envs=2)
+        >>> engine.process(rl.Transitions.fake(reward=[1.0, 0.0]))
+        array([ 0.5, -0.5])
     """
 
     def __init__(

@@ -43,6 +43,12 @@ class FrameSettings:
         shadows, reflections: MuJoCo scene effects. Off-screen rendering on a CPU (EGL on
             Mesa's software rasteriser) spends most of its time on them: turning both off made
             a 224×224 Humanoid frame 3–5× cheaper here, at the cost of a flatter picture.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> settings = rl.FrameSettings(width=96, height=96, shadows=False, reflections=False)
+        >>> settings.width, settings.height
+        (96, 96)
     """
 
     width: int = 224
@@ -89,6 +95,14 @@ def frame_settings(reward: RewardTerm) -> FrameSettings | None:
     Terms may carry a ``frame_settings`` attribute (size and camera of the view
     the reward is defined on); terms that need frames without saying how get the
     defaults. Two terms asking for different settings is an error.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.frame_settings(rl.extrinsic()) is None          # nothing reads frames: nothing renders
+        True
+        >>> pixels = rl.function(lambda frames: frames.mean(axis=(1, 2, 3)))
+        >>> rl.frame_settings(rl.extrinsic() + pixels) is not None
+        True
     """
     if not reward.needs_frames:
         return None
@@ -153,6 +167,16 @@ class RenderFrames(gym.Wrapper):
 
     The env must have been made with ``render_mode="rgb_array"``. Frames of
     another size are resized (bilinear) to ``width × height``.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> from rewardlab.wrappers import RenderFrames
+        >>> from rewardlab.wrappers.frames import FRAME_KEY
+        >>> env = RenderFrames(gym.make("CartPole-v1", render_mode="rgb_array"), width=64, height=48)
+        >>> _ = env.reset(seed=0)
+        >>> _, _, _, _, info = env.step(0)
+        >>> info[FRAME_KEY].shape
+        (48, 64, 3)
     """
 
     def __init__(

@@ -29,6 +29,14 @@ class RewardWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Observations are copied before the wrapper keeps them (as the previous
     observation of the next step and in learners' batches), so envs that
     reuse their observation arrays (NLE, MiniHack) are read right.
+
+    Examples:
+        >>> import gymnasium as gym, rewardlab as rl
+        >>> env = rl.RewardWrapper(gym.make("CartPole-v1"), rl.extrinsic() + rl.constant(1.0))
+        >>> _ = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(0)
+        >>> reward, info["rewardlab"]["constant"]
+        (2.0, 1.0)
     """
 
     def __init__(

@@ -18,7 +18,17 @@ import numpy as np
 
 
 def copy_observation(obs: Any) -> Any:
-    """A copy of ``obs`` (an array, a number, or a dict/tuple of them) that shares no memory with it."""
+    """A copy of ``obs`` (an array, a number, or a dict/tuple of them) that shares no memory with it.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.wrappers import copy_observation
+        >>> buffer = {"glyphs": np.zeros(3)}
+        >>> kept = copy_observation(buffer)
+        >>> buffer["glyphs"][:] = 7          # the env overwrites its buffer on the next step
+        >>> kept["glyphs"]
+        array([0., 0., 0.])
+    """
     if isinstance(obs, np.ndarray):
         return obs.copy()
     if isinstance(obs, dict):
@@ -37,6 +47,14 @@ class CopyObservations(gym.Wrapper, gym.utils.RecordConstructorArgs):
     while the env resets). The NetHack and MiniHack presets use
     :class:`rewardlab.envs.nethack.NLEObservationCopy`, which also keeps the
     true last observation of an episode.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> from rewardlab.wrappers import CopyObservations
+        >>> env = CopyObservations(gym.make("CartPole-v1"))
+        >>> obs, _ = env.reset(seed=0)
+        >>> obs.shape
+        (4,)
     """
 
     def __init__(self, env: gym.Env) -> None:

@@ -37,6 +37,14 @@ class RewardVecWrapper(VecEnvWrapper):
         reward: the reward term.
         nan_policy, clip_value, update_every, step_info: see :class:`RewardEngine`.
         run_dir: the run folder, handed to terms in :class:`~rewardlab.core.env_info.EnvInfo`.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() - 0.5)
+        >>> _ = venv.reset()
+        >>> obs, rewards, dones, infos = venv.step(np.array([0, 1]))
+        >>> rewards, infos[0]["rewardlab"]["extrinsic_reward"]
+        (array([0.5, 0.5], dtype=float32), 1.0)
     """
 
     def __init__(

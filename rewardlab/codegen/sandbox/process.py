@@ -50,6 +50,11 @@ class Limits:
         max_components: most named components a program may return.
         allow_unfenced: run programs even where neither filesystem fence (Landlock, an empty
             mount namespace) is available; by default such a machine refuses (:class:`SandboxUnavailable`).
+
+    Examples:
+        >>> from rewardlab.codegen import Limits
+        >>> Limits(memory_mb=256, call_timeout=2.0).call_timeout
+        2.0
     """
 
     memory_mb: float = 512.0

@@ -32,7 +32,17 @@ ARRAY_FIELDS = ("obs", "acts", "next_obs", "dones", "terminated", "episode_start
 
 @dataclass
 class Demonstrations:
-    """Whole expert episodes as flat transition arrays (see the module docs for the fields)."""
+    """Whole expert episodes as flat transition arrays (see the module docs for the fields).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.adversarial import from_episodes
+        >>> demos = from_episodes([{"obs": np.zeros((4, 3)), "acts": np.zeros((4, 1)), "next_obs": np.zeros((4, 3)),
+        ...                         "terminated": False, "return": -10.0}], "Pendulum-v1")
+        >>> len(demos), demos.n_episodes
+        (4, 1)
+        >>> _ = demos.save("demos.npz")
+    """
 
     obs: np.ndarray
     acts: np.ndarray
@@ -128,7 +138,17 @@ class Demonstrations:
 
 
 def load_demos(path: str | Path) -> Demonstrations:
-    """Read a demonstrations file written by :meth:`Demonstrations.save`; one-line errors when it is not one."""
+    """Read a demonstrations file written by :meth:`Demonstrations.save`; one-line errors when it is not one.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.adversarial import from_episodes, load_demos
+        >>> episode = {"obs": np.zeros((4, 3)), "acts": np.zeros((4, 1)), "next_obs": np.zeros((4, 3)),
+        ...            "terminated": False, "return": -10.0}
+        >>> _ = from_episodes([episode], "Pendulum-v1").save("pendulum_demos.npz")
+        >>> load_demos("pendulum_demos.npz").env_id
+        'Pendulum-v1'
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -162,7 +182,17 @@ def load_demos(path: str | Path) -> Demonstrations:
 
 
 def from_episodes(episodes: list[dict[str, Any]], env_id: str) -> Demonstrations:
-    """Demonstrations from episodes (dicts of per-step ``obs``, ``acts``, ``next_obs``; ``terminated``, ``return``)."""
+    """Demonstrations from episodes (dicts of per-step ``obs``, ``acts``, ``next_obs``; ``terminated``, ``return``).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.adversarial import from_episodes
+        >>> episode = {"obs": np.zeros((3, 2)), "acts": np.zeros(3), "next_obs": np.ones((3, 2)),
+        ...            "terminated": True, "return": 3.0}
+        >>> demos = from_episodes([episode, episode], "MountainCar-v0")
+        >>> demos.n_episodes, len(demos.obs)
+        (2, 6)
+    """
     if not episodes:
         raise ConfigError("no episodes to store")
     lengths = [len(e["obs"]) for e in episodes]

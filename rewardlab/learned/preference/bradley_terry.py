@@ -23,7 +23,14 @@ import torch.nn.functional as F
 
 
 def segment_returns(rewards: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """``Σₜ r̂ₜ`` over the last axis (steps), counting only steps where ``mask`` is 1."""
+    """``Σₜ r̂ₜ`` over the last axis (steps), counting only steps where ``mask`` is 1.
+
+    Examples:
+        >>> import torch
+        >>> from rewardlab.learned.preference import segment_returns
+        >>> segment_returns(torch.ones(2, 3), mask=torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]))
+        tensor([3., 1.])
+    """
     return (rewards if mask is None else rewards * mask).sum(dim=-1)
 
 
@@ -33,7 +40,14 @@ def preference_logits(returns_1: torch.Tensor, returns_2: torch.Tensor) -> torch
 
 
 def preference_probability(returns_1: torch.Tensor, returns_2: torch.Tensor) -> torch.Tensor:
-    """``P(σ¹ ≻ σ²) = sigmoid(R̂¹ − R̂²)``."""
+    """``P(σ¹ ≻ σ²) = sigmoid(R̂¹ − R̂²)``.
+
+    Examples:
+        >>> import torch
+        >>> from rewardlab.learned.preference import preference_probability
+        >>> preference_probability(torch.tensor([1.0]), torch.tensor([1.0]))
+        tensor([0.5000])
+    """
     return torch.sigmoid(returns_1 - returns_2)
 
 
@@ -53,6 +67,13 @@ def bradley_terry_loss(
             the loss is then ``Σ w·ℓ / Σ w`` per member.
 
     Returns the scalar loss (a sum over members of each member's mean loss).
+
+    Examples:
+        >>> import torch
+        >>> from rewardlab.learned import bradley_terry_loss
+        >>> returns_1, returns_2 = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])   # one member, two pairs
+        >>> round(float(bradley_terry_loss(returns_1, returns_2, torch.tensor([1.0, 0.5]))), 4)
+        0.41
     """
     logits = preference_logits(returns_1, returns_2)
     target = labels.to(logits.dtype).expand_as(logits)
@@ -66,7 +87,14 @@ def bradley_terry_loss(
 
 
 def preference_accuracy(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of strict labels (not 0.5) whose preferred segment has the higher predicted return."""
+    """Fraction of strict labels (not 0.5) whose preferred segment has the higher predicted return.
+
+    Examples:
+        >>> import torch
+        >>> from rewardlab.learned.preference import preference_accuracy
+        >>> preference_accuracy(torch.tensor([2.0, 0.0]), torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0]))
+        0.5
+    """
     strict = labels != 0.5
     if not bool(strict.any()):
         return float("nan")

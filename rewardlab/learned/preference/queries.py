@@ -16,7 +16,15 @@ SELECTIONS = ("uniform", "disagreement", "entropy")
 
 
 def select_queries(method: str, probabilities: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``count`` pairs out of ``probabilities.shape[1]`` (``probabilities``: ``(members, pairs)``)."""
+    """Indices of ``count`` pairs out of ``probabilities.shape[1]`` (``probabilities``: ``(members, pairs)``).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.preference import select_queries
+        >>> p = np.array([[0.5, 0.9, 0.1], [0.5, 0.1, 0.9]])      # 2 members disagree most on pairs 1 and 2
+        >>> sorted(select_queries("disagreement", p, 2, np.random.default_rng(0)).tolist())
+        [1, 2]
+    """
     n = probabilities.shape[1]
     count = min(count, n)
     if method == "uniform":

@@ -111,6 +111,13 @@ class OracleTeacher(Teacher):
         skip_threshold: skip pairs whose better return is ``<=`` this (``None``: never skip).
         equal_threshold: answer 0.5 when ``|R¹ − R²| <`` this.
         seed: the teacher's random stream (stochastic answers, mistakes).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> teacher = rl.learned.OracleTeacher(beta=float("inf"), mistake=0.0)
+        >>> reward = rl.learned.PreferenceReward(teacher=teacher, budget=20, queries_per_update=5)
+        >>> reward.name
+        'preference'
     """
 
     def __init__(
@@ -182,11 +189,22 @@ class RecordedAnswers:
 
     def __init__(self, path: str | Path, *, start: int = 0) -> None:
         self.path = Path(path)
+        self.used = start
+        self._answers: list[str] | None = None  # read at the first question: loading a run never needs the file
+
+    @property
+    def answers(self) -> list[str]:
+        """The answers in the file, in order (read and checked once)."""
+        if self._answers is None:
+            self._answers = self._read()
+        return self._answers
+
+    def _read(self) -> list[str]:
         try:
             lines = self.path.read_text().splitlines()
         except OSError as err:
-            raise ConfigError(f"cannot read pre-recorded answers {str(path)!r}: {err.strerror or err}") from err
-        self.answers: list[str] = []
+            raise ConfigError(f"cannot read pre-recorded answers {str(self.path)!r}: {err.strerror or err}") from err
+        answers = []
         for number, line in enumerate(lines, 1):
             word = line.split("#", 1)[0].strip().lower()
             if not word:
@@ -194,11 +212,11 @@ class RecordedAnswers:
             word = SHORT_ANSWERS.get(word, word)
             if word not in ANSWERS:
                 raise ConfigError(
-                    f"{str(path)!r} line {number}: unknown answer {line.strip()!r}; valid: l, r, e, s "
+                    f"{str(self.path)!r} line {number}: unknown answer {line.strip()!r}; valid: l, r, e, s "
                     "(or left, right, equal, skip)"
                 )
-            self.answers.append(word)
-        self.used = start
+            answers.append(word)
+        return answers
 
     def __call__(self, clip: Path, index: int, total: int) -> str:
         if self.used >= len(self.answers):
@@ -218,7 +236,7 @@ def check_can_ask(spec: Any) -> None:
     options = next(iter(spec.values())) if isinstance(spec, dict) and len(spec) == 1 else {}
     options = options if isinstance(options, dict) else {}
     if options.get("answers") is not None:
-        RecordedAnswers(options["answers"])  # readable and valid now, not at the first query
+        _ = RecordedAnswers(options["answers"]).answers  # readable and valid now, not at the first query
         return
     if options.get("ask") is not None:
         return
@@ -293,7 +311,13 @@ class HumanTeacher(Teacher):
 
 
 def make_teacher(spec: Any, *, store: Any = None, seed: int = 0) -> Teacher:
-    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one."""
+    """A teacher from its config form: ``"oracle"``, ``"human"``, ``{oracle: {beta: 1, mistake: 0.1}}``, or one.
+
+    Examples:
+        >>> from rewardlab.learned.preference import make_teacher
+        >>> type(make_teacher({"oracle": {"beta": 1.0, "mistake": 0.1}})).__name__
+        'OracleTeacher'
+    """
     if isinstance(spec, Teacher):
         return spec
     name, options = spec, {}

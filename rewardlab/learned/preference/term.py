@@ -65,6 +65,16 @@ class PreferenceReward(RewardTerm):
         store: label store path for a human teacher (default: ``labels.sqlite`` in the run folder).
         frame_size: ``(width, height)`` of the frames a human teacher sees.
         seed: networks, sampling and the oracle's noise.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> reward = rl.learned.PreferenceReward(teacher="oracle", budget=10, queries_per_update=5, segment_length=5)
+        >>> venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), reward, update_every=16)
+        >>> _ = venv.reset()
+        >>> for _ in range(32):
+        ...     _ = venv.step(np.array([0, 1]))
+        >>> reward.state_dict()["asked"] > 0        # it cut segments from the rollout and asked the oracle
+        True
     """
 
     name = "preference"
