@@ -4,7 +4,8 @@ Issue 20 §7: with ``nan_policy="zero"``, when the sum of finite terms overflows
 (``info["rewardlab"]``) and the episode sums (``info["rewardlab_episode"]``) must stay consistent with the
 reward the agent got, healthy terms included. Checked here against the agent's own rewards (not against a
 reference implementation of the engine), on steps where the overflow happens mid-episode and on an
-episode's last step, through both wrappers.
+episode's last step, through both wrappers. (The inconsistency the issue reports did not reproduce on the
+engine of main 7ddeb21, where these tests pass too: they pin the promise.)
 """
 
 from __future__ import annotations
