@@ -59,7 +59,10 @@ def kill_mid_request(
     """SIGKILL ``proc`` once ``answers`` answers were sent and ``ready()``, ``since`` s after the latest answer."""
     wait_for(lambda: (len(server.answered) >= answers and ready()) or proc.poll() is not None, 90, "answers")
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the child died"
-    wait_for(lambda: time.time() - server.answered_at[-1] >= since, 10, "a quiet moment")
+    # requests sent from now on hang, so the answers on their way arrive and then a quiet moment comes for sure
+    # (under load a pipelined client may otherwise never leave a gap of `since` seconds between answers)
+    server.delay = max(server.delay, 60.0)
+    wait_for(lambda: time.time() - server.answered_at[-1] >= since, 30, "a quiet moment")
     assert len(server.requests) > 0
     killed = time.time()
     proc.send_signal(signal.SIGKILL)
