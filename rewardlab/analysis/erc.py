@@ -25,7 +25,15 @@ from rewardlab.core.term import RewardTerm
 def episode_returns(
     rewards: Sequence[RewardTerm], data: Rollout, *, gamma: float = 1.0, env: str | Any | None = None
 ) -> np.ndarray:
-    """Return of each reward on each episode of ``data``: shape ``(k, n_episodes)`` (frozen copies are evaluated)."""
+    """Return of each reward on each episode of ``data``: shape ``(k, n_episodes)`` (frozen copies are evaluated).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> data = rl.analysis.rollout("MountainCar-v0", rl.extrinsic(), n_steps=400, seed=0)   # 2 cut-off episodes
+        >>> returns = rl.analysis.episode_returns([rl.extrinsic(), rl.constant(1.0)], data, env="MountainCar-v0")
+        >>> returns.shape, returns[:, 0].tolist()
+        ((2, 2), [-200.0, 200.0])
+    """
     return np.stack(
         [data.episode_returns(RewardEvaluator(r, env=env).on_batch(data.transitions), gamma) for r in rewards]
     )
