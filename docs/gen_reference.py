@@ -43,6 +43,7 @@ PACKAGES = [
     "rewardlab.runs",
     "rewardlab.sweep",
     "rewardlab.config",
+    "rewardlab.zoo",
 ]
 
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):`~?([^`]+)`")

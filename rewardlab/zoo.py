@@ -57,6 +57,8 @@ from rewardlab.config.reward_config import build_reward, load_reward_spec
 from rewardlab.core.term import CompositeTerm, RewardTerm
 from rewardlab.wrappers import gym_env, vec_env
 
+__all__ = ["RewardVecWrapper", "RewardWrapper", "RewardCallback", "reward_spec", "stateful_terms", "LOADABLE_ALGOS"]
+
 #: algorithms whose models rewardlab can load back (others get the reward state only)
 LOADABLE_ALGOS = ("ppo", "a2c", "dqn", "sac", "td3")
 PER_ENV_STATE = (

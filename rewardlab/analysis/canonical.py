@@ -84,6 +84,16 @@ def epic_canonicalize(
     A canonical reward that is 0 up to rounding (a potential shaping alone, and
     without termination a constant step cost) is returned as exactly 0
     (:func:`~rewardlab.analysis.distances.zero_negligible`).
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> shaping = rl.shaping.potential("mountaincar_energy", gamma=0.99)
+        >>> batch = rl.analysis.space_transitions("MountainCar-v0", 64, seed=0)
+        >>> coverage = rl.analysis.Coverage.from_spaces("MountainCar-v0", 512, seed=1)
+        >>> canonical, raw = rl.analysis.epic_canonicalize([shaping], batch, coverage, env="MountainCar-v0",
+        ...                                                termination="ignore", n_samples=256)
+        >>> bool(np.abs(raw).max() > 0), bool(np.all(canonical == 0))   # shaping alone canonicalises to 0
+        (True, True)
     """
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")

@@ -21,6 +21,15 @@ def distance_matrix(
 
     Keyword arguments go to :func:`~rewardlab.analysis.epic.epic_matrix`,
     :func:`~rewardlab.analysis.starc.starc_matrix` or :func:`~rewardlab.analysis.erc.erc_matrix`.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rewards = {"task": rl.extrinsic(), "shaped": rl.extrinsic() + rl.shaping.potential("mountaincar_energy",
+        ...                                                                                   gamma=0.99)}
+        >>> m = rl.analysis.distance_matrix(rewards, method="epic", env="MountainCar-v0", n_transitions=256,
+        ...                                 n_samples=256, bootstrap=50)
+        >>> round(float(m["task", "shaped"]), 6)    # potential shaping does not change the reward's meaning
+        0.0
     """
     if method not in METHODS:
         raise ValueError(f"unknown distance method {method!r}; valid: {list(METHODS)}")

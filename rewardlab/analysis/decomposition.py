@@ -21,7 +21,20 @@ BOOKKEEPING = ("timestep", "true_return", "total", "length", "terminated")
 
 
 def read_reward_terms(source: str | Path) -> Any:
-    """The ``reward_terms.csv`` of a run folder (or the CSV itself) as a DataFrame."""
+    """The ``reward_terms.csv`` of a run folder (or the CSV itself) as a DataFrame.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> import pandas as pd, rewardlab as rl
+        >>> for seed, bonus in enumerate([0.5, 1.5]):   # two runs' reward_terms.csv, one row per episode
+        ...     Path(f"runs/seed{seed}").mkdir(parents=True, exist_ok=True)
+        ...     pd.DataFrame({"timestep": [100, 200, 300], "extrinsic": [-100.0, -90.0, -80.0], "count": bonus,
+        ...                   "true_return": [-100.0, -90.0, -80.0], "total": [-99.0, -89.0, -79.0],
+        ...                   "length": 100, "terminated": False}).to_csv(
+        ...         f"runs/seed{seed}/reward_terms.csv", index=False)
+        >>> rl.analysis.read_reward_terms("runs/seed0")["extrinsic"].tolist()
+        [-100.0, -90.0, -80.0]
+    """
     import pandas as pd
 
     path = Path(source)
@@ -33,12 +46,28 @@ def read_reward_terms(source: str | Path) -> Any:
 
 
 def term_columns(df: Any) -> list[str]:
-    """The reward-term columns of a ``reward_terms.csv`` table (bookkeeping columns left out)."""
+    """The reward-term columns of a ``reward_terms.csv`` table (bookkeeping columns left out).
+
+    Examples:
+        >>> import pandas as pd, rewardlab as rl
+        >>> table = pd.DataFrame(columns=["timestep", "extrinsic", "shaping", "true_return", "total", "length"])
+        >>> rl.analysis.term_columns(table)
+        ['extrinsic', 'shaping']
+    """
     return [c for c in df.columns if c not in BOOKKEEPING]
 
 
 def episode_terms(data: Rollout, episode: int = 0) -> Any:
-    """Per-step value of every component in one episode of a rollout: a DataFrame indexed by step."""
+    """Per-step value of every component in one episode of a rollout: a DataFrame indexed by step.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + 0.001 * rl.shaping.potential("mountaincar_energy", gamma=0.99)
+        >>> data = rl.analysis.rollout("MountainCar-v0", reward, n_steps=200, seed=0)
+        >>> table = rl.analysis.episode_terms(data)
+        >>> list(table.columns), float(table["extrinsic"].iloc[0])
+        (['extrinsic', 'shaping'], -1.0)
+    """
     import pandas as pd
 
     if not 0 <= episode < data.n_episodes:
@@ -54,6 +83,13 @@ def term_shares(source: Rollout | str | Path | Any) -> Any:
 
     ``source`` is a rollout (complete and cut-off episodes alike), a run
     folder, a ``reward_terms.csv`` path or such a DataFrame.
+
+    Examples:
+        >>> import pandas as pd, rewardlab as rl
+        >>> table = pd.DataFrame({"timestep": [100, 200], "extrinsic": [-90.0, -110.0], "count": [10.0, 10.0],
+        ...                       "true_return": [-90.0, -110.0], "total": [-80.0, -100.0], "length": 100})
+        >>> rl.analysis.term_shares(table)["share"].round(3).tolist()   # |-100| and |10| of 110
+        [0.909, 0.091]
     """
     import pandas as pd
 
@@ -78,6 +114,19 @@ def learning_curves(
     the band is the Student-t interval of the mean across runs (zero width
     with one run). Returns ``{column: DataFrame(timestep, mean, low, high)}``
     for every term and ``true_return``.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> import pandas as pd, rewardlab as rl
+        >>> for seed, bonus in enumerate([0.5, 1.5]):   # two runs' reward_terms.csv, one row per episode
+        ...     Path(f"runs/seed{seed}").mkdir(parents=True, exist_ok=True)
+        ...     pd.DataFrame({"timestep": [100, 200, 300], "extrinsic": [-100.0, -90.0, -80.0], "count": bonus,
+        ...                   "true_return": [-100.0, -90.0, -80.0], "total": [-99.0, -89.0, -79.0],
+        ...                   "length": 100, "terminated": False}).to_csv(
+        ...         f"runs/seed{seed}/reward_terms.csv", index=False)
+        >>> curves = rl.analysis.learning_curves(["runs/seed0", "runs/seed1"], points=3, smooth=1)
+        >>> sorted(curves), curves["count"]["mean"].tolist()     # count: 0.5 and 1.5 averaged
+        (['count', 'extrinsic', 'true_return'], [1.0, 1.0, 1.0])
     """
     import pandas as pd
     from scipy import stats

@@ -78,7 +78,14 @@ def _pearson_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def starc_norm_distance(a: np.ndarray, b: np.ndarray, *, p: float = 2.0, weights: np.ndarray | None = None) -> float:
-    """``½·‖a/‖a‖ − b/‖b‖‖_p`` with a weighted Lp norm (mean over transitions by default)."""
+    """``½·‖a/‖a‖ − b/‖b‖‖_p`` with a weighted Lp norm (mean over transitions by default).
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> a = np.array([1.0, -1.0, 2.0])
+        >>> round(rl.analysis.starc_norm_distance(a, 3.0 * a), 9), round(rl.analysis.starc_norm_distance(a, -a), 9)
+        (0.0, 1.0)
+    """
     return float(_starc_rows(np.asarray(a)[None], np.asarray(b)[None], _weighted(weights, len(a)), p)[0])
 
 
@@ -99,7 +106,14 @@ def _starc_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray, p: float) -> np.nda
 
 @dataclass(frozen=True)
 class Distance:
-    """A distance with its bootstrap confidence interval."""
+    """A distance with its bootstrap confidence interval.
+
+    Examples:
+        >>> from rewardlab.analysis import Distance
+        >>> d = Distance(value=0.25, low=0.2, high=0.3, method="EPIC")
+        >>> d, float(d)
+        (EPIC distance 0.2500 [0.2000, 0.3000], 0.25)
+    """
 
     value: float
     low: float
@@ -115,7 +129,18 @@ class Distance:
 
 @dataclass
 class DistanceMatrix:
-    """Pairwise distances between named rewards, with bootstrap interval bounds."""
+    """Pairwise distances between named rewards, with bootstrap interval bounds.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.analysis import DistanceMatrix
+        >>> m = DistanceMatrix(["a", "b"], np.array([[0.0, 0.4], [0.4, 0.0]]), np.zeros((2, 2)),
+        ...                    np.full((2, 2), 0.5), "EPIC")
+        >>> m["a", "b"]
+        EPIC distance 0.4000 [0.0000, 0.5000]
+        >>> m.to_frame().columns.tolist()
+        ['a', 'b', 'distance', 'low', 'high']
+    """
 
     names: list[str]
     values: np.ndarray

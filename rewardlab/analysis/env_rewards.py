@@ -59,5 +59,15 @@ ENV_REWARDS: dict[str, EnvRewardModel] = {
 
 
 def env_reward_model(env_id: str | None) -> EnvRewardModel | None:
-    """The reward model of ``env_id``, or ``None`` when rewardlab has none."""
+    """The reward model of ``env_id``, or ``None`` when rewardlab has none.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> model = rl.analysis.env_reward_model("MountainCar-v0")
+        >>> reward, terminated = model(np.zeros((2, 2)), np.zeros(2), np.array([[0.0, 0.0], [0.5, 0.01]]))
+        >>> reward.tolist(), terminated.tolist()     # −1 per step; the flag at position ≥ 0.5
+        ([-1.0, -1.0], [False, True])
+        >>> rl.analysis.env_reward_model("NoSuchEnv-v0") is None
+        True
+    """
     return ENV_REWARDS.get(env_id) if env_id else None

@@ -54,6 +54,13 @@ def frozen(reward: RewardTerm, env: EnvInfo | None = None) -> RewardTerm:
 
     The copy carries the learned and running state of the original (counts,
     normalisers, networks) but nothing done to it reaches the original.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + 0.1 * rl.bonus.count("obs", mode="global")
+        >>> copy = rl.analysis.frozen(reward)
+        >>> copy is reward, copy.component_names() == reward.component_names()
+        (False, True)
     """
     if not isinstance(reward, RewardTerm):
         raise TypeError(f"expected a RewardTerm, got {type(reward).__name__}")
@@ -77,6 +84,14 @@ class RewardEvaluator:
             STARC assume: they compare rewards of continuing MDPs, and potential
             shaping is only exactly ``γΦ(s') − Φ(s)`` there).
         chunk_size: rows per call of the reward.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> height = rl.function(lambda next_obs: next_obs[:, 0])
+        >>> evaluator = rl.analysis.RewardEvaluator(rl.extrinsic() + height, env="MountainCar-v0")
+        >>> obs = np.array([[-0.5, 0.0], [0.0, 0.0]])
+        >>> {k: v.tolist() for k, v in evaluator.components(obs, np.array([1, 1]), obs).items()}
+        {'extrinsic': [-1.0, -1.0], 'function': [-0.5, 0.0]}
     """
 
     def __init__(

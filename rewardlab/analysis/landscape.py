@@ -34,7 +34,15 @@ Dim = int | str
 
 @dataclass
 class Landscape:
-    """Values of a reward's components on a grid: ``values[name]`` has shape ``(len(y), len(x))``."""
+    """Values of a reward's components on a grid: ``values[name]`` has shape ``(len(y), len(x))``.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.shaping.potential("mountaincar_energy", gamma=0.99)
+        >>> land = rl.analysis.landscape(reward, env="MountainCar-v0", axes=("position", "velocity"), resolution=20)
+        >>> land.labels, land["shaping"].shape
+        (('position', 'velocity'), (20, 20))
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -233,6 +241,12 @@ def position_map(
 
     ``reduce`` combines several values at one position: ``"mean"``, ``"sum"``,
     ``"max"`` or ``"count"`` (visits).
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> m = rl.analysis.position_map([3, 3, 5], [1, 1, 2], [1.0, 3.0, 5.0], shape=(4, 8))
+        >>> float(m[1, 3]), float(m[2, 5]), int(np.isnan(m).sum())     # mean of the two visits; 30 unseen
+        (2.0, 5.0, 30)
     """
     reducers = ("mean", "sum", "max", "count")
     if reduce not in reducers:

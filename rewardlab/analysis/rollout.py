@@ -32,6 +32,14 @@ class Rollout:
     ``"total"``) to its per-step value; ``episode`` numbers the episode of each
     row (episodes cut off by the end of the rollout are dropped when
     ``complete_only``); ``step`` is the step within the episode.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> data = rl.analysis.rollout("CartPole-v1", rl.extrinsic() + rl.constant(0.1), n_steps=100, seed=0)
+        >>> data.names, data.n_episodes > 0
+        (['extrinsic', 'constant'], True)
+        >>> bool((data.episode_returns(data.components["constant"]) > 0).all())
+        True
     """
 
     transitions: Transitions
@@ -163,7 +171,17 @@ def _assemble(
 
 
 def load_run_model(run_dir: str | Path) -> tuple[Any, Callable[[Any], Any] | None, dict[str, Any]]:
-    """``(model, obs_normalizer, run config)`` of a run folder written by ``rewardlab train``."""
+    """``(model, obs_normalizer, run config)`` of a run folder written by ``rewardlab train``.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, eval_episodes=1), "runs/tiny_run", progress_bar=False,
+        ...           overwrite=True)
+        >>> model, normalize, config = rl.analysis.load_run_model("runs/tiny_run")
+        >>> type(model).__name__, config["env"]
+        ('PPO', 'CartPole-v1')
+    """
     import yaml
 
     from rewardlab.train import _algo_class

@@ -39,7 +39,16 @@ def starc_matrix(
     env_reward: EnvRewardModel | None = None,
     progress: bool = False,
 ) -> DistanceMatrix:
-    """STARC distances (EPIC canonicalisation, Lp normalisation) between every pair; arguments as ``epic_matrix``."""
+    """STARC distances (EPIC canonicalisation, Lp normalisation) between every pair; arguments as ``epic_matrix``.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rewards = {"task": rl.extrinsic(), "scaled": 3.0 * rl.extrinsic(),
+        ...            "height": rl.function(lambda next_obs: next_obs[:, 0])}
+        >>> m = rl.analysis.starc_matrix(rewards, env="MountainCar-v0", n_transitions=256, n_samples=256, bootstrap=50)
+        >>> round(float(m["task", "scaled"]), 6), float(m["task", "height"]) > 0     # scaling is invisible to STARC
+        (0.0, True)
+    """
     names, terms = named_rewards(rewards)
     batch, cov = comparison_data(
         env, transitions, coverage, n_transitions=n_transitions, seed=seed, env_reward=env_reward

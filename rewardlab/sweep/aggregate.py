@@ -128,6 +128,16 @@ def aggregate(
     Every group gets a row, so a group whose runs all failed shows up (``seeds``
     0, NaN statistics) instead of silently missing; ``runs`` and ``failed``
     count its runs and failed runs.
+
+    Examples:
+        >>> import pandas as pd, rewardlab as rl
+        >>> runs = pd.DataFrame({"group": ["plain"] * 3 + ["shaped"] * 3, "env": "CartPole-v1",
+        ...                      "reward": ["plain"] * 3 + ["shaped"] * 3, "algo": "ppo", "variant": "-",
+        ...                      "seed": [0, 1, 2] * 2, "state": ["done"] * 5 + ["failed"],
+        ...                      "eval_true_return": [200.0, 250.0, 300.0, 480.0, 500.0, None]})
+        >>> table = rl.sweep.aggregate(runs, n_resamples=200)
+        >>> table["seeds"].tolist(), table["failed"].tolist(), table["mean"].tolist()
+        ([3, 2], [0, 1], [250.0, 490.0])
     """
     import pandas as pd
 
@@ -155,7 +165,13 @@ def aggregate(
 
 
 def performance_profile(scores: Any, thresholds: Any) -> np.ndarray:
-    """Fraction of ``scores`` strictly above each threshold τ."""
+    """Fraction of ``scores`` strictly above each threshold τ (Agarwal et al. 2021's performance profile).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> rl.sweep.performance_profile([100.0, 200.0, 300.0, 400.0], [0.0, 150.0, 400.0]).tolist()
+        [1.0, 0.75, 0.0]
+    """
     scores = np.asarray(scores, dtype=np.float64)
     return (scores[None, :] > np.asarray(thresholds, dtype=np.float64)[:, None]).mean(axis=1)
 

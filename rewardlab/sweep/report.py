@@ -50,7 +50,17 @@ def _axes(ax: Any) -> Any:
 
 
 def status_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs per group and state (done / failed / running / pending), with a total row."""
+    """Runs per group and state (done / failed / running / pending), with a total row.
+
+    Examples:
+        >>> import pandas as pd, rewardlab as rl
+        >>> runs = pd.DataFrame({"group": ["plain"] * 3 + ["shaped"] * 3, "env": "CartPole-v1",
+        ...                      "reward": ["plain"] * 3 + ["shaped"] * 3, "algo": "ppo", "variant": "-",
+        ...                      "seed": [0, 1, 2] * 2, "state": ["done"] * 5 + ["failed"],
+        ...                      "eval_true_return": [200.0, 250.0, 300.0, 480.0, 500.0, None]})
+        >>> rl.sweep.status_table(runs).loc["all"].to_dict()
+        {'done': 5, 'failed': 1, 'running': 0, 'pending': 0, 'total': 6}
+    """
     import pandas as pd
 
     table = pd.crosstab(runs["group"], runs["state"]).reindex(columns=list(STATES), fill_value=0)
@@ -125,7 +135,22 @@ def term_names(out: str | Path, runs: pd.DataFrame) -> list[str]:
 
 
 def profile_plot(runs: pd.DataFrame, *, score: str = SCORE, ax: Any = None, points: int = 100) -> Any:
-    """Performance profile per group: fraction of runs with ``score`` > τ against τ."""
+    """Performance profile per group: fraction of runs with ``score`` > τ against τ.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import pandas as pd, rewardlab as rl
+        >>> runs = pd.DataFrame({"group": ["plain"] * 3 + ["shaped"] * 3, "env": "CartPole-v1",
+        ...                      "reward": ["plain"] * 3 + ["shaped"] * 3, "algo": "ppo", "variant": "-",
+        ...                      "seed": [0, 1, 2] * 2, "state": ["done"] * 5 + ["failed"],
+        ...                      "eval_true_return": [200.0, 250.0, 300.0, 480.0, 500.0, None]})
+        >>> fig, ax = plt.subplots()
+        >>> ax = rl.sweep.profile_plot(runs, ax=ax)   # one step curve per group
+        >>> len(ax.get_lines())
+        2
+    """
     done = runs[runs["state"] == "done"].dropna(subset=[score]) if score in runs else runs.iloc[:0]
     ax = _axes(ax)
     if done.empty:

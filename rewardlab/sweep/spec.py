@@ -59,7 +59,16 @@ RANGE_KEYS = ("low", "high", "log", "int")
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One run of a sweep: its config, where it goes and which group (all but the seed) it belongs to."""
+    """One run of a sweep: its config, where it goes and which group (all but the seed) it belongs to.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> spec = rl.sweep.parse_spec({"envs": ["CartPole-v1"], "rewards": {"plain": "extrinsic", "bonus":
+        ...     ["extrinsic", {"term": "constant", "value": 0.1}]}, "algos": {"ppo": {}}, "seeds": 2, "steps": "20k"})
+        >>> run = spec.runs()[0]                # built by SweepSpec.runs(), not by hand
+        >>> run.reward, run.seed, run.config.steps
+        ('plain', 0, 20000)
+    """
 
     run_id: str
     group: str
@@ -74,7 +83,15 @@ class SweepRun:
 
 @dataclass
 class SweepSpec:
-    """A parsed, validated sweep spec (see the module docs for the YAML layout)."""
+    """A parsed, validated sweep spec (see the module docs for the YAML layout).
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> spec = rl.sweep.parse_spec({"envs": ["CartPole-v1"], "rewards": {"plain": "extrinsic", "bonus":
+        ...     ["extrinsic", {"term": "constant", "value": 0.1}]}, "algos": {"ppo": {}}, "seeds": 2, "steps": "20k"})
+        >>> spec.seeds, len(spec.runs())        # 2 rewards × 1 algo × 2 seeds
+        ([0, 1], 4)
+    """
 
     name: str
     out: Path
@@ -298,7 +315,20 @@ def expand_search(search: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> SweepSpec:
-    """Validate a spec mapping; every error names the key and the valid choices."""
+    """Validate a spec mapping; every error names the key and the valid choices.
+
+    Examples:
+        >>> import rewardlab as rl
+        >>> spec = rl.sweep.parse_spec({"envs": ["CartPole-v1"], "rewards": {"plain": "extrinsic", "bonus":
+        ...     ["extrinsic", {"term": "constant", "value": 0.1}]}, "algos": {"ppo": {}}, "seeds": 2, "steps": "20k"})
+        >>> sorted(spec.rewards), spec.steps
+        (['bonus', 'plain'], 20000)
+        >>> try:
+        ...     rl.sweep.parse_spec({"envs": ["CartPole-v1"], "rewards": {"plain": "extrinsic"}, "seed": 3})
+        ... except rl.ConfigError as err:
+        ...     print(err)
+        sweep spec: unknown key 'seed' (did you mean 'seeds'?); valid: name, out, envs, rewards, algos, seeds, ...
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"a sweep spec is a mapping with keys {', '.join(SPEC_KEYS)}, got {type(data).__name__}")
     _check_keys(data, SPEC_KEYS, "sweep spec: ")
