@@ -117,3 +117,17 @@ def test_a_yaml_novelty_term_takes_a_module_function_descriptor():
     assert isinstance(term.descriptor, EpisodeFunction) and len(term.archive) == 2
     with pytest.raises(ValueError, match="describes whole episodes; use mode: episode"):
         rl.build_reward([{"term": "novelty", "descriptor": "qd_descriptors:position_range"}])
+
+
+def test_a_python_novelty_term_takes_a_function_descriptor():
+    """``rl.qd.NoveltyTerm(descriptor=fn)`` takes the function as ``parse_descriptor`` does (it crashed at init)."""
+    from qd_descriptors import position_range
+
+    import rewardlab as rl
+
+    term = rl.qd.NoveltyTerm(descriptor=position_range, mode="episode", threshold=0.0)
+    venv = rl.RewardVecWrapper(rl.make_vec_env("MountainCar-v0", n_envs=2, seed=0), term)
+    venv.reset()
+    for _ in range(200):
+        venv.step(np.zeros(2, dtype=np.int64))
+    assert isinstance(term.descriptor, EpisodeFunction) and len(term.archive) == 2

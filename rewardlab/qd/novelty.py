@@ -31,6 +31,7 @@ descriptor (TAXONS).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -74,7 +75,7 @@ class NoveltyTerm(RewardTerm):
     def __init__(
         self,
         *,
-        descriptor: str | Descriptor = "final",
+        descriptor: str | Descriptor | Callable[..., Any] = "final",
         k: int = 15,
         threshold: float = 0.05,
         max_size: int | None = 10_000,
@@ -87,7 +88,7 @@ class NoveltyTerm(RewardTerm):
         super().__init__(name=name)
         if mode not in MODES:
             raise ValueError(f"unknown novelty mode {mode!r}; valid: {list(MODES)}")
-        self.descriptor = parse_descriptor(descriptor, seed=seed) if isinstance(descriptor, str) else descriptor
+        self.descriptor = parse_descriptor(descriptor, seed=seed)  # a string, a Descriptor or a function
         if mode == "step" and not self.descriptor.per_step:
             raise ValueError(
                 f"the {self.descriptor.kind} descriptor describes whole episodes; use mode: episode "
