@@ -122,7 +122,7 @@ def test_public_factories_and_classes_have_examples():
 FAMILIES = [
     "rewardlab", "rewardlab.core", "rewardlab.wrappers", "rewardlab.shaping", "rewardlab.bonus", "rewardlab.config",
     "rewardlab.runs", "rewardlab.qd", "rewardlab.plot", "rewardlab.oni",
-    "rewardlab.learned", "rewardlab.learned.preference", "rewardlab.learned.adversarial",
+    "rewardlab.learned", "rewardlab.learned.preference", "rewardlab.learned.adversarial", "rewardlab.llm",
 ]
 
 
