@@ -123,7 +123,7 @@ FAMILIES = [
     "rewardlab", "rewardlab.core", "rewardlab.wrappers", "rewardlab.shaping", "rewardlab.bonus", "rewardlab.config",
     "rewardlab.runs", "rewardlab.qd", "rewardlab.plot", "rewardlab.oni",
     "rewardlab.learned", "rewardlab.learned.preference", "rewardlab.learned.adversarial", "rewardlab.llm",
-    "rewardlab.vlm", "rewardlab.perceptual",
+    "rewardlab.vlm", "rewardlab.perceptual", "rewardlab.codegen",
 ]
 
 
