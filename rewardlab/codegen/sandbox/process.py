@@ -119,7 +119,17 @@ class SandboxKilled(SandboxError):
 
 
 class SandboxUnavailable(SandboxError):
-    """This machine cannot fence generated code off the filesystem and the user did not accept the risk."""
+    """This machine cannot fence generated code off the filesystem and the user did not accept the risk.
+
+    Examples:
+        >>> from rewardlab.codegen.sandbox import Limits, SandboxUnavailable, check_fences
+        >>> try:
+        ...     fences = check_fences(Limits())
+        ... except SandboxUnavailable:                   # neither Landlock nor a mount namespace here:
+        ...     fences = check_fences(Limits(allow_unfenced=True))   # run anyway, knowingly
+        >>> fences["rlimits"]["RLIMIT_FSIZE"]            # the program may not write a byte
+        '0'
+    """
 
 
 def _describe_exit(code: int | None, limits: Limits) -> str:
@@ -396,6 +406,12 @@ def check_fences(limits: Limits = Limits()) -> dict[str, Any]:
 
     Lets a caller that will run many programs (the codegen loop) refuse once, up front,
     on a machine with no filesystem fence, instead of once per program.
+
+    Examples:
+        >>> from rewardlab.codegen.sandbox import check_fences
+        >>> fences = check_fences()                      # what `rewardlab codegen` checks before a loop
+        >>> fences["parent_death_signal"], "seccomp" in fences
+        ('on', True)
     """
     source = "def compute_reward(obs):\n    return {'zero': obs[:, 0] * 0.0}\n"
     with SandboxProcess(source, fields=["obs"], shapes={"obs": (1,)}, limits=limits) as sandbox:
