@@ -218,8 +218,10 @@ class CLIPImageEncoder(ImageEncoder):
     """The CLIP image tower (unit-norm embeddings), preprocessed as open_clip does.
 
     Args:
-        model: an open_clip architecture; weights: its pretrained tag, ``"random"`` or a weights file.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda:N"``; download: allow fetching the tag's weights.
+        model: an open_clip architecture (``ViT-B-32``, ...).
+        weights: its pretrained tag, ``"random"`` (seeded random initialisation) or a weights file.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda:N"``.
+        download: allow fetching the tag's weights.
 
     Examples:
         >>> import numpy as np
