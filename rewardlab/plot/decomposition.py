@@ -66,12 +66,13 @@ def episode_term_panels(data: Rollout, episode: int = 0, *, fig: Any = None, axe
 
     Returns the array of axes.
 
-    >>> import rewardlab as rl
-    >>> reward = rl.extrinsic() + 0.001 * rl.shaping.potential("mountaincar_energy", gamma=0.99)
-    >>> data = rl.analysis.rollout("MountainCar-v0", reward, n_steps=200, seed=0)
-    >>> axes = rl.plot.episode_term_panels(data)   # extrinsic, shaping, total
-    >>> [ax.get_title(loc="right").split(":")[0] for ax in axes]
-    ['extrinsic', 'shaping', 'total']
+    Examples:
+        >>> import rewardlab as rl
+        >>> reward = rl.extrinsic() + 0.001 * rl.shaping.potential("mountaincar_energy", gamma=0.99)
+        >>> data = rl.analysis.rollout("MountainCar-v0", reward, n_steps=200, seed=0)
+        >>> axes = rl.plot.episode_term_panels(data)   # extrinsic, shaping, total
+        >>> [ax.get_title(loc="right").split(":")[0] for ax in axes]
+        ['extrinsic', 'shaping', 'total']
     """
     df = dec.episode_terms(data, episode)
     names = list(df.columns)
