@@ -52,7 +52,16 @@ class ObsEntry:
 
 @dataclass(frozen=True)
 class EnvDescription:
-    """What a reward program for ``env_id`` receives, and how to explain it."""
+    """What a reward program for ``env_id`` receives, and how to explain it.
+
+    Examples:
+        >>> from rewardlab.codegen import describe_env
+        >>> description = describe_env("MountainCar-v0")
+        >>> description.obs_dim, description.shapes["next_obs"]
+        (2, (2,))
+        >>> print(description.render().splitlines()[0])           # the prompt's stub starts with the env
+        # Environment MountainCar-v0: ...
+    """
 
     env_id: str
     task: str

@@ -38,6 +38,15 @@ class Generator:
         store: where generations live.
         model: the model name (default: the client's); required offline.
         temperature, max_tokens: sampling parameters (part of the request key).
+
+    Examples:
+        >>> from rewardlab.codegen import GenerationStore, Generator
+        >>> store = GenerationStore("codegen_store")
+        >>> generator = Generator(None, store, model="demo")       # offline: answers come from the store only
+        >>> messages = [{"role": "user", "content": "Write a reward for MountainCar."}]
+        >>> _ = store.put_answer(generator.request(messages, sample=0), "```python\\n...\\n```")
+        >>> [(g.cached, g.error is None) for g in generator.ask([(messages, 0), (messages, 1)])]
+        [(True, True), (False, False)]
     """
 
     def __init__(

@@ -57,7 +57,19 @@ Chooser = Callable[["Round"], "int | tuple[int, int | None]"]
 
 @dataclass
 class LoopConfig:
-    """Settings of a codegen loop (see the module docs); ``validate()`` names the first bad one."""
+    """Settings of a codegen loop (see the module docs); ``validate()`` names the first bad one.
+
+    Examples:
+        >>> from rewardlab.codegen import LoopConfig
+        >>> config = LoopConfig(env="MountainCar-v0", task="reach the flag", steps="10k", select="synthetic")
+        >>> config.validate()
+        >>> config.steps, config.make_videos
+        (10000, True)
+        >>> LoopConfig(env="MountainCar-v0", task="reach the flag", select="best").validate()
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.ConfigError: codegen: select 'best'...; valid: metric, human, synthetic
+    """
 
     env: str
     task: str
@@ -172,6 +184,20 @@ class CodegenLoop:
         log: where progress lines go (``print`` by default; None for silence).
         allow_unfenced: run the programs even on a machine where the sandbox has no filesystem
             fence (neither Landlock nor a mount namespace); by default such a machine is refused up front.
+
+    Examples:
+        Replay one round offline from answers an LLM gave before (with a server: ``client=LLMClient(...)``):
+
+        >>> from rewardlab.codegen import CodegenLoop, GenerationStore, LoopConfig
+        >>> config = LoopConfig(env="MountainCar-v0", task="reach the flag", rounds=1, candidates=1, steps=256,
+        ...                     eval_episodes=1)
+        >>> store = GenerationStore("codegen_store")
+        >>> loop = CodegenLoop(config, "runs/doc_codegen", store=store, model="demo", backend="inline", log=None)
+        >>> answer = "```python\\ndef compute_reward(next_obs):\\n    return {'height': next_obs[:, 0]}\\n```"
+        >>> _ = store.put_answer(loop.generator.request(loop.messages(0), 0), answer)
+        >>> best = loop.run()
+        >>> best["components"], best["train"]
+        (['generated/height'], 'rewardlab train --env MountainCar-v0 --reward generated:...')
     """
 
     def __init__(

@@ -26,7 +26,19 @@ PROBE_SIZE = 64
 
 @dataclass(frozen=True)
 class Program:
-    """A checked reward program for one env (see the module docs)."""
+    """A checked reward program for one env (see the module docs).
+
+    Made by :func:`make_program` (which checks and probes the source); stored and read back by id.
+
+    Examples:
+        >>> from rewardlab.codegen import Program, make_program
+        >>> program = make_program("def compute_reward(next_obs):\\n    return {'height': next_obs[:, 0]}",
+        ...                        "MountainCar-v0", task="climb")
+        >>> program.fields, program.components
+        (('next_obs',), ('height',))
+        >>> Program.from_dict(program.to_dict()) == program        # the store's JSON round trip
+        True
+    """
 
     source: str
     env_id: str
@@ -60,7 +72,21 @@ class Program:
 
 
 class RejectedProgram(ValueError):
-    """An answer did not yield a usable program. ``stage`` is extract, static or run."""
+    """An answer did not yield a usable program. ``stage`` is extract, static or run.
+
+    Examples:
+        >>> from rewardlab.codegen import RejectedProgram, make_program
+        >>> for source in ("no code here",                                                   # no function
+        ...                "import os\\ndef compute_reward(next_obs):\\n    return {'x': next_obs[:, 0]}",   # refused
+        ...                "def compute_reward(next_obs):\\n    return {'x': next_obs[:, 7]}"):   # fails on a probe
+        ...     try:
+        ...         make_program(source, "MountainCar-v0")
+        ...     except RejectedProgram as exc:
+        ...         print(exc.stage)
+        extract
+        static
+        run
+    """
 
     def __init__(self, stage: str, message: str) -> None:
         self.stage = stage

@@ -46,7 +46,20 @@ def request_key(request: dict[str, Any]) -> str:
 
 
 class GenerationStore:
-    """LLM answers by request, and programs by id, on disk (see the module docs)."""
+    """LLM answers by request, and programs by id, on disk (see the module docs).
+
+    Examples:
+        >>> from rewardlab.codegen import GenerationStore, make_program
+        >>> store = GenerationStore("codegen_store")               # default: $REWARDLAB_CODEGEN_STORE or ~/.local/share
+        >>> request = {"model": "demo", "messages": [{"role": "user", "content": "a reward?"}], "sample": 0}
+        >>> store.get_answer(request) is None
+        True
+        >>> answer = "```python\\ndef compute_reward(next_obs):\\n    return {'x': next_obs[:, 0]}\\n```"
+        >>> _ = store.put_answer(request, answer)
+        >>> program_id = store.put_program(make_program(store.get_answer(request), "MountainCar-v0"))
+        >>> store.get_program(program_id[:8]).components           # a unique prefix of the id is enough
+        ('x',)
+    """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()

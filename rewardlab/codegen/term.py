@@ -24,7 +24,23 @@ from rewardlab.core.transitions import Transitions
 
 
 class GeneratedRewardError(RuntimeError):
-    """A generated program failed while computing a reward; the message names the program and the reason."""
+    """A generated program failed while computing a reward; the message names the program and the reason.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> from rewardlab.codegen import GeneratedRewardError, GeneratedTerm, make_program
+        >>> from rewardlab.core import EnvInfo, Transitions
+        >>> source = "def compute_reward(next_obs):\\n    return {'x': np.log(next_obs[:, 0] + 2.0)}"   # fine in play
+        >>> term = GeneratedTerm(make_program(source, "MountainCar-v0"))
+        >>> term.bind(EnvInfo.from_env(gym.make("MountainCar-v0")))
+        >>> try:
+        ...     term.compute(Transitions.fake(reward=[0.0], next_obs=[[-5.0, 0.0]]))   # log of a negative number
+        ... except GeneratedRewardError as exc:
+        ...     print(str(exc).split(": ", 1)[1])
+        component 'x' is NaN in 1 of 1 rows (first: row 0)
+        >>> term.close()
+    """
 
 
 class GeneratedTerm(RewardTerm):

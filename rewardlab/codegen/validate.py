@@ -134,7 +134,18 @@ class Problem:
 
 
 class ValidationError(ValueError):
-    """A program failed the static checks; ``problems`` lists each one (``str`` joins them)."""
+    """A program failed the static checks; ``problems`` lists each one (``str`` joins them).
+
+    Examples:
+        >>> from rewardlab.codegen import ValidationError, check_program
+        >>> try:
+        ...     check_program("import os\\ndef compute_reward(next_obs):\\n    return {'x': open('f').read()}")
+        ... except ValidationError as exc:
+        ...     for problem in exc.problems:
+        ...         print(problem)
+        line 1: `import os` import os: only math and numpy (as np) can be imported
+        line 3: `return {'x': open('f').read()}` `open`: file access is not allowed
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems

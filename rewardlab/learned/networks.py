@@ -160,6 +160,17 @@ class RewardEnsemble(nn.Module):
         members: ensemble size.
         hidden, layers: width and number of hidden layers of each MLP (after the CNN for images).
         seed: member ``k`` is initialised from ``seed + k``.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> import torch
+        >>> from rewardlab.learned import RewardEnsemble
+        >>> env = gym.make("CartPole-v1")
+        >>> ensemble = RewardEnsemble(env.observation_space, env.action_space, members=2, hidden=8)
+        >>> x = ensemble.inputs(np.zeros((5, 4)), np.zeros(5, dtype=int), np.zeros((5, 4)))  # obs + one-hot action
+        >>> x.shape, tuple(ensemble(torch.from_numpy(x).float()).shape)                       # (members, n) rewards
+        ((5, 6), (2, 5))
     """
 
     def __init__(
@@ -241,6 +252,18 @@ class NumpyEnsemble:
     """All members' MLP weights stacked as numpy arrays: ``(members, n)`` rewards from one matmul per layer.
 
     CNN ensembles are evaluated by torch under ``no_grad`` instead.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> import torch
+        >>> from rewardlab.learned import NumpyEnsemble, RewardEnsemble
+        >>> env = gym.make("CartPole-v1")
+        >>> ensemble = RewardEnsemble(env.observation_space, env.action_space, members=2, hidden=8)
+        >>> fast = NumpyEnsemble(ensemble)                        # same as ensemble.numpy_path()
+        >>> x = np.random.default_rng(0).normal(size=(5, ensemble.in_dim))
+        >>> np.allclose(fast(x), ensemble(torch.from_numpy(x).float()).detach().numpy(), atol=1e-5)
+        True
     """
 
     def __init__(self, ensemble: RewardEnsemble) -> None:

@@ -34,7 +34,17 @@ PLACEHOLDER_KEY = "not-needed"
 
 
 class LLMError(RuntimeError):
-    """A request to the LLM server failed (after retries where retrying made sense)."""
+    """A request to the LLM server failed (after retries where retrying made sense).
+
+    ``status`` is the HTTP status when there was one, ``attempts`` the requests made.
+
+    Examples:
+        >>> from rewardlab.llm import LLMClient, LLMError
+        >>> client = LLMClient(base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=1.0)  # nothing listens
+        >>> answers = client.complete_batch([[{"role": "user", "content": "Say OK."}]])  # a batch never raises
+        >>> isinstance(answers[0], LLMError), answers[0].attempts
+        (True, 1)
+    """
 
     def __init__(self, message: str, *, status: int | None = None, attempts: int = 0) -> None:
         super().__init__(message)
@@ -43,11 +53,33 @@ class LLMError(RuntimeError):
 
 
 class LLMUnreachable(LLMError):
-    """No server answered at the configured URL; the message says what was tried."""
+    """No server answered at the configured URL; the message says what was tried.
+
+    Examples:
+        >>> from rewardlab.llm import LLMClient, LLMUnreachable
+        >>> client = LLMClient(base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=1.0)  # nothing listens
+        >>> try:
+        ...     client.check()
+        ... except LLMUnreachable as exc:
+        ...     print(str(exc).split(" (")[0])             # then: what failed and how to start a server
+        no OpenAI-compatible server answered at http://127.0.0.1:9/v1/models
+    """
 
 
 class PromptListRejected(LLMError):
-    """The server does not take a list of prompts in one ``/v1/completions`` request (use chat requests)."""
+    """The server does not take a list of prompts in one ``/v1/completions`` request (use chat requests).
+
+    It is an :class:`LLMError`, so callers that batch prompts catch it and fall back to one chat
+    request per prompt.
+
+    Examples:
+        >>> from rewardlab.llm import LLMError, PromptListRejected
+        >>> try:
+        ...     raise PromptListRejected("HTTP 400 on /v1/completions with a list of prompts", status=400)
+        ... except LLMError as exc:                       # e.g. fall back to client.complete_batch(...)
+        ...     print(type(exc).__name__, exc.status)
+        PromptListRejected 400
+    """
 
 
 #: HTTP statuses that mean "this server does not do prompt lists on /completions" (not worth a retry)
@@ -61,6 +93,16 @@ class LLMConfig:
     ``api_key_env`` names the environment variable holding the key (``None`` or unset: a
     placeholder, fine for local servers). ``retry_base_delay``/``retry_max_delay`` shape the
     back-off between attempts (seconds).
+
+    Examples:
+        >>> from rewardlab.llm import LLMConfig
+        >>> config = LLMConfig.from_config({"base_url": "http://localhost:11434/v1", "model": "llama3"})  # Ollama
+        >>> config.model, config.max_retries
+        ('llama3', 4)
+        >>> LLMConfig.from_config({"modle": "llama3"})
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.ConfigError: llm: unknown LLM setting 'modle' (did you mean 'model'?); valid: [...]
     """
 
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -133,7 +175,20 @@ class LLMConfig:
 
 
 class LLMClient:
-    """Chat completions against an OpenAI-compatible server, with retries, a concurrency limit and a log."""
+    """Chat completions against an OpenAI-compatible server, with retries, a concurrency limit and a log.
+
+    Args:
+        config: an :class:`LLMConfig`, a mapping of its fields (from YAML) or ``None`` (defaults).
+        overrides: fields that replace the config's.
+
+    Examples:
+        >>> from rewardlab.llm import LLMClient
+        >>> client = LLMClient({"model": "llama3"}, base_url="http://localhost:11434/v1", temperature=0.2)
+        >>> client
+        LLMClient(base_url='http://localhost:11434/v1', model='llama3')
+        >>> client.complete([{"role": "user", "content": "Say OK."}])  # doctest: +SKIP
+        'OK.'
+    """
 
     def __init__(self, config: LLMConfig | Mapping[str, Any] | None = None, /, **overrides: Any) -> None:
         cfg = config if isinstance(config, LLMConfig) else LLMConfig.from_config(config)

@@ -132,7 +132,22 @@ class PixelEncoder(ImageEncoder):
 
 
 class TorchvisionEncoder(ImageEncoder):
-    """Penultimate-layer features of a torchvision classifier (ImageNet preprocessing, batched)."""
+    """Penultimate-layer features of a torchvision classifier (ImageNet preprocessing, batched).
+
+    Args:
+        name: a torchvision classification model (``resnet18``, ``squeezenet1_1``, ...).
+        weights: ``"DEFAULT"`` or a weights name (ImageNet, downloaded once), ``None``/``"random"``
+            (seeded random initialisation), or a ``.pth`` file.
+        image_size: frames are resized to this square side.
+        device, batch_size: where the network runs and frames per forward pass.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import TorchvisionEncoder
+        >>> encoder = TorchvisionEncoder("squeezenet1_1", weights=None, image_size=32)   # random: no download
+        >>> encoder.spec, encoder.encode(np.zeros((2, 64, 64, 3), dtype=np.uint8)).shape
+        ('torchvision:squeezenet1_1:random:32', (2, 512))
+    """
 
     def __init__(
         self, name: str, weights: str | None = "DEFAULT", *, image_size: int = 224, device: str = "cpu",
@@ -200,7 +215,22 @@ def _drop_head(model: Any) -> None:
 
 
 class CLIPImageEncoder(ImageEncoder):
-    """The CLIP image tower (unit-norm embeddings), preprocessed as open_clip does."""
+    """The CLIP image tower (unit-norm embeddings), preprocessed as open_clip does.
+
+    Args:
+        model: an open_clip architecture (``ViT-B-32``, ...).
+        weights: its pretrained tag, ``"random"`` (seeded random initialisation) or a weights file.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda:N"``.
+        download: allow fetching the tag's weights.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.perceptual import CLIPImageEncoder
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> encoder = CLIPImageEncoder(register_tiny_clip(), "random", device="cpu")
+        >>> encoder.spec, encoder.encode(np.zeros((2, 64, 64, 3), dtype=np.uint8)).shape
+        ('clip:rl-tiny-clip:random', (2, 32))
+    """
 
     def __init__(self, model: str, weights: str, *, device: str = "auto", download: bool = True) -> None:
         from rewardlab.vlm.encoder import CLIPEncoder

@@ -29,7 +29,18 @@ from rewardlab.wrappers.frames import MISSING_FRAMES, FrameSettings
 
 
 def goal_baseline_reward(x: np.ndarray, goal: np.ndarray, baseline: np.ndarray | None, alpha: float) -> np.ndarray:
-    """``1 − ½‖(x − g)P‖²`` for each row of ``x`` (see the module docs); ``baseline`` may be None when α = 0."""
+    """``1 − ½‖(x − g)P‖²`` for each row of ``x`` (see the module docs); ``baseline`` may be None when α = 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.vlm import goal_baseline_reward
+        >>> x = np.array([[1.0, 0.0], [0.0, 1.0]])              # unit embeddings: at the goal, at the baseline
+        >>> goal, baseline = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+        >>> goal_baseline_reward(x, goal, None, 0.0)            # α = 0: 1 − ½‖x − g‖²
+        array([1., 0.])
+        >>> goal_baseline_reward(x, goal, baseline, 1.0).round(6)   # α = 1: only the goal–baseline direction
+        array([1., 0.])
+    """
     v = np.asarray(x, dtype=np.float64) - goal
     sq = np.einsum("ij,ij->i", v, v)
     if alpha == 0.0:
@@ -52,6 +63,19 @@ class CLIPReward(RewardTerm):
             steps, so frames stay batched); an env's first step after a reset is always scored.
         frame_settings: size and camera of the frames the reward is defined on (:class:`FrameSettings`).
         name: label in logs.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.core import Transitions
+        >>> from rewardlab.vlm import CLIPEncoder, CLIPReward, load_clip
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> encoder = CLIPEncoder(load_clip(register_tiny_clip(), "random"), device="cpu")
+        >>> reward = CLIPReward(encoder, ["a pole standing upright"], ["a pole"], alpha=0.5)
+        >>> batch = Transitions.fake(reward=[0.0, 0.0])
+        >>> batch.frames = np.zeros((2, 64, 64, 3), dtype=np.uint8)   # what the frame wrapper adds
+        >>> reward.compute(batch).shape
+        (2,)
+        >>> reward.alpha = 0.0                                      # no re-embedding of the prompts
     """
 
     name = "clip_reward"
@@ -218,6 +242,15 @@ def clip_reward(
         download: allow downloading weights (false: only local files; a clear error when missing).
         frame_settings: size and camera of the frames the envs render for the reward
             (YAML ``render: {width, height, camera_config}``, :class:`~rewardlab.wrappers.frames.FrameSettings`).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.vlm import clip_reward
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> reward = clip_reward("a pole standing upright", "a pole", model=register_tiny_clip(),
+        ...                      pretrained="random", device="cpu")   # real use: the default ViT-B-32 weights
+        >>> reward.score_frames(np.zeros((3, 64, 64, 3), dtype=np.uint8)).shape
+        (3,)
     """
     encoder = CLIPEncoder.from_pretrained(
         model,

@@ -14,7 +14,15 @@ from rewardlab.vlm.preprocess import BatchPreprocess
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other names pass through."""
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other names pass through.
+
+    Examples:
+        >>> from rewardlab.vlm import resolve_device
+        >>> resolve_device("cpu")
+        'cpu'
+        >>> resolve_device("auto") in ("cpu", "cuda")
+        True
+    """
     import torch
 
     if device == "auto":
@@ -38,6 +46,16 @@ class CLIPEncoder:
             (float16) and off on CPU, where bfloat16 only pays on CPUs with AMX.
         batch_size: frames per forward pass (bounds memory; all envs in one pass by default).
         exact_preprocess: run open_clip's per-image PIL transform instead of the batched one.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.vlm import CLIPEncoder, load_clip
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> encoder = CLIPEncoder(load_clip(register_tiny_clip(), "random"), device="cpu")
+        >>> encoder.embed_images(np.zeros((2, 64, 64, 3), dtype=np.uint8)).shape   # any frame size
+        (2, 32)
+        >>> np.linalg.norm(encoder.embed_text(["a pole standing upright"]), axis=1).round(3)   # unit norm
+        array([1.], dtype=float32)
     """
 
     def __init__(

@@ -23,12 +23,29 @@ RANDOM = "random"  # pretrained tag meaning "no weights" (tests and speed benchm
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """The weights a CLIP model needs are not on this machine; the message says how to get them."""
+    """The weights a CLIP model needs are not on this machine; the message says how to get them.
+
+    Examples:
+        >>> from rewardlab.vlm import WeightsNotFoundError, load_clip
+        >>> try:
+        ...     load_clip("ViT-B-32", checkpoint="weights/missing.bin")
+        ... except WeightsNotFoundError as exc:
+        ...     print(str(exc).split(";")[0])
+        CLIP weights file 'weights/missing.bin' does not exist
+    """
 
 
 @dataclass
 class LoadedCLIP:
-    """An open_clip model with what scoring needs: its tokenizer and its preprocessing config."""
+    """An open_clip model with what scoring needs: its tokenizer and its preprocessing config.
+
+    Examples:
+        >>> from rewardlab.vlm import load_clip
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> clip = load_clip(register_tiny_clip(), "random")
+        >>> clip.name, clip.pretrained, clip.preprocess_cfg["size"]
+        ('rl-tiny-clip', 'random', (32, 32))
+    """
 
     model: Any
     tokenizer: Any
@@ -170,6 +187,13 @@ def load_clip(
         device, precision: where the model runs and in which precision (``fp32``, ``fp16``, ``bf16``).
         cache_dir: where tag weights are cached (default: the Hugging Face hub cache).
         download: fetch missing tag weights (needs internet); ``False`` fails at once.
+
+    Examples:
+        >>> from rewardlab.vlm import load_clip
+        >>> from rewardlab.vlm.tiny import register_tiny_clip          # a tiny random CLIP: no download
+        >>> clip = load_clip(register_tiny_clip(), "random", device="cpu")   # real use: load_clip("ViT-B-32")
+        >>> type(clip.model).__name__, clip.model.training
+        ('CLIP', False)
     """
     import open_clip
 

@@ -34,6 +34,14 @@ class BatchPreprocess:
         cfg: open_clip's preprocessing config (``model.visual.preprocess_cfg``:
             ``size``, ``mean``, ``std``, ``interpolation``, ``resize_mode``, ``fill_color``).
         exact: use open_clip's own per-image PIL transform (slower, bit-identical).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.vlm import BatchPreprocess
+        >>> cfg = {"size": 32, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}   # a model's preprocess_cfg
+        >>> x = BatchPreprocess(cfg)(np.zeros((2, 100, 80, 3), dtype=np.uint8))   # resize shortest side, crop
+        >>> tuple(x.shape), float(x.min())
+        ((2, 3, 32, 32), -1.0)
     """
 
     def __init__(self, cfg: dict[str, Any], *, exact: bool = False) -> None:

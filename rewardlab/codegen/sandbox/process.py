@@ -66,19 +66,70 @@ class Limits:
 
 
 class SandboxError(RuntimeError):
-    """A generated program failed; the message says what it did, where, and why it was stopped."""
+    """A generated program failed; the message says what it did, where, and why it was stopped.
+
+    The base of :class:`ProgramError` (the program's own fault; the worker lives on) and
+    :class:`SandboxKilled` (the worker was stopped); catch it to handle both.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.codegen import SandboxError, SandboxProcess
+        >>> source = "def compute_reward(next_obs):\\n    return {'x': np.log(next_obs[:, 0])}"
+        >>> with SandboxProcess(source, fields=["next_obs"], shapes={"next_obs": (2,)}) as box:
+        ...     try:
+        ...         box.call({"next_obs": np.array([[-1.0, 0.0]])})
+        ...     except SandboxError as exc:
+        ...         print(type(exc).__name__, exc)
+        ProgramError component 'x' is NaN in 1 of 1 rows (first: row 0)
+    """
 
 
 class ProgramError(SandboxError):
-    """The program raised, or returned something that is not one finite value per env per component."""
+    """The program raised, or returned something that is not one finite value per env per component.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.codegen import ProgramError, SandboxProcess
+        >>> source = "def compute_reward(next_obs):\\n    return {'x': next_obs[:, 5]}"   # no column 5
+        >>> with SandboxProcess(source, fields=["next_obs"], shapes={"next_obs": (2,)}) as box:
+        ...     try:
+        ...         box.call({"next_obs": np.zeros((3, 2))})
+        ...     except ProgramError as exc:
+        ...         print(str(exc).splitlines()[-1])
+        line 2: `return {'x': next_obs[:, 5]}`: IndexError: index 5 is out of bounds for axis 1 with size 2
+        >>> # the worker lives on: the next call runs in the same process
+    """
 
 
 class SandboxKilled(SandboxError):
-    """The worker was killed (timeout, protocol violation) or died (a limit, a crash)."""
+    """The worker was killed (timeout, protocol violation) or died (a limit, a crash).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.codegen import Limits, SandboxKilled, SandboxProcess
+        >>> source = "def compute_reward(next_obs):\\n    while True:\\n        pass"
+        >>> with SandboxProcess(source, fields=["next_obs"], shapes={"next_obs": (2,)},
+        ...                     limits=Limits(call_timeout=0.5)) as box:
+        ...     try:
+        ...         box.call({"next_obs": np.zeros((1, 2))})
+        ...     except SandboxKilled as exc:
+        ...         print(str(exc).split(" (")[0])
+        timed out after 0.5 s while computing a batch and was killed
+    """
 
 
 class SandboxUnavailable(SandboxError):
-    """This machine cannot fence generated code off the filesystem and the user did not accept the risk."""
+    """This machine cannot fence generated code off the filesystem and the user did not accept the risk.
+
+    Examples:
+        >>> from rewardlab.codegen.sandbox import Limits, SandboxUnavailable, check_fences
+        >>> try:
+        ...     fences = check_fences(Limits())
+        ... except SandboxUnavailable:                   # neither Landlock nor a mount namespace here:
+        ...     fences = check_fences(Limits(allow_unfenced=True))   # run anyway, knowingly
+        >>> fences["rlimits"]["RLIMIT_FSIZE"]            # the program may not write a byte
+        '0'
+    """
 
 
 def _describe_exit(code: int | None, limits: Limits) -> str:
@@ -139,6 +190,16 @@ class SandboxProcess:
     :class:`ProgramError` and keeps the worker; a timeout, a protocol violation
     or a dead worker raises :class:`SandboxKilled` and the next call starts a
     fresh worker.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.codegen import SandboxProcess
+        >>> source = "def compute_reward(next_obs):\\n    return {'height': next_obs[:, 0], 'speed': next_obs[:, 1]}"
+        >>> with SandboxProcess(source, fields=["next_obs"], shapes={"next_obs": (2,)}) as box:
+        ...     values = box.call({"next_obs": np.array([[0.5, 0.01], [-0.3, 0.0]])})
+        >>> box.names, values                                # (components, envs)
+        (['height', 'speed'], array([[ 0.5 , -0.3 ],
+               [ 0.01,  0.  ]]))
     """
 
     _disable: tuple[str, ...] = ()  # tests and benchmarks only: fences to leave off, to test each alone or price them
@@ -345,6 +406,12 @@ def check_fences(limits: Limits = Limits()) -> dict[str, Any]:
 
     Lets a caller that will run many programs (the codegen loop) refuse once, up front,
     on a machine with no filesystem fence, instead of once per program.
+
+    Examples:
+        >>> from rewardlab.codegen.sandbox import check_fences
+        >>> fences = check_fences()                      # what `rewardlab codegen` checks before a loop
+        >>> fences["parent_death_signal"], "seccomp" in fences
+        ('on', True)
     """
     source = "def compute_reward(obs):\n    return {'zero': obs[:, 0] * 0.0}\n"
     with SandboxProcess(source, fields=["obs"], shapes={"obs": (1,)}, limits=limits) as sandbox:

@@ -226,6 +226,15 @@ def collect_demos(
     used ``VecNormalize``), so a reward bound inside ``VecNormalize`` -- where
     ``RewardVecWrapper`` sits in training -- sees the same kind of input.
     ``seed`` defaults to the run's seed + 20000 (not the evaluation seeds).
+
+    Examples:
+        >>> from rewardlab.learned.adversarial import collect_demos
+        >>> from rewardlab.train import RunConfig, train
+        >>> _ = train(RunConfig(env="CartPole-v1", steps=256, n_envs=2, eval_episodes=1), "runs/doc_expert",
+        ...           progress_bar=False, overwrite=True)
+        >>> demos = collect_demos("runs/doc_expert", episodes=2)
+        >>> demos.n_episodes, demos.env_id
+        (2, 'CartPole-v1')
     """
     from rewardlab.make import make_vec_env
     from rewardlab.runs.load import Run, load_run

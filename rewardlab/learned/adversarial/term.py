@@ -117,6 +117,24 @@ class AdversarialReward(RewardTerm):
         normalize_obs: normalise observations by the shared running statistics.
         demo_episodes: episodes rolled out when ``demos`` is a trained run's folder.
         seed: initialisation and sampling.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> from rewardlab.core import EnvInfo, Transitions
+        >>> from rewardlab.learned.adversarial import AdversarialReward, from_episodes
+        >>> obs = np.random.default_rng(0).normal(size=(16, 4))
+        >>> demos = from_episodes([{"obs": obs, "acts": np.ones(16, dtype=int), "next_obs": obs,
+        ...                         "terminated": True, "return": 16.0}], "CartPole-v1")
+        >>> reward = AdversarialReward(demos=demos, kind="gail", hidden=16, epochs=1, seed=0)
+        >>> reward.bind(EnvInfo.from_env(gym.make("CartPole-v1")))
+        >>> agent = Transitions.fake(reward=np.zeros(16), obs=obs, action=np.zeros(16, dtype=int))
+        >>> reward.compute(agent).shape
+        (16,)
+        >>> stats = reward.update(agent)                   # one round of discriminator training
+        >>> sorted(stats)                                  # doctest: +NORMALIZE_WHITESPACE
+        ['adversarial_absorbing_logit', 'adversarial_agent_accuracy', 'adversarial_expert_accuracy',
+         'adversarial_loss', 'adversarial_penalty']
     """
 
     name = "adversarial"

@@ -45,6 +45,23 @@ class PreferenceModel:
         crop: SURF's temporal cropping: segments of a labelled pair cut by up to ``crop`` steps (0: off).
         normalize: output normalisation (``scale``, ``center``, ``none``).
         seed: initialisation and resampling.
+
+    Examples:
+        >>> import gymnasium as gym
+        >>> import numpy as np
+        >>> from rewardlab.learned import PreferenceModel
+        >>> env = gym.make("CartPole-v1")
+        >>> model = PreferenceModel(env.observation_space, env.action_space, members=2, hidden=8, epochs=5)
+        >>> rng = np.random.default_rng(0)
+        >>> seg_1, seg_2 = rng.normal(size=(2, 8, 3, model.ensemble.in_dim))   # 8 pairs of 3-step segments
+        >>> mask = np.ones((8, 3))
+        >>> labels = (seg_1[..., 0].sum(1) > seg_2[..., 0].sum(1)).astype(float)   # 1: the first is preferred
+        >>> model.add_labels(seg_1, mask, seg_2, mask, labels)
+        8
+        >>> sorted(model.train())
+        ['bt_epochs', 'bt_loss', 'label_accuracy', 'label_loss']
+        >>> model.reward(seg_1[:, 0]).shape                     # normalised mean reward per input row
+        (8,)
     """
 
     def __init__(

@@ -21,7 +21,19 @@ import numpy as np
 
 
 class SegmentSampler:
-    """Cut segments of ``length`` steps from consecutive update batches of ``n_envs`` interleaved envs."""
+    """Cut segments of ``length`` steps from consecutive update batches of ``n_envs`` interleaved envs.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.preference import SegmentSampler
+        >>> sampler = SegmentSampler(length=3, n_envs=2)
+        >>> no_end = np.zeros(10, dtype=bool)
+        >>> sampler.add(np.zeros((10, 4)), np.arange(10.0), no_end, no_end)   # 5 steps x 2 envs, step-major
+        >>> segments = sampler.sample(2, np.random.default_rng(0))
+        >>> segments["rewards"]                                   # each row: one env's consecutive steps
+        array([[4., 6., 8.],
+               [3., 5., 7.]])
+    """
 
     def __init__(self, *, length: int, n_envs: int) -> None:
         if length < 1:

@@ -46,7 +46,22 @@ def pair_key(queries: Queries, i: int) -> str:
 
 
 class LabelStore:
-    """Pairs asked and answers given, in an SQLite file (created on first use)."""
+    """Pairs asked and answers given, in an SQLite file (created on first use).
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned import LabelStore
+        >>> from rewardlab.learned.preference import Queries
+        >>> queries = Queries(rewards_1=np.ones((1, 2)), rewards_2=np.zeros((1, 2)),
+        ...                   mask_1=np.ones((1, 2)), mask_2=np.ones((1, 2)))
+        >>> store = LabelStore("labels/doc_store.sqlite")
+        >>> key = store.keys_for(queries)[0]                 # a content hash of the pair
+        >>> store.add_pair(key, queries, 0)
+        >>> store.set_answer(key, "equal")
+        >>> store.answer(key), store.counts()["answered"], store.dataset()["labels"]
+        ('equal', 1, array([0.5]))
+        >>> store.close()
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

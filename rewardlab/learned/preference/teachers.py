@@ -53,6 +53,14 @@ class Queries:
     terminates inside a segment leaves the rest absorbing), ``inputs_*``
     (``(n, H, D)``) the reward network's input rows, ``frames_*``
     (``(n, H, height, width, 3)``, optional) rendered frames for people.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.preference import Queries
+        >>> queries = Queries(rewards_1=np.array([[1.0, 1.0]]), rewards_2=np.array([[0.0, 1.0]]),
+        ...                   mask_1=np.ones((1, 2)), mask_2=np.ones((1, 2)))
+        >>> queries.n, queries.returns()
+        (1, (array([2.]), array([1.])))
     """
 
     rewards_1: np.ndarray
@@ -87,7 +95,19 @@ class Queries:
 
 
 class Teacher:
-    """Answers queries: ``answer(queries) -> labels`` with 1, 0, 0.5 or NaN (skip) per pair."""
+    """Answers queries: ``answer(queries) -> labels`` with 1, 0, 0.5 or NaN (skip) per pair.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned.preference import Queries, Teacher
+        >>> class ShorterIsBetter(Teacher):                  # a custom teacher: prefers the shorter segment
+        ...     def answer(self, queries):
+        ...         return (queries.mask_1.sum(1) < queries.mask_2.sum(1)).astype(float)
+        >>> queries = Queries(rewards_1=np.zeros((1, 3)), rewards_2=np.zeros((1, 3)),
+        ...                   mask_1=np.array([[1.0, 0.0, 0.0]]), mask_2=np.ones((1, 3)))
+        >>> ShorterIsBetter().answer(queries)
+        array([1.])
+    """
 
     needs_frames = False
 
@@ -265,6 +285,21 @@ class HumanTeacher(Teacher):
         clip_dir: where clips are written (default: ``clips/`` beside the store).
         fps: clip frame rate.
         answers: a file of pre-recorded answers (see :class:`RecordedAnswers`), used in place of ``ask``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from rewardlab.learned import HumanTeacher, LabelStore
+        >>> from rewardlab.learned.preference import Queries
+        >>> frames = np.zeros((1, 2, 8, 8, 3), np.uint8)              # 1 pair, 2 steps of 8x8 RGB
+        >>> queries = Queries(rewards_1=np.ones((1, 2)), rewards_2=np.zeros((1, 2)),
+        ...                   mask_1=np.ones((1, 2)), mask_2=np.ones((1, 2)), frames_1=frames, frames_2=frames)
+        >>> store = LabelStore("labels/doc_human.sqlite")
+        >>> teacher = HumanTeacher(store, ask=lambda clip, i, total: "left")   # a person would watch `clip`
+        >>> teacher.answer(queries)                                            # 1: the left segment is preferred
+        array([1.])
+        >>> store.counts()["left"], sorted(p.suffix for p in (store.path.parent / "clips").iterdir())
+        (1, ['.gif'])
+        >>> store.close()
     """
 
     needs_frames = True
