@@ -95,3 +95,15 @@ def test_surf_pseudo_labels_help_a_model_with_few_labels():
 def test_bad_surf_options_are_one_line_errors():
     with pytest.raises(ConfigError, match="pseudo_threshold in \\[0.5, 1\\)"):
         model(pseudo_threshold=1.0)
+
+
+def test_evaluation_is_cached_until_the_model_or_the_labels_change():
+    m = model(epochs=2)
+    m.add_labels(*pairs(30))
+    m.train()
+    first = m.evaluate()
+    m.fast = None  # a recomputation would fail
+    assert m.evaluate() == first
+    m.add_labels(*pairs(10, seed=5))  # new labels: recomputed
+    m.fast = m.ensemble.numpy_path()
+    assert m.evaluate()["label_loss"] != first["label_loss"]

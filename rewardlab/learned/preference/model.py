@@ -103,6 +103,7 @@ class PreferenceModel:
         self.pseudo_ratio, self.crop = int(pseudo_ratio), int(crop)
         self.epochs_run = 0
         self._tensors: dict[str, torch.Tensor] | None = None
+        self._evaluation: dict[str, float] | None = None  # evaluate()'s answer until the model or labels change
         self.rng = np.random.default_rng(seed)
         self.labels: dict[str, np.ndarray] = {}
         self.fast = self.ensemble.numpy_path()
@@ -159,7 +160,7 @@ class PreferenceModel:
             self.labels = {k: np.concatenate([self.labels[k], new[k]]) for k in _LABEL_KEYS}
         else:
             self.labels = new
-        self._tensors = None
+        self._tensors = self._evaluation = None
         return int(keep.sum())
 
     def train(self, epochs: int | None = None, *, unlabelled: Sequence[np.ndarray] | None = None) -> dict[str, float]:
@@ -231,6 +232,7 @@ class PreferenceModel:
                         break
         self.ensemble.eval()
         self.fast = self.ensemble.numpy_path()
+        self._evaluation = None
         self.epochs_run += passes
         return {"bt_loss": float(np.mean(losses)) if losses else float("nan"), "bt_epochs": float(passes),
                 **self.evaluate()}  # fmt: skip
@@ -242,18 +244,22 @@ class PreferenceModel:
         return self._tensors
 
     def evaluate(self) -> dict[str, float]:
-        """Mean Bradley–Terry loss and accuracy (strict labels) of the members on all labels."""
+        """Mean Bradley–Terry loss and accuracy (strict labels) of the members on all labels (cached until the
+        model or the labels change: after the budget is spent every update would recompute the same numbers)."""
         if self.n_labels == 0:
             return {}
+        if self._evaluation is not None:
+            return dict(self._evaluation)
         lab = self.labels
         r1 = torch.from_numpy(self.segment_returns(lab["inputs_1"], lab["mask_1"]))
         r2 = torch.from_numpy(self.segment_returns(lab["inputs_2"], lab["mask_2"]))
         y = torch.from_numpy(lab["labels"]).double()
         members = r1.shape[0]
-        return {
+        self._evaluation = {
             "label_loss": float(bradley_terry_loss(r1, r2, y)) / members,
             "label_accuracy": preference_accuracy(r1, r2, y),
         }
+        return dict(self._evaluation)
 
     # -- state ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -272,6 +278,6 @@ class PreferenceModel:
         self.normalizer.load_state_dict(state["normalizer"])
         self.rng.bit_generator.state = state["rng"]
         self.labels = {k: np.asarray(v) for k, v in state["labels"].items()}
-        self._tensors = None
+        self._tensors = self._evaluation = None
         self.ensemble.eval()
         self.fast = self.ensemble.numpy_path()
