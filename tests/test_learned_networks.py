@@ -106,3 +106,18 @@ def test_batched_members_start_and_compute_as_separate_mlps():
     net(x)[1].sum().backward()
     for w in net.mlp.weights:
         assert w.grad[0].abs().sum() == 0 and w.grad[2].abs().sum() == 0 and w.grad[1].abs().sum() > 0
+
+
+def test_an_ensemble_saved_as_separate_members_loads_to_the_same_reward():
+    """Run folders written before the members were stacked (``nets.k.i.weight``) load unchanged."""
+    from rewardlab.learned.networks import _mlp
+
+    net = RewardEnsemble(BOX, DISCRETE, members=3, hidden=16, layers=2, seed=0)
+    torch.manual_seed(11)
+    members = [_mlp(net.in_dim, 16, 2) for _ in range(3)]  # weights of the old layout, not the seeded start
+    old_state = {f"nets.{k}.{key}": v for k, m in enumerate(members) for key, v in m.state_dict().items()}
+    net.load_state_dict(old_state)
+    x = torch.from_numpy(net.inputs(*_batch(32)))
+    with torch.no_grad():
+        expected = torch.stack([m(x).squeeze(-1) for m in members])
+        np.testing.assert_allclose(net(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

@@ -107,3 +107,24 @@ def test_evaluation_is_cached_until_the_model_or_the_labels_change():
     m.add_labels(*pairs(10, seed=5))  # new labels: recomputed
     m.fast = m.ensemble.numpy_path()
     assert m.evaluate()["label_loss"] != first["label_loss"]
+
+
+def test_a_model_saved_with_separate_members_loads_its_reward_and_resets_only_the_optimiser():
+    """A preference model from a run folder of an earlier version (``nets.k`` keys) scores as it did."""
+    from rewardlab.learned.networks import _mlp
+
+    trained = model(members=2, epochs=5)
+    trained.add_labels(*pairs(50))
+    trained.train()
+    state = trained.state_dict()
+    torch.manual_seed(3)
+    members = [_mlp(trained.ensemble.in_dim, trained.ensemble.hidden, trained.ensemble.layers) for _ in range(2)]
+    state["ensemble"] = {f"nets.{k}.{key}": v for k, m in enumerate(members) for key, v in m.state_dict().items()}
+    loaded = model(members=2, epochs=5)
+    with pytest.warns(UserWarning, match="earlier version"):
+        loaded.load_state_dict(state)
+    x = torch.from_numpy(pairs(8)[0].reshape(-1, 5))
+    with torch.no_grad():
+        expected = torch.stack([m(x).squeeze(-1) for m in members]).numpy()
+    np.testing.assert_allclose(loaded.ensemble(x).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+    loaded.train()  # the fresh optimiser trains the loaded weights

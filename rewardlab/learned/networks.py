@@ -126,6 +126,27 @@ class BatchedMLP(nn.Module):
         ]
 
 
+def upgrade_member_keys(state: dict[str, Any], prefix: str = "") -> bool:
+    """Rewrite, in place, an MLP ensemble saved before :class:`BatchedMLP` (members ``nets.k``) to stacked weights.
+
+    Member ``k``'s ``nets.k.<i>.weight`` ``(out, in)`` and ``.bias`` become row ``k`` of
+    ``mlp.weights.<l>`` ``(M, in, out)`` and ``mlp.biases.<l>`` ``(M, 1, out)``, so run
+    folders written by earlier versions load to the same reward. Returns whether it rewrote anything.
+    """
+    old = sorted(k for k in state if k.startswith(f"{prefix}nets."))
+    if not old:
+        return False
+    by_member: dict[int, dict[int, dict[str, torch.Tensor]]] = {}
+    for key in old:
+        member, index, kind = key[len(prefix) + len("nets.") :].split(".")
+        by_member.setdefault(int(member), {}).setdefault(int(index), {})[kind] = state.pop(key)
+    members = [by_member[k] for k in sorted(by_member)]
+    for layer, index in enumerate(sorted(members[0])):
+        state[f"{prefix}mlp.weights.{layer}"] = torch.stack([m[index]["weight"].T for m in members]).contiguous()
+        state[f"{prefix}mlp.biases.{layer}"] = torch.stack([m[index]["bias"][None] for m in members])
+    return True
+
+
 class _CNNMember(nn.Module):
     """Small CNN (two strided convolutions) on image observations, then an MLP with the action."""
 
@@ -211,6 +232,11 @@ class RewardEnsemble(nn.Module):
                 torch.manual_seed(seed + k)
                 nets.append(_CNNMember(shape, images, self.in_dim - images * size, hidden, layers))  # type: ignore[arg-type]
         self.nets = nn.ModuleList(nets)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        if self.mlp is not None:
+            upgrade_member_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _space(self, feature: str) -> gym.Space:
         return self.action_space if feature == "action" else self.observation_space

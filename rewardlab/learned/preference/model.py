@@ -10,6 +10,7 @@ drawn anew at every training call, so members disagree where labels are thin.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from rewardlab.config.registry import ConfigError
-from rewardlab.learned.networks import Normalization, PredictionNormalizer, RewardEnsemble
+from rewardlab.learned.networks import Normalization, PredictionNormalizer, RewardEnsemble, upgrade_member_keys
 from rewardlab.learned.preference.bradley_terry import bradley_terry_loss, preference_accuracy, segment_returns
 from rewardlab.learned.preference.surf import pseudo_label_loss, temporal_crop
 
@@ -273,8 +274,18 @@ class PreferenceModel:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.ensemble.load_state_dict(state["ensemble"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        ensemble = dict(state["ensemble"])
+        if self.ensemble.mlp is not None and upgrade_member_keys(ensemble):
+            # saved before the members were stacked: the reward loads exactly, Adam's moments start afresh
+            warnings.warn(
+                "rewardlab: a preference model saved by an earlier version (one network per member): its reward "
+                "loads unchanged, its optimiser state is reset",
+                stacklevel=2,
+            )
+            self.ensemble.load_state_dict(ensemble)
+        else:
+            self.ensemble.load_state_dict(ensemble)
+            self.optimizer.load_state_dict(state["optimizer"])
         self.normalizer.load_state_dict(state["normalizer"])
         self.rng.bit_generator.state = state["rng"]
         self.labels = {k: np.asarray(v) for k, v in state["labels"].items()}
