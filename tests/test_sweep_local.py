@@ -90,7 +90,8 @@ def _start(spec_path: Path) -> subprocess.Popen:
 
 
 def test_killed_sweep_resumes_to_exactly_the_expected_runs(tmp_path):
-    spec_path = write_spec(tmp_path)
+    # 12 runs: on a quiet machine a tiny run takes 0.3 s, and 4 of them could all end before the signal lands
+    spec_path = write_spec(tmp_path, seeds=6)
     spec = load_spec(spec_path)
     expected = {r.run_id: r for r in spec.runs()}
     for sig, done_before in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
