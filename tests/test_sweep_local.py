@@ -86,12 +86,18 @@ def _done(out: Path) -> int:
 
 def _start(spec_path: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rewardlab.cli.main", "sweep", str(spec_path), "--workers", "1", "--no-report"]
-    return subprocess.Popen([*cmd, "--resume"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [*cmd, "--resume"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # Ctrl-C as a terminal delivers it, even when this test runs as a background job (which ignores SIGINT)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def test_killed_sweep_resumes_to_exactly_the_expected_runs(tmp_path):
-    # 12 runs: on a quiet machine a tiny run takes 0.3 s, and 4 of them could all end before the signal lands
-    spec_path = write_spec(tmp_path, seeds=6)
+    spec_path = write_spec(tmp_path, seeds=6)  # 12 runs of ~0.3 s on a quiet machine: the signals land mid-sweep
     spec = load_spec(spec_path)
     expected = {r.run_id: r for r in spec.runs()}
     for sig, done_before in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
