@@ -97,8 +97,7 @@ class RewardVecWrapper(VecEnvWrapper):
         self._last_obs = copy_observation(state["last_obs"])
 
     def step_async(self, actions: np.ndarray) -> None:
-        engine = self.engine  # batches are kept only for learning terms that read them (rare): test that first
-        self._actions = np.array(actions) if engine._buffers and engine.keeps_batches else np.asarray(actions)
+        self._actions = np.array(actions) if self.engine.keeps_batches else np.asarray(actions)
         self.venv.step_async(actions)
 
     def close(self) -> None:
@@ -115,8 +114,7 @@ class RewardVecWrapper(VecEnvWrapper):
         engine = self.engine
         # the next step's previous observation outlives the env's next step: keep a copy
         owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
-        keeps = engine._buffers and engine.keeps_batches
-        dones = np.array(dones, dtype=bool) if keeps else np.asarray(dones, dtype=bool)
+        dones = np.array(dones, dtype=bool) if engine.keeps_batches else np.asarray(dones, dtype=bool)
         if np.count_nonzero(dones):  # faster than .any() on small arrays
             ended = dones.nonzero()[0].tolist()
             next_obs = _with_terminal_observations(owned, infos, ended)
