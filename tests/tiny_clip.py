@@ -1,19 +1,11 @@
-"""A tiny randomly initialised open_clip architecture for tests (nothing is downloaded)."""
+"""A tiny randomly initialised open_clip architecture for tests (nothing is downloaded): the one the docstring
+examples use, :mod:`rewardlab.vlm.tiny`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from rewardlab.vlm.tiny import TINY_CLIP, register_tiny_clip
 
-TINY_CLIP = "rl-tiny-clip"  # 1-layer ViT on 32x32 images, 1-layer text transformer, 32-d embeddings
-
-
-def register_tiny_clip() -> str:
-    """Add the tiny config to open_clip's model registry (idempotent) and return its name."""
-    import open_clip
-
-    if TINY_CLIP not in open_clip.list_models():
-        open_clip.add_model_config(Path(__file__).parent / "data" / f"{TINY_CLIP}.json")
-    return TINY_CLIP
+__all__ = ["TINY_CLIP", "register_tiny_clip", "tiny_encoder"]
 
 
 def tiny_encoder(seed: int = 0):
