@@ -151,7 +151,7 @@ def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
         return rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), reward, **options)
 
     stub = wrapped(rl.extrinsic())
-    stub.engine.process = lambda batch, done=None: batch.reward  # the wrapper's own work only
+    stub.engine.process = lambda batch, done=None, dtype=None: batch.reward  # the wrapper's own work only
     return {
         "raw": rl.make_vec_env(env_id, n_envs=n_envs, seed=seed),
         "wrapper, no engine": stub,

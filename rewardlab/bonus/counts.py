@@ -63,12 +63,15 @@ class CountTable:
         self.keys = np.zeros(capacity, dtype=np.int64)
         self.counts = np.zeros(capacity, dtype=np.int64)
         self.size = 0
+        #: the most keys the table holds before it grows (its maximum load)
+        self.limit = int(capacity * MAX_LOAD)
 
     def __len__(self) -> int:
         return self.size
 
-    def _reserve(self, extra: int) -> None:
-        if self.size + extra <= self.keys.shape[0] * MAX_LOAD:  # the common case: room left
+    def reserve(self, extra: int) -> None:
+        """Grow (rehash into a larger table) unless ``extra`` more keys fit below the maximum load."""
+        if self.size + extra <= self.limit:  # the common case: room left
             return
         capacity = _capacity_for(self.size + extra, self.keys.shape[0])
         if capacity != self.keys.shape[0]:
@@ -76,11 +79,12 @@ class CountTable:
             counts = np.zeros(capacity, dtype=np.int64)
             rehash_into(self.keys, self.counts, keys, counts)
             self.keys, self.counts = keys, counts
+            self.limit = int(capacity * MAX_LOAD)
 
     def visit(self, keys: np.ndarray) -> np.ndarray:
         """Count one visit of each key (in order) and return the counts including it."""
         keys = np.ascontiguousarray(keys, dtype=np.int64)
-        self._reserve(keys.shape[0])
+        self.reserve(keys.shape[0])
         out = np.empty(keys.shape[0], dtype=np.int64)
         self.size += count_keys(self.keys, self.counts, keys, out)
         return out
@@ -88,8 +92,8 @@ class CountTable:
     def bonus_into(self, keys: np.ndarray, weight: float, out: np.ndarray) -> None:
         """Count one visit of each key and write ``weight / √N`` into ``out`` (one compiled pass)."""
         keys = np.ascontiguousarray(keys, dtype=np.int64)
-        if self.size + keys.shape[0] > self.keys.shape[0] * MAX_LOAD:
-            self._reserve(keys.shape[0])
+        if self.size + keys.shape[0] > self.limit:
+            self.reserve(keys.shape[0])
         self.size += count_bonus(self.keys, self.counts, keys, weight, out)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
@@ -115,6 +119,7 @@ class CountTable:
         capacity = _capacity_for(len(keys), 1024)
         self.keys = np.zeros(capacity, dtype=np.int64)
         self.counts = np.zeros(capacity, dtype=np.int64)
+        self.limit = int(capacity * MAX_LOAD)
         rehash_into(keys, counts, self.keys, self.counts)
         self.size = int(np.count_nonzero(counts > 0))
 
@@ -258,7 +263,7 @@ class CountBonus(RewardTerm):
     def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
         # one compiled pass from keys to weighted bonus for the plain global and episodic bonuses
         if self.training and self.mode == "global":
-            self.global_counts.bonus_into(self.key(batch.next_obs), weight, out)
+            self.key.count_into(batch.next_obs, self.global_counts, weight, out)
         elif (
             self.mode == "episodic"
             and self.episodic_counts.table is not None

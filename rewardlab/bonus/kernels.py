@@ -44,15 +44,21 @@ def mix64(x: np.uint64) -> np.uint64:
 # -- keys --------------------------------------------------------------------
 
 
+@numba.njit(cache=True, inline="always")
+def _grid_key(x: np.ndarray, i: int, dims: np.ndarray, cell: np.ndarray) -> np.int64:
+    """The hash of row ``i``'s integer cell ``floor(x[i, dims[j]] / cell[j])`` over all ``j``."""
+    h = _GOLDEN
+    for j in range(dims.shape[0]):
+        c = np.int64(math.floor(x[i, dims[j]] / cell[j]))
+        h = mix64(h ^ (np.uint64(c) + _GOLDEN))
+    return np.int64(h)
+
+
 @numba.njit(cache=True, nogil=True)
 def grid_keys(x: np.ndarray, dims: np.ndarray, cell: np.ndarray, out: np.ndarray) -> None:
     """``out[i]`` = hash of the integer cell ``floor(x[i, dims[j]] / cell[j])`` over all ``j``."""
     for i in range(x.shape[0]):
-        h = _GOLDEN
-        for j in range(dims.shape[0]):
-            c = np.int64(math.floor(x[i, dims[j]] / cell[j]))
-            h = mix64(h ^ (np.uint64(c) + _GOLDEN))
-        out[i] = np.int64(h)
+        out[i] = _grid_key(x, i, dims, cell)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -132,6 +138,18 @@ def count_keys_per_env(
         out[i] = row_counts[s]
 
 
+@numba.njit(cache=True, inline="always")
+def _visit(table_keys: np.ndarray, table_counts: np.ndarray, key: np.int64) -> tuple[int, int]:
+    """One visit of ``key``: ``(its count including this visit, 1 when the key is new else 0)``."""
+    s = _probe(table_keys, table_counts, key)
+    new = 0
+    if table_counts[s] == 0:
+        table_keys[s] = key
+        new = 1
+    table_counts[s] += 1
+    return table_counts[s], new
+
+
 @numba.njit(cache=True, nogil=True)
 def count_bonus(
     table_keys: np.ndarray, table_counts: np.ndarray, keys: np.ndarray, weight: float, out: np.ndarray
@@ -139,14 +157,48 @@ def count_bonus(
     """Global count bonus in one pass: one visit of each key, ``out[i] = weight / √N(keys[i])``; returns new keys."""
     new = 0
     for i in range(keys.shape[0]):
-        key = keys[i]
-        s = _probe(table_keys, table_counts, key)
-        if table_counts[s] == 0:
-            table_keys[s] = key
-            new += 1
-        table_counts[s] += 1
-        out[i] = weight * (1.0 / math.sqrt(table_counts[s]))  # as weight × (1/√N) on the plain path
+        count, added = _visit(table_keys, table_counts, keys[i])
+        new += added
+        out[i] = weight * (1.0 / math.sqrt(count))  # as weight × (1/√N) on the plain path
     return new
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_count_bonus(
+    x: np.ndarray,
+    dims: np.ndarray,
+    cell: np.ndarray,
+    table_keys: np.ndarray,
+    table_counts: np.ndarray,
+    weight: float,
+    out: np.ndarray,
+) -> int:
+    """:func:`grid_keys` and :func:`count_bonus` in one pass (no key array): returns the number of new keys."""
+    new = 0
+    for i in range(x.shape[0]):
+        count, added = _visit(table_keys, table_counts, _grid_key(x, i, dims, cell))
+        new += added
+        out[i] = weight * (1.0 / math.sqrt(count))
+    return new
+
+
+@numba.njit(cache=True, nogil=True)
+def simhash_count_bonus(
+    x: np.ndarray,
+    projection: np.ndarray,
+    table_keys: np.ndarray,
+    table_counts: np.ndarray,
+    weight: float,
+    out: np.ndarray,
+) -> int:
+    """:func:`simhash_keys` then :func:`count_bonus` in one call: returns the number of new keys.
+
+    The keys come from :func:`simhash_keys` itself (compiled apart, with its own fast-math flags), so they are
+    bit for bit those of the two-call path.
+    """
+    keys = np.empty(x.shape[0], dtype=np.int64)
+    simhash_keys(x, projection, keys)
+    return count_bonus(table_keys, table_counts, keys, weight, out)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -24,13 +24,16 @@ In YAML a key is a name (``key: position``), a mapping with ``name``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from rewardlab.bonus.kernels import bytes_keys, grid_keys, simhash_keys
+from rewardlab.bonus.kernels import bytes_keys, grid_count_bonus, grid_keys, simhash_count_bonus, simhash_keys
 from rewardlab.config.registry import ConfigError, Registry
 from rewardlab.core.env_info import EnvInfo
+
+if TYPE_CHECKING:
+    from rewardlab.bonus.counts import CountTable
 
 KEYS = Registry("count key")
 NETHACK_KEYS = ("position", "message", "glyphs")
@@ -97,6 +100,14 @@ class Key:
 
     def __call__(self, obs: Any) -> np.ndarray:
         raise NotImplementedError
+
+    def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
+        """Count one visit of each row's key in ``table`` and write ``weight / √N`` into ``out``.
+
+        What a global count bonus calls on every step; grid and SimHash keys do it in one compiled
+        call, without an array of keys in between.
+        """
+        table.bonus_into(self(obs), weight, out)
 
     @classmethod
     def from_config(cls, spec: Any, where: str = "") -> Key:
@@ -220,6 +231,15 @@ class GridKey(Key):
             self._checked_width = x.shape[1]
         return out
 
+    def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
+        if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:  # the per-step path
+            n = obs.shape[0]
+            if table.size + n > table.limit:
+                table.reserve(n)
+            table.size += grid_count_bonus(obs, self._index, self.cell, table.keys, table.counts, weight, out)
+        else:
+            table.bonus_into(self(obs), weight, out)
+
     def __repr__(self) -> str:
         return f"GridKey(dims={self.dims}, cell={self.cell.tolist()})"
 
@@ -261,6 +281,23 @@ class SimHashKey(Key):
         out = np.empty(x.shape[0], dtype=np.int64)
         simhash_keys(x, projection, out)
         return out
+
+    def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
+        projection = self.projection
+        if (
+            type(obs) is np.ndarray
+            and obs.ndim == 2
+            and self.field is None
+            and projection is not None
+            and projection.shape[1] == obs.shape[1]
+        ):  # the per-step path
+            n = obs.shape[0]
+            if table.size + n > table.limit:
+                table.reserve(n)
+            x = np.ascontiguousarray(obs, dtype=np.float32)
+            table.size += simhash_count_bonus(x, projection, table.keys, table.counts, weight, out)
+        else:
+            table.bonus_into(self(obs), weight, out)
 
     def __repr__(self) -> str:
         return f"SimHashKey(bits={self.bits}, seed={self.seed})"

@@ -383,6 +383,9 @@ class WeightedSum(CompositeTerm):
                 for n in term.component_names():
                     flat.append(f"{unique}/{n[len(prefix) :] if n.startswith(prefix) else n}")
         self._component_names = unique_names(flat)
+        # the rows of the last ``out`` (the wrappers pass the same array every step): made once, not per step
+        self._out: np.ndarray | None = None
+        self._out_rows: list[np.ndarray] = []
 
     @classmethod
     def of(cls, term: RewardTerm) -> WeightedSum:
@@ -402,7 +405,9 @@ class WeightedSum(CompositeTerm):
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
         memo = batch.memo
         if memo is None and self._one_row_each:  # the common step: one row per term, nothing shared
-            for row, weight, term in zip(out, self._weight_list, self.terms):
+            if out is not self._out:
+                self._out, self._out_rows = out, list(out)
+            for row, weight, term in zip(self._out_rows, self._weight_list, self.terms):
                 term.compute_into(batch, row, weight)
             return
         start = 0

@@ -58,32 +58,27 @@ class NonFiniteRewardError(FloatingPointError):
 class StepRewards(tuple, Mapping):
     """``info["rewardlab"]`` of one env: each component's value, ``extrinsic_reward`` and ``total``.
 
-    A read-only mapping over the step's arrays, built without copying: the
-    wrapper makes one per env per step, so it is a bare ``(step, env)`` pair
-    made at C speed (``tuple.__new__``), ``step`` being the plain tuple
-    ``(index of names, values (k, n), extrinsic (n,), total (n,))`` shared by the step's envs.
+    A read-only mapping that materialises a value only when it is read. The
+    step is one ``(k + 2, n)`` array (the components, the extrinsic reward and
+    the total of every env) shared by the step's envs; each env's view is a
+    bare ``(step, env)`` pair, ``step`` being the plain tuple ``(row of each key,
+    array)`` made once per step, so writing the views costs one small object per env.
     """
 
     __slots__ = ()
 
     def __getitem__(self, key: str) -> float:  # type: ignore[override]
-        (index, values, extrinsic, total), i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
-        if key == "extrinsic_reward":
-            return float(extrinsic[i])
-        if key == "total":
-            return float(total[i])
-        return float(values[index[key], i])
+        (rows, step), i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
+        return float(step[rows[key], i])
 
     def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        yield from tuple.__getitem__(self, 0)[0]
-        yield "extrinsic_reward"
-        yield "total"
+        return iter(tuple.__getitem__(self, 0)[0])
 
     def __len__(self) -> int:
-        return len(tuple.__getitem__(self, 0)[0]) + 2
+        return len(tuple.__getitem__(self, 0)[0])
 
     def __contains__(self, key: object) -> bool:  # type: ignore[override]
-        return key in ("extrinsic_reward", "total") or key in tuple.__getitem__(self, 0)[0]
+        return key in tuple.__getitem__(self, 0)[0]
 
     def __eq__(self, other: object) -> bool:
         return Mapping.__eq__(self, other)
@@ -95,9 +90,6 @@ class StepRewards(tuple, Mapping):
 
     def __repr__(self) -> str:
         return f"StepRewards({dict(self)})"
-
-
-_new_tuple = tuple.__new__
 
 
 class RewardEngine:
@@ -152,7 +144,6 @@ class RewardEngine:
         self.update_every = update_every
         self.step_info = step_info
         self.names = unique_names(reward.component_names())  # a lone term named "total" is logged as "total_2"
-        self._index = {name: k for k, name in enumerate(self.names)}
         self._learns = reward.learns
         # batches outlive the step only for learning terms whose update() reads them
         self._buffers = any(t.learns and t.update_reads_batch for t in reward.leaves())
@@ -160,18 +151,22 @@ class RewardEngine:
         self._shared = [id(t) for t in shared_terms(reward)]
         # frames are large: buffer them for learners only when a learning term reads them
         self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
-        self._k = len(self.names)
+        self._k = k = len(self.names)
+        # the step: the k components (rows as names), the extrinsic reward and the total of every env. The
+        # reward writes into the same array every step (its rows are made once); step info copies it.
+        self._step = np.zeros((k + 2, n_envs))
+        self._components = self._step[:k]
+        #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
+        self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
         #: the running episode sums, one column per env: each component (rows as :attr:`names`), then the
         #: true (extrinsic) return and the length; see :meth:`get_state`
-        self._sums = np.zeros((self._k + 2, n_envs))
+        self._sums = np.zeros((k + 2, n_envs))
         # the kernel's output at episode ends: a row per finished env (index, sums, true return, total, length)
-        self._episodes = np.zeros((n_envs, self._k + 4))
+        self._episodes = np.zeros((n_envs, k + 4))
         self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
-        #: the last step's weighted components ``(k, n_envs)`` (rows as :attr:`names`) and totals ``(n_envs,)``
-        self.last_values: np.ndarray | None = None
-        self.last_total: np.ndarray | None = None
+        self._last: np.ndarray | None = None  # the last step's array (a copy when step info holds it)
         #: the infos list of the last step, and the ``info["rewardlab_episode"]`` dicts written into it (env
         #: order; empty when no episode ended): a logger reads them without scanning every env's info
         self.last_infos: Sequence[dict] | None = None
@@ -179,6 +174,19 @@ class RewardEngine:
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
         self._warned: set[str] = set()
+
+    @property
+    def last_values(self) -> np.ndarray | None:
+        """The last step's weighted components ``(k, n_envs)`` (rows as :attr:`names`); None before the first.
+
+        With ``step_info=False`` this is the engine's own array, overwritten by the next step: copy it to keep it.
+        """
+        return None if self._last is None else self._last[: self._k]
+
+    @property
+    def last_total(self) -> np.ndarray | None:
+        """The last step's totals ``(n_envs,)`` (float64); like :attr:`last_values`, copy it to keep it."""
+        return None if self._last is None else self._last[self._k + 1]
 
     @property
     def keeps_batches(self) -> bool:
@@ -230,11 +238,13 @@ class RewardEngine:
         self.updates = int(state["updates"])
         self._buffer = list(state["buffer"])
 
-    def process(self, batch: Transitions, done: np.ndarray | None = None) -> np.ndarray:
-        """Reward for ``batch``; annotates ``batch.infos`` and resets finished envs.
+    def process(self, batch: Transitions, done: np.ndarray | None = None, *, dtype: Any = np.float64) -> np.ndarray:
+        """Reward for ``batch`` (a new array of ``dtype``); annotates ``batch.infos`` and resets finished envs.
 
         ``done`` is ``batch.terminated | batch.truncated`` (a bool array) when the
-        caller already has it, as the vector wrapper does (SB3's ``dones``).
+        caller already has it, as the vector wrapper does (SB3's ``dones``); the
+        vector wrapper asks for ``dtype=np.float32``, what SB3 stores (totals
+        are checked to fit it).
         """
         extrinsic = batch.reward
         n = self.n_envs
@@ -244,21 +254,23 @@ class RewardEngine:
             done = batch.terminated | batch.truncated
         if self._shared:
             batch.memo = dict.fromkeys(self._shared)
-        values = np.empty((self._k, n))
-        self.reward.components_into(batch, values)
-        total = np.empty(n)
-        n_ended = accumulate_step(values, total, extrinsic, done, self._sums, self._episodes)
+        step = self._step
+        self.reward.components_into(batch, self._components)
+        total = np.empty(n, dtype)
+        n_ended = accumulate_step(step, extrinsic, done, self._sums, self._episodes, total)
         if n_ended < 0:
-            values = self._repair(values)
-            n_ended = accumulate_step(values, total, extrinsic, done, self._sums, self._episodes)
+            self._repair(self._components)
+            n_ended = accumulate_step(step, extrinsic, done, self._sums, self._episodes, total)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
-        self.last_values, self.last_total = values, total
         self.last_infos = infos = batch.infos
         if self.step_info:
-            step = (self._index, values, extrinsic, total)
+            self._last = step = step.copy()  # the views outlive the step
+            shared = (self._rows, step)
             for i, info in enumerate(infos):
-                info[STEP_KEY] = _new_tuple(StepRewards, (step, i))
+                info[STEP_KEY] = StepRewards((shared, i))
+        else:
+            self._last = step
         if n_ended:
             self._end_episodes(n_ended, batch.terminated, infos)
         elif self.last_episodes:
@@ -295,9 +307,8 @@ class RewardEngine:
         self.last_episodes = episodes
         self.reward.reset(np.array(ended))
 
-    def _repair(self, values: np.ndarray) -> np.ndarray:
-        """Apply the nan policy: first to non-finite components, then to totals out of float32's range."""
-        values = values.copy()
+    def _repair(self, values: np.ndarray) -> None:
+        """Apply the nan policy in place: first to non-finite components, then to totals out of float32's range."""
         bad = ~np.isfinite(values)
         if bad.any():
             culprits = [k for k in range(len(self.names)) if bad[k].any()]
@@ -329,7 +340,6 @@ class RewardEngine:
                 values[:, over] = 0.0
             else:
                 values[:, over] = np.clip(values[:, over], -self.clip_value, self.clip_value)
-        return values
 
     def _act(self, problem: str, culprits: list[str]) -> None:
         """Raise under ``nan_policy="raise"``; otherwise warn once per set of culprits."""

@@ -11,35 +11,42 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 @numba.njit(cache=True, nogil=True)
 def accumulate_step(
-    values: np.ndarray,
-    total: np.ndarray,
+    step: np.ndarray,
     extrinsic: np.ndarray,
     done: np.ndarray,
     sums: np.ndarray,
     episodes: np.ndarray,
+    out: np.ndarray,
 ) -> int:
-    """Sum components into ``total``; when every total is within float32's range, add the step to the episode sums.
+    """Sum the components into the step's totals; when all fit float32, add the step to the episode sums.
 
-    ``values`` is ``(k, n)``; ``sums`` is ``(k + 2, n)``: the episode sum of
-    each component, the true (extrinsic) return and the length. A NaN or
-    infinite component makes its total fail the check too, so one comparison
-    per env covers NaN, ±inf and overflow of the sum (``|total| <=``
-    :data:`FLOAT32_MAX`). Every ``total[i]`` is written either way. Returns -1
-    when a total fails (nothing is accumulated, so the caller can repair
-    ``values`` and call again); otherwise the number ``m`` of envs whose
-    episode ended (``done``) at this step. Their rows ``episodes[:m]`` (shape
-    ``(n, k + 4)``) hold the env index, each component's sum, the true return,
-    the episode's total (the components' sums added in order) and the length,
-    and their sums start again from zero. Few arguments on purpose: numba's dispatch costs about 0.2 µs
+    ``step`` is ``(k + 2, n)``: the ``k`` components (rows ``0..k-1``, as the
+    reward wrote them), then the kernel writes the extrinsic reward (row
+    ``k``) and the total (row ``k + 1``), so one array holds the whole step;
+    ``out`` gets the totals too, in its own dtype (float32 for SB3).
+    ``sums`` is ``(k + 2, n)``: the episode sum of each component, the true
+    (extrinsic) return and the length. A NaN or infinite component makes its
+    total fail the check too, so one comparison per env covers NaN, ±inf and
+    overflow of the sum (``|total| <=`` :data:`FLOAT32_MAX`). Every total is
+    written either way. Returns -1 when a total fails (nothing is accumulated,
+    so the caller can repair the components and call again); otherwise the
+    number ``m`` of envs whose episode ended (``done``) at this step. Their
+    rows ``episodes[:m]`` (shape ``(n, k + 4)``) hold the env index, each
+    component's sum, the true return, the episode's total (the components'
+    sums added in order) and the length, and their sums start again from
+    zero. Few arguments on purpose: numba's dispatch costs about 0.1–0.2 µs
     per argument, on every step.
     """
-    k, n = values.shape
+    rows, n = step.shape
+    k = rows - 2
     ok = True
     for i in range(n):
         acc = 0.0
         for j in range(k):
-            acc += values[j, i]
-        total[i] = acc
+            acc += step[j, i]
+        step[k, i] = extrinsic[i]
+        step[k + 1, i] = acc
+        out[i] = acc
         if not abs(acc) <= FLOAT32_MAX:  # also true for NaN
             ok = False
     if not ok:
@@ -47,7 +54,7 @@ def accumulate_step(
     m = 0
     for i in range(n):
         for j in range(k):
-            sums[j, i] += values[j, i]
+            sums[j, i] += step[j, i]
         sums[k, i] += extrinsic[i]
         sums[k + 1, i] += 1.0
         if done[i]:

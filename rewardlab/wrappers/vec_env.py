@@ -14,6 +14,8 @@ from rewardlab.wrappers.engine import NanPolicy, RewardEngine
 from rewardlab.wrappers.frames import MISSING_FRAMES, RenderFrames, pop_frames
 from rewardlab.wrappers.observations import copy_observation
 
+_BOOL = np.dtype(bool)
+
 
 class RewardVecWrapper(VecEnvWrapper):
     """Replace a vector env's reward with ``reward`` (any SB3 algorithm can train on it).
@@ -114,8 +116,11 @@ class RewardVecWrapper(VecEnvWrapper):
         engine = self.engine
         # the next step's previous observation outlives the env's next step: keep a copy
         owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
-        dones = np.array(dones, dtype=bool) if engine.keeps_batches else np.asarray(dones, dtype=bool)
-        if np.count_nonzero(dones):  # faster than .any() on small arrays
+        if type(dones) is not np.ndarray or dones.dtype is not _BOOL:
+            dones = np.asarray(dones, dtype=bool)
+        if engine.keeps_batches:
+            dones = dones.copy()
+        if dones.tobytes().count(1):  # some episode ended (faster than .any() on small arrays)
             ended = dones.nonzero()[0].tolist()
             next_obs = _with_terminal_observations(owned, infos, ended)
             cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
@@ -131,9 +136,9 @@ class RewardVecWrapper(VecEnvWrapper):
             self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
             frames=frames,
         )
-        total = engine.process(batch, dones)
+        total = engine.process(batch, dones, dtype=np.float32)
         self._last_obs = owned
-        return obs, total.astype(np.float32), dones, infos
+        return obs, total, dones, infos
 
 
 def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
