@@ -383,9 +383,6 @@ class WeightedSum(CompositeTerm):
                 for n in term.component_names():
                     flat.append(f"{unique}/{n[len(prefix) :] if n.startswith(prefix) else n}")
         self._component_names = unique_names(flat)
-        # the rows of the last ``out`` (the wrappers pass the same array every step): made once, not per step
-        self._out: np.ndarray | None = None
-        self._out_rows: list[np.ndarray] = []
 
     @classmethod
     def of(cls, term: RewardTerm) -> WeightedSum:
@@ -405,9 +402,7 @@ class WeightedSum(CompositeTerm):
     def components_into(self, batch: Transitions, out: np.ndarray) -> None:
         memo = batch.memo
         if memo is None and self._one_row_each:  # the common step: one row per term, nothing shared
-            if out is not self._out:
-                self._out, self._out_rows = out, list(out)
-            for row, weight, term in zip(self._out_rows, self._weight_list, self.terms):
+            for row, weight, term in zip(out, self._weight_list, self.terms):
                 term.compute_into(batch, row, weight)
             return
         start = 0
@@ -427,6 +422,17 @@ class WeightedSum(CompositeTerm):
                 if weight != 1.0:
                     block *= weight
             start += rows
+
+    def row_calls(self, out: np.ndarray) -> list[tuple[np.ndarray, float, RewardTerm]] | None:
+        """``(row of out, weight, term)``: the ``compute_into`` calls :meth:`components_into` makes on ``out``
+        when every term has one row and none is shared (no memo); None otherwise.
+
+        The wrappers write each step into the same array, so they make these rows once and call the terms
+        themselves, the step's cheapest path.
+        """
+        if not self._one_row_each or out.shape[0] != len(self.terms):
+            return None
+        return list(zip(out, self._weight_list, self.terms))
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.evaluate(batch)[0]

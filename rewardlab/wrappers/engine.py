@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardlab.core.term import RewardTerm, shared_terms, unique_names
+from rewardlab.core.term import RewardTerm, WeightedSum, shared_terms, unique_names
 from rewardlab.core.transitions import Transitions
 from rewardlab.wrappers.kernels import FLOAT32_MAX, accumulate_step
 
@@ -156,6 +156,9 @@ class RewardEngine:
         # reward writes into the same array every step (its rows are made once); step info copies it.
         self._step = np.zeros((k + 2, n_envs))
         self._components = self._step[:k]
+        # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
+        plain_sum = isinstance(reward, WeightedSum) and type(reward).components_into is WeightedSum.components_into
+        self._row_calls = reward.row_calls(self._components) if plain_sum and not self._shared else None
         #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
         self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
         #: the running episode sums, one column per env: each component (rows as :attr:`names`), then the
@@ -255,7 +258,12 @@ class RewardEngine:
         if self._shared:
             batch.memo = dict.fromkeys(self._shared)
         step = self._step
-        self.reward.components_into(batch, self._components)
+        row_calls = self._row_calls
+        if row_calls is None:
+            self.reward.components_into(batch, self._components)
+        else:
+            for row, weight, term in row_calls:
+                term.compute_into(batch, row, weight)
         total = np.empty(n, dtype)
         n_ended = accumulate_step(step, extrinsic, done, self._sums, self._episodes, total)
         if n_ended < 0:
