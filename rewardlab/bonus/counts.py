@@ -42,11 +42,11 @@ def _capacity_for(n_keys: int, capacity: int) -> int:
     return capacity
 
 
-def _slots(capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Empty ``(keys, counts)`` of a table: two views of one ``(capacity, 2)`` array, so that a probe reads one
-    cache line (a key beside its count) instead of one in each of two arrays."""
+def _slots(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An empty table ``(slots, keys, counts)``: ``keys`` and ``counts`` are the columns of ``slots``
+    ``(capacity, 2)``, so that a probe reads one cache line (a key beside its count), not one in each of two arrays."""
     slots = np.zeros((capacity, 2), dtype=np.int64)
-    return slots[:, 0], slots[:, 1]
+    return slots, slots[:, 0], slots[:, 1]
 
 
 class CountTable:
@@ -67,7 +67,8 @@ class CountTable:
 
     def __init__(self, capacity: int = 1024) -> None:
         capacity = _capacity_for(1, capacity)
-        self.keys, self.counts = _slots(capacity)
+        #: the table ``(capacity, 2)``: each key beside its count (``keys`` and ``counts`` are its columns)
+        self.slots, self.keys, self.counts = _slots(capacity)
         self.size = 0
         #: the most keys the table holds before it grows (its maximum load)
         self.limit = int(capacity * MAX_LOAD)
@@ -81,9 +82,9 @@ class CountTable:
             return
         capacity = _capacity_for(self.size + extra, self.keys.shape[0])
         if capacity != self.keys.shape[0]:
-            keys, counts = _slots(capacity)
+            slots, keys, counts = _slots(capacity)
             rehash_into(self.keys, self.counts, keys, counts)
-            self.keys, self.counts = keys, counts
+            self.slots, self.keys, self.counts = slots, keys, counts
             self.limit = int(capacity * MAX_LOAD)
 
     def visit(self, keys: np.ndarray) -> np.ndarray:
@@ -122,7 +123,7 @@ class CountTable:
         if keys.shape != counts.shape or keys.ndim != 1:
             raise ValueError(f"count table state: keys and counts need one shape, got {keys.shape}, {counts.shape}")
         capacity = _capacity_for(len(keys), 1024)
-        self.keys, self.counts = _slots(capacity)
+        self.slots, self.keys, self.counts = _slots(capacity)
         self.limit = int(capacity * MAX_LOAD)
         rehash_into(keys, counts, self.keys, self.counts)
         self.size = int(np.count_nonzero(counts > 0))

@@ -174,6 +174,7 @@ class GridKey(Key):
         self.field = field
         self._index: np.ndarray | None = None
         self._checked_width: int | None = None  # array observations of this width passed every check
+        self._grid = np.zeros((2, 0))  # the per-step kernel's (dims, cells), set with _checked_width
         if self.dims is not None and all(isinstance(d, (int, np.integer)) for d in self.dims):
             self._index = np.asarray(self.dims, dtype=np.int64)
 
@@ -228,6 +229,7 @@ class GridKey(Key):
         out = np.empty(x.shape[0], dtype=np.int64)
         grid_keys(np.ascontiguousarray(x), self._index, self.cell, out)  # one compiled loop: select, bin, hash
         if self.field is None and isinstance(obs, np.ndarray) and obs.ndim == 2:
+            self._grid = np.stack([self._index.astype(np.float64), self.cell])
             self._checked_width = x.shape[1]
         return out
 
@@ -236,7 +238,7 @@ class GridKey(Key):
             n = obs.shape[0]
             if table.size + n > table.limit:
                 table.reserve(n)
-            table.size += grid_count_bonus(obs, self._index, self.cell, table.keys, table.counts, weight, out)
+            table.size += grid_count_bonus(obs, self._grid, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
 
@@ -295,7 +297,7 @@ class SimHashKey(Key):
             if table.size + n > table.limit:
                 table.reserve(n)
             x = np.ascontiguousarray(obs, dtype=np.float32)
-            table.size += simhash_count_bonus(x, projection, table.keys, table.counts, weight, out)
+            table.size += simhash_count_bonus(x, projection, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
 

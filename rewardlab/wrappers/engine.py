@@ -159,13 +159,21 @@ class RewardEngine:
         # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
         plain_sum = isinstance(reward, WeightedSum) and type(reward).components_into is WeightedSum.components_into
         self._row_calls = reward.row_calls(self._components) if plain_sum and not self._shared else None
+        # what resets at an episode end: the terms of a plain sum that have episodic state (a sum's reset only
+        # forwards to its terms), else the reward
+        if plain_sum and type(reward).reset is WeightedSum.reset:
+            self._resets = [t for t in reward.terms if type(t).reset is not RewardTerm.reset]
+        else:
+            self._resets = [reward]
         #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
         self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
         #: the running episode sums, one column per env: each component (rows as :attr:`names`), then the
         #: true (extrinsic) return and the length; see :meth:`get_state`
-        self._sums = np.zeros((k + 2, n_envs))
-        # the kernel's output at episode ends: a row per finished env (index, sums, true return, total, length)
-        self._episodes = np.zeros((n_envs, k + 4))
+        # the episode books: the running sums (rows 0..k+1), then the kernel's output at episode ends, a column
+        # per finished env (index, sums, true return, total, length); one array, one argument of the kernel
+        self._books = np.zeros((2 * k + 6, n_envs))
+        self._sums = self._books[: k + 2]
+        self._episodes = self._books[k + 2 :]
         self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
@@ -265,10 +273,10 @@ class RewardEngine:
             for row, weight, term in row_calls:
                 term.compute_into(batch, row, weight)
         total = np.empty(n, dtype)
-        n_ended = accumulate_step(step, extrinsic, done, self._sums, self._episodes, total)
+        n_ended = accumulate_step(step, extrinsic, done, self._books, total)
         if n_ended < 0:
             self._repair(self._components)
-            n_ended = accumulate_step(step, extrinsic, done, self._sums, self._episodes, total)
+            n_ended = accumulate_step(step, extrinsic, done, self._books, total)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
         self.last_infos = infos = batch.infos
@@ -301,7 +309,7 @@ class RewardEngine:
 
     def _end_episodes(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
-        rows = self._episodes[:n_ended]
+        rows = self._episodes[:, :n_ended].T
         keys = self._episode_keys
         ended, episodes = [], []
         for row in rows.tolist():
@@ -313,7 +321,10 @@ class RewardEngine:
             ended.append(i)
             episodes.append(episode)
         self.last_episodes = episodes
-        self.reward.reset(np.array(ended))
+        if self._resets:
+            ended_envs = np.array(ended)
+            for term in self._resets:
+                term.reset(ended_envs)
 
     def _repair(self, values: np.ndarray) -> None:
         """Apply the nan policy in place: first to non-finite components, then to totals out of float32's range."""

@@ -11,12 +11,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 @numba.njit(cache=True, nogil=True)
 def accumulate_step(
-    step: np.ndarray,
-    extrinsic: np.ndarray,
-    done: np.ndarray,
-    sums: np.ndarray,
-    episodes: np.ndarray,
-    out: np.ndarray,
+    step: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, books: np.ndarray, out: np.ndarray
 ) -> int:
     """Sum the components into the step's totals; when all fit float32, add the step to the episode sums.
 
@@ -24,18 +19,19 @@ def accumulate_step(
     reward wrote them), then the kernel writes the extrinsic reward (row
     ``k``) and the total (row ``k + 1``), so one array holds the whole step;
     ``out`` gets the totals too, in its own dtype (float32 for SB3).
-    ``sums`` is ``(k + 2, n)``: the episode sum of each component, the true
-    (extrinsic) return and the length. A NaN or infinite component makes its
-    total fail the check too, so one comparison per env covers NaN, ±inf and
-    overflow of the sum (``|total| <=`` :data:`FLOAT32_MAX`). Every total is
-    written either way. Returns -1 when a total fails (nothing is accumulated,
-    so the caller can repair the components and call again); otherwise the
-    number ``m`` of envs whose episode ended (``done``) at this step. Their
-    rows ``episodes[:m]`` (shape ``(n, k + 4)``) hold the env index, each
-    component's sum, the true return, the episode's total (the components'
-    sums added in order) and the length, and their sums start again from
-    zero. Few arguments on purpose: numba's dispatch costs about 0.1–0.2 µs
-    per argument, on every step.
+    ``books`` is ``(2k + 6, n)``: rows ``0..k+1`` are the running episode sums
+    (each component, the true (extrinsic) return, the length); rows
+    ``k+2..2k+5`` get one column per env whose episode ended at this step.
+    A NaN or infinite component makes its total fail the check too, so one
+    comparison per env covers NaN, ±inf and overflow of the sum (``|total|
+    <=`` :data:`FLOAT32_MAX`). Every total is written either way. Returns -1
+    when a total fails (nothing is accumulated, so the caller can repair the
+    components and call again); otherwise the number ``m`` of envs whose
+    episode ended (``done``). Their columns ``0..m-1`` of the episode rows hold
+    the env index, each component's sum, the true return, the episode's total
+    (the components' sums added in order) and the length, and their sums
+    start again from zero. Few arguments on purpose: numba's dispatch costs
+    about 0.1–0.2 µs per argument, on every step.
     """
     rows, n = step.shape
     k = rows - 2
@@ -51,6 +47,8 @@ def accumulate_step(
             ok = False
     if not ok:
         return -1
+    sums = books[: k + 2]
+    episodes = books[k + 2 :]
     m = 0
     for i in range(n):
         for j in range(k):
@@ -58,15 +56,15 @@ def accumulate_step(
         sums[k, i] += extrinsic[i]
         sums[k + 1, i] += 1.0
         if done[i]:
-            episodes[m, 0] = i
+            episodes[0, m] = i
             acc = 0.0
             for j in range(k):
                 acc += sums[j, i]
-                episodes[m, j + 1] = sums[j, i]
+                episodes[j + 1, m] = sums[j, i]
                 sums[j, i] = 0.0
-            episodes[m, k + 1] = sums[k, i]
-            episodes[m, k + 2] = acc
-            episodes[m, k + 3] = sums[k + 1, i]
+            episodes[k + 1, m] = sums[k, i]
+            episodes[k + 2, m] = acc
+            episodes[k + 3, m] = sums[k + 1, i]
             sums[k, i] = 0.0
             sums[k + 1, i] = 0.0
             m += 1

@@ -121,14 +121,7 @@ class RewardVecWrapper(VecEnvWrapper):
         if engine.keeps_batches:
             dones = dones.copy()
         if dones.tobytes().count(1):  # some episode ended (faster than .any() on small arrays)
-            ended = dones.nonzero()[0].tolist()
-            next_obs = _with_terminal_observations(owned, infos, ended)
-            cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
-            if cut:
-                terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
-                terminated[cut], truncated[cut] = False, True
-            else:
-                terminated, truncated = dones, self._no_truncation
+            next_obs, terminated, truncated = self._episode_ends(owned, dones, infos)
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = owned, dones, self._no_truncation
         frames = pop_frames(infos, self.num_envs) if self._frames else None
@@ -139,6 +132,19 @@ class RewardVecWrapper(VecEnvWrapper):
         total = engine.process(batch, dones, dtype=np.float32)
         self._last_obs = owned
         return obs, total, dones, infos
+
+
+    def _episode_ends(self, obs: Any, dones: np.ndarray, infos: list[dict]) -> tuple[Any, np.ndarray, np.ndarray]:
+        """``(next_obs, terminated, truncated)`` of a step where episodes ended: ``next_obs`` a copy of ``obs``
+        where those envs hold their ``terminal_observation``; a time limit (``TimeLimit.truncated``) truncates."""
+        ended = dones.nonzero()[0].tolist()
+        next_obs = _with_terminal_observations(obs, infos, ended)
+        cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
+        if not cut:
+            return next_obs, dones, self._no_truncation
+        terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
+        terminated[cut], truncated[cut] = False, True
+        return next_obs, terminated, truncated
 
 
 def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
