@@ -15,6 +15,13 @@ The engine turns a batch of transitions into the reward the agent sees. It
 
 The engine keeps the batches it buffers: the wrappers hand it observations
 they own (copies), never views of buffers an env may overwrite.
+
+Lean by design (it runs on every env step; ``benchmarks/bench_wrapper_overhead.py``
+measures it): the reward writes each step into the rows of one
+``(k + 2, n)`` array the engine reuses (components, extrinsic reward, total),
+the terms of a plain weighted sum are called into their rows directly, one
+numba call sums, checks and books the step, and the per-step info views read
+one copy of that array made once per step.
 """
 
 from __future__ import annotations
@@ -159,18 +166,19 @@ class RewardEngine:
         # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
         plain_sum = isinstance(reward, WeightedSum) and type(reward).components_into is WeightedSum.components_into
         self._row_calls = reward.row_calls(self._components) if plain_sum and not self._shared else None
+        if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
+            self._row_calls = [(self._components[0], 1.0, reward)]
         # what resets at an episode end: the terms of a plain sum that have episodic state (a sum's reset only
         # forwards to its terms), else the reward
         if plain_sum and type(reward).reset is WeightedSum.reset:
             self._resets = [t for t in reward.terms if type(t).reset is not RewardTerm.reset]
         else:
-            self._resets = [reward]
+            self._resets = [] if type(reward).reset is RewardTerm.reset else [reward]
         #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
         self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
-        #: the running episode sums, one column per env: each component (rows as :attr:`names`), then the
-        #: true (extrinsic) return and the length; see :meth:`get_state`
-        # the episode books: the running sums (rows 0..k+1), then the kernel's output at episode ends, a column
-        # per finished env (index, sums, true return, total, length); one array, one argument of the kernel
+        # the episode books: the running sums, one column per env (each component, rows as names, then the true
+        # return and the length; see get_state), then the kernel's output at episode ends, a column per finished
+        # env (index, sums, true return, total, length); one array, one argument of the kernel
         self._books = np.zeros((2 * k + 6, n_envs))
         self._sums = self._books[: k + 2]
         self._episodes = self._books[k + 2 :]

@@ -1,0 +1,130 @@
+"""The lean engine (issue 22 §5): one step array reused every step, its copies, and the one-call count bonus.
+
+The engine writes each step's components, extrinsic reward and total into one array it reuses; the per-step
+``info["rewardlab"]`` views read a copy made once per step, so they must keep their step's values however many
+steps follow. The global count bonus counts a grid or SimHash key in one compiled call, also across the
+table's growth.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import rewardlab as rl
+from rewardlab.bonus.counts import CountTable
+from rewardlab.bonus.keys import GridKey, SimHashKey
+from rewardlab.core.env_info import EnvInfo
+from rewardlab.wrappers import RewardEngine
+
+
+def three_terms() -> rl.RewardTerm:
+    key = GridKey(dims=["cart_position", "pole_angle"], cell=[0.2, 0.02])
+    return rl.extrinsic() + rl.shaping.potential("cartpole_upright", gamma=0.99) + 0.01 * rl.bonus.count(key)
+
+
+def test_step_info_views_keep_their_step_values_after_later_steps():
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=3, seed=0), three_terms())
+    venv.reset()
+    kept, seen, rewards = [], [], []
+    for t in range(40):
+        _, r, _, infos = venv.step(np.array([t % 2, 1, 0]))
+        kept.append(infos)
+        seen.append([dict(info["rewardlab"]) for info in infos])  # read at once
+        rewards.append(r)
+    for infos, values, r in zip(kept, seen, rewards):  # read again, 40 steps later
+        assert [dict(info["rewardlab"]) for info in infos] == values
+        np.testing.assert_allclose([info["rewardlab"]["total"] for info in infos], r, rtol=1e-6)
+    counts = [v[1]["count"] for v in seen]
+    assert len(set(counts)) > 1  # the bonus changed over the steps, so equal reads are not a coincidence
+
+
+def test_step_rewards_is_a_read_only_mapping_in_order():
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() - 0.5)
+    venv.reset()
+    _, _, _, infos = venv.step(np.array([0, 1]))
+    view = infos[1]["rewardlab"]
+    assert list(view) == ["extrinsic", "constant", "extrinsic_reward", "total"]
+    assert len(view) == 4 and "total" in view and "length" not in view
+    assert view == {"extrinsic": 1.0, "constant": -0.5, "extrinsic_reward": 1.0, "total": 0.5}
+    with pytest.raises(KeyError):
+        view["nope"]
+    with pytest.raises(TypeError):
+        view["total"] = 1.0  # type: ignore[index]
+
+
+@pytest.mark.parametrize("step_info", [True, False])
+def test_last_values_and_totals_match_the_step(step_info):
+    engine = RewardEngine(rl.extrinsic() + rl.constant(-0.5), n_envs=2, step_info=step_info)
+    assert engine.last_values is None and engine.last_total is None
+    first = engine.process(rl.Transitions.fake(reward=[1.0, 0.0]))
+    np.testing.assert_array_equal(engine.last_values, [[1.0, 0.0], [-0.5, -0.5]])
+    np.testing.assert_array_equal(engine.last_total, first)
+    kept = engine.last_total
+    second = engine.process(rl.Transitions.fake(reward=[3.0, 2.0]))
+    np.testing.assert_array_equal(engine.last_total, second)
+    np.testing.assert_array_equal(first, [0.5, -0.5])  # process returns a new array every step
+    # with step info the last step's arrays are its own copy; without, the engine's array (copy it to keep it)
+    np.testing.assert_array_equal(kept, first if step_info else second)
+
+
+def test_process_gives_totals_in_the_asked_dtype():
+    reward = rl.extrinsic() + rl.constant(0.1)
+    wide, narrow = RewardEngine(reward, n_envs=3), RewardEngine(reward, n_envs=3)
+    batch = rl.Transitions.fake(reward=[1.0, -2.5, 1e20])
+    a = wide.process(batch)
+    b = narrow.process(batch, dtype=np.float32)
+    assert a.dtype == np.float64 and b.dtype == np.float32
+    np.testing.assert_array_equal(b, a.astype(np.float32))
+
+
+def test_vector_wrapper_rewards_are_float32_and_new_each_step():
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), three_terms())
+    venv.reset()
+    _, r1, _, _ = venv.step(np.array([0, 1]))
+    kept = r1.copy()
+    _, r2, _, _ = venv.step(np.array([0, 1]))
+    assert r1.dtype == np.float32 and r1 is not r2
+    np.testing.assert_array_equal(r1, kept)
+
+
+@pytest.mark.parametrize("make_key", [lambda: GridKey(dims=[0, 1], cell=0.01), lambda: SimHashKey(bits=24)])
+def test_one_call_global_count_matches_plain_counts_across_table_growth(make_key):
+    fast, plain = rl.bonus.count(make_key()), rl.bonus.count(make_key())
+    space = gym.spaces.Box(-10.0, 10.0, shape=(3,))
+    for term in (fast, plain):
+        term.bind(EnvInfo(None, space, gym.spaces.Discrete(2), 16))
+    fast.global_counts = CountTable(capacity=8)  # grows many times below
+    rng = np.random.default_rng(0)
+    out = np.empty(16)
+    for step in range(120):
+        nxt = rng.normal(size=(16, 3)) * (1.0 if step % 3 else 0.01)  # new cells, and revisits
+        batch = rl.Transitions.fake(reward=np.zeros(16), next_obs=nxt)
+        fast.compute_into(batch, out, 0.5)
+        np.testing.assert_array_equal(out, 0.5 * plain(batch), err_msg=f"step {step}")
+    table = fast.global_counts
+    assert table.keys.base is table.slots and table.counts.base is table.slots  # a key beside its count
+    assert len(table) == len(plain.global_counts) > 8 * 16
+    keys, counts = table.items()
+    np.testing.assert_array_equal(table.lookup(keys), counts)
+    np.testing.assert_array_equal(plain.global_counts.lookup(keys), counts)
+
+
+def test_episode_ends_reset_only_terms_with_episodic_state():
+    calls = []
+
+    class Episodic(rl.RewardTerm):
+        name = "episodic"
+
+        def compute(self, batch):
+            return np.zeros(batch.n)
+
+        def reset(self, env_indices):
+            calls.append(env_indices.tolist())
+
+    reward = rl.extrinsic() + Episodic()
+    engine = RewardEngine(reward, n_envs=3)
+    engine.process(rl.Transitions.fake(reward=[1.0, 1.0, 1.0], terminated=[False, True, False]))
+    engine.process(rl.Transitions.fake(reward=[1.0, 1.0, 1.0], truncated=[True, False, True]))
+    assert calls == [[1], [0, 2]]
