@@ -181,7 +181,7 @@ class RewardEngine:
         # env (index, sums, true return, total, length); one array, one argument of the kernel
         self._books = np.zeros((2 * k + 6, n_envs))
         self._sums = self._books[: k + 2]
-        self._episodes = self._books[k + 2 :]
+        self._records = self._books[k + 2 :].T  # a row per finished env: sums, true return, total, length, env
         self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
@@ -317,14 +317,13 @@ class RewardEngine:
 
     def _end_episodes(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
-        rows = self._episodes[:, :n_ended].T
-        keys = self._episode_keys
+        keys = self._episode_keys  # one fewer than a record: zip leaves out the env index at its end
         ended, episodes = [], []
-        for row in rows.tolist():
-            i = int(row[0])
-            episode = dict(zip(keys, row[1:]))  # the components, true_return, total, length
-            episode["length"] = int(episode["length"])
-            episode["terminated"] = bool(terminated[i])
+        for row in self._records[:n_ended].tolist():
+            i = int(row[-1])
+            episode = dict(zip(keys, row))  # the components, true_return, total, length
+            episode["length"] = int(row[-2])
+            episode["terminated"] = bool(terminated.item(i))
             infos[i][EPISODE_KEY] = episode
             ended.append(i)
             episodes.append(episode)

@@ -28,9 +28,9 @@ def accumulate_step(
     when a total fails (nothing is accumulated, so the caller can repair the
     components and call again); otherwise the number ``m`` of envs whose
     episode ended (``done``). Their columns ``0..m-1`` of the episode rows hold
-    the env index, each component's sum, the true return, the episode's total
-    (the components' sums added in order) and the length, and their sums
-    start again from zero. Few arguments on purpose: numba's dispatch costs
+    each component's sum, the true return, the episode's total (the
+    components' sums added in order), the length and the env index, and their
+    sums start again from zero. Few arguments on purpose: numba's dispatch costs
     about 0.1–0.2 µs per argument, on every step.
     """
     rows, n = step.shape
@@ -56,15 +56,15 @@ def accumulate_step(
         sums[k, i] += extrinsic[i]
         sums[k + 1, i] += 1.0
         if done[i]:
-            episodes[0, m] = i
             acc = 0.0
             for j in range(k):
                 acc += sums[j, i]
-                episodes[j + 1, m] = sums[j, i]
+                episodes[j, m] = sums[j, i]
                 sums[j, i] = 0.0
-            episodes[k + 1, m] = sums[k, i]
-            episodes[k + 2, m] = acc
-            episodes[k + 3, m] = sums[k + 1, i]
+            episodes[k, m] = sums[k, i]
+            episodes[k + 1, m] = acc
+            episodes[k + 2, m] = sums[k + 1, i]
+            episodes[k + 3, m] = i
             sums[k, i] = 0.0
             sums[k + 1, i] = 0.0
             m += 1

@@ -137,9 +137,20 @@ class RewardVecWrapper(VecEnvWrapper):
     def _episode_ends(self, obs: Any, dones: np.ndarray, infos: list[dict]) -> tuple[Any, np.ndarray, np.ndarray]:
         """``(next_obs, terminated, truncated)`` of a step where episodes ended: ``next_obs`` a copy of ``obs``
         where those envs hold their ``terminal_observation``; a time limit (``TimeLimit.truncated``) truncates."""
-        ended = dones.nonzero()[0].tolist()
-        next_obs = _with_terminal_observations(obs, infos, ended)
-        cut = [i for i in ended if infos[i].get("TimeLimit.truncated", False)]
+        array = not isinstance(obs, dict)
+        next_obs = obs.copy() if array else {k: v.copy() for k, v in obs.items()}
+        cut = []
+        for i in dones.nonzero()[0].tolist():
+            info = infos[i]
+            terminal = info.get("terminal_observation")
+            if terminal is not None:
+                if array:
+                    next_obs[i] = terminal
+                else:
+                    for k, v in next_obs.items():
+                        v[i] = terminal[k]
+            if info.get("TimeLimit.truncated", False):
+                cut.append(i)
         if not cut:
             return next_obs, dones, self._no_truncation
         terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
@@ -152,21 +163,3 @@ def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
         return list(venv.env_is_wrapped(wrapper))
     except (AttributeError, NotImplementedError):  # a VecEnv that cannot tell: check frames at the first step
         return [True] * venv.num_envs
-
-
-def _with_terminal_observations(obs: Any, infos: list[dict], ended: list[int]) -> Any:
-    """A copy of ``obs`` where the envs in ``ended`` hold their ``terminal_observation``."""
-    if isinstance(obs, dict):
-        out = {k: v.copy() for k, v in obs.items()}
-        for i in ended:
-            term = infos[i].get("terminal_observation")
-            if term is not None:
-                for k in out:
-                    out[k][i] = term[k]
-        return out
-    out = obs.copy()
-    for i in ended:
-        term = infos[i].get("terminal_observation")
-        if term is not None:
-            out[i] = term
-    return out
