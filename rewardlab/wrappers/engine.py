@@ -161,7 +161,9 @@ class RewardEngine:
         self._k = k = len(self.names)
         # the step: the k components (rows as names), the extrinsic reward and the total of every env. The
         # reward writes into the same array every step (its rows are made once); step info copies it.
-        self._step = np.zeros((k + 2, n_envs))
+        # one array holds the step and the episode books (one argument of the per-step kernel)
+        self._state = np.zeros((3 * k + 8, n_envs))
+        self._step = self._state[: k + 2]
         self._components = self._step[:k]
         # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
         plain_sum = isinstance(reward, WeightedSum) and type(reward).components_into is WeightedSum.components_into
@@ -179,9 +181,8 @@ class RewardEngine:
         # the episode books: the running sums, one column per env (each component, rows as names, then the true
         # return and the length; see get_state), then the kernel's output at episode ends, a column per finished
         # env (index, sums, true return, total, length); one array, one argument of the kernel
-        self._books = np.zeros((2 * k + 6, n_envs))
-        self._sums = self._books[: k + 2]
-        self._records = self._books[k + 2 :].T  # a row per finished env: sums, true return, total, length, env
+        self._sums = self._state[k + 2 : 2 * k + 4]
+        self._records = self._state[2 * k + 4 :].T  # a row per finished env: sums, true return, total, length, env
         self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
@@ -281,18 +282,19 @@ class RewardEngine:
             for row, weight, term in row_calls:
                 term.compute_into(batch, row, weight)
         total = np.empty(n, dtype)
-        n_ended = accumulate_step(step, extrinsic, done, self._books, total)
+        n_ended = accumulate_step(self._state, extrinsic, done, total)
         if n_ended < 0:
             self._repair(self._components)
-            n_ended = accumulate_step(step, extrinsic, done, self._books, total)
+            n_ended = accumulate_step(self._state, extrinsic, done, total)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
         self.last_infos = infos = batch.infos
         if self.step_info:
             self._last = step = step.copy()  # the views outlive the step
             shared = (self._rows, step)
+            view, key = StepRewards, STEP_KEY
             for i, info in enumerate(infos):
-                info[STEP_KEY] = StepRewards((shared, i))
+                info[key] = view((shared, i))
         else:
             self._last = step
         if n_ended:

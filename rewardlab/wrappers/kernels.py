@@ -10,18 +10,16 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @numba.njit(cache=True, nogil=True)
-def accumulate_step(
-    step: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, books: np.ndarray, out: np.ndarray
-) -> int:
+def accumulate_step(state: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, out: np.ndarray) -> int:
     """Sum the components into the step's totals; when all fit float32, add the step to the episode sums.
 
-    ``step`` is ``(k + 2, n)``: the ``k`` components (rows ``0..k-1``, as the
-    reward wrote them), then the kernel writes the extrinsic reward (row
-    ``k``) and the total (row ``k + 1``), so one array holds the whole step;
-    ``out`` gets the totals too, in its own dtype (float32 for SB3).
-    ``books`` is ``(2k + 6, n)``: rows ``0..k+1`` are the running episode sums
-    (each component, the true (extrinsic) return, the length); rows
-    ``k+2..2k+5`` get one column per env whose episode ended at this step.
+    ``state`` is ``(3k + 8, n)``, three blocks of rows. The step, ``(k + 2, n)``:
+    the ``k`` components (as the reward wrote them), then the kernel writes
+    the extrinsic reward and the total, so one block holds the whole step;
+    ``out`` gets the totals too, in its own dtype (float32 for SB3). The
+    running episode sums, ``(k + 2, n)``: each component, the true
+    (extrinsic) return, the length. The episode records, ``(k + 4, n)``: a
+    column per env whose episode ended at this step.
     A NaN or infinite component makes its total fail the check too, so one
     comparison per env covers NaN, ±inf and overflow of the sum (``|total|
     <=`` :data:`FLOAT32_MAX`). Every total is written either way. Returns -1
@@ -33,8 +31,9 @@ def accumulate_step(
     sums start again from zero. Few arguments on purpose: numba's dispatch costs
     about 0.1–0.2 µs per argument, on every step.
     """
-    rows, n = step.shape
-    k = rows - 2
+    rows, n = state.shape
+    k = (rows - 8) // 3
+    step = state[: k + 2]
     ok = True
     for i in range(n):
         acc = 0.0
@@ -47,8 +46,8 @@ def accumulate_step(
             ok = False
     if not ok:
         return -1
-    sums = books[: k + 2]
-    episodes = books[k + 2 :]
+    sums = state[k + 2 : 2 * k + 4]
+    episodes = state[2 * k + 4 :]
     m = 0
     for i in range(n):
         for j in range(k):

@@ -77,6 +77,7 @@ class RewardVecWrapper(VecEnvWrapper):
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
         self._actions: np.ndarray | None = None
+        self._keeps = False  # this step's batch outlives it (engine.keeps_batches, asked at step_async)
 
     @property
     def reward(self) -> RewardTerm:
@@ -99,7 +100,8 @@ class RewardVecWrapper(VecEnvWrapper):
         self._last_obs = copy_observation(state["last_obs"])
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.array(actions) if self.engine.keeps_batches else np.asarray(actions)
+        self._keeps = keeps = self.engine.keeps_batches
+        self._actions = np.array(actions) if keeps else np.asarray(actions)
         self.venv.step_async(actions)
 
     def close(self) -> None:
@@ -118,7 +120,7 @@ class RewardVecWrapper(VecEnvWrapper):
         owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
         if type(dones) is not np.ndarray or dones.dtype is not _BOOL:
             dones = np.asarray(dones, dtype=bool)
-        if engine.keeps_batches:
+        if self._keeps:
             dones = dones.copy()
         if dones.tobytes().count(1):  # some episode ended (faster than .any() on small arrays)
             next_obs, terminated, truncated = self._episode_ends(owned, dones, infos)
