@@ -128,3 +128,49 @@ def test_episode_ends_reset_only_terms_with_episodic_state():
     engine.process(rl.Transitions.fake(reward=[1.0, 1.0, 1.0], terminated=[False, True, False]))
     engine.process(rl.Transitions.fake(reward=[1.0, 1.0, 1.0], truncated=[True, False, True]))
     assert calls == [[1], [0, 2]]
+
+
+@pytest.mark.parametrize("copy", ["pickle", "deepcopy"])
+def test_a_copied_count_table_keeps_keys_and_counts_as_views_of_its_slots(copy):
+    import copy as copying
+    import pickle
+
+    term = rl.bonus.count(GridKey(dims=[0, 1], cell=0.1))
+    term.bind(EnvInfo(None, gym.spaces.Box(-1.0, 1.0, shape=(2,)), gym.spaces.Discrete(2), 4))
+    batch = rl.Transitions.fake(reward=np.zeros(4), next_obs=np.random.default_rng(0).normal(size=(4, 2)))
+    out = np.empty(4)
+    term.compute_into(batch, out)  # the checked path, then the one-call path below
+    term.compute_into(batch, out)
+    twin = pickle.loads(pickle.dumps(term)) if copy == "pickle" else copying.deepcopy(term)
+    table = twin.global_counts
+    assert table.keys.base is table.slots and table.counts.base is table.slots
+    twin.compute_into(batch, out)  # counts in slots; read back through keys and counts
+    keys, counts = table.items()
+    np.testing.assert_array_equal(np.sort(counts), np.sort(term.global_counts.items()[1]) * 3 // 2)  # 2 visits, +1
+    np.testing.assert_array_equal(table.lookup(keys), counts)
+    np.testing.assert_allclose(out, 1 / np.sqrt(table.lookup(twin.key(batch.next_obs))))
+
+
+@pytest.mark.parametrize("step_info", [True, False])
+def test_a_copied_engine_writes_through_its_own_views(step_info):
+    import copy
+
+    engine = RewardEngine(three_terms(), n_envs=2, step_info=step_info)
+    engine.reward.bind(EnvInfo("CartPole-v1", gym.spaces.Box(-5.0, 5.0, (4,)), gym.spaces.Discrete(2), 2,
+                               ("cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity")))  # fmt: skip
+    rng = np.random.default_rng(0)
+
+    def batch():
+        obs, nxt = rng.normal(size=(2, 4)) * 0.05, rng.normal(size=(2, 4)) * 0.05
+        return rl.Transitions.fake(reward=[1.0, 1.0], obs=obs, next_obs=nxt, terminated=rng.random(2) < 0.3)
+
+    for _ in range(5):
+        engine.process(batch())
+    twin = copy.deepcopy(engine)
+    assert twin._step.base is twin._state and twin._row_calls[0][0].base is twin._state
+    np.testing.assert_array_equal(twin.last_total, engine.last_total)
+    for _ in range(20):
+        b = batch()
+        np.testing.assert_array_equal(twin.process(b), engine.process(b))
+        np.testing.assert_array_equal(twin.last_values, engine.last_values)
+        np.testing.assert_array_equal(twin.get_state()["episode_sums"], engine.get_state()["episode_sums"])

@@ -76,6 +76,16 @@ class CountTable:
     def __len__(self) -> int:
         return self.size
 
+    def __getstate__(self) -> dict[str, Any]:
+        # keys and counts are views of slots: pickle and deepcopy keep the one array, then make the views again
+        return {"slots": self.slots, "size": self.size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.slots = state["slots"]
+        self.keys, self.counts = self.slots[:, 0], self.slots[:, 1]
+        self.size = state["size"]
+        self.limit = int(self.slots.shape[0] * MAX_LOAD)
+
     def reserve(self, extra: int) -> None:
         """Grow (rehash into a larger table) unless ``extra`` more keys fit below the maximum load."""
         if self.size + extra <= self.limit:  # the common case: room left

@@ -159,30 +159,20 @@ class RewardEngine:
         # frames are large: buffer them for learners only when a learning term reads them
         self._buffer_frames = any(t.learns and t.needs_frames for t in reward.leaves())
         self._k = k = len(self.names)
-        # the step: the k components (rows as names), the extrinsic reward and the total of every env. The
-        # reward writes into the same array every step (its rows are made once); step info copies it.
-        # one array holds the step and the episode books (one argument of the per-step kernel)
+        # one array holds the step (the k components, rows as names, the extrinsic reward and the total of every
+        # env: the reward writes into the same rows every step, step info copies it), the running episode sums
+        # (each component, the true return, the length; see get_state) and the kernel's records of the episodes
+        # that end (sums, true return, total, length, env): one argument of the per-step kernel
         self._state = np.zeros((3 * k + 8, n_envs))
-        self._step = self._state[: k + 2]
-        self._components = self._step[:k]
-        # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
-        plain_sum = isinstance(reward, WeightedSum) and type(reward).components_into is WeightedSum.components_into
-        self._row_calls = reward.row_calls(self._components) if plain_sum and not self._shared else None
-        if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
-            self._row_calls = [(self._components[0], 1.0, reward)]
+        self._make_views()
         # what resets at an episode end: the terms of a plain sum that have episodic state (a sum's reset only
         # forwards to its terms), else the reward
-        if plain_sum and type(reward).reset is WeightedSum.reset:
+        if self._plain_sum and type(reward).reset is WeightedSum.reset:
             self._resets = [t for t in reward.terms if type(t).reset is not RewardTerm.reset]
         else:
             self._resets = [] if type(reward).reset is RewardTerm.reset else [reward]
         #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
         self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
-        # the episode books: the running sums, one column per env (each component, rows as names, then the true
-        # return and the length; see get_state), then the kernel's output at episode ends, a column per finished
-        # env (index, sums, true return, total, length); one array, one argument of the kernel
-        self._sums = self._state[k + 2 : 2 * k + 4]
-        self._records = self._state[2 * k + 4 :].T  # a row per finished env: sums, true return, total, length, env
         self._episode_keys = [*self.names, "true_return", "total", "length"]
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
@@ -194,6 +184,36 @@ class RewardEngine:
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
         self._warned: set[str] = set()
+
+    def _make_views(self) -> None:
+        """The views of the state array the step writes through, and the terms' rows (made once, not per step)."""
+        k, reward = self._k, self.reward
+        self._step = self._state[: k + 2]
+        self._components = self._step[:k]
+        self._sums = self._state[k + 2 : 2 * k + 4]
+        self._records = self._state[2 * k + 4 :].T  # a row per finished env: sums, true return, total, length, env
+        # a weighted sum of one-row terms, none shared (the common reward): the engine calls each term into its row
+        self._plain_sum = isinstance(reward, WeightedSum) and (
+            type(reward).components_into is WeightedSum.components_into
+        )
+        self._row_calls = reward.row_calls(self._components) if self._plain_sum and not self._shared else None
+        if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
+            self._row_calls = [(self._components[0], 1.0, reward)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the views share the state array: a copy (pickle, deepcopy) keeps the array and makes them again
+        state = self.__dict__.copy()
+        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last"):
+            del state[name]
+        state["_last"] = None if self._last is None or self._last.base is self._state else self._last
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._shared = [id(t) for t in shared_terms(self.reward)]  # the copied terms' ids
+        self._make_views()
+        if self._last is None and self.last_infos is not None:
+            self._last = self._step
 
     @property
     def last_values(self) -> np.ndarray | None:
