@@ -135,7 +135,6 @@ class RewardVecWrapper(VecEnvWrapper):
         self._last_obs = owned
         return obs, total, dones, infos
 
-
     def _episode_ends(self, obs: Any, dones: np.ndarray, infos: list[dict]) -> tuple[Any, np.ndarray, np.ndarray]:
         """``(next_obs, terminated, truncated)`` of a step where episodes ended: ``next_obs`` a copy of ``obs``
         where those envs hold their ``terminal_observation``; a time limit (``TimeLimit.truncated``) truncates."""
