@@ -147,14 +147,22 @@ def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
     assert read_metrics(out) == read_metrics(tmp_path / "whole")
 
 
-def test_iso_line_map_elites_runs_and_bad_settings_are_named(tmp_path):
+def test_map_elites_emitters_by_selection_and_mutation_and_bad_settings_are_named(tmp_path):
     config = SearchConfig(algo="map_elites", mutation="iso_line", seed=0, **{**FAST, "max_steps": 30})
-    search = run_search(config, tmp_path, iterations=3, progress=False, plot_every=0)
+    search = run_search(config, tmp_path / "default", iterations=3, progress=False, plot_every=0)
     assert search.result.stats.num_elites > 1
-    emitter = search.scheduler.emitters[0]
-    assert type(emitter).__name__ == "IsoLineEmitter" and emitter.line_sigma == 0.2
+    emitter = search.scheduler.emitters[0]  # the default: curiosity-scored parents, here with the line step
+    assert type(emitter).__name__ == "CuriosityEmitter" and emitter.line_sigma == 0.2
+    assert emitter.curiosity.any()  # parents were credited
+    for mutation, kind in [("gaussian", "GaussianEmitter"), ("iso_line", "IsoLineEmitter")]:
+        uniform = SearchConfig(
+            algo="map_elites", mutation=mutation, selection="uniform", seed=0, **{**FAST, "max_steps": 30}
+        )
+        search = run_search(uniform, tmp_path / mutation, iterations=1, progress=False, plot_every=0)
+        assert type(search.scheduler.emitters[0]).__name__ == kind
     for bad, message in [
         ({"mutation": "isoline"}, "unknown mutation 'isoline' (did you mean 'iso_line'?)"),
+        ({"selection": "curious"}, "unknown selection 'curious' (did you mean 'curiosity'?)"),
         ({"starts": "every"}, "unknown starts 'every'"),
         ({"seed": -1}, "seed must be an integer >= 0"),
     ]:
