@@ -19,6 +19,7 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
   pyribs' own ``GaussianEmitter``, the default before), i.e. pyribs' MAP-Elites up to the start draws;
 * ``rl_map_elites_iso_line``: rewardlab's MAP-Elites with the Iso+LineDD operator (``mutation="iso_line"``,
   iso σ = ``--sigma``, line σ = 0.2) and uniform parents (pyribs' ``IsoLineEmitter``);
+  ``rl_map_elites_curiosity_iso_line``: the same operator with curiosity parents;
 * ``rl_map_elites_fixed``: uniform parents and ``starts="fixed"`` (every evaluation from the run
   seed's one start: the behaviour before this benchmark), to show what a start per evaluation changes.
 
@@ -48,6 +49,13 @@ from scipy import stats
 ENV_ID = "MountainCarContinuous-v0"
 RANGES = [(-1.2, 0.6), (-1.2, 0.6)]
 HERE = Path(__file__).parent
+# rewardlab MAP-Elites variants: SearchConfig settings on top of the defaults (curiosity parents, Gaussian mutation)
+VARIANTS = {
+    "rl_map_elites_uniform": {"selection": "uniform"},
+    "rl_map_elites_fixed": {"selection": "uniform", "starts": "fixed"},
+    "rl_map_elites_iso_line": {"selection": "uniform", "mutation": "iso_line"},
+    "rl_map_elites_curiosity_iso_line": {"mutation": "iso_line"},
+}
 ALGOS = (
     "pyribs_me",
     "pyribs_cma_me",
@@ -55,6 +63,7 @@ ALGOS = (
     "rl_map_elites_uniform",
     "rl_map_elites_fixed",
     "rl_map_elites_iso_line",
+    "rl_map_elites_curiosity_iso_line",
     "rl_cma_me",
     "rl_cma_mae",
     "rl_novelty",
@@ -165,8 +174,7 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
     """rewardlab's search driven iteration by iteration (no files written per iteration)."""
     from rewardlab.qd.search import QDSearch, SearchConfig
 
-    name = algo.removeprefix("rl_").removesuffix("_fixed").removesuffix("_iso_line").removesuffix("_uniform")
-    variant = algo.removeprefix("rl_" + name)
+    name = "map_elites" if algo in VARIANTS else algo.removeprefix("rl_")
     config = SearchConfig(
         env_id=ENV_ID,
         descriptor="minmax:position",
@@ -177,10 +185,8 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
         cells=20,
         seed=seed,
         qd_offset=args.offset,
-        starts="fixed" if algo.endswith("_fixed") else "each",
-        mutation="iso_line" if algo.endswith("_iso_line") else "gaussian",
-        selection="uniform" if variant else "curiosity",  # the variants use pyribs' uniform parents
         n_envs=args.batch,
+        **VARIANTS.get(algo, {}),
     )
     with tempfile.TemporaryDirectory() as tmp:
         search = QDSearch(config, tmp)

@@ -168,3 +168,51 @@ def test_map_elites_emitters_by_selection_and_mutation_and_bad_settings_are_name
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             SearchConfig(**{**FAST, **bad}).check()
+
+
+def test_uniform_map_elites_is_pyribs_own_loop_given_the_same_starts(tmp_path):
+    # pyribs' MAP-Elites (GridArchive over positions + GaussianEmitter + Scheduler, one env, one episode per
+    # solution) fed rewardlab's start seeds builds the same archive as rewardlab's batched search: rollouts,
+    # the minmax descriptor, its scaling to [0, 1] and the cell boundaries agree; only the starts can differ
+    import gymnasium as gym
+    import numpy as np
+    from ribs.archives import GridArchive
+    from ribs.emitters import GaussianEmitter
+    from ribs.schedulers import Scheduler
+
+    from rewardlab.qd.policies import evaluation_seed
+
+    seed, batch, iterations = 4, 20, 4
+    config = SearchConfig(
+        env_id="MountainCarContinuous-v0", descriptor="minmax:position", algo="map_elites", selection="uniform",
+        batch_size=batch, cells=20, seed=seed, qd_offset=-100.0, n_envs=batch,
+    )  # fmt: skip
+    ours = run_search(config, tmp_path, iterations=iterations, progress=False, plot_every=0)
+
+    env = gym.make("MountainCarContinuous-v0")
+    archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=[(-1.2, 0.6)] * 2, seed=seed)
+    scheduler = Scheduler(
+        archive, [GaussianEmitter(archive, sigma=0.5, x0=np.zeros(3), batch_size=batch, seed=seed + 1)]
+    )
+    low = env.observation_space.low.astype(np.float64)
+    span = env.observation_space.high.astype(np.float64) - low
+    for it in range(iterations):
+        solutions = scheduler.ask()
+        objectives, measures = [], []
+        for i, w in enumerate(solutions):
+            obs, _ = env.reset(seed=evaluation_seed(seed, it * batch + i, 0))
+            total, positions, done = 0.0, [obs[0]], False
+            while not done:
+                x = 2.0 * (obs - low) / span - 1.0
+                force = np.tanh(w[0] * x[0] + w[1] * x[1] + w[2])
+                obs, reward, terminated, truncated, _ = env.step(np.array([force], dtype=np.float32))
+                total, done = total + reward, terminated or truncated
+                positions.append(obs[0])
+            objectives.append(total)
+            measures.append((min(positions), max(positions)))
+        scheduler.tell(np.array(objectives), np.array(measures))
+    theirs = archive.data(["index", "objective", "solution"], return_type="pandas").sort_values("index")
+    mine = ours.result.data(["index", "objective", "solution"], return_type="pandas").sort_values("index")
+    assert len(mine) > 10
+    np.testing.assert_array_equal(mine["index"].to_numpy(), theirs["index"].to_numpy())
+    np.testing.assert_allclose(mine["objective"].to_numpy(), theirs["objective"].to_numpy(), rtol=1e-9)
