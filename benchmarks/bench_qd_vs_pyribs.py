@@ -8,7 +8,8 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
 
 * ``pyribs_me``: pyribs' ``GridArchive`` + ``GaussianEmitter`` (σ = ``--sigma``) + ``Scheduler``, each
   solution rolled out in a plain single-process loop (``env.reset()``, policy, ``env.step`` until the episode
-  ends), the env seeded once with the run seed;
+  ends), the env seeded once with the run seed (the archive's seed too: its start draws and the archive's
+  parent draws come from one PCG64 stream); ``pyribs_me_apart``: the same with the env seeded apart (seed + 1000);
 * ``pyribs_cma_me``: pyribs' CMA-ME, ``--cma-emitters`` ``EvolutionStrategyEmitter`` (``2imp`` ranking,
   ``filter`` selection, restart on no improvement) sharing the batch, same loop;
 * ``rl_map_elites``, ``rl_cma_me``, ``rl_cma_mae``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
@@ -58,6 +59,7 @@ VARIANTS = {
 }
 ALGOS = (
     "pyribs_me",
+    "pyribs_me_apart",
     "pyribs_cma_me",
     "rl_map_elites",
     "rl_map_elites_uniform",
@@ -148,7 +150,7 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
     env = gym.make(ENV_ID)
     archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=RANGES, qd_score_offset=args.offset, seed=seed)
     x0 = np.zeros(3)
-    if algo == "pyribs_me":
+    if algo.startswith("pyribs_me"):
         emitters = [GaussianEmitter(archive, sigma=args.sigma, x0=x0, batch_size=args.batch, seed=seed + 1)]
     else:
         per = args.batch // args.cma_emitters
@@ -157,7 +159,9 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
             for e in range(1, args.cma_emitters + 1)
         ]
     scheduler = Scheduler(archive, emitters)
-    env.reset(seed=seed)
+    # pyribs' way seeds the env with the run seed, as the archive: both draw from the same PCG64 stream;
+    # pyribs_me_apart seeds the env apart (seed + 1000)
+    env.reset(seed=seed + 1000 if algo.endswith("_apart") else seed)
     evals = steps = 0
     start = time.perf_counter()
     while evals < args.evals:
