@@ -8,20 +8,27 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
 
 * ``pyribs_me``: pyribs' ``GridArchive`` + ``GaussianEmitter`` (σ = ``--sigma``) + ``Scheduler``, each
   solution rolled out in a plain single-process loop (``env.reset()``, policy, ``env.step`` until the episode
-  ends), the env seeded once with the run seed;
+  ends), the env seeded once with the run seed (the archive's seed too: its start draws and the archive's
+  parent draws come from one PCG64 stream); ``pyribs_me_apart``: the same with the env seeded apart (seed + 1000);
 * ``pyribs_cma_me``: pyribs' CMA-ME, ``--cma-emitters`` ``EvolutionStrategyEmitter`` (``2imp`` ranking,
   ``filter`` selection, restart on no improvement) sharing the batch, same loop;
 * ``rl_map_elites``, ``rl_cma_me``, ``rl_cma_mae``, ``rl_novelty``, ``rl_serene``: ``rewardlab.qd.search`` with the
   ``minmax:position`` descriptor (scaled by the observation bounds [-1.2, 0.6]: the same grid), batched
   rollouts (``n_envs`` envs stepping their own policies together), a start per evaluation;
+* ``rl_map_elites`` is rewardlab's default MAP-Elites: parents by curiosity score (``selection="curiosity"``,
+  Cully & Demiris 2018); ``rl_map_elites_uniform``: parents uniform over the elites (``selection="uniform"``:
+  pyribs' own ``GaussianEmitter``, the default before), i.e. pyribs' MAP-Elites up to the start draws;
 * ``rl_map_elites_iso_line``: rewardlab's MAP-Elites with the Iso+LineDD operator (``mutation="iso_line"``,
-  iso σ = ``--sigma``, line σ = 0.2);
-* ``rl_map_elites_fixed``: rewardlab's MAP-Elites with ``starts="fixed"`` (every evaluation from the run
+  iso σ = ``--sigma``, line σ = 0.2) and uniform parents (pyribs' ``IsoLineEmitter``);
+  ``rl_map_elites_curiosity_iso_line``: the same operator with curiosity parents;
+* ``rl_map_elites_fixed``: uniform parents and ``starts="fixed"`` (every evaluation from the run
   seed's one start: the behaviour before this benchmark), to show what a start per evaluation changes.
+
+``--first-seed`` starts the seeds elsewhere (``--first-seed 3 --seeds 5``: seeds 3-7).
 
 Reported per algorithm: mean and 95% t-interval over seeds of coverage, QD score, best return and evals/s
 (wall time of the whole search: ask, rollouts, tell). Runs of one seed go one after the other in one
-process, so evals/s ratios are side by side. Seed 0's archives are drawn side by side.
+process, so evals/s ratios are side by side. The first seed's archives are drawn side by side.
 ``--speed-rounds N`` times only the rollouts (the same 200 solutions, pyribs' plain loop and rewardlab's batched
 rollouts alternating for N rounds: the median ratio is robust to the load of a shared machine).
 
@@ -43,12 +50,22 @@ from scipy import stats
 ENV_ID = "MountainCarContinuous-v0"
 RANGES = [(-1.2, 0.6), (-1.2, 0.6)]
 HERE = Path(__file__).parent
+# rewardlab MAP-Elites variants: SearchConfig settings on top of the defaults (curiosity parents, Gaussian mutation)
+VARIANTS = {
+    "rl_map_elites_uniform": {"selection": "uniform"},
+    "rl_map_elites_fixed": {"selection": "uniform", "starts": "fixed"},
+    "rl_map_elites_iso_line": {"selection": "uniform", "mutation": "iso_line"},
+    "rl_map_elites_curiosity_iso_line": {"mutation": "iso_line"},
+}
 ALGOS = (
     "pyribs_me",
+    "pyribs_me_apart",
     "pyribs_cma_me",
     "rl_map_elites",
+    "rl_map_elites_uniform",
     "rl_map_elites_fixed",
     "rl_map_elites_iso_line",
+    "rl_map_elites_curiosity_iso_line",
     "rl_cma_me",
     "rl_cma_mae",
     "rl_novelty",
@@ -133,7 +150,7 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
     env = gym.make(ENV_ID)
     archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=RANGES, qd_score_offset=args.offset, seed=seed)
     x0 = np.zeros(3)
-    if algo == "pyribs_me":
+    if algo.startswith("pyribs_me"):
         emitters = [GaussianEmitter(archive, sigma=args.sigma, x0=x0, batch_size=args.batch, seed=seed + 1)]
     else:
         per = args.batch // args.cma_emitters
@@ -142,7 +159,9 @@ def pyribs_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict, ob
             for e in range(1, args.cma_emitters + 1)
         ]
     scheduler = Scheduler(archive, emitters)
-    env.reset(seed=seed)
+    # pyribs' way seeds the env with the run seed, as the archive: both draw from the same PCG64 stream;
+    # pyribs_me_apart seeds the env apart (seed + 1000)
+    env.reset(seed=seed + 1000 if algo.endswith("_apart") else seed)
     evals = steps = 0
     start = time.perf_counter()
     while evals < args.evals:
@@ -159,7 +178,7 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
     """rewardlab's search driven iteration by iteration (no files written per iteration)."""
     from rewardlab.qd.search import QDSearch, SearchConfig
 
-    name = algo.removeprefix("rl_").removesuffix("_fixed").removesuffix("_iso_line")
+    name = "map_elites" if algo in VARIANTS else algo.removeprefix("rl_")
     config = SearchConfig(
         env_id=ENV_ID,
         descriptor="minmax:position",
@@ -170,9 +189,8 @@ def rewardlab_run(algo: str, seed: int, args: argparse.Namespace) -> tuple[dict,
         cells=20,
         seed=seed,
         qd_offset=args.offset,
-        starts="fixed" if algo.endswith("_fixed") else "each",
-        mutation="iso_line" if algo.endswith("_iso_line") else "gaussian",
         n_envs=args.batch,
+        **VARIANTS.get(algo, {}),
     )
     with tempfile.TemporaryDirectory() as tmp:
         search = QDSearch(config, tmp)
@@ -213,7 +231,7 @@ def summarise(algo: str, seed: int, archive: object, evals: int, steps: int, sec
     }
 
 
-def plot(archives: dict[str, object], path: Path) -> None:
+def plot(archives: dict[str, object], path: Path, seed: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,7 +241,7 @@ def plot(archives: dict[str, object], path: Path) -> None:
     fig, axes = plt.subplots(1, len(archives), figsize=(4.0 * len(archives), 3.6))
     for ax, (algo, archive) in zip(np.atleast_1d(axes), archives.items()):
         grid_archive_heatmap(archive, ax=ax, vmin=-100, vmax=100)
-        ax.set_title(f"{algo} (seed 0)")
+        ax.set_title(f"{algo} (seed {seed})")
         ax.set_xlabel("min position")
         ax.set_ylabel("max position")
     fig.tight_layout()
@@ -245,6 +263,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algos", default=",".join(ALGOS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--evals", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=40, help="evaluations per iteration")
     parser.add_argument("--cma-emitters", type=int, default=5, help="CMA-ME emitters sharing the batch")
@@ -264,12 +283,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     warm_up()
     runs, archives = [], {}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for algo in algos:
             run = pyribs_run if algo.startswith("pyribs") else rewardlab_run
             row, archive = run(algo, seed, args)
             runs.append(row)
-            if seed == 0:
+            if seed == args.first_seed:
                 archives[algo] = archive
             print(
                 f"{algo:<20} seed {seed}: coverage {row['coverage']:.3f}  QD {row['qd_score']:9.1f}  "
@@ -304,7 +323,7 @@ def main() -> None:
             f"{c['evals_per_s'][0]:.1f} ± {c['evals_per_s'][1]:.1f} | {c['ratio'][0]:.2f} ± {c['ratio'][1]:.2f} |"
         )
     (out / "results.json").write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
-    plot(archives, out / "archives.png")
+    plot(archives, out / "archives.png", args.first_seed)
     print(f"saved {out / 'results.json'} and {out / 'archives.png'}")
 
 

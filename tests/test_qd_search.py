@@ -147,16 +147,72 @@ def test_a_search_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
     assert read_metrics(out) == read_metrics(tmp_path / "whole")
 
 
-def test_iso_line_map_elites_runs_and_bad_settings_are_named(tmp_path):
+def test_map_elites_emitters_by_selection_and_mutation_and_bad_settings_are_named(tmp_path):
     config = SearchConfig(algo="map_elites", mutation="iso_line", seed=0, **{**FAST, "max_steps": 30})
-    search = run_search(config, tmp_path, iterations=3, progress=False, plot_every=0)
+    search = run_search(config, tmp_path / "default", iterations=3, progress=False, plot_every=0)
     assert search.result.stats.num_elites > 1
-    emitter = search.scheduler.emitters[0]
-    assert type(emitter).__name__ == "IsoLineEmitter" and emitter.line_sigma == 0.2
+    emitter = search.scheduler.emitters[0]  # the default: curiosity-scored parents, here with the line step
+    assert type(emitter).__name__ == "CuriosityEmitter" and emitter.line_sigma == 0.2
+    assert emitter.curiosity.any()  # parents were credited
+    for mutation, kind in [("gaussian", "GaussianEmitter"), ("iso_line", "IsoLineEmitter")]:
+        uniform = SearchConfig(
+            algo="map_elites", mutation=mutation, selection="uniform", seed=0, **{**FAST, "max_steps": 30}
+        )
+        search = run_search(uniform, tmp_path / mutation, iterations=1, progress=False, plot_every=0)
+        assert type(search.scheduler.emitters[0]).__name__ == kind
     for bad, message in [
         ({"mutation": "isoline"}, "unknown mutation 'isoline' (did you mean 'iso_line'?)"),
+        ({"selection": "curious"}, "unknown selection 'curious' (did you mean 'curiosity'?)"),
         ({"starts": "every"}, "unknown starts 'every'"),
         ({"seed": -1}, "seed must be an integer >= 0"),
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             SearchConfig(**{**FAST, **bad}).check()
+
+
+def test_uniform_map_elites_is_pyribs_own_loop_given_the_same_starts(tmp_path):
+    # pyribs' MAP-Elites (GridArchive over positions + GaussianEmitter + Scheduler, one env, one episode per
+    # solution) fed rewardlab's start seeds builds the same archive as rewardlab's batched search: rollouts,
+    # the minmax descriptor, its scaling to [0, 1] and the cell boundaries agree; only the starts can differ
+    import gymnasium as gym
+    import numpy as np
+    from ribs.archives import GridArchive
+    from ribs.emitters import GaussianEmitter
+    from ribs.schedulers import Scheduler
+
+    from rewardlab.qd.policies import evaluation_seed
+
+    seed, batch, iterations = 4, 20, 4
+    config = SearchConfig(
+        env_id="MountainCarContinuous-v0", descriptor="minmax:position", algo="map_elites", selection="uniform",
+        batch_size=batch, cells=20, seed=seed, qd_offset=-100.0, n_envs=batch,
+    )  # fmt: skip
+    ours = run_search(config, tmp_path, iterations=iterations, progress=False, plot_every=0)
+
+    env = gym.make("MountainCarContinuous-v0")
+    archive = GridArchive(solution_dim=3, dims=[20, 20], ranges=[(-1.2, 0.6)] * 2, seed=seed)
+    scheduler = Scheduler(
+        archive, [GaussianEmitter(archive, sigma=0.5, x0=np.zeros(3), batch_size=batch, seed=seed + 1)]
+    )
+    low = env.observation_space.low.astype(np.float64)
+    span = env.observation_space.high.astype(np.float64) - low
+    for it in range(iterations):
+        solutions = scheduler.ask()
+        objectives, measures = [], []
+        for i, w in enumerate(solutions):
+            obs, _ = env.reset(seed=evaluation_seed(seed, it * batch + i, 0))
+            total, positions, done = 0.0, [obs[0]], False
+            while not done:
+                x = 2.0 * (obs - low) / span - 1.0
+                force = np.tanh(w[0] * x[0] + w[1] * x[1] + w[2])
+                obs, reward, terminated, truncated, _ = env.step(np.array([force], dtype=np.float32))
+                total, done = total + reward, terminated or truncated
+                positions.append(obs[0])
+            objectives.append(total)
+            measures.append((min(positions), max(positions)))
+        scheduler.tell(np.array(objectives), np.array(measures))
+    theirs = archive.data(["index", "objective", "solution"], return_type="pandas").sort_values("index")
+    mine = ours.result.data(["index", "objective", "solution"], return_type="pandas").sort_values("index")
+    assert len(mine) > 10
+    np.testing.assert_array_equal(mine["index"].to_numpy(), theirs["index"].to_numpy())
+    np.testing.assert_allclose(mine["objective"].to_numpy(), theirs["objective"].to_numpy(), rtol=1e-9)

@@ -11,7 +11,7 @@ from rewardlab.config.registry import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from rewardlab.qd.policies import STARTS
-    from rewardlab.qd.search import ALGOS, BACKENDS, MUTATIONS
+    from rewardlab.qd.search import ALGOS, BACKENDS, MUTATIONS, SELECTIONS
 
     p = subparsers.add_parser(
         "qd",
@@ -50,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sigma", type=float, default=0.5, help="mutation / initial step size of the emitters")
     p.add_argument(
         "--mutation", default="gaussian", choices=MUTATIONS, help="map_elites: gaussian or iso_line (Iso+LineDD)"
+    )
+    p.add_argument(
+        "--selection",
+        default="curiosity",
+        choices=SELECTIONS,
+        help="map_elites' parents: curiosity (by a score per cell: +1 when an offspring entered the archive, "
+        "-0.5 when not; Cully & Demiris 2018; default) or uniform (pyribs' emitters)",
     )
     p.add_argument("--cells", type=int, default=20, help="cells per descriptor dim (CVT: centroids)")
     p.add_argument("--k", type=int, default=15, help="neighbours of the novelty archive")
@@ -99,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         starts=args.starts,
         mutation=args.mutation,
+        selection=args.selection,
         emitters=args.emitters,
         n_envs=args.n_envs,
         qd_offset=args.qd_offset,

@@ -10,10 +10,13 @@ Algorithms (all measure coverage on the same *result archive*: a ``GridArchive``
 with ``cells`` per dim, or a ``CVTArchive`` with ``cells`` random centroids when
 the descriptor has more than ``max_grid_dims`` dims):
 
-* ``map_elites`` -- ``GaussianEmitter`` (isotropic mutation of archive elites, σ = ``sigma``) on
-  the result archive (Mouret & Clune 2015); ``mutation="iso_line"``: ``IsoLineEmitter``, the
-  Iso+LineDD operator ``x_i + σ·N(0, I) + line_sigma·(x_j − x_i)·N(0, 1)`` over two elites
-  (Vassiliades & Mouret 2018);
+* ``map_elites`` -- isotropic mutation of archive elites (σ = ``sigma``) on the result archive
+  (Mouret & Clune 2015); ``mutation="iso_line"``: the Iso+LineDD operator
+  ``x_i + σ·N(0, I) + line_sigma·(x_j − x_i)·N(0, 1)`` over two elites (Vassiliades & Mouret
+  2018). Parents: ``selection="curiosity"`` (default; :class:`~rewardlab.qd.emitters.CuriosityEmitter`)
+  draws them with ``p ∝ c − min c + 1`` by a curiosity score per cell (+1 when an offspring
+  entered the archive, −0.5 when not; Cully & Demiris 2018); ``selection="uniform"`` is pyribs'
+  own ``GaussianEmitter`` / ``IsoLineEmitter`` (uniform over the elites);
 * ``cma_me`` -- CMA-ME (Fontaine et al. 2020): ``EvolutionStrategyEmitter`` with CMA-ES,
   two-stage improvement ranking (``2imp``), ``filter`` selection and a restart when no
   solution improves the archive;
@@ -73,6 +76,7 @@ from rewardlab.qd.policies import STARTS, Evaluation, FlatPolicy, rollout_many
 ALGOS = ("map_elites", "cma_me", "cma_mae", "novelty", "serene", "random")
 BACKENDS = ("local", "ray")
 MUTATIONS = ("gaussian", "iso_line")
+SELECTIONS = ("curiosity", "uniform")
 STATE_FILE, METRICS_FILE, HEATMAP_FILE, ARCHIVE_FILE = "state.pkl", "metrics.csv", "heatmap.png", "archive.csv"
 METRIC_FIELDS = (
     "iteration",
@@ -106,6 +110,7 @@ class SearchConfig:
     starts: str = "each"  # "each": every episode its own start seed; "fixed": episode j of all evaluations the same
     mutation: str = "gaussian"  # map_elites: "gaussian" or "iso_line" (Iso+LineDD)
     line_sigma: float = 0.2  # iso_line: scale of the step along the line between two elites
+    selection: str = "curiosity"  # map_elites' parents: "curiosity" (Cully & Demiris 2018) or "uniform" (pyribs')
     emitters: int = 1  # emitters of map_elites / cma_me / cma_mae, each asking batch_size solutions
     learning_rate: float = 0.01  # cma_mae's archive learning rate
     n_envs: int = 64  # envs stepping together in one process
@@ -131,6 +136,9 @@ class SearchConfig:
         if self.mutation not in MUTATIONS:
             hint = suggest(self.mutation, list(MUTATIONS))
             raise ConfigError(f"unknown mutation {self.mutation!r}{hint}; valid: {list(MUTATIONS)}")
+        if self.selection not in SELECTIONS:
+            hint = suggest(self.selection, list(SELECTIONS))
+            raise ConfigError(f"unknown selection {self.selection!r}{hint}; valid: {list(SELECTIONS)}")
         if self.starts not in STARTS:
             raise ConfigError(
                 f"unknown starts {self.starts!r}{suggest(self.starts, list(STARTS))}; valid: {list(STARTS)}"
@@ -303,6 +311,8 @@ class QDSearch:
         from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter, IsoLineEmitter
         from ribs.schedulers import Scheduler
 
+        from rewardlab.qd.emitters import CuriosityEmitter
+
         c, m, n = self.config, self.descriptor.dim, self.policy.n_params
         extra = self._extra_fields()
         self.result = self._grid()
@@ -323,10 +333,13 @@ class QDSearch:
             )
             self.scheduler = Scheduler(self.novelty_archive, [emitter], result_archive=self.result)
         elif c.algo == "map_elites":
-            kind = {"gaussian": GaussianEmitter, "iso_line": IsoLineEmitter}[c.mutation]
-            sigmas = (
-                {"sigma": c.sigma} if c.mutation == "gaussian" else {"iso_sigma": c.sigma, "line_sigma": c.line_sigma}
-            )
+            line = c.mutation == "iso_line"
+            if c.selection == "curiosity":
+                kind: Any = CuriosityEmitter
+                sigmas = {"sigma": c.sigma, "line_sigma": c.line_sigma if line else 0.0}
+            else:
+                kind = IsoLineEmitter if line else GaussianEmitter
+                sigmas = {"iso_sigma": c.sigma, "line_sigma": c.line_sigma} if line else {"sigma": c.sigma}
             emitters = [
                 kind(self.result, **sigmas, x0=x0, batch_size=c.batch_size, seed=c.seed + 1 + e)
                 for e in range(c.emitters)
@@ -496,7 +509,9 @@ class QDSearch:
             raise ConfigError(f"nothing to resume: no {STATE_FILE} in {out}")
         with open(path, "rb") as fh:
             state = pickle.load(fh)  # noqa: S301 - our own file, written by save()
-        saved = SearchConfig(**state.pop("config"))
+        saved_config = state.pop("config")
+        saved_config.setdefault("selection", "uniform")  # saved before curiosity selection: pyribs' emitters
+        saved = SearchConfig(**saved_config)
         if config is not None:
             diff = [f.name for f in fields(SearchConfig) if getattr(config, f.name) != getattr(saved, f.name)]
             if diff:
