@@ -216,3 +216,14 @@ def test_uniform_map_elites_is_pyribs_own_loop_given_the_same_starts(tmp_path):
     assert len(mine) > 10
     np.testing.assert_array_equal(mine["index"].to_numpy(), theirs["index"].to_numpy())
     np.testing.assert_allclose(mine["objective"].to_numpy(), theirs["objective"].to_numpy(), rtol=1e-9)
+
+
+def test_cli_resume_keeps_the_saved_selection_unless_one_is_given(tmp_path, capsys):
+    out = tmp_path / "uniform"
+    args = ["--env", "MountainCar-v0", "--descriptor", "final:position,velocity", "--algo", "map_elites"]
+    args += ["--batch-size", "4", "--max-steps", "30", "--seed", "3", "--no-progress", "--out", str(out)]
+    assert main(["qd", *args, "--iterations", "1", "--selection", "uniform"]) == 0
+    assert main(["qd", *args, "--iterations", "2", "--resume"]) == 0  # no --selection: the saved one
+    assert QDSearch.resume(out).config.selection == "uniform"
+    assert main(["qd", *args, "--iterations", "3", "--resume", "--selection", "curiosity"]) == 2
+    assert "differ from the saved search" in capsys.readouterr().err

@@ -53,10 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--selection",
-        default="curiosity",
+        default=None,
         choices=SELECTIONS,
         help="map_elites' parents: curiosity (by a score per cell: +1 when an offspring entered the archive, "
-        "-0.5 when not; Cully & Demiris 2018; default) or uniform (pyribs' emitters)",
+        "-0.5 when not; Cully & Demiris 2018; default) or uniform (pyribs' emitters); --resume keeps the saved one",
     )
     p.add_argument("--cells", type=int, default=20, help="cells per descriptor dim (CVT: centroids)")
     p.add_argument("--k", type=int, default=15, help="neighbours of the novelty archive")
@@ -87,12 +87,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardlab.qd.search import SearchConfig, run_search
+    from rewardlab.qd.search import SearchConfig, run_search, saved_config
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     if args.iterations < 1:
         raise ConfigError(f"--iterations must be >= 1, got {args.iterations}")
+    out = args.out or f"runs/qd/{args.env.replace('/', '_')}-{args.algo}"
+    selection = args.selection
+    if selection is None:  # a resumed search keeps the parents it was started with (older saves: uniform)
+        saved = saved_config(out) if args.resume else None
+        selection = saved.selection if saved is not None else "curiosity"
     config = SearchConfig(
         env_id=args.env,
         descriptor=args.descriptor,
@@ -106,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         starts=args.starts,
         mutation=args.mutation,
-        selection=args.selection,
+        selection=selection,
         emitters=args.emitters,
         n_envs=args.n_envs,
         qd_offset=args.qd_offset,
@@ -116,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
         reward_threshold=args.reward_threshold,
         exploit_patience=args.exploit_patience,
     )
-    out = args.out or f"runs/qd/{args.env.replace('/', '_')}-{args.algo}"
     search = run_search(
         config,
         out,

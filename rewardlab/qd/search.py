@@ -507,11 +507,8 @@ class QDSearch:
         path = Path(out) / STATE_FILE
         if not path.exists():
             raise ConfigError(f"nothing to resume: no {STATE_FILE} in {out}")
-        with open(path, "rb") as fh:
-            state = pickle.load(fh)  # noqa: S301 - our own file, written by save()
-        saved_config = state.pop("config")
-        saved_config.setdefault("selection", "uniform")  # saved before curiosity selection: pyribs' emitters
-        saved = SearchConfig(**saved_config)
+        state = _load_state(path)
+        saved = SearchConfig(**state.pop("config"))
         if config is not None:
             diff = [f.name for f in fields(SearchConfig) if getattr(config, f.name) != getattr(saved, f.name)]
             if diff:
@@ -625,6 +622,19 @@ def read_metrics(out: str | Path) -> list[dict[str, Any]]:
     with open(Path(out) / METRICS_FILE, newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [{k: (v if k == "phase" else float(v)) for k, v in r.items()} for r in rows]
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        state = pickle.load(fh)  # noqa: S301 - our own file, written by save()
+    state["config"].setdefault("selection", "uniform")  # saved before curiosity selection: pyribs' emitters
+    return state
+
+
+def saved_config(out: str | Path) -> SearchConfig | None:
+    """The settings of the search saved in ``out``, or None when there is none."""
+    path = Path(out) / STATE_FILE
+    return SearchConfig(**_load_state(path)["config"]) if path.exists() else None
 
 
 def run_search(
