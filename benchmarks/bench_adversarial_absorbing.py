@@ -65,6 +65,7 @@ GAIL = {"term": "adversarial", "kind": "gail", "lipschitz": "gp", "gamma": GAMMA
 VARIANTS = {
     "AIRL + absorbing (default)": AIRL,
     "AIRL + absorbing, reward not normalised": {**AIRL, "normalize_reward": False},
+    "AIRL + absorbing, 2 epochs": {**AIRL, "epochs": 2},
     "AIRL, no absorbing": {**AIRL, "absorbing": False},
     "GAIL + absorbing (default)": GAIL,
     "GAIL, no absorbing": {**GAIL, "absorbing": False},
