@@ -37,6 +37,7 @@ reused (a killed benchmark resumes).
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_absorbing.py --seeds 3
     ... --settings short --seeds 3
     ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
+    ... --only "AIRL + absorbing (default)" --seeds 5 --first-seed 5   # seeds 5-9
 """
 
 from __future__ import annotations
