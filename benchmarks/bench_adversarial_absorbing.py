@@ -37,6 +37,7 @@ reused (a killed benchmark resumes).
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_adversarial_absorbing.py --seeds 3
     ... --settings short --seeds 3
     ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
+    ... --only "AIRL + absorbing (default)" --seeds 5 --first-seed 5   # seeds 5-9
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ HERE = Path(__file__).parent
 ENV = "CartPole-v1"
 STEPS = 40_000
 GAMMA = 0.98  # the PPO preset's discount for CartPole-v1
-AIRL = {"term": "adversarial", "kind": "airl", "lipschitz": "spectral", "gamma": GAMMA}
+# AIRL: configs/adversarial_cartpole.yaml's settings (the reward normalised by its running scale, the default
+# for AIRL's signed reward; the discriminator trained at lr 1e-3 on the agent's last 4096 transitions)
+AIRL = {"term": "adversarial", "kind": "airl", "lipschitz": "gp", "lr": 1e-3, "history": 4096, "gamma": GAMMA}
 GAIL = {"term": "adversarial", "kind": "gail", "lipschitz": "gp", "gamma": GAMMA}
 VARIANTS = {
     "AIRL + absorbing (default)": AIRL,
+    "AIRL + absorbing, reward not normalised": {**AIRL, "normalize_reward": False},
+    "AIRL + absorbing, 2 epochs": {**AIRL, "epochs": 2},
     "AIRL, no absorbing": {**AIRL, "absorbing": False},
     "GAIL + absorbing (default)": GAIL,
     "GAIL, no absorbing": {**GAIL, "absorbing": False},
@@ -201,7 +206,7 @@ def run_setting(setting: str, args: argparse.Namespace) -> dict:
     rows = {}
     for label, reward in variants.items():
         runs = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             run_dir = out / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}_seed{seed}"
             start = time.perf_counter()
             if isinstance(reward, str) and reward.startswith("imitation:"):
@@ -252,6 +257,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=["expert"], choices=["expert", "short", "falls"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first_seed .. first_seed + seeds - 1")
     parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_absorbing"))
     args = parser.parse_args()
@@ -263,6 +269,7 @@ def main() -> None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = setting + "".join("_" + re.sub(r"[^a-z0-9]+", "-", o.lower()).strip("-") for o in args.only)
+        stem += f"_from_seed{args.first_seed}" if args.first_seed else ""
         (out / f"{stem}.json").write_text(json.dumps(result, indent=2))  # --only runs do not overwrite each other
         (out / f"{stem}.txt").write_text(text + "\n")
 

@@ -66,7 +66,7 @@ def probe_points(term, n=512, seed=7):
 
 
 def test_reward_forms_and_airl_shaping():
-    term = trained(steps=3, kind="airl")
+    term = trained(steps=3, kind="airl", normalize_reward=False)
     batch = agent_batch(8)
     logits = term.logits(batch.obs, batch.action, batch.next_obs, batch.terminated)
     np.testing.assert_allclose(term.compute(batch), logits)  # AIRL: the reward is f = log D − log(1 − D)
@@ -123,7 +123,8 @@ def test_terminal_transitions_carry_the_discounted_value_of_the_absorbing_state(
     probe = _episodes_batch(64, center=0.3, terminate_every=4, seed=99)
     plain = term.reward_from_logits(term.logits(probe.obs, probe.action, probe.next_obs, probe.terminated))
     bonus = 0.9 / (1 - 0.9) * term.absorbing_reward()
-    np.testing.assert_allclose(term.compute(probe), plain + probe.terminated * bonus)
+    scale = term.reward_scale if kind == "airl" else 1.0  # AIRL's signed reward is normalised by default
+    np.testing.assert_allclose(term.compute(probe), (plain + probe.terminated * bonus) / scale)
     assert bonus > 9 * np.log(2)  # ending now beats any ten more steps at D ≤ 1/2
 
     # the reverse: the agent ends, the expert never does; AIRL's ℓ_a turns negative, GAIL's r(ℓ_a) → 0
@@ -135,6 +136,60 @@ def test_terminal_transitions_carry_the_discounted_value_of_the_absorbing_state(
         term.update(_episodes_batch(256, center=0.3, terminate_every=10, seed=k))
     assert term.absorbing_logit == pytest.approx(np.log((0.5 / 201) / (25.5 / 282)))
     assert term.absorbing_reward() < (-3.0 if kind == "airl" else 0.03)
+
+
+def test_the_termination_rate_is_counted_over_the_agent_window():
+    """f_A from decayed counts over ~agent_window steps (k = 1 − n/W), not from one update's batch."""
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)  # 200 transitions, no termination
+    demos.terminated[:] = False
+    expert_f = 0.5 / 201
+
+    def logit_after(window, batches):
+        term = AdversarialReward(demos=demos, kind="gail", agent_window=window, seed=0)
+        term.bind(PENDULUM)
+        for k, every in enumerate(batches):
+            term.update(_episodes_batch(100, center=0.3, terminate_every=every, seed=k))
+        return term.absorbing_logit
+
+    # one update's batch: after a batch without terminations the earlier ones are forgotten
+    assert logit_after(0, [10, 0]) == pytest.approx(np.log(expert_f / (0.5 / 101)))
+    # a 400-step window (k = 3/4): S = 0.75·100 + 100, T = 0.75·10 + 0
+    assert logit_after(400, [10, 0]) == pytest.approx(np.log(expert_f / (8.0 / (175 + 7.5 + 1))))
+    # default window = the demonstrations' 200 transitions: two sides that never terminate agree (ℓ_a → 0)
+    term = AdversarialReward(demos=demos, kind="gail", seed=0)
+    assert term.agent_window == 200
+    assert logit_after(None, [0] * 30) == pytest.approx(0.0, abs=1e-9)
+    assert logit_after(0, [0] * 30) == pytest.approx(np.log(expert_f / (0.5 / 101)))  # sizes alone set it
+    with pytest.raises(ValueError, match="agent_window"):
+        AdversarialReward(demos=demos, agent_window=-1)
+
+
+def test_airl_rewards_are_divided_by_their_running_scale():
+    """normalize_reward (default for AIRL): r / σ_r, σ_r the running RMS of the raw rewards, no centring."""
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)
+    demos.terminated[:] = False
+    term = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0)
+    assert term.normalize_reward and not AdversarialReward(demos=demos, kind="gail").normalize_reward
+    assert not AdversarialReward(demos=demos, kind="airl", normalize_reward=False).normalize_reward
+    term.bind(PENDULUM)
+    probe = _episodes_batch(64, center=0.0, terminate_every=8, seed=99)
+    np.testing.assert_array_equal(term.compute(probe), term.raw_rewards(*_args(probe)))  # scale 1 before updates
+    batch = _episodes_batch(256, center=-0.3, terminate_every=10, seed=1)
+    metrics = term.update(batch)
+    raw = term.raw_rewards(*_args(batch))  # the updated discriminator on the update's batch
+    assert term.reward_scale == pytest.approx(np.sqrt(np.mean(raw**2)))  # first update: the batch alone
+    assert metrics["adversarial_reward_scale"] == term.reward_scale
+    assert term.reward_scale > 3.0  # the absorbing value γ/(1 − γ)·ℓ_a dominates: ℓ_a < 0, 9·|ℓ_a| per terminal
+    np.testing.assert_allclose(term.compute(probe), term.raw_rewards(*_args(probe)) / term.reward_scale)
+    # the scale travels with the reward's state
+    clone = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0)
+    clone.bind(PENDULUM)
+    clone.load_state_dict(term.state_dict())
+    np.testing.assert_array_equal(clone.compute(probe), term.compute(probe))
+
+
+def _args(batch):
+    return batch.obs, batch.action, batch.next_obs, batch.terminated
 
 
 def test_absorbing_off_keeps_the_old_reward_at_terminal_steps():

@@ -67,6 +67,31 @@ HalfCheetah), ``ℓ_a`` is never used and the reward and the discriminator's
 training are exactly those without absorbing states. AIRL keeps ``h(s_a) = 0``
 (the potential after a termination, as without absorbing states).
 
+``f_A`` is counted over about the latest ``agent_window`` agent transitions
+(default: as many as there are demonstration transitions), not over one
+update's batch: decayed counts ``S ← k·S + n``, ``T ← k·T + t`` with
+``k = max(0, 1 − n/W)`` for a batch of ``n`` transitions of which ``t``
+terminate, so ``S`` settles at ``W``. One PPO update's batch (1024 steps on
+CartPole) holds only fragments of long episodes, often no termination at all,
+and then the smoothed ``f_A = ½/1025`` made ``ℓ_a`` jump to a mild ``−1.6``
+exactly when the agent got good; with equal windows on both sides, two sides
+that never terminate give ``ℓ_a = 0`` instead of a value set by the ratio of the
+data sizes. ``agent_window=0``: the agent data the update trains on.
+
+Reward scale (``normalize_reward``; on by default for AIRL's signed reward
+``reward="airl"``): the agent's rewards are divided by a running root mean
+square ``σ_r = sqrt(Σ k-decayed r² / S)`` of the un-normalised rewards
+(terminal values included) that the updated discriminator gives the agent's
+latest ~``agent_window`` transitions (``raw_rewards``). Dividing by a positive
+constant changes no preference between trajectories (no mean is subtracted:
+a shift would pay or charge a fixed amount per step, the length bias again),
+but the size matters to the agent: with ``γ = 0.98`` AIRL's absorbing value is
+``49·ℓ_a``, a few hundred against per-step logits of order one, so PPO's
+value loss dominates its clipped gradient (``max_grad_norm``) and the policy
+barely moves for the first half of a CartPole run (see ``benchmarks/README.md``,
+issue 22 §2). GAIL's positive reward keeps ``r(ℓ_a)`` small when the expert
+does not terminate and is left as it is by default.
+
 Inputs are normalised by one running mean/std shared by expert and agent
 observations (initialised from all demonstrations, then updated with each
 agent batch in :meth:`update`, frozen in :meth:`compute`), so both sides go
@@ -94,6 +119,7 @@ LIPSCHITZ = ("gp", "spectral", "none")
 REWARDS = ("gail", "airl", "log_d")
 OBS_CLIP = 10.0
 SPECTRAL_REFRESH = 3  # power iterations after each update
+REWARD_SCALE_EPS = 1e-8
 
 
 class AdversarialReward(RewardTerm):
@@ -111,6 +137,10 @@ class AdversarialReward(RewardTerm):
         gamma: the agent's discount: AIRL's shaping ``γh(s') − h(s)`` and the absorbing state's value
             ``γ/(1 − γ)·r(ℓ_a)`` added to terminal transitions.
         absorbing: DAC's absorbing state after terminal transitions (see the module docs).
+        agent_window: agent transitions (about) over which the agent's termination rate ``f_A`` and the reward
+            scale are counted; default: the number of demonstration transitions; 0: the update's own data.
+        normalize_reward: divide the rewards by their running root mean square (no centring); default: on for
+            the signed ``reward="airl"``, off for the others.
         lr, batch_size, epochs: discriminator training in :meth:`update` (Adam).
         history: agent transitions kept across updates to train on (0: only the latest batch);
             useful with off-policy agents whose update batches are small.
@@ -155,6 +185,8 @@ class AdversarialReward(RewardTerm):
         layers: int = 2,
         gamma: float = 0.99,
         absorbing: bool = True,
+        agent_window: int | None = None,
+        normalize_reward: bool | None = None,
         lr: float = 3e-4,
         batch_size: int = 128,
         epochs: int = 1,
@@ -179,6 +211,8 @@ class AdversarialReward(RewardTerm):
             raise ConfigError(f"unknown adversarial reward {reward!r}; valid: {list(REWARDS)}")
         check_at_least(1, hidden=hidden, layers=layers, batch_size=batch_size, epochs=epochs)
         check_at_least(0, history=history)
+        if agent_window is not None:
+            check_at_least(0, agent_window=agent_window)
         check_positive(lr=lr)
         if not 0.0 < gamma < 1.0:
             raise ConfigError(f"adversarial gamma must be in (0, 1), got {gamma}")
@@ -197,6 +231,8 @@ class AdversarialReward(RewardTerm):
         self.kind, self.lipschitz, self.reward_form, self.inputs = kind, lipschitz, reward, inputs
         self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
         self.hidden, self.layers, self.gamma, self.absorbing = hidden, layers, float(gamma), bool(absorbing)
+        self.agent_window = len(self.demos) if agent_window is None else int(agent_window)
+        self.normalize_reward = reward == "airl" if normalize_reward is None else bool(normalize_reward)
         self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
         self.normalize_obs, self.seed = normalize_obs, seed
         self.net: Any = None
@@ -206,6 +242,9 @@ class AdversarialReward(RewardTerm):
         self._history_pos = 0
         self._history_size = 0
         self.absorbing_logit = 0.0  # ℓ_a, set by update()
+        # decayed sums over the latest ~agent_window agent steps: steps, terminals, squared rewards
+        self._agent_steps = self._agent_terminals = self._reward_sq = self._reward_steps = 0.0
+        self.reward_scale = 1.0  # rewards are divided by it (normalize_reward), set by update()
 
     # -- building -----------------------------------------------------------
     def bind(self, env: EnvInfo) -> None:
@@ -315,13 +354,18 @@ class AdversarialReward(RewardTerm):
             return 0.0
         return float(self.reward_from_logits(np.array([self.absorbing_logit]))[0])
 
-    def rewards(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> np.ndarray:
-        """The agent's rewards: the reward form of the logits, plus ``γ/(1 − γ)·r(ℓ_a)`` on terminal transitions."""
+    def raw_rewards(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> np.ndarray:
+        """The reward form of the logits, plus ``γ/(1 − γ)·r(ℓ_a)`` on terminal transitions (not normalised)."""
         r = self.reward_from_logits(self.logits(obs, acts, next_obs, terminated))
         term = np.asarray(terminated, dtype=bool).reshape(-1)
         if self.absorbing and term.any():
             r = r + term * (self.gamma / (1.0 - self.gamma) * self.absorbing_reward())
         return r
+
+    def rewards(self, obs: Any, acts: Any, next_obs: Any, terminated: Any) -> np.ndarray:
+        """The agent's rewards: :meth:`raw_rewards`, divided by ``reward_scale`` with ``normalize_reward``."""
+        r = self.raw_rewards(obs, acts, next_obs, terminated)
+        return r / self.reward_scale if self.normalize_reward else r
 
     def compute(self, batch: Transitions) -> np.ndarray:
         return self.rewards(batch.obs, batch.action, batch.next_obs, batch.terminated)
@@ -380,10 +424,17 @@ class AdversarialReward(RewardTerm):
             self._fold_stats(np.concatenate([self._flat(batch.obs), self._flat(batch.next_obs)]))
         agent = self._remember(batch)
         n_agent = len(agent["obs"])
+        # running statistics over the latest ~agent_window agent steps, however the updates cut them
+        keep = max(0.0, 1.0 - batch.n / self.agent_window) if self.agent_window else 0.0
         if self.absorbing:
+            if self.agent_window:
+                self._agent_steps = keep * self._agent_steps + batch.n
+                self._agent_terminals = keep * self._agent_terminals + float(np.sum(batch.terminated))
+            else:  # the agent data this update trains on
+                self._agent_steps, self._agent_terminals = float(n_agent), float(agent["terminated"].sum())
             self.absorbing_logit = absorbing_logit(
                 expert_terminals=int(self.demos.terminated.sum()), expert_steps=len(self.demos),
-                agent_terminals=int(agent["terminated"].sum()), agent_steps=n_agent,
+                agent_terminals=self._agent_terminals, agent_steps=self._agent_steps,
             )  # fmt: skip
         steps = max(1, math.ceil(batch.n / self.batch_size)) * self.epochs
         self.net.train()
@@ -420,11 +471,22 @@ class AdversarialReward(RewardTerm):
         metrics = {f"{self.name}_{k}": v / steps for k, v in totals.items()}
         if self.absorbing:
             metrics[f"{self.name}_absorbing_logit"] = self.absorbing_logit
+        if self.normalize_reward:  # the scale of the rewards the updated discriminator gives the agent's batch
+            raw = self.raw_rewards(batch.obs, batch.action, batch.next_obs, batch.terminated)
+            self._reward_sq = keep * self._reward_sq + float(np.sum(raw**2))
+            self._reward_steps = keep * self._reward_steps + batch.n
+            self.reward_scale = float(np.sqrt(self._reward_sq / self._reward_steps + REWARD_SCALE_EPS))
+            metrics[f"{self.name}_reward_scale"] = self.reward_scale
         return metrics
 
     # -- state --------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"rng": self._rng.bit_generator.state, "absorbing_logit": self.absorbing_logit}
+        state: dict[str, Any] = {
+            "rng": self._rng.bit_generator.state,
+            "absorbing_logit": self.absorbing_logit,
+            "agent_counts": (self._agent_steps, self._agent_terminals),
+            "reward_counts": (self._reward_steps, self._reward_sq, self.reward_scale),
+        }
         if self.net is not None:
             state.update(
                 net=self.net.state_dict(),
@@ -442,6 +504,10 @@ class AdversarialReward(RewardTerm):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._rng.bit_generator.state = state["rng"]
         self.absorbing_logit = float(state.get("absorbing_logit", 0.0))
+        self._agent_steps, self._agent_terminals = (float(c) for c in state.get("agent_counts", (0.0, 0.0)))
+        self._reward_steps, self._reward_sq, self.reward_scale = (
+            float(c) for c in state.get("reward_counts", (0.0, 0.0, 1.0))
+        )
         if "net" in state:
             self._require_bound()
             self.net.load_state_dict(state["net"])
@@ -458,7 +524,9 @@ class AdversarialReward(RewardTerm):
         return f"AdversarialReward(kind={self.kind!r}, lipschitz={self.lipschitz!r}, reward={self.reward_form!r})"
 
 
-def absorbing_logit(*, expert_terminals: int, expert_steps: int, agent_terminals: int, agent_steps: int) -> float:
+def absorbing_logit(
+    *, expert_terminals: float, expert_steps: float, agent_terminals: float, agent_steps: float
+) -> float:
     """The cross-entropy-optimal logit of the absorbing state, ``log(f_E / f_A)``.
 
     ``f = (terminals + ½) / (steps + terminals + 1)``: the fraction of absorbing
