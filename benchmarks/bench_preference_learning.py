@@ -16,7 +16,9 @@ CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for C
 
 Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
 the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
-ε = 0.1 mistake teacher, and the β = 0 control; 200 comparisons with and without SURF. Pendulum's returns
+ε = 0.1 mistake teacher, and the β = 0 control; 200 comparisons (one fifth of issue 22's 1000) alone, with SURF,
+with PEBBLE's unsupervised pre-training (``pretrain_steps: 10000``: the first 10k steps on the particle
+state-entropy reward, no query before) and with both. Pendulum's returns
 are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
 ``(R − R_rand) / (R_true − R_rand)``.
 
@@ -50,6 +52,7 @@ from rewardlab.train import RunConfig, parse_steps, train
 
 HERE = Path(__file__).parent
 SURF = {"pseudo_labels": 1.0, "pseudo_threshold": 0.99, "crop": 5}  # SURF: pseudo-labels, temporal cropping
+PEBBLE = {"pretrain_steps": 10_000}  # PEBBLE: 10k steps on the state-entropy reward before the first query
 PREFERENCE = {"term": "preference", "teacher": "oracle", "budget": 200, "queries_per_update": 20,
               "segment_length": 25, "selection": "disagreement"}  # fmt: skip (as configs/preference_cartpole.yaml)
 VARIANTS = {
@@ -73,6 +76,8 @@ ENV_VARIANTS = {
         "preference, random teacher": [{**PENDULUM, "teacher": {"oracle": {"beta": 0.0}}}],
         "preference, 200 comparisons": [{**PENDULUM, "budget": 200}],
         "preference, 200 comparisons + SURF": [{**PENDULUM, "budget": 200, **SURF}],
+        "preference, 200 comparisons + PEBBLE": [{**PENDULUM, "budget": 200, **PEBBLE}],
+        "preference, 200 comparisons + PEBBLE + SURF": [{**PENDULUM, "budget": 200, **PEBBLE, **SURF}],
     },
 }
 
