@@ -38,7 +38,7 @@ class StateEntropy:
         >>> import numpy as np
         >>> from rewardlab.learned.preference.pebble import StateEntropy
         >>> ent = StateEntropy(dim=1, k=1, capacity=100)
-        >>> ent.add(np.zeros((10, 1)))                      # ten visits to 0
+        >>> _ = ent.add(np.zeros((10, 1)))                  # ten visits to 0
         >>> near, far = ent.raw(np.array([[0.1], [3.0]]))
         >>> bool(far > near), round(float(near), 4)         # log(1 + 0.1)
         (True, 0.0953)
