@@ -320,7 +320,7 @@ class PreferenceReward(RewardTerm):
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state,
                                  "env_steps": self.env_steps}  # fmt: skip
-        if self.entropy is not None:
+        if self.entropy is not None and self.pretraining:  # after the switch the buffer is never read again
             state["state_entropy"] = self.entropy.state_dict()
         if self.model is not None:
             state["model"] = self.model.state_dict()
