@@ -26,6 +26,8 @@ The score is the true return of the final policy over 10 deterministic evaluatio
 episodes (``eval_true_return``; the maximum is 500) and the mean true return of the
 last 100 training episodes; the fraction is a variant's mean over the true-reward
 mean, with a 95% bootstrap interval over seeds (seeds resampled within each variant).
+On Pendulum the report also gives, per preference run, the fraction of steps within 30° of upright in the
+segments of the first 20 labelled pairs (how much of the interesting states the first queries show).
 Finished runs (``summary.json``, under ``--runs``) are reused, so a killed benchmark resumes;
 the summary goes to ``benchmarks/results/preference_learning_<steps>.json``.
 
@@ -98,6 +100,18 @@ def random_return(env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
     return float(np.mean(returns))
 
 
+def first_queries_upright(run_dir: Path, *, pairs: int = 20) -> float | None:
+    """Pendulum: the fraction of steps within 30° of upright (``cos θ > cos 30°``) in the segments of the first
+    ``pairs`` labelled pairs of a preference run (``None`` for a run without a preference term)."""
+    state = torch.load(run_dir / "reward_state.pt", weights_only=False)["state"]
+    labels = next((s["model"]["labels"] for s in state.values() if isinstance(s, dict) and "model" in s), None)
+    if not labels:
+        return None
+    cos = np.concatenate([labels["inputs_1"][:pairs, :, 0], labels["inputs_2"][:pairs, :, 0]])
+    mask = np.concatenate([labels["mask_1"][:pairs], labels["mask_2"][:pairs]]) > 0
+    return float((cos[mask] > np.cos(np.pi / 6)).mean())
+
+
 def bootstrap_ratio(
     a: np.ndarray, b: np.ndarray, *, zero: float = 0.0, draws: int = 10_000, seed: int = 0
 ) -> tuple[float, float]:
@@ -137,7 +151,9 @@ def main() -> None:
                     env=args.env, algo=args.algo, reward=variants[label], steps=steps, seed=seed, eval_episodes=10
                 )
                 summary = train(config, run_dir, progress_bar=False, checkpoint_every=0, overwrite=True)
-            row = results.setdefault(label, {"eval": [], "train": [], "wall": []})
+            row = results.setdefault(label, {"eval": [], "train": [], "wall": [], "upright": []})
+            if args.env == "Pendulum-v1" and label != "true reward":
+                row["upright"].append(first_queries_upright(run_dir))
             row["eval"].append(summary["eval_true_return"])
             row["train"].append(summary["train_true_return"])
             row["wall"].append(summary["wall_seconds"])
@@ -152,6 +168,8 @@ def main() -> None:
     for label, row in results.items():
         ev, tr = np.array(row["eval"]), np.array(row["train"])
         entry = {"eval": row["eval"], "train": row["train"], "mean_wall_seconds": float(np.mean(row["wall"]))}
+        if row["upright"]:
+            entry["first_queries_upright"] = row["upright"]
         fraction = ""
         if base is not None and label != "true reward":
             b_ev, b_tr = np.array(base["eval"]), np.array(base["train"])
@@ -162,7 +180,8 @@ def main() -> None:
             lo, hi = entry["eval_fraction_ci"]
             fraction = f"{entry['eval_fraction']:.2f} [{lo:.2f}, {hi:.2f}]"
         report["variants"][label] = entry
-        print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}")
+        upright = f"  upright in first queries {np.mean(row['upright']):.3f}" if row["upright"] else ""
+        print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}{upright}")
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if not prefix else f"{args.env}_" + ("" if args.algo == "ppo" else f"{args.algo}_")
     name = f"preference_learning_{tag}{steps}.json"
