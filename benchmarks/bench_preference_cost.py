@@ -12,8 +12,8 @@ extracted with ``git archive`` into temporary folders and put first on
 ``wall_seconds`` (``rewardlab.train``: build, learning and the final
 evaluation); the ratio of each preference run to the true-reward run of the
 same round is reported per seed, with the median and the mean. Beside it, the
-ratio of the runs' CPU time (user + system of the whole interpreter, imports
-included): on a shared machine a run's wall time also counts the time it waited
+ratio of the runs' CPU time (user + system of the interpreter during
+``train``): on a shared machine a run's wall time also counts the time it waited
 for a core, its CPU time does not. Quality: the
 true return of 10 deterministic evaluation episodes (Pendulum's normalised by a
 random policy's return, as in ``bench_preference_learning.py``). Finished runs
@@ -57,11 +57,14 @@ for name, module in list(sys.modules.items()):  # an editable install maps rewar
 torch.set_num_threads(1)
 from rewardlab.train import RunConfig, train
 cfg = json.loads(sys.argv[1])
-summary = train(RunConfig(**cfg["config"]), cfg["out"], progress_bar=False, checkpoint_every=0, overwrite=True)
 import resource, pathlib
-usage = resource.getrusage(resource.RUSAGE_SELF)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start = cpu()
+summary = train(RunConfig(**cfg["config"]), cfg["out"], progress_bar=False, checkpoint_every=0, overwrite=True)
 result = {k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}
-result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+result["cpu_seconds"] = cpu() - start
 pathlib.Path(cfg["out"], "cpu_seconds.json").write_text(json.dumps(result["cpu_seconds"]))
 print("SUMMARY " + json.dumps(result))
 """
