@@ -27,7 +27,8 @@ episodes (``eval_true_return``; the maximum is 500) and the mean true return of 
 last 100 training episodes; the fraction is a variant's mean over the true-reward
 mean, with a 95% bootstrap interval over seeds (seeds resampled within each variant).
 On Pendulum the report also gives, per preference run, the fraction of steps within 30° of upright in the
-segments of the first 20 labelled pairs (how much of the interesting states the first queries show).
+segments of the first 20 labelled pairs and of all of them (how much of the states that matter the queries
+show).
 Finished runs (``summary.json``, under ``--runs``) are reused, so a killed benchmark resumes;
 the summary goes to ``benchmarks/results/preference_learning_<steps>.json``.
 
@@ -100,9 +101,10 @@ def random_return(env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
     return float(np.mean(returns))
 
 
-def first_queries_upright(run_dir: Path, *, pairs: int = 20) -> float | None:
+def first_queries_upright(run_dir: Path, *, pairs: int | None = 20) -> float | None:
     """Pendulum: the fraction of steps within 30° of upright (``cos θ > cos 30°``) in the segments of the first
-    ``pairs`` labelled pairs of a preference run (``None`` for a run without a preference term)."""
+    ``pairs`` labelled pairs of a preference run (all with ``None``; ``None`` for a run without a preference
+    term)."""
     state = torch.load(run_dir / "reward_state.pt", weights_only=False)["state"]
     labels = next((s["model"]["labels"] for s in state.values() if isinstance(s, dict) and "model" in s), None)
     if not labels:
@@ -154,6 +156,7 @@ def main() -> None:
             row = results.setdefault(label, {"eval": [], "train": [], "wall": [], "upright": []})
             if args.env == "Pendulum-v1" and label != "true reward":
                 row["upright"].append(first_queries_upright(run_dir))
+                row.setdefault("upright_all", []).append(first_queries_upright(run_dir, pairs=None))
             row["eval"].append(summary["eval_true_return"])
             row["train"].append(summary["train_true_return"])
             row["wall"].append(summary["wall_seconds"])
@@ -170,6 +173,7 @@ def main() -> None:
         entry = {"eval": row["eval"], "train": row["train"], "mean_wall_seconds": float(np.mean(row["wall"]))}
         if row["upright"]:
             entry["first_queries_upright"] = row["upright"]
+            entry["all_queries_upright"] = row["upright_all"]
         fraction = ""
         if base is not None and label != "true reward":
             b_ev, b_tr = np.array(base["eval"]), np.array(base["train"])
@@ -180,7 +184,9 @@ def main() -> None:
             lo, hi = entry["eval_fraction_ci"]
             fraction = f"{entry['eval_fraction']:.2f} [{lo:.2f}, {hi:.2f}]"
         report["variants"][label] = entry
-        upright = f"  upright in first queries {np.mean(row['upright']):.3f}" if row["upright"] else ""
+        upright = ""
+        if row["upright"]:
+            upright = f"  upright: first 20 pairs {np.mean(row['upright']):.3f}, all {np.mean(row['upright_all']):.3f}"
         print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}{upright}")
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if not prefix else f"{args.env}_" + ("" if args.algo == "ppo" else f"{args.algo}_")
