@@ -11,7 +11,10 @@ extracted with ``git archive`` into temporary folders and put first on
 ``PYTHONPATH`` (the true-reward runs use *now*). A run's cost is its
 ``wall_seconds`` (``rewardlab.train``: build, learning and the final
 evaluation); the ratio of each preference run to the true-reward run of the
-same round is reported per seed, with the median and the mean. Quality: the
+same round is reported per seed, with the median and the mean. Beside it, the
+ratio of the runs' CPU time (user + system of the interpreter during
+``train``): on a shared machine a run's wall time also counts the time it waited
+for a core, its CPU time does not. Quality: the
 true return of 10 deterministic evaluation episodes (Pendulum's normalised by a
 random policy's return, as in ``bench_preference_learning.py``). Finished runs
 (``summary.json`` under ``--runs``) are read back, and the report is written
@@ -25,6 +28,9 @@ segments of 25 steps, disagreement selection, oracle teacher.
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_cost.py --env CartPole-v1 --seeds 3
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_preference_cost.py --env Pendulum-v1 \
         --steps 50k --seeds 3
+
+``--no-before`` runs only the true reward and this tree (a third of the time on Pendulum, where the old code
+takes several times longer than either).
 """
 
 from __future__ import annotations
@@ -51,8 +57,16 @@ for name, module in list(sys.modules.items()):  # an editable install maps rewar
 torch.set_num_threads(1)
 from rewardlab.train import RunConfig, train
 cfg = json.loads(sys.argv[1])
+import resource, pathlib
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start = cpu()
 summary = train(RunConfig(**cfg["config"]), cfg["out"], progress_bar=False, checkpoint_every=0, overwrite=True)
-print("SUMMARY " + json.dumps({k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}))
+result = {k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}
+result["cpu_seconds"] = cpu() - start
+pathlib.Path(cfg["out"], "cpu_seconds.json").write_text(json.dumps(result["cpu_seconds"]))
+print("SUMMARY " + json.dumps(result))
 """
 
 
@@ -71,7 +85,10 @@ def run(tree: Path, config: dict, out: Path) -> dict:
     done = out / "summary.json"
     if done.exists():
         summary = json.loads(done.read_text())
-        return {k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}
+        result = {k: summary[k] for k in ("wall_seconds", "eval_true_return", "train_true_return")}
+        cpu = out / "cpu_seconds.json"
+        result["cpu_seconds"] = json.loads(cpu.read_text()) if cpu.exists() else float("nan")
+        return result
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, json.dumps({"config": config, "out": str(out)})],
@@ -92,6 +109,7 @@ def main() -> None:
     parser.add_argument(
         "--now", default="HEAD", help="commit of the code to measure (a snapshot: edits do not leak in)"
     )
+    parser.add_argument("--no-before", action="store_true", help="only the true reward and now (no before runs)")
     parser.add_argument("--runs", type=Path, default=Path("/tmp/rewardlab_bench_preference_cost"))
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
@@ -103,6 +121,8 @@ def main() -> None:
     term = {"term": "preference", "teacher": "oracle", "budget": s["budget"], "queries_per_update": 20,
             "segment_length": 25, "selection": "disagreement"}  # fmt: skip
     variants = {"true reward": ("now", "extrinsic"), "before": ("before", [term]), "now": ("now", [term])}
+    if args.no_before:
+        del variants["before"]
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"before": extract(args.before, Path(tmp) / "before"), "now": extract(args.now, Path(tmp) / "now")}
         rows: dict[str, list[dict]] = {k: [] for k in variants}
@@ -113,8 +133,8 @@ def main() -> None:
                 out = args.runs / args.env / str(steps) / label.replace(" ", "_") / f"seed{seed}"
                 result = run(trees[tree], config, out)
                 rows[label].append(result)
-                wall, ret = result["wall_seconds"], result["eval_true_return"]
-                print(f"{label:12s} seed {seed}: {wall:7.1f} s, eval {ret:7.1f}", flush=True)
+                wall, ret, cpu = result["wall_seconds"], result["eval_true_return"], result["cpu_seconds"]
+                print(f"{label:12s} seed {seed}: {wall:7.1f} s, cpu {cpu:7.1f} s, eval {ret:7.1f}", flush=True)
             write_report(args, s, steps, rows, seed + 1)  # after every round: a stopped benchmark keeps its rounds
 
 
@@ -124,22 +144,26 @@ def write_report(args: argparse.Namespace, s: dict, steps: int, rows: dict[str, 
 
     zero = random_return(args.env) if args.env == "Pendulum-v1" else 0.0
     base_wall = np.array([r["wall_seconds"] for r in rows["true reward"]])
+    base_cpu = np.array([r.get("cpu_seconds", np.nan) for r in rows["true reward"]])
     base_eval = np.mean([r["eval_true_return"] for r in rows["true reward"]])
     lines = [
         f"{args.env}, PPO, {steps} steps, {s['budget']} comparisons, {rounds} paired rounds (before = {args.before})",
         f"{'variant':12s} {'wall s (mean)':>13s} {'ratio per seed':>24s} {'median':>7s} {'mean':>6s} "
-        f"{'eval return':>12s} {'fraction of true':>17s}",
+        f"{'eval return':>12s} {'fraction of true':>17s} {'cpu ratio per seed':>24s} {'median':>7s}",
     ]
     report: dict = {"env": args.env, "steps": steps, "budget": s["budget"], "before": args.before, "variants": {}}
     for label, runs in rows.items():
         wall = np.array([r["wall_seconds"] for r in runs])
         ratios = wall / base_wall
+        cpu_ratios = np.array([r.get("cpu_seconds", np.nan) for r in runs]) / base_cpu
         ev = np.mean([r["eval_true_return"] for r in runs])
         fraction = (ev - zero) / (base_eval - zero)
-        report["variants"][label] = {"runs": runs, "ratios": ratios.tolist(), "fraction": float(fraction)}
+        report["variants"][label] = {"runs": runs, "ratios": ratios.tolist(), "cpu_ratios": cpu_ratios.tolist(),
+                                     "fraction": float(fraction)}  # fmt: skip
         lines.append(
             f"{label:12s} {wall.mean():13.1f} {' '.join(f'{r:.2f}' for r in ratios):>24s} {np.median(ratios):7.2f} "
-            f"{ratios.mean():6.2f} {ev:12.1f} {fraction:17.2f}"
+            f"{ratios.mean():6.2f} {ev:12.1f} {fraction:17.2f} {' '.join(f'{r:.2f}' for r in cpu_ratios):>24s} "
+            f"{np.median(cpu_ratios):7.2f}"
         )
     text = "\n".join(lines)
     print(text)

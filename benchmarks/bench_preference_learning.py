@@ -16,7 +16,9 @@ CartPole-v1 variants (each through ``rewardlab.train`` with the PPO preset for C
 
 Pendulum-v1 (``--env Pendulum-v1``, PPO preset, 4 envs): the true reward, and the preference term with
 the oracle (400 queries, 20 per update, segments of 25 steps, disagreement selection) and with the
-ε = 0.1 mistake teacher, and the β = 0 control; 200 comparisons with and without SURF. Pendulum's returns
+ε = 0.1 mistake teacher, and the β = 0 control; 200 comparisons (one fifth of issue 22's 1000) alone, with SURF,
+with PEBBLE's unsupervised pre-training (``pretrain_steps: 10000``: the first 10k steps on the particle
+state-entropy reward, no query before) and with both. Pendulum's returns
 are negative, so its fraction is normalised by a uniformly random policy's return ``R_rand`` (10 episodes):
 ``(R − R_rand) / (R_true − R_rand)``.
 
@@ -24,6 +26,9 @@ The score is the true return of the final policy over 10 deterministic evaluatio
 episodes (``eval_true_return``; the maximum is 500) and the mean true return of the
 last 100 training episodes; the fraction is a variant's mean over the true-reward
 mean, with a 95% bootstrap interval over seeds (seeds resampled within each variant).
+On Pendulum the report also gives, per preference run, the fraction of steps within 30° of upright in the
+segments of the first 20 labelled pairs and of all of them (how much of the states that matter the queries
+show).
 Finished runs (``summary.json``, under ``--runs``) are reused, so a killed benchmark resumes;
 the summary goes to ``benchmarks/results/preference_learning_<steps>.json``.
 
@@ -50,6 +55,7 @@ from rewardlab.train import RunConfig, parse_steps, train
 
 HERE = Path(__file__).parent
 SURF = {"pseudo_labels": 1.0, "pseudo_threshold": 0.99, "crop": 5}  # SURF: pseudo-labels, temporal cropping
+PEBBLE = {"pretrain_steps": 10_000}  # PEBBLE: 10k steps on the state-entropy reward before the first query
 PREFERENCE = {"term": "preference", "teacher": "oracle", "budget": 200, "queries_per_update": 20,
               "segment_length": 25, "selection": "disagreement"}  # fmt: skip (as configs/preference_cartpole.yaml)
 VARIANTS = {
@@ -73,6 +79,8 @@ ENV_VARIANTS = {
         "preference, random teacher": [{**PENDULUM, "teacher": {"oracle": {"beta": 0.0}}}],
         "preference, 200 comparisons": [{**PENDULUM, "budget": 200}],
         "preference, 200 comparisons + SURF": [{**PENDULUM, "budget": 200, **SURF}],
+        "preference, 200 comparisons + PEBBLE": [{**PENDULUM, "budget": 200, **PEBBLE}],
+        "preference, 200 comparisons + PEBBLE + SURF": [{**PENDULUM, "budget": 200, **PEBBLE, **SURF}],
     },
 }
 
@@ -91,6 +99,19 @@ def random_return(env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
             returns.append(float(infos[0]["episode"]["r"]))
     env.close()
     return float(np.mean(returns))
+
+
+def first_queries_upright(run_dir: Path, *, pairs: int | None = 20) -> float | None:
+    """Pendulum: the fraction of steps within 30° of upright (``cos θ > cos 30°``) in the segments of the first
+    ``pairs`` labelled pairs of a preference run (all with ``None``; ``None`` for a run without a preference
+    term)."""
+    state = torch.load(run_dir / "reward_state.pt", weights_only=False)["state"]
+    labels = next((s["model"]["labels"] for s in state.values() if isinstance(s, dict) and "model" in s), None)
+    if not labels:
+        return None
+    cos = np.concatenate([labels["inputs_1"][:pairs, :, 0], labels["inputs_2"][:pairs, :, 0]])
+    mask = np.concatenate([labels["mask_1"][:pairs], labels["mask_2"][:pairs]]) > 0
+    return float((cos[mask] > np.cos(np.pi / 6)).mean())
 
 
 def bootstrap_ratio(
@@ -132,7 +153,10 @@ def main() -> None:
                     env=args.env, algo=args.algo, reward=variants[label], steps=steps, seed=seed, eval_episodes=10
                 )
                 summary = train(config, run_dir, progress_bar=False, checkpoint_every=0, overwrite=True)
-            row = results.setdefault(label, {"eval": [], "train": [], "wall": []})
+            row = results.setdefault(label, {"eval": [], "train": [], "wall": [], "upright": []})
+            if args.env == "Pendulum-v1" and label != "true reward":
+                row["upright"].append(first_queries_upright(run_dir))
+                row.setdefault("upright_all", []).append(first_queries_upright(run_dir, pairs=None))
             row["eval"].append(summary["eval_true_return"])
             row["train"].append(summary["train_true_return"])
             row["wall"].append(summary["wall_seconds"])
@@ -147,6 +171,9 @@ def main() -> None:
     for label, row in results.items():
         ev, tr = np.array(row["eval"]), np.array(row["train"])
         entry = {"eval": row["eval"], "train": row["train"], "mean_wall_seconds": float(np.mean(row["wall"]))}
+        if row["upright"]:
+            entry["first_queries_upright"] = row["upright"]
+            entry["all_queries_upright"] = row["upright_all"]
         fraction = ""
         if base is not None and label != "true reward":
             b_ev, b_tr = np.array(base["eval"]), np.array(base["train"])
@@ -157,7 +184,10 @@ def main() -> None:
             lo, hi = entry["eval_fraction_ci"]
             fraction = f"{entry['eval_fraction']:.2f} [{lo:.2f}, {hi:.2f}]"
         report["variants"][label] = entry
-        print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}")
+        upright = ""
+        if row["upright"]:
+            upright = f"  upright: first 20 pairs {np.mean(row['upright']):.3f}, all {np.mean(row['upright_all']):.3f}"
+        print(f"{label:30s} {ev.mean():7.1f} ± {ev.std():6.1f} {tr.mean():11.1f} {fraction:>26s}{upright}")
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if not prefix else f"{args.env}_" + ("" if args.algo == "ppo" else f"{args.algo}_")
     name = f"preference_learning_{tag}{steps}.json"

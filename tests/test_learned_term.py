@@ -184,3 +184,43 @@ def test_an_off_policy_run_relabels_its_replay_buffer_with_the_learned_reward(tm
     progress = pd.read_csv(tmp_path / "run" / "progress.csv")
     assert progress["reward_update/relabelled_transitions"].max() > 0
     assert rl.load_run(tmp_path / "run").reward.state_dict()["preference"]["updates"] == 2
+
+
+def test_pebble_pretraining_pays_state_entropy_and_asks_nothing_until_the_switch():
+    """PEBBLE: for the first ``pretrain_steps`` the reward is log(1 + k-th NN distance) / σ over the states seen,
+    no query is asked; the first update at or past ``pretrain_steps`` asks and the reward becomes the model's."""
+    term = PreferenceReward(budget=20, queries_per_update=5, segment_length=5, epochs=2, pretrain_steps=192,
+                            pretrain_k=3, seed=0)  # fmt: skip
+    venv = _wrapped(term)  # 4 envs, an update every 16 steps: 64 transitions per update
+    first = _run(venv, 16 * 2)
+    assert [m["pretraining"] for m in first] == [1.0, 1.0] and first[-1]["queries_asked"] == 0
+    assert term.pretraining and term.entropy.size == 128 and term.model.n_labels == 0
+    stored = term.entropy.data[:128]
+    rng = np.random.default_rng(3)
+    probe = np.concatenate([stored[:4] + 0.01 * rng.normal(size=(4, 4)), stored[:4] + 5.0])
+    batch = rl.Transitions.from_arrays(probe, np.zeros(8, dtype=int), probe)
+    dist = np.linalg.norm(probe[:, None, :] - stored[None, :, :], axis=-1)
+    raw = np.log(1.0 + np.sort(dist, axis=1)[:, 2])  # the 3rd nearest
+    assert 0.0 < term.entropy.std != 1.0
+    np.testing.assert_allclose(term.compute(batch), raw / term.entropy.std, rtol=1e-6)
+    assert term.compute(batch)[4:].min() > term.compute(batch)[:4].max()  # far from what it saw: more reward
+    # the saved state gives the same entropy reward in a fresh term
+    copy = PreferenceReward(budget=20, queries_per_update=5, segment_length=5, epochs=2, pretrain_steps=192,
+                            pretrain_k=3, seed=9)  # fmt: skip
+    copy_venv = _wrapped(copy)
+    copy.load_state_dict(term.state_dict())
+    np.testing.assert_array_equal(copy.compute(batch), term.compute(batch))
+    after = _run(venv, 16)  # a fresh reset, one more update: 192 steps seen, the switch
+    assert after[-1]["pretraining"] == 0.0 and after[-1]["queries_asked"] == 5 and term.model.n_labels == 5
+    assert not term.pretraining
+    model = term.model
+    np.testing.assert_array_equal(term.compute(batch), model.reward(model.inputs(probe, np.zeros(8, int), probe)))
+    venv.close()
+    copy_venv.close()
+
+
+def test_bad_pebble_options_fail_with_one_line():
+    with pytest.raises(ConfigError, match="pretrain_steps must be >= 0"):
+        rl.build_reward({"term": "preference", "pretrain_steps": -1})
+    with pytest.raises(ConfigError, match="pretrain_k <= pretrain_buffer"):
+        rl.build_reward({"term": "preference", "pretrain_k": 10, "pretrain_buffer": 5})

@@ -51,7 +51,10 @@ PREFERENCE = {"term": "preference", "budget": 30, "queries_per_update": 10, "seg
               "members": 2, "hidden": 16}  # a learned reward: the replay relabeler's state comes back too
 
 
-@pytest.mark.parametrize("learned", [[], [PREFERENCE]], ids=["count", "count+preference"])
+PEBBLE = {**PREFERENCE, "pretrain_steps": 450}  # checkpoint while exploring, the switch after the resume
+
+
+@pytest.mark.parametrize("learned", [[], [PREFERENCE], [PEBBLE]], ids=["count", "count+preference", "count+pebble"])
 def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path, learned):
     reward = ["extrinsic", _count([0, 1], 0.1), *learned]
     config = dict(env="Pendulum-v1", reward=reward, algo="sac", steps=600, n_envs=2,
@@ -62,6 +65,9 @@ def test_a_sac_run_interrupted_and_resumed_is_the_uninterrupted_run(tmp_path, le
     assert 200 <= checkpoint.step < 450
     a, b = rl.load_run(whole).model, rl.load_run(resumed).model
     assert torch.equal(a.log_ent_coef, b.log_ent_coef)
+    if learned == [PEBBLE]:  # saved while exploring, switched to the learned reward after the resume
+        state = rl.load_run(resumed).reward.state_dict()["preference"]
+        assert checkpoint.step < PEBBLE["pretrain_steps"] <= state["env_steps"] and state["asked"] > 0
 
 
 def test_envs_whose_state_cannot_be_saved_are_named():

@@ -113,6 +113,8 @@ LEARNERS = {
     "novelty_archive": {"term": "novelty", "k": 3, "threshold": 0.001},
     "preference_ensemble": {"term": "preference", "teacher": "oracle", "budget": 12, "queries_per_update": 4,
                             "segment_length": 8, "members": 2, "hidden": 16, "epochs": 2},
+    "preference_pebble": {"term": "preference", "teacher": "oracle", "budget": 12, "queries_per_update": 4,
+                          "segment_length": 8, "members": 2, "hidden": 16, "pretrain_steps": 10**5},  # no switch
 }  # fmt: skip
 GENERATED = (
     "import numpy as np\n"

@@ -26,6 +26,7 @@ from rewardlab.learned.preference.surf import pseudo_label_loss, temporal_crop
 _LABEL_KEYS = ("inputs_1", "mask_1", "inputs_2", "mask_2", "labels")
 EARLY_STOP_TOL = 0.01  # an epoch "improves" when its mean loss falls by 1 % of the best so far
 PATIENCE = 2  # epochs without improvement before training stops
+TORCH_ROWS = 2048  # segment steps above which segment_returns uses torch (see there)
 
 
 class PreferenceModel:
@@ -132,9 +133,19 @@ class PreferenceModel:
         self.normalizer.update(self.raw_reward(x))
 
     def segment_returns(self, inputs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Every member's predicted return ``(members, m)`` of segments ``inputs (m, H, D)``."""
+        """Every member's predicted return ``(members, m)`` of segments ``inputs (m, H, D)``.
+
+        Up to ``TORCH_ROWS`` steps in all go through the numpy path (float64, no torch overhead); more (the
+        candidate pairs of a query round, all labels for :meth:`evaluate`) through the network under
+        ``no_grad`` (float32 batched matmuls, about 3× faster there; the returns agree to ~1e-6).
+        """
         m, h, d = inputs.shape
-        r = self.fast(inputs.reshape(m * h, d)).reshape(-1, m, h)
+        if m * h > TORCH_ROWS:
+            with torch.no_grad():
+                x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
+                r = self.ensemble(x).double().numpy()
+        else:
+            r = self.fast(inputs.reshape(m * h, d)).reshape(-1, m, h)
         return (r * mask[None]).sum(axis=2)
 
     def preference_probabilities(self, inputs_1: np.ndarray, mask_1: np.ndarray, inputs_2: np.ndarray,

@@ -14,6 +14,12 @@ The loop of Christiano et al. (2017), with B-Pref's teachers and query selection
    batched Bradley–Terry loss, and the output normaliser restarts from the new
    model's rewards on the latest batch.
 
+With ``pretrain_steps = N`` (PEBBLE, Lee et al. 2021) the term first pays the
+particle state-entropy reward of :mod:`~rewardlab.learned.preference.pebble` for
+the first ``N`` env steps and asks nothing; at the first update at or past ``N``
+it asks its first queries from the segments of that exploring policy and
+switches to the learned reward.
+
 ``compute(batch)`` returns the normalised ensemble-mean reward from the fast
 no-grad numpy path. With PPO the reward is the current model's at step time; with an
 off-policy algorithm ``rewardlab train`` relabels the replay buffer after each update.
@@ -32,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 
 from rewardlab.config.registry import ConfigError
@@ -39,6 +46,7 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.learned.networks import NORMALIZATIONS, Normalization
+from rewardlab.learned.preference.pebble import StateEntropy
 from rewardlab.learned.preference.queries import SELECTIONS, select_queries
 from rewardlab.learned.preference.segments import SegmentSampler
 from rewardlab.learned.preference.store import LABEL_STORE_FILE, LabelStore
@@ -62,6 +70,12 @@ class PreferenceReward(RewardTerm):
         pseudo_labels, pseudo_threshold, pseudo_ratio, crop: SURF (Park et al. 2022): confident
             pseudo-labels on up to ``UNLABELLED_PAIRS`` unlabelled pairs cut from the latest rollouts, and
             temporal cropping (see :mod:`~rewardlab.learned.preference.surf`); off by default.
+        pretrain_steps, pretrain_k, pretrain_buffer: PEBBLE's unsupervised pre-training (Lee et al. 2021):
+            for the first ``pretrain_steps`` env steps (summed over envs; 0 = off, the default) the reward is
+            ``log(1 + ‖s' − s'^(k)‖) / σ``, the distance of the reached observation to its ``pretrain_k``-th
+            nearest among the last ``pretrain_buffer`` ones, over its running std (see
+            :mod:`~rewardlab.learned.preference.pebble`); no query is asked before the switch to the
+            learned reward. Flat (``Box``) observations only.
         store: label store path for a human teacher (default: ``labels.sqlite`` in the run folder).
         frame_size: ``(width, height)`` of the frames a human teacher sees.
         seed: networks, sampling and the oracle's noise.
@@ -102,6 +116,9 @@ class PreferenceReward(RewardTerm):
         pseudo_threshold: float = 0.99,
         pseudo_ratio: int = 4,
         crop: int = 0,
+        pretrain_steps: int = 0,
+        pretrain_k: int = 5,
+        pretrain_buffer: int = 10_000,
         normalize: Normalization = "scale",
         store: str | None = None,
         frame_size: Sequence[int] = (160, 120),
@@ -119,6 +136,13 @@ class PreferenceReward(RewardTerm):
                 raise ConfigError(f"preference {key} must be >= 1, got {value}")
         if budget < 0:
             raise ConfigError(f"preference budget must be >= 0, got {budget}")
+        if pretrain_steps < 0:
+            raise ConfigError(f"preference pretrain_steps must be >= 0, got {pretrain_steps}")
+        if pretrain_k < 1 or pretrain_buffer < pretrain_k:
+            raise ConfigError(
+                f"preference needs 1 <= pretrain_k <= pretrain_buffer, got pretrain_k={pretrain_k}, "
+                f"pretrain_buffer={pretrain_buffer}"
+            )
         self.teacher_spec = teacher
         self.segment_length, self.queries_per_update, self.budget = segment_length, queries_per_update, budget
         self.selection, self.candidates = selection, candidates
@@ -133,6 +157,9 @@ class PreferenceReward(RewardTerm):
         self.rng = np.random.default_rng(seed + 7)
         self.asked = 0
         self.updates = 0
+        self.pretrain_steps, self.pretrain_k, self.pretrain_buffer = pretrain_steps, pretrain_k, pretrain_buffer
+        self.env_steps = 0  # transitions seen by update() (steps × envs)
+        self.entropy: StateEntropy | None = None
         self.model: Any = None
         self.sampler: SegmentSampler | None = None
         self.teacher: Teacher | None = teacher if isinstance(teacher, Teacher) else None
@@ -157,6 +184,12 @@ class PreferenceReward(RewardTerm):
         if self.model is None:
             self.model = PreferenceModel(env.observation_space, env.action_space, **self.model_options)
         self.sampler = SegmentSampler(length=self.segment_length, n_envs=env.n_envs)
+        if self.pretrain_steps and self.entropy is None:
+            space = env.observation_space
+            if not isinstance(space, gym.spaces.Box):
+                raise ConfigError(f"preference pretrain_steps needs a Box observation space, got {space}")
+            self.entropy = StateEntropy(dim=int(np.prod(space.shape)), k=self.pretrain_k,
+                                        capacity=self.pretrain_buffer)  # fmt: skip
         if self.teacher is None:
             store = None
             if _is_human(self.teacher_spec):
@@ -194,8 +227,15 @@ class PreferenceReward(RewardTerm):
             raise RuntimeError(f"reward term {self.name!r} is not bound to an env yet (bind(EnvInfo) first)")
         return self.model
 
+    @property
+    def pretraining(self) -> bool:
+        """Whether the reward is still PEBBLE's state entropy (fewer than ``pretrain_steps`` env steps seen)."""
+        return self.env_steps < self.pretrain_steps
+
     def compute(self, batch: Transitions) -> np.ndarray:
         model = self._require_model()
+        if self.pretraining and self.entropy is not None:
+            return self.entropy.reward(_flat(batch.next_obs))
         return model.reward(model.inputs(batch.obs, batch.action, batch.next_obs))
 
     def update(self, batch: Transitions) -> dict[str, float]:
@@ -203,7 +243,15 @@ class PreferenceReward(RewardTerm):
         x = model.inputs(batch.obs, batch.action, batch.next_obs)
         self.sampler.add(x, batch.reward, batch.terminated, batch.truncated, batch.frames)
         self.updates += 1
+        self.env_steps += len(batch.reward)
         metrics: dict[str, float] = {}
+        if self.pretrain_steps:
+            metrics["pretraining"] = float(self.pretraining)
+            if self.pretraining and self.entropy is not None:  # explore; the first queries wait for the switch
+                metrics["state_entropy"] = self.entropy.add(_flat(batch.next_obs))
+                metrics["labels"] = float(model.n_labels)
+                metrics["queries_asked"] = float(self.asked)
+                return metrics
         kept = 0 if self._synced else self._sync_store()
         n_ask = min(self.queries_per_update, self.budget - self.asked)
         if n_ask > 0:
@@ -270,7 +318,10 @@ class PreferenceReward(RewardTerm):
             store.close()
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state}
+        state: dict[str, Any] = {"asked": self.asked, "updates": self.updates, "rng": self.rng.bit_generator.state,
+                                 "env_steps": self.env_steps}  # fmt: skip
+        if self.entropy is not None and self.pretraining:  # after the switch the buffer is never read again
+            state["state_entropy"] = self.entropy.state_dict()
         if self.model is not None:
             state["model"] = self.model.state_dict()
         if self.teacher is not None:
@@ -283,6 +334,9 @@ class PreferenceReward(RewardTerm):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.asked, self.updates = int(state["asked"]), int(state["updates"])
+        self.env_steps = int(state.get("env_steps", 0))
+        if "state_entropy" in state and self.entropy is not None:
+            self.entropy.load_state_dict(state["state_entropy"])
         self.rng.bit_generator.state = state["rng"]
         if "model" in state:
             self._require_model().load_state_dict(state["model"])
@@ -299,6 +353,12 @@ class PreferenceReward(RewardTerm):
 
     def __repr__(self) -> str:
         return f"PreferenceReward(teacher={self.teacher_spec!r}, budget={self.budget})"
+
+
+def _flat(obs: Any) -> np.ndarray:
+    """Observations as rows ``(n, d)`` (PEBBLE's k-NN works on flat states)."""
+    obs = np.asarray(obs)
+    return obs.reshape(len(obs), -1)
 
 
 def _is_human(spec: Any) -> bool:
