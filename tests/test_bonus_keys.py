@@ -90,3 +90,35 @@ def test_key_config_errors_name_valid_choices():
         Key.from_config({"name": "simhash", "bit": 8})
     with pytest.raises(ConfigError, match="bits must be in"):
         Key.from_config({"simhash": {"bits": 80}})
+
+
+def test_simhash_reads_float64_rows_as_their_float32_rounding():
+    """The per-step path hands float64 observations to the kernel as they are: the keys are those of the rows
+    rounded to float32 (the converted copy the kernel no longer needs), on every path and layout."""
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(4000, 17)) * 10.0 ** rng.integers(-4, 4, size=(4000, 1))
+    key = keys.SimHashKey(bits=32, seed=2)
+    k64 = key(obs)
+    k32 = key(obs.astype(np.float32))
+    np.testing.assert_array_equal(k64, k32)
+    bits = (obs.astype(np.float32).astype(np.float64) @ key.projection.T.astype(np.float64)) > 0
+    np.testing.assert_array_equal(k64, (bits * (np.uint64(1) << np.arange(32, dtype=np.uint64))).sum(axis=1))
+    wide = np.zeros((4000, 34))
+    wide[:, ::2] = obs
+    np.testing.assert_array_equal(key(wide[:, ::2]), k64)  # a strided view: same keys
+
+
+def test_simhash_count_into_float64_matches_the_two_call_path():
+    from rewardlab.bonus.counts import CountTable
+
+    rng = np.random.default_rng(2)
+    key = keys.SimHashKey(bits=32)
+    one, two = CountTable(), CountTable()
+    for _ in range(50):
+        obs = np.zeros((8, 17))
+        obs[:, :3] = rng.integers(-1, 2, size=(8, 3))  # 27 states: keys repeat, counts grow
+        a, b = np.empty(8), np.empty(8)
+        key.count_into(obs, one, 0.5, a)
+        two.bonus_into(key(obs), 0.5, b)
+        np.testing.assert_array_equal(a, b)
+    assert one.size == two.size

@@ -62,16 +62,27 @@ def grid_keys(x: np.ndarray, dims: np.ndarray, cell: np.ndarray, out: np.ndarray
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def simhash_keys(x: np.ndarray, projection: np.ndarray, out: np.ndarray) -> None:
-    """SimHash: bit ``b`` of ``out[i]`` is ``projection[b] · x[i] > 0`` (``projection`` is bits × D)."""
-    bits, dim = projection.shape
+def simhash_keys(x: np.ndarray, projection_t: np.ndarray, out: np.ndarray) -> None:
+    """SimHash: bit ``b`` of ``out[i]`` is ``A[b] · x[i] > 0``, ``projection_t = Aᵀ`` (D × bits, float32).
+
+    ``x`` is float32 or float64 (rounded to float32 here, as ``astype(np.float32)`` would, so callers pass
+    float64 observations without a converted copy). Each product is a float32 ``A[b, j]·x[i, j]``, summed in
+    float64 over ``j``: a sum of at most a few dozen float32 products is exact in float64 (unless their
+    magnitudes span more than ~2²⁹), so the keys do not depend on the order of the sum. The loop runs over
+    ``b`` innermost (contiguous in ``projection_t``: all bits of a row at once, vectorised).
+    """
+    dim, bits = projection_t.shape
+    acc = np.empty(bits)
     for i in range(x.shape[0]):
+        for b in range(bits):
+            acc[b] = 0.0
+        for j in range(dim):
+            xj = np.float32(x[i, j])
+            for b in range(bits):
+                acc[b] += np.float64(projection_t[j, b] * xj)
         key = np.uint64(0)
         for b in range(bits):
-            acc = 0.0
-            for j in range(dim):
-                acc += projection[b, j] * x[i, j]
-            if acc > 0.0:
+            if acc[b] > 0.0:
                 key |= _ONE << np.uint64(b)
         out[i] = np.int64(key)
 
@@ -184,7 +195,7 @@ def grid_count_bonus(x: np.ndarray, grid: np.ndarray, slots: np.ndarray, weight:
 
 @numba.njit(cache=True, nogil=True)
 def simhash_count_bonus(
-    x: np.ndarray, projection: np.ndarray, slots: np.ndarray, weight: float, out: np.ndarray
+    x: np.ndarray, projection_t: np.ndarray, slots: np.ndarray, weight: float, out: np.ndarray
 ) -> int:
     """:func:`simhash_keys` then :func:`count_bonus` in one call: returns the number of new keys.
 
@@ -192,7 +203,7 @@ def simhash_count_bonus(
     bit for bit those of the two-call path. ``slots`` as in :func:`grid_count_bonus`.
     """
     keys = np.empty(x.shape[0], dtype=np.int64)
-    simhash_keys(x, projection, keys)
+    simhash_keys(x, projection_t, keys)
     return count_bonus(slots[:, 0], slots[:, 1], keys, weight, out)
 
 

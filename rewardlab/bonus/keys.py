@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rewardlab.bonus.counts import CountTable
 
 KEYS = Registry("count key")
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))  # observation dtypes SimHash reads as they are
 NETHACK_KEYS = ("position", "message", "glyphs")
 
 
@@ -254,6 +255,7 @@ class SimHashKey(Key):
     """
 
     name = "simhash"
+    _transposed: np.ndarray | None = None  # projection.T, made on first use (None in objects pickled without it)
 
     def __init__(self, *, bits: int = 32, seed: int = 0, field: str | None = None) -> None:
         if not 1 <= bits <= 64:
@@ -262,42 +264,53 @@ class SimHashKey(Key):
         self.seed = seed
         self.field = field
         self.projection: np.ndarray | None = None
+        self._transposed: np.ndarray | None = None
 
     def bind(self, env: EnvInfo) -> None:
         _bound_space(env, self.field, self.name)
 
-    def _projection(self, dim: int) -> np.ndarray:
-        if self.projection is None or self.projection.shape[1] != dim:
+    def _projection_t(self, dim: int) -> np.ndarray:
+        """``projection.T`` (D × bits, contiguous) for ``dim`` inputs, what the kernels read; drawn on first use."""
+        projection = self.projection
+        if projection is None or projection.shape[1] != dim:
             rng = np.random.default_rng(self.seed)
-            self.projection = rng.standard_normal((self.bits, dim)).astype(np.float32)
-        return self.projection
+            self.projection = projection = rng.standard_normal((self.bits, dim)).astype(np.float32)
+            self._transposed = None
+        transposed = self._transposed
+        if transposed is None or transposed.shape[0] != dim:
+            self._transposed = transposed = np.ascontiguousarray(projection.T)
+        return transposed
+
+    def _rows_of(self, obs: Any) -> np.ndarray:
+        """The rows the kernel reads: a float32 or float64 2-d array as it is (the kernel rounds to float32), any
+        other observation flattened and converted to float32."""
+        if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None and obs.dtype in _FLOATS:
+            return obs  # the per-step path: no converted copy
+        return np.ascontiguousarray(_rows(_field(obs, self.field, self.name)), dtype=np.float32)
 
     def __call__(self, obs: Any) -> np.ndarray:
-        if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None:  # the per-step path
-            x = np.ascontiguousarray(obs, dtype=np.float32)
-        else:
-            x = np.ascontiguousarray(_rows(_field(obs, self.field, self.name)), dtype=np.float32)
-        projection = self.projection
-        if projection is None or projection.shape[1] != x.shape[1]:
-            projection = self._projection(x.shape[1])
+        x = self._rows_of(obs)
+        transposed = self._transposed
+        if transposed is None or transposed.shape[0] != x.shape[1]:
+            transposed = self._projection_t(x.shape[1])
         out = np.empty(x.shape[0], dtype=np.int64)
-        simhash_keys(x, projection, out)
+        simhash_keys(x, transposed, out)
         return out
 
     def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
-        projection = self.projection
+        transposed = self._transposed
         if (
             type(obs) is np.ndarray
             and obs.ndim == 2
             and self.field is None
-            and projection is not None
-            and projection.shape[1] == obs.shape[1]
-        ):  # the per-step path
+            and transposed is not None
+            and transposed.shape[0] == obs.shape[1]
+            and obs.dtype in _FLOATS
+        ):  # the per-step path: the observations as they are, keys and counts in one call
             n = obs.shape[0]
             if table.size + n > table.limit:
                 table.reserve(n)
-            x = np.ascontiguousarray(obs, dtype=np.float32)
-            table.size += simhash_count_bonus(x, projection, table.slots, weight, out)
+            table.size += simhash_count_bonus(obs, transposed, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
 

@@ -104,6 +104,13 @@ class RewardVecWrapper(VecEnvWrapper):
         self._actions = np.array(actions) if keeps else np.asarray(actions)
         self.venv.step_async(actions)
 
+    def step(self, actions: np.ndarray) -> Any:
+        """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step)."""
+        self._keeps = keeps = self.engine.keeps_batches
+        self._actions = np.array(actions) if keeps else np.asarray(actions)
+        self.venv.step_async(actions)
+        return self.step_wait()
+
     def close(self) -> None:
         """Close the reward's terms (their worker threads, files), then the wrapped env."""
         try:
