@@ -80,12 +80,7 @@ class PotentialShaping(RewardTerm):
         if kernel is None:
             super().compute_into(batch, out, weight)
             return
-        obs, next_obs = batch.obs, batch.next_obs
-        if type(obs) is not np.ndarray:  # arrays go as they are (a strided one gets its own compiled version)
-            obs = np.ascontiguousarray(obs)
-        if type(next_obs) is not np.ndarray:
-            next_obs = np.ascontiguousarray(next_obs)
-        kernel(obs, next_obs, batch.terminated, self.gamma, out)
+        kernel(np.ascontiguousarray(batch.obs), np.ascontiguousarray(batch.next_obs), batch.terminated, self.gamma, out)
         if weight != 1.0:
             out *= weight
 
