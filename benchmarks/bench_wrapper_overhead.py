@@ -25,8 +25,13 @@ imported beside the current one, so a change of the engine is measured side by s
 ``--breakdown`` times the parts of a wrapped step instead: the wrapper with its engine stubbed out, the
 engine with one cheap term, per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
 
+``--parts`` times each part of the 3-term reward's step on its own (the observation copy, the batch, each
+term's ``compute_into``, the engine's kernel; median µs per vector step, ``perf_counter``), once right after
+each env step and once in a loop without the env: what the env's step costs the parts that follow it.
+
     .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e] [--before DIR]
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --breakdown --envs CartPole-v1
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py --parts --envs HalfCheetah-v5 CartPole-v1
 """
 
 from __future__ import annotations
@@ -209,6 +214,49 @@ def bench_steps(
     }
 
 
+def bench_parts(env_id: str, n_envs: int, steps: int) -> dict[str, dict[str, float]]:
+    """Median µs per vector step of each part of the 3-term step, after an env step and in a loop without one."""
+    from rewardlab.wrappers.kernels import accumulate_step
+
+    venv = rl.make_vec_env(env_id, n_envs=n_envs, seed=0)
+    engine = rl.RewardVecWrapper(
+        rl.make_vec_env(env_id, n_envs=n_envs, seed=0), three_term_reward(CASES[env_id]), step_info=False
+    ).engine
+    space = venv.action_space
+    rng = np.random.default_rng(0)
+    if hasattr(space, "n"):
+        actions = rng.integers(space.n, size=(steps, n_envs))
+    else:
+        actions = rng.uniform(space.low, space.high, size=(steps, n_envs, *space.shape)).astype(np.float32)
+    names = ["obs copy", "batch", *(type(term).__name__ for _, _, term in engine._row_calls), "total, kernel"]
+    obs = venv.reset()
+    last, clock, no_end = obs.copy(), time.perf_counter_ns, np.zeros(n_envs, dtype=bool)
+
+    def run(after_env_step: bool) -> list[float]:
+        nonlocal obs, last
+        rewards, dones, infos = np.zeros(n_envs, dtype=np.float32), no_end, [{} for _ in range(n_envs)]
+        spent = []
+        for a in actions:
+            if after_env_step:
+                obs, rewards, dones, infos = venv.step(a)
+            t = [clock()]
+            owned = obs.copy()
+            t.append(clock())
+            batch = rl.Transitions(last, a, owned, rewards.astype(np.float64), dones, no_end, infos)
+            t.append(clock())
+            for row, weight, term in engine._row_calls:
+                term.compute_into(batch, row, weight)
+                t.append(clock())
+            accumulate_step(engine._state, batch.reward, dones, np.empty(n_envs, dtype=np.float32))
+            t.append(clock())
+            last = owned
+            spent.append(np.diff(t))
+        return (np.median(spent, axis=0) / 1e3).tolist()
+
+    run(True), run(False)  # compile, warm up
+    return {"after env step": dict(zip(names, run(True))), "no env step": dict(zip(names, run(False)))}
+
+
 def paired(results: dict[str, Any], a: str, b: str) -> float:
     """Median over rounds of ``a``'s time divided by ``b``'s in the same round."""
     return statistics.median(x / y for x, y in zip(results[a]["times"], results[b]["times"]))
@@ -255,7 +303,16 @@ def main() -> None:
     parser.add_argument(
         "--breakdown", action="store_true", help="time the parts of a wrapped step instead (wrapper, engine, info)"
     )
+    parser.add_argument(
+        "--parts", action="store_true", help="time each part of the 3-term step after an env step and without one"
+    )
     args = parser.parse_args()
+    if args.parts:
+        for env_id in args.envs:
+            for when, parts in bench_parts(env_id, args.n_envs, max(args.steps // 3, 200)).items():
+                cells = ", ".join(f"{name} {us:.2f}" for name, us in parts.items())
+                print(f"{env_id} {when}: {cells}; sum {sum(parts.values()):.1f} µs per vector step")
+        return
     if args.before:
         global BEFORE
         BEFORE = import_before(args.before)
