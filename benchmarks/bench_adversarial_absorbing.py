@@ -67,6 +67,8 @@ VARIANTS = {
     "AIRL + absorbing (default)": AIRL,
     "AIRL + absorbing, reward not normalised": {**AIRL, "normalize_reward": False},
     "AIRL + absorbing, 2 epochs": {**AIRL, "epochs": 2},
+    "AIRL + absorbing, scale held": {**AIRL, "reward_scale": "held"},
+    "AIRL + absorbing, scale falling": {**AIRL, "reward_scale": "falling"},
     "AIRL, no absorbing": {**AIRL, "absorbing": False},
     "GAIL + absorbing (default)": GAIL,
     "GAIL, no absorbing": {**GAIL, "absorbing": False},

@@ -188,6 +188,37 @@ def test_airl_rewards_are_divided_by_their_running_scale():
     np.testing.assert_array_equal(clone.compute(probe), term.compute(probe))
 
 
+def test_a_held_or_falling_reward_scale():
+    """reward_scale="held": σ_r over the first ~agent_window transitions, then constant; "falling": never rises."""
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)
+    demos.terminated[:] = False
+    kwargs = dict(demos=demos, kind="airl", lr=3e-3, gamma=0.9, agent_window=512, seed=0)
+    terms = {mode: AdversarialReward(**kwargs, reward_scale=mode) for mode in ("running", "held", "falling")}
+    for term in terms.values():
+        term.bind(PENDULUM)
+    probe = _episodes_batch(64, center=0.0, terminate_every=8, seed=99)
+    scales = {mode: [] for mode in terms}
+    for i, every in enumerate([10, 10, 3, 3, 2, 2]):  # the agent starts terminating more often after the window
+        batch = _episodes_batch(256, center=-0.3, terminate_every=every, seed=i)
+        for mode, term in terms.items():
+            term.update(batch)
+            scales[mode].append(term.reward_scale)
+    running, held, falling = scales["running"], scales["held"], scales["falling"]
+    assert held[:2] == running[:2] == falling[:2]  # the same estimate over the first 512 transitions
+    assert held[2:] == [held[1]] * 4  # then held ...
+    assert abs(running[-1] - running[1]) > 0.1 * running[1]  # ... while the running scale moves
+    assert max(running[2:]) > running[1]  # more terminations: the running scale rises ...
+    assert falling[2:] == [min(falling[1], *running[2 : k + 1]) for k in range(2, 6)]  # ... "falling" does not
+    np.testing.assert_allclose(terms["held"].compute(probe), terms["held"].raw_rewards(*_args(probe)) / held[1])
+    clone = AdversarialReward(**kwargs, reward_scale="held")  # the count of transitions seen travels too
+    clone.bind(PENDULUM)
+    clone.load_state_dict(terms["held"].state_dict())
+    clone.update(_episodes_batch(256, center=-0.3, terminate_every=2, seed=7))
+    assert clone.reward_scale == held[1]
+    with pytest.raises(ValueError, match="reward_scale"):
+        AdversarialReward(demos=demos, reward_scale="frozen")
+
+
 def _args(batch):
     return batch.obs, batch.action, batch.next_obs, batch.terminated
 

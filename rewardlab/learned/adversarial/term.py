@@ -92,6 +92,19 @@ barely moves for the first half of a CartPole run (see ``benchmarks/README.md``,
 issue 22 §2). GAIL's positive reward keeps ``r(ℓ_a)`` small when the expert
 does not terminate and is left as it is by default.
 
+A running scale moves under the critic, though: on CartPole ``σ_r²`` is
+dominated by the terminal values, about ``f_term·(49·ℓ_a)²`` with ``f_term``
+the agent's termination rate, so as the episodes lengthen ``σ_r`` falls from
+~90 to ~6 (the rewards PPO's critic is fit to grow 15-fold over a run) and it
+jumps back up whenever the agent starts failing more often, each time making
+the critic's values wrong by the ratio of the scales. ``reward_scale="held"``
+estimates ``σ_r`` over the first ~``agent_window`` agent transitions and then
+holds it (one constant factor for the rest of the run); ``"falling"`` keeps it
+running but lets it only fall (a running minimum once the first window is in),
+so it follows the episodes as they lengthen but does not jump back up when the
+agent starts failing more often. Default ``"running"``; measured on CartPole
+in ``benchmarks/README.md`` (issue 22 §2).
+
 Inputs are normalised by one running mean/std shared by expert and agent
 observations (initialised from all demonstrations, then updated with each
 agent batch in :meth:`update`, frozen in :meth:`compute`), so both sides go
@@ -117,6 +130,7 @@ from rewardlab.learned.adversarial.demos import Demonstrations, load_demos
 KINDS = ("gail", "airl")
 LIPSCHITZ = ("gp", "spectral", "none")
 REWARDS = ("gail", "airl", "log_d")
+REWARD_SCALES = ("running", "held", "falling")
 OBS_CLIP = 10.0
 SPECTRAL_REFRESH = 3  # power iterations after each update
 REWARD_SCALE_EPS = 1e-8
@@ -141,6 +155,9 @@ class AdversarialReward(RewardTerm):
             scale are counted; default: the number of demonstration transitions; 0: the update's own data.
         normalize_reward: divide the rewards by their running root mean square (no centring); default: on for
             the signed ``reward="airl"``, off for the others.
+        reward_scale: with ``normalize_reward``: ``"running"`` (the RMS over the agent window), ``"held"``
+            (estimated over the first ~``agent_window`` agent transitions, then held) or ``"falling"`` (running,
+            but never above its earlier value once the first window is in).
         lr, batch_size, epochs: discriminator training in :meth:`update` (Adam).
         history: agent transitions kept across updates to train on (0: only the latest batch);
             useful with off-policy agents whose update batches are small.
@@ -187,6 +204,7 @@ class AdversarialReward(RewardTerm):
         absorbing: bool = True,
         agent_window: int | None = None,
         normalize_reward: bool | None = None,
+        reward_scale: Literal["running", "held", "falling"] = "running",
         lr: float = 3e-4,
         batch_size: int = 128,
         epochs: int = 1,
@@ -211,6 +229,8 @@ class AdversarialReward(RewardTerm):
             raise ConfigError(f"unknown adversarial reward {reward!r}; valid: {list(REWARDS)}")
         check_at_least(1, hidden=hidden, layers=layers, batch_size=batch_size, epochs=epochs)
         check_at_least(0, history=history)
+        if reward_scale not in REWARD_SCALES:
+            raise ConfigError(f"unknown adversarial reward_scale {reward_scale!r}; valid: {list(REWARD_SCALES)}")
         if agent_window is not None:
             check_at_least(0, agent_window=agent_window)
         check_positive(lr=lr)
@@ -233,6 +253,7 @@ class AdversarialReward(RewardTerm):
         self.hidden, self.layers, self.gamma, self.absorbing = hidden, layers, float(gamma), bool(absorbing)
         self.agent_window = len(self.demos) if agent_window is None else int(agent_window)
         self.normalize_reward = reward == "airl" if normalize_reward is None else bool(normalize_reward)
+        self.reward_scale_mode = reward_scale
         self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
         self.normalize_obs, self.seed = normalize_obs, seed
         self.net: Any = None
@@ -245,6 +266,7 @@ class AdversarialReward(RewardTerm):
         # decayed sums over the latest ~agent_window agent steps: steps, terminals, squared rewards
         self._agent_steps = self._agent_terminals = self._reward_sq = self._reward_steps = 0.0
         self.reward_scale = 1.0  # rewards are divided by it (normalize_reward), set by update()
+        self._agent_seen = 0  # agent transitions passed to update() so far
 
     # -- building -----------------------------------------------------------
     def bind(self, env: EnvInfo) -> None:
@@ -471,11 +493,16 @@ class AdversarialReward(RewardTerm):
         metrics = {f"{self.name}_{k}": v / steps for k, v in totals.items()}
         if self.absorbing:
             metrics[f"{self.name}_absorbing_logit"] = self.absorbing_logit
-        if self.normalize_reward:  # the scale of the rewards the updated discriminator gives the agent's batch
+        held = self.reward_scale_mode == "held" and self._agent_seen >= max(1, self.agent_window)
+        if self.normalize_reward and not held:  # the scale of the rewards the updated discriminator gives the batch
             raw = self.raw_rewards(batch.obs, batch.action, batch.next_obs, batch.terminated)
             self._reward_sq = keep * self._reward_sq + float(np.sum(raw**2))
             self._reward_steps = keep * self._reward_steps + batch.n
-            self.reward_scale = float(np.sqrt(self._reward_sq / self._reward_steps + REWARD_SCALE_EPS))
+            scale = float(np.sqrt(self._reward_sq / self._reward_steps + REWARD_SCALE_EPS))
+            falling = self.reward_scale_mode == "falling" and self._agent_seen >= max(1, self.agent_window)
+            self.reward_scale = min(scale, self.reward_scale) if falling else scale
+        self._agent_seen += batch.n
+        if self.normalize_reward:
             metrics[f"{self.name}_reward_scale"] = self.reward_scale
         return metrics
 
@@ -486,6 +513,7 @@ class AdversarialReward(RewardTerm):
             "absorbing_logit": self.absorbing_logit,
             "agent_counts": (self._agent_steps, self._agent_terminals),
             "reward_counts": (self._reward_steps, self._reward_sq, self.reward_scale),
+            "agent_seen": self._agent_seen,
         }
         if self.net is not None:
             state.update(
@@ -508,6 +536,7 @@ class AdversarialReward(RewardTerm):
         self._reward_steps, self._reward_sq, self.reward_scale = (
             float(c) for c in state.get("reward_counts", (0.0, 0.0, 1.0))
         )
+        self._agent_seen = int(state.get("agent_seen", 0))
         if "net" in state:
             self._require_bound()
             self.net.load_state_dict(state["net"])
