@@ -38,6 +38,7 @@ reused (a killed benchmark resumes).
     ... --settings short --seeds 3
     ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
     ... --only "AIRL + absorbing (default)" --seeds 5 --first-seed 5   # seeds 5-9
+    ... --steps 80000 --out benchmarks/results/adversarial_absorbing_80k --only "AIRL + absorbing (default)" "true"
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ VARIANTS = {
     "imitation AIRL": "imitation:airl",
 }
 EDGE = 2.4
+
+
+def set_steps(steps: int) -> None:
+    """Train every run of this process for ``steps`` PPO steps (the expert's 40k are fixed)."""
+    global STEPS
+    STEPS = steps
 
 
 def scripted_demos(episodes: int = 10, *, lean: float | None = 0.1, seed: int = 20_000):
@@ -262,7 +269,9 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first_seed .. first_seed + seeds - 1")
     parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_absorbing"))
+    parser.add_argument("--steps", type=int, default=STEPS, help="PPO steps per run (the expert keeps its 40k)")
     args = parser.parse_args()
+    set_steps(args.steps)
     torch.set_num_threads(1)
     for setting in args.settings:
         result = run_setting(setting, args)
