@@ -128,3 +128,18 @@ def test_a_model_saved_with_separate_members_loads_its_reward_and_resets_only_th
         expected = torch.stack([m(x).squeeze(-1) for m in members]).numpy()
     np.testing.assert_allclose(loaded.ensemble(x).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
     loaded.train()  # the fresh optimiser trains the loaded weights
+
+
+def test_large_segment_batches_through_torch_give_the_numpy_path_returns():
+    from rewardlab.learned.preference.model import TORCH_ROWS
+
+    m = model()
+    m.add_labels(*pairs(50))
+    m.train()
+    x, mask = pairs(400, length=10, seed=2)[:2]  # 4000 steps: above TORCH_ROWS, so the torch path
+    mask[::3, 6:] = 0  # some segments end early
+    assert len(x) * 10 > TORCH_ROWS
+    whole = m.segment_returns(x, mask)
+    chunks = np.concatenate([m.segment_returns(x[i : i + 100], mask[i : i + 100]) for i in range(0, 400, 100)], 1)
+    assert whole.shape == chunks.shape == (m.ensemble.n_members, 400)
+    np.testing.assert_allclose(whole, chunks, rtol=1e-4, atol=1e-4)
