@@ -493,13 +493,14 @@ class AdversarialReward(RewardTerm):
         metrics = {f"{self.name}_{k}": v / steps for k, v in totals.items()}
         if self.absorbing:
             metrics[f"{self.name}_absorbing_logit"] = self.absorbing_logit
-        held = self.reward_scale_mode == "held" and self._agent_seen >= max(1, self.agent_window)
+        first_window_in = self._agent_seen >= max(1, self.agent_window)
+        held = self.reward_scale_mode == "held" and first_window_in
         if self.normalize_reward and not held:  # the scale of the rewards the updated discriminator gives the batch
             raw = self.raw_rewards(batch.obs, batch.action, batch.next_obs, batch.terminated)
             self._reward_sq = keep * self._reward_sq + float(np.sum(raw**2))
             self._reward_steps = keep * self._reward_steps + batch.n
             scale = float(np.sqrt(self._reward_sq / self._reward_steps + REWARD_SCALE_EPS))
-            falling = self.reward_scale_mode == "falling" and self._agent_seen >= max(1, self.agent_window)
+            falling = self.reward_scale_mode == "falling" and first_window_in
             self.reward_scale = min(scale, self.reward_scale) if falling else scale
         self._agent_seen += batch.n
         if self.normalize_reward:
