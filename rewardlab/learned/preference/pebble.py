@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.bonus.kernels import scan_knn
+from rewardlab.core.running import RunningMeanStd
 
 
 class StateEntropy:
@@ -49,9 +50,7 @@ class StateEntropy:
         self.data = np.zeros((self.capacity, self.dim))
         self.size = 0
         self.pos = 0
-        self.count = 0  # running moments of the unscaled values (Chan et al.'s parallel update)
-        self.mean = 0.0
-        self.m2 = 0.0
+        self.stats = RunningMeanStd(epsilon=0.0)  # running moments of the unscaled values
 
     def raw(self, states: np.ndarray) -> np.ndarray:
         """``log(c + d_k)`` per state (``d_k`` the distance to the k-th nearest stored state; 0 when empty)."""
@@ -67,7 +66,7 @@ class StateEntropy:
     @property
     def std(self) -> float:
         """``σ_int``: the running standard deviation of :meth:`raw` (1 until two values were seen)."""
-        var = self.m2 / self.count if self.count > 1 else 0.0
+        var = self.stats.var if self.stats.count > 1 else 0.0
         return float(np.sqrt(var)) if var > 1e-12 else 1.0
 
     def reward(self, states: np.ndarray) -> np.ndarray:
@@ -79,11 +78,7 @@ class StateEntropy:
         states = np.asarray(states, dtype=np.float64).reshape(len(states), self.dim)
         values = self.raw(states)
         if self.size > 0:  # the first states have no neighbours: their 0 would bias σ_int
-            n, mean = len(values), float(values.mean())
-            delta, total = mean - self.mean, self.count + n
-            self.m2 += float(((values - mean) ** 2).sum()) + delta * delta * self.count * n / total
-            self.mean += delta * n / total
-            self.count = total
+            self.stats.update(values)
         states = states[-self.capacity :]
         idx = (self.pos + np.arange(len(states))) % self.capacity
         self.data[idx] = states
@@ -92,8 +87,7 @@ class StateEntropy:
         return float(values.mean()) if len(values) else 0.0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"data": self.data[: self.size].copy(), "pos": self.pos, "count": self.count, "mean": self.mean,
-                "m2": self.m2}  # fmt: skip
+        return {"data": self.data[: self.size].copy(), "pos": self.pos, "stats": self.stats.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         data = np.asarray(state["data"], dtype=np.float64).reshape(-1, self.dim)[: self.capacity]
@@ -101,4 +95,4 @@ class StateEntropy:
         self.data[: len(data)] = data
         self.size = len(data)
         self.pos = int(state["pos"]) % self.capacity
-        self.count, self.mean, self.m2 = int(state["count"]), float(state["mean"]), float(state["m2"])
+        self.stats.load_state_dict(state["stats"])
