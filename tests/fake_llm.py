@@ -387,14 +387,21 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                     payload = server._text_completion_body(body, texts)
                 else:
                     payload = server._completion_body(body, texts[0])
+                # counted before the reply leaves, so a client that has its answer sees it counted (no race with
+                # a test reading the counters); taken back when the reply cannot be sent
+                asked = [user_text(r) for r in requests]
+                with server._lock:
+                    server._completions += len(texts)
+                    server.answered.extend(asked)
+                    server.answered_at.extend([time.time()] * len(asked))
                 try:
                     self._send_json(200, payload)
                 except OSError:
-                    return
-                with server._lock:
-                    server._completions += len(texts)
-                    server.answered.extend(user_text(r) for r in requests)
-                    server.answered_at.extend([time.time()] * len(requests))
+                    with server._lock:
+                        server._completions -= len(texts)
+                        for text in asked:
+                            i = len(server.answered) - 1 - server.answered[::-1].index(text)
+                            del server.answered[i], server.answered_at[i]
 
         def _drop(self) -> None:
             with contextlib.suppress(OSError):
