@@ -14,9 +14,10 @@ Stacks, all over ``rl.make_vec_env(env, 8)`` stepping the same pre-drawn random 
 Raw steps: within each round the stacks take turns every 100 steps (order alternating), timing CPU
 time of this process (not wall time), so load from other jobs hits all alike; each round's time is
 divided by the raw time of the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
-``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters),
-CPU time of ``learn`` divided by the raw stack's, median over ``--e2e-rounds`` (after 20 warm-up steps:
-numba compiles a built-in potential on its first call, 0.2–0.6 s once per process).
+``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters), the models
+taking turns one rollout and update at a time, CPU time of ``learn`` divided by the raw stack's, median over
+``--e2e-rounds`` (after 20 warm-up steps: numba compiles a built-in potential on its first call, 0.2–0.6 s
+once per process); a second raw stack (``raw, control``) shows what the measurement cannot resolve.
 
 ``--before DIR`` also times the 1- and 3-term stacks of an older rewardlab (a folder holding its
 ``rewardlab`` package, e.g. ``git archive <commit> rewardlab | tar -x -C DIR``) in the same rounds,
@@ -262,32 +263,117 @@ def paired(results: dict[str, Any], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(results[a]["times"], results[b]["times"]))
 
 
-def bench_e2e(steps: int, rounds: int, n_envs: int = 8) -> dict[str, float]:
-    """CPU time of PPO ``learn`` through each stack on CartPole, divided by the raw stack's (median over rounds).
+class InSitu:
+    """The wrapper's own CPU time inside a training run: a stack's ``step`` minus the wrapped env's ``step_async``
+    and ``step_wait`` it calls, summed (``time.thread_time_ns``, immune to preemption by other jobs).
 
-    Each stack first steps 20 times (numba compiles a built-in potential's kernels on its first call, a
-    one-off of a fraction of a second per process that a 20k-step run would otherwise count).
+    It measures a small quantity directly, where the ratio of two whole ``learn`` times measures it as the
+    difference of two large noisy ones; it still counts what PPO's work between steps costs the wrapper
+    (cold caches), since it is timed where the wrapper runs. A raw stack gets the same clocks around one
+    call and reads ~0. The clock calls inside the window are calibrated out (``clock_ns``).
+    """
+
+    def __init__(self, stack: Any) -> None:
+        self.outer = self.inner = 0
+        self.calls = 0
+        clock = time.thread_time_ns
+        samples = []
+        for _ in range(2001):
+            a = clock()
+            samples.append(clock() - a)
+        self.clock_ns = statistics.median(samples)  # one clock call's cost, as seen inside a window
+        inner = getattr(stack, "venv", None)
+        if inner is not None:
+            step_async, step_wait = inner.step_async, inner.step_wait
+
+            def timed_async(actions: Any) -> None:
+                begin = clock()
+                step_async(actions)
+                self.inner += clock() - begin
+
+            def timed_wait() -> Any:
+                begin = clock()
+                out = step_wait()
+                self.inner += clock() - begin
+                return out
+
+            inner.step_async, inner.step_wait = timed_async, timed_wait
+        outer_step = stack.step
+        nested = 2 if inner is not None else 0  # clock pairs inside the outer window
+
+        def timed_step(actions: Any) -> Any:
+            begin = clock()
+            out = outer_step(actions)
+            self.outer += clock() - begin
+            self.calls += 1
+            return out
+
+        self.nested = nested
+        stack.step = timed_step
+
+    @property
+    def seconds(self) -> float:
+        """The wrapper's own CPU seconds so far (the nested clocks' cost taken out)."""
+        if not self.nested:
+            return 0.0
+        return max(self.outer - self.inner - self.calls * self.nested * self.clock_ns, 0) / 1e9
+
+
+def bench_e2e(steps: int, rounds: int, n_envs: int = 8, n_steps: int = 128) -> dict[str, dict[str, Any]]:
+    """CPU time of PPO learning on CartPole through each stack, divided by the raw stack's in the same round.
+
+    Every stack gets its own PPO (same seed and hyper-parameters) and the models learn in turns, one rollout
+    and its update (``n_steps × n_envs`` steps, one ``learn`` call) at a time, in alternating order, so load
+    from other jobs lands on every stack alike (whole ``learn`` runs one after the other moved ±10 % with the
+    load of this shared machine). ``raw, control`` is a second raw stack: its ratio is what the measurement
+    cannot resolve. Each stack first steps 20 times (numba compiles a built-in potential's kernels on its
+    first call, a one-off of a fraction of a second per process that a short run would otherwise count).
+    Returns, per stack, the median over all chunks of its time divided by the raw stack's same chunk
+    (``ratio``), those ratios, the ratio of the summed times (``total``), and ``in_situ``: ``1 + w / (T − w)``
+    with ``w`` the wrapper's own CPU time inside the run (:class:`InSitu`) and ``T`` the run's, median over
+    rounds (``in_situ_rounds``): the end-to-end ratio with the learning run's noise taken out.
     """
     import torch
     from stable_baselines3 import PPO
 
     torch.set_num_threads(1)
-    times: dict[str, list[float]] = {}
+    times: dict[str, list[float]] = {}  # per chunk (one rollout and its update), all rounds
+    in_situ: dict[str, list[float]] = {}  # per round: the wrapper's own time / the rest of learn
     warm_up = np.zeros((20, n_envs), dtype=np.int64)
+    chunk = n_steps * n_envs
     for r in range(rounds):
         venvs = stacks("CartPole-v1", n_envs, seed=r)
         for name in [name for name in venvs if name.endswith("1 term") and not name.startswith("imitation")]:
             venvs.pop(name).close()  # end to end: the 3-term stacks beside raw and imitation
-        names = list(venvs) if r % 2 == 0 else list(reversed(venvs))
-        for name in names:
-            time_steps(venvs[name], warm_up)
-            model = PPO("MlpPolicy", venvs[name], n_steps=128, batch_size=256, seed=r, device="cpu", verbose=0)
-            start = time.process_time()
-            model.learn(steps)
-            times.setdefault(name, []).append(time.process_time() - start)
-            venvs[name].close()
+        venvs["raw, control"] = rl.make_vec_env("CartPole-v1", n_envs=n_envs, seed=r)
+        models, clocks = {}, {}
+        for name, venv in venvs.items():
+            time_steps(venv, warm_up)
+            clocks[name] = InSitu(venv)
+            models[name] = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=256, seed=r, device="cpu", verbose=0)
+        names = list(venvs)
+        for c in range(max(steps // chunk, 1)):
+            for name in names if (r + c) % 2 == 0 else names[::-1]:
+                begin = time.process_time()
+                models[name].learn(chunk, reset_num_timesteps=c == 0)
+                times.setdefault(name, []).append(time.process_time() - begin)
+        for name, venv in venvs.items():
+            own = clocks[name].seconds
+            learn = sum(times[name][-max(steps // chunk, 1) :])
+            in_situ.setdefault(name, []).append(own / (learn - own))
+            venv.close()
     raw = times["raw"]
-    return {name: statistics.median(a / b for a, b in zip(t, raw)) for name, t in times.items()}
+    out = {}
+    for name, t in times.items():
+        ratios = [a / b for a, b in zip(t, raw)]
+        out[name] = {
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+            "total": sum(t) / sum(raw),
+            "in_situ": 1 + statistics.median(in_situ[name]),
+            "in_situ_rounds": [1 + x for x in in_situ[name]],
+        }
+    return out
 
 
 def main() -> None:
@@ -338,12 +424,19 @@ def main() -> None:
     if args.e2e:
         print(
             f"\nPPO end to end, CartPole-v1, {args.n_envs} envs, {args.e2e_steps} steps, CPU time of learn(), "
-            f"median over {args.e2e_rounds} rounds"
+            f"{args.e2e_rounds} rounds, median over rollout+update chunks of the ratio to raw's same chunk"
         )
-        for name, ratio in bench_e2e(args.e2e_steps, args.e2e_rounds, args.n_envs).items():
+        for name, res in bench_e2e(args.e2e_steps, args.e2e_rounds, args.n_envs).items():
+            ratio = res["ratio"]
             target = f"{E2E_TARGET:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if ratio <= E2E_TARGET else "MISSED") if target else ""
-            print(f"{'CartPole-v1':<16} {name:<22} {'':>12} {ratio:>13.3f} {target:>8} {ok}")
+            q1, _, q3 = statistics.quantiles(res["ratios"], n=4)
+            spread = (
+                f"(chunks: quartiles {q1:.3f}-{q3:.3f}; summed times {res['total']:.3f}; "
+                f"in situ {res['in_situ']:.4f}, rounds "
+                f"{min(res['in_situ_rounds']):.4f}-{max(res['in_situ_rounds']):.4f})"
+            )
+            print(f"{'CartPole-v1':<16} {name:<22} {'':>12} {ratio:>13.3f} {target:>8} {ok:6} {spread}")
 
 
 if __name__ == "__main__":
