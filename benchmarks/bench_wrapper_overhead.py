@@ -16,7 +16,8 @@ time of this process (not wall time), so load from other jobs hits all alike; ea
 divided by the raw time of the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
 ``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters), the models
 taking turns one rollout and update at a time, CPU time of ``learn`` divided by the raw stack's, median over
-``--e2e-rounds`` (after 20 warm-up steps: numba compiles a built-in potential on its first call, 0.2–0.6 s
+``--e2e-rounds`` (after 600 warm-up steps: numba compiles the kernels on their first call, 0.2–0.6 s, and the
+engine its fused step after 500 steps, about 1 s,
 once per process); a second raw stack (``raw, control``) shows what the measurement cannot resolve.
 
 ``--before DIR`` also times the 1- and 3-term stacks of an older rewardlab (a folder holding its
@@ -65,6 +66,9 @@ CASES = {
     },
 }
 E2E_TARGET = 1.02
+#: steps each stack takes before timing: numba compiles the kernels at their first call, and the engine its
+#: fused step after ``RewardEngine.fuse_after`` (500) steps, once per process and reward (about a second)
+WARM_UP = 600
 
 
 def three_term_reward(case: dict, lib: Any = rl) -> rl.RewardTerm:
@@ -183,8 +187,9 @@ def bench_steps(
         actions = rng.integers(space.n, size=(steps, n_envs))
     else:
         actions = rng.uniform(space.low, space.high, size=(steps, n_envs, *space.shape)).astype(np.float32)
+    warm_up = np.resize(actions, (WARM_UP, *actions.shape[1:]))
     for venv in venvs.values():
-        time_steps(venv, actions[:200])  # compile the numba kernels before timing
+        time_steps(venv, warm_up)  # compile the numba kernels, and the fused step, before timing
     times: dict[str, list[float]] = {name: [] for name in venvs}
     names = list(venvs)
     for r in range(rounds):
@@ -326,8 +331,9 @@ def bench_e2e(steps: int, rounds: int, n_envs: int = 8, n_steps: int = 128) -> d
     and its update (``n_steps × n_envs`` steps, one ``learn`` call) at a time, in alternating order, so load
     from other jobs lands on every stack alike (whole ``learn`` runs one after the other moved ±10 % with the
     load of this shared machine). ``raw, control`` is a second raw stack: its ratio is what the measurement
-    cannot resolve. Each stack first steps 20 times (numba compiles a built-in potential's kernels on its
-    first call, a one-off of a fraction of a second per process that a short run would otherwise count).
+    cannot resolve. Each stack first steps ``WARM_UP`` times (numba compiles the kernels on their first call and
+    the engine its fused step after 500 steps: one-offs of about a second per process that a short run would
+    otherwise count).
     Returns, per stack, the median over all chunks of its time divided by the raw stack's same chunk
     (``ratio``), those ratios, the ratio of the summed times (``total``), and ``in_situ``: ``1 + w / (T − w)``
     with ``w`` the wrapper's own CPU time inside the run (:class:`InSitu`) and ``T`` the run's, median over
@@ -339,7 +345,7 @@ def bench_e2e(steps: int, rounds: int, n_envs: int = 8, n_steps: int = 128) -> d
     torch.set_num_threads(1)
     times: dict[str, list[float]] = {}  # per chunk (one rollout and its update), all rounds
     in_situ: dict[str, list[float]] = {}  # per round: the wrapper's own time / the rest of learn
-    warm_up = np.zeros((20, n_envs), dtype=np.int64)
+    warm_up = np.zeros((WARM_UP, n_envs), dtype=np.int64)
     chunk = n_steps * n_envs
     for r in range(rounds):
         venvs = stacks("CartPole-v1", n_envs, seed=r)

@@ -110,6 +110,12 @@ class Key:
         """
         table.bonus_into(self(obs), weight, out)
 
+    def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        """``(fn, args)`` with ``fn(obs, *args, slots, weight, out) -> new keys`` doing what :meth:`count_into`
+        does in one compiled call, for observations like ``obs``; None for keys without one (the default).
+        What a fused step calls (:class:`~rewardlab.core.term.StepKernel`)."""
+        return None
+
     @classmethod
     def from_config(cls, spec: Any, where: str = "") -> Key:
         """Build from ``"name"``, ``{name: ..., **params}`` or ``{name: {params}}``."""
@@ -243,6 +249,11 @@ class GridKey(Key):
         else:
             table.bonus_into(self(obs), weight, out)
 
+    def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:
+            return grid_count_bonus, (self._grid,)
+        return None
+
     def __repr__(self) -> str:
         return f"GridKey(dims={self.dims}, cell={self.cell.tolist()})"
 
@@ -313,6 +324,19 @@ class SimHashKey(Key):
             table.size += simhash_count_bonus(obs, transposed, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
+
+    def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        transposed = self._transposed
+        if (
+            type(obs) is np.ndarray
+            and obs.ndim == 2
+            and self.field is None
+            and transposed is not None
+            and transposed.shape[0] == obs.shape[1]
+            and obs.dtype in _FLOATS
+        ):
+            return simhash_count_bonus, (transposed,)
+        return None
 
     def __repr__(self) -> str:
         return f"SimHashKey(bits={self.bits}, seed={self.seed})"

@@ -14,6 +14,10 @@ Life cycle (all optional):
 * ``train(mode)`` -- freeze running statistics for evaluation;
 * ``close()`` -- release threads and files (the wrappers call it on every leaf when they close).
 
+Evaluation paths: ``compute(batch)`` (required), ``compute_into(batch, out, weight)`` (allocation-free) and
+``step_fn()`` (optional): a function of the step's bare arrays that the vector wrapper calls on every step,
+without building a :class:`Transitions` batch, when every term of the reward has one.
+
 One term object, one evaluation per step: a term that appears more than once
 in a reward (``0.05*c + 0.05*c``, ``c + clip(c)``) is computed once per batch
 inside the wrappers and its value reused, and a learning term is updated once
@@ -24,13 +28,34 @@ two distinct objects with the same name stay two terms (``count``, ``count_2``).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
+
+#: ``fn(obs, action, next_obs, reward, terminated, out, weight)``: a term's step on bare arrays (see
+#: :meth:`RewardTerm.step_fn`)
+StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], None]
+
+
+class StepKernel(NamedTuple):
+    """A term's step as one compiled call the engine fuses with the other terms' (:meth:`RewardTerm.step_kernel`).
+
+    The fused step calls ``fn(*inputs, *args, weight, out)`` (``weight`` only when ``takes_weight``; otherwise the
+    engine multiplies ``out`` by the weight afterwards, as ``out *= weight``). ``inputs`` name the step's arrays
+    it reads, in order: ``"obs"``, ``"next_obs"``, ``"reward"`` (the env's, as the vector env returned it),
+    ``"terminated"``. ``sync``, when given, is called with ``fn``'s (integer) result after every step and returns
+    new ``args`` when they changed (a table that grew), else None.
+    """
+
+    fn: Callable[..., Any]
+    inputs: tuple[str, ...]
+    args: tuple = ()
+    takes_weight: bool = False
+    sync: Callable[[int], tuple | None] | None = None
 
 
 class RewardTerm:
@@ -112,6 +137,35 @@ class RewardTerm:
             out[...] = self(batch)
         else:
             np.multiply(self(batch), weight, out=out)
+
+    def step_fn(self) -> StepFn | None:
+        """This term's step on bare arrays, or None (the default): the vector wrapper's fastest path.
+
+        ``fn(obs, action, next_obs, reward, terminated, out, weight)`` must write exactly what
+        ``compute_into(batch, out, weight)`` writes for the batch of those arrays, bit for bit, and change
+        state as that call would. The vector wrapper calls it on every step, instead of building a
+        :class:`Transitions` batch, when every term of the reward offers one, none learns, none is shared
+        and none needs frames; the terms' ``infos`` are not passed, so a term that reads them offers none.
+        ``obs`` and ``next_obs`` are the wrapper's own C-contiguous copies (array observations only, the
+        terminal observation in ``next_obs`` where an episode ended), ``reward`` the env's reward as the vector
+        env returned it (float32 for SB3: read it as a float), ``terminated`` bools, ``out`` a float64 row.
+        The wrapper asks once, at its first step; a term whose answer depends on its mode (``train``/
+        ``eval``) checks the mode inside ``fn``.
+        """
+        return None
+
+    def step_kernel(self, obs: np.ndarray) -> StepKernel | None:
+        """This term's step as a numba call the engine fuses with the others', or None (the default).
+
+        When every term of the reward has one (and a ``step_fn``), the vector wrapper compiles one function
+        that runs them all and the engine's bookkeeping in a single call per step, after
+        :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps on the ``step_fn`` path. ``obs`` is
+        a step's observations, to check the shapes and dtypes the kernel expects. Same contract as
+        :meth:`step_fn`: the same values bit for bit and the same state changes. A term asked while it is
+        in evaluation mode (``eval()``) is never fused; the engine goes back to ``step_fn`` when any fused
+        term leaves training mode.
+        """
+        return None
 
     def evaluate(self, batch: Transitions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Total reward and its components in one pass."""
@@ -502,6 +556,17 @@ class Constant(RewardTerm):
     def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
         out.fill(self.value * weight)
 
+    def step_fn(self) -> StepFn:
+        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
+            out.fill(self.value * w)
+
+        return fn
+
+    def step_kernel(self, obs: np.ndarray) -> StepKernel:
+        from rewardlab.wrappers.kernels import filled
+
+        return StepKernel(filled, (), (self.value,), takes_weight=True)
+
     def __repr__(self) -> str:
         return f"Constant({self.value:g})"
 
@@ -525,6 +590,20 @@ class Extrinsic(RewardTerm):
             out[...] = batch.reward
         else:
             np.multiply(batch.reward, weight, out=out)
+
+    def step_fn(self) -> StepFn:
+        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
+            if w == 1.0:
+                out[...] = reward  # float32 -> float64 is exact: the batch's float64 reward, as compute_into reads
+            else:
+                np.multiply(reward, w, out=out, dtype=np.float64)
+
+        return fn
+
+    def step_kernel(self, obs: np.ndarray) -> StepKernel:
+        from rewardlab.wrappers.kernels import scaled_copy
+
+        return StepKernel(scaled_copy, ("reward",), takes_weight=True)
 
     def __repr__(self) -> str:
         return "Extrinsic()"

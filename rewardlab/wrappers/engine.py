@@ -34,6 +34,7 @@ import numpy as np
 
 from rewardlab.core.term import RewardTerm, WeightedSum, shared_terms, unique_names
 from rewardlab.core.transitions import Transitions
+from rewardlab.wrappers.fused import FusedStep
 from rewardlab.wrappers.kernels import FLOAT32_MAX, accumulate_step
 
 NAN_POLICIES = ("raise", "zero", "clip")
@@ -126,6 +127,11 @@ class RewardEngine:
         array([ 0.5, -0.5])
     """
 
+    #: steps on the ``step_fn`` path (:meth:`step_arrays`) before the engine compiles the terms' step kernels
+    #: into one call per step (about a second of numba compilation, once per process and reward; short runs
+    #: and tests never pay it); ``None``: never fuse
+    fuse_after: int | None = 500
+
     def __init__(
         self,
         reward: RewardTerm,
@@ -199,11 +205,13 @@ class RewardEngine:
         self._row_calls = reward.row_calls(self._components) if self._plain_sum and not self._shared else None
         if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
             self._row_calls = [(self._components[0], 1.0, reward)]
+        self._step_fns: list | None | bool = False  # the terms' step_fn calls, asked at the first step_arrays
+        self._unfuse()
 
     def __getstate__(self) -> dict[str, Any]:
         # the views share the state array: a copy (pickle, deepcopy) keeps the array and makes them again
         state = self.__dict__.copy()
-        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last"):
+        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_step_fns", "_fused"):
             del state[name]
         state["_last"] = None if self._last is None or self._last.base is self._state else self._last
         return state
@@ -246,6 +254,8 @@ class RewardEngine:
         idx = np.arange(self.n_envs) if env_indices is None else env_indices
         self._sums[:, idx] = 0.0
         self.reward.reset(idx)
+        if env_indices is None:  # a new start (a run resumed, state loaded): the terms are asked again
+            self._unfuse()
 
     def get_state(self) -> dict[str, Any]:
         """The engine's running state, copied: what resuming in the middle of episodes needs.
@@ -294,7 +304,6 @@ class RewardEngine:
             done = batch.terminated | batch.truncated
         if self._shared:
             batch.memo = dict.fromkeys(self._shared)
-        step = self._step
         row_calls = self._row_calls
         if row_calls is None:
             self.reward.components_into(batch, self._components)
@@ -308,19 +317,7 @@ class RewardEngine:
             n_ended = accumulate_step(self._state, extrinsic, done, total)
             if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
                 raise AssertionError("rewardlab: repaired reward components still overflow")
-        self.last_infos = infos = batch.infos
-        if self.step_info:
-            self._last = step = step.copy()  # the views outlive the step
-            shared = (self._rows, step)
-            view, key = StepRewards, STEP_KEY
-            for i, info in enumerate(infos):
-                info[key] = view((shared, i))
-        else:
-            self._last = step
-        if n_ended:
-            self._end_episodes(n_ended, batch.terminated, infos)
-        elif self.last_episodes:
-            self.last_episodes = ()
+        self._book(n_ended, batch.terminated, batch.infos)
         if self._learns and self.reward.training:
             batch.memo = None
             if batch.frames is not None and not self._buffer_frames:
@@ -336,6 +333,101 @@ class RewardEngine:
                 self._buffer.clear()
                 self._steps_since_update = 0
         return total
+
+    def step_arrays(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        next_obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        done: np.ndarray,
+        infos: Sequence[dict],
+        *,
+        dtype: Any = np.float64,
+    ) -> np.ndarray | None:
+        """:meth:`process` on the step's bare arrays through the terms' :meth:`~RewardTerm.step_fn`, without a
+        :class:`Transitions` batch; None when the reward has no such path (the caller then calls ``process``).
+
+        The path exists when every term of a plain sum (or the lone term) offers a ``step_fn``, no term learns,
+        none is shared and none needs frames; the vector wrapper takes it for array observations. After
+        :attr:`fuse_after` such steps, when every term also offers a ``step_kernel``, the engine compiles them
+        and its own bookkeeping into one call (:mod:`rewardlab.wrappers.fused`). Same result, same state and
+        same infos as :meth:`process` (``tests/test_engine_step_fns.py`` checks the paths side by side).
+        """
+        fused = self._fused
+        if fused is not None and all(t.training for t in self._fused_terms):
+            total = np.empty(self.n_envs, dtype)
+            n_ended = fused(self._state, obs, next_obs, reward, terminated, done, total)
+        else:
+            fns = self._step_fns
+            if fns is False:
+                fns = self._step_fns = self._plan_step_fns()
+            if fns is None:
+                return None
+            if fused is not None:  # a fused term left training mode: back to the step_fns, fuse again later
+                self._unfuse()
+            for fn, row, weight in fns:
+                fn(obs, action, next_obs, reward, terminated, row, weight)
+            total = np.empty(self.n_envs, dtype)
+            n_ended = accumulate_step(self._state, reward, done, total)
+            self._direct_steps += 1
+            if self.fuse_after is not None and self._direct_steps == max(self.fuse_after, 1):
+                self._fuse(next_obs)
+        if n_ended < 0:
+            self._repair(self._components)
+            n_ended = accumulate_step(self._state, reward, done, total)
+            if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
+                raise AssertionError("rewardlab: repaired reward components still overflow")
+        self._book(n_ended, terminated, infos)
+        return total
+
+    def _unfuse(self) -> None:
+        """Back to the ``step_fn`` path; fuse again after :attr:`fuse_after` more steps."""
+        self._fused: FusedStep | None = None
+        self._fused_terms: list[RewardTerm] = []
+        self._direct_steps = 0
+
+    def _fuse(self, obs: np.ndarray) -> None:
+        """Build the fused step (:mod:`rewardlab.wrappers.fused`) when every term offers a step kernel."""
+        plan = []
+        for j, (_, weight, term) in enumerate(self._row_calls or ()):
+            kernel = term.step_kernel(obs)
+            if kernel is None:
+                return
+            plan.append((j, weight, kernel))
+        self._fused = FusedStep(plan)
+        self._fused_terms = [term for _, _, term in self._row_calls or ()]
+
+    def _plan_step_fns(self) -> list | None:
+        """``(fn, row, weight)`` per term when every term offers a ``step_fn`` and none learns, is shared or needs
+        frames; None otherwise."""
+        reward, calls = self.reward, self._row_calls
+        if calls is None or self._learns or self._shared or reward.needs_frames:
+            return None
+        plan = []
+        for row, weight, term in calls:
+            fn = term.step_fn()
+            if fn is None:
+                return None
+            plan.append((fn, row, weight))
+        return plan
+
+    def _book(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
+        """After the kernel: the step's ``info["rewardlab"]`` views, and the episodes that ended."""
+        self.last_infos = infos
+        if self.step_info:
+            self._last = step = self._step.copy()  # the views outlive the step
+            shared = (self._rows, step)
+            view, key = StepRewards, STEP_KEY
+            for i, info in enumerate(infos):
+                info[key] = view((shared, i))
+        else:
+            self._last = self._step
+        if n_ended:
+            self._end_episodes(n_ended, terminated, infos)
+        elif self.last_episodes:
+            self.last_episodes = ()
 
     def _end_episodes(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""

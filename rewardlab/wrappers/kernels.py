@@ -68,3 +68,19 @@ def accumulate_step(state: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, 
             sums[k + 1, i] = 0.0
             m += 1
     return m
+
+
+@numba.njit(cache=True, nogil=True)
+def scaled_copy(reward: np.ndarray, weight: float, out: np.ndarray) -> None:
+    """``out[i] = float64(reward[i]) · weight``: the extrinsic term's fused step (the same values as numpy's
+    ``out[...] = reward`` for a weight of 1 and ``np.multiply(reward, weight, out=out)`` otherwise)."""
+    for i in range(out.shape[0]):
+        out[i] = np.float64(reward[i]) * weight
+
+
+@numba.njit(cache=True, nogil=True)
+def filled(value: float, weight: float, out: np.ndarray) -> None:
+    """``out[:] = value · weight``: the constant term's fused step (numpy's ``out.fill(value * weight)``)."""
+    v = value * weight
+    for i in range(out.shape[0]):
+        out[i] = v

@@ -133,7 +133,18 @@ class RewardVecWrapper(VecEnvWrapper):
             next_obs, terminated, truncated = self._episode_ends(owned, dones, infos)
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = owned, dones, self._no_truncation
-        frames = pop_frames(infos, self.num_envs) if self._frames else None
+        if self._frames:
+            frames = pop_frames(infos, self.num_envs)
+        elif type(owned) is np.ndarray:  # the terms' step_fns on the bare arrays, when they all have one
+            total = engine.step_arrays(
+                self._last_obs, self._actions, next_obs, rewards, terminated, dones, infos, dtype=np.float32
+            )
+            if total is not None:
+                self._last_obs = owned
+                return obs, total, dones, infos
+            frames = None
+        else:
+            frames = None
         batch = Transitions(
             self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
             frames=frames,

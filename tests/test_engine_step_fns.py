@@ -1,0 +1,190 @@
+"""The vector wrapper's fast paths (issue 22 §5): the terms' ``step_fn`` on bare arrays, then one fused call.
+
+Three paths must give the same step bit for bit: ``process`` on a :class:`Transitions` batch (the reference,
+forced here by switching the others off), the terms' ``step_fn`` calls, and the fused step the engine compiles
+after ``fuse_after`` steps. Compared: the rewards SB3 gets, every ``info["rewardlab"]`` and
+``info["rewardlab_episode"]``, and the terms' state (the count tables), over runs with episode ends, time
+limits, weights other than 1, a growing count table and a switch to evaluation mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import rewardlab as rl
+from rewardlab.bonus.keys import GridKey, SimHashKey
+from rewardlab.wrappers import RewardEngine
+from rewardlab.wrappers.fused import FusedStep
+
+PATHS = ("process", "step_fn", "fused")
+
+
+def cartpole_reward(cell: float = 0.2) -> rl.RewardTerm:
+    key = GridKey(dims=["cart_position", "pole_angle"], cell=[cell, cell / 10])
+    return (
+        0.5 * rl.extrinsic()
+        + rl.shaping.potential("cartpole_upright", gamma=0.99)
+        + 0.01 * rl.bonus.count(key)
+        + rl.constant(-0.25)
+    )
+
+
+def wrapped(reward: rl.RewardTerm, path: str, *, n_envs: int = 4, env: str = "CartPole-v1") -> rl.RewardVecWrapper:
+    if env == "CartPole-v1":  # short time limit: truncations as well as terminations
+        venv = rl.make_vec_env("CartPole-v1", n_envs=n_envs, seed=3, env_kwargs={"max_episode_steps": 30})
+    else:
+        venv = rl.make_vec_env(env, n_envs=n_envs, seed=3)
+    wrapper = rl.RewardVecWrapper(venv, reward)
+    if path == "process":
+        wrapper.engine._step_fns = None  # no step_fn path: a Transitions batch and process(), as before
+    wrapper.engine.fuse_after = 1 if path == "fused" else None
+    return wrapper
+
+
+def run(wrapper: rl.RewardVecWrapper, steps: int, *, seed: int = 0, eval_at: int | None = None) -> dict:
+    rng = np.random.default_rng(seed)
+    space = wrapper.action_space
+    wrapper.reset()
+    rewards, steps_info, episodes = [], [], []
+    for t in range(steps):
+        if t == eval_at:
+            wrapper.reward.eval()
+        if hasattr(space, "n"):
+            action = rng.integers(space.n, size=wrapper.num_envs)
+        else:
+            action = rng.uniform(space.low, space.high, size=(wrapper.num_envs, *space.shape)).astype(np.float32)
+        _, reward, _, infos = wrapper.step(action)
+        rewards.append(reward.copy())
+        steps_info.append([dict(info["rewardlab"]) for info in infos])
+        episodes.append([info.get("rewardlab_episode") for info in infos])
+    return {"rewards": np.array(rewards), "info": steps_info, "episodes": episodes}
+
+
+def count_table(reward: rl.RewardTerm) -> tuple[np.ndarray, int]:
+    (count,) = [t for t in reward.leaves() if isinstance(t, rl.bonus.CountBonus)]
+    return count.global_counts.slots.copy(), count.global_counts.size
+
+
+def assert_same_runs(a: dict, b: dict) -> None:
+    np.testing.assert_array_equal(a["rewards"], b["rewards"])  # bit for bit
+    assert a["info"] == b["info"]
+    assert a["episodes"] == b["episodes"]
+
+
+def test_three_paths_give_the_same_steps_episodes_and_counts():
+    runs, tables, wrappers = {}, {}, {}
+    for path in PATHS:
+        reward = cartpole_reward(cell=0.02)  # small cells: new keys on most steps, so the table grows
+        wrappers[path] = wrapper = wrapped(reward, path)
+        runs[path] = run(wrapper, 300)
+        tables[path] = count_table(reward)
+    assert wrappers["process"].engine._step_fns is None
+    assert wrappers["step_fn"].engine._step_fns and wrappers["step_fn"].engine._fused is None
+    assert isinstance(wrappers["fused"].engine._fused, FusedStep)
+    assert sum(e is not None for step in runs["process"]["episodes"] for e in step) > 20  # many episode ends
+    truncated = [e for step in runs["process"]["episodes"] for e in step if e is not None and not e["terminated"]]
+    assert truncated  # time limits too
+    assert tables["process"][0].shape[0] > 1024  # the count table grew past its first capacity
+    for path in ("step_fn", "fused"):
+        assert_same_runs(runs["process"], runs[path])
+        np.testing.assert_array_equal(tables["process"][0], tables[path][0])
+        assert tables["process"][1] == tables[path][1]
+
+
+def test_simhash_on_mujoco_through_the_three_paths():
+    def reward() -> rl.RewardTerm:
+        return rl.extrinsic() + rl.shaping.potential("forward_progress", gamma=0.99) + 0.01 * rl.bonus.count(
+            SimHashKey(bits=32)
+        )
+
+    runs, tables = {}, {}
+    for path in PATHS:
+        r = reward()
+        runs[path] = run(wrapped(r, path, n_envs=2, env="HalfCheetah-v5"), 60)
+        tables[path] = count_table(r)
+    for path in ("step_fn", "fused"):
+        assert_same_runs(runs["process"], runs[path])
+        np.testing.assert_array_equal(tables["process"][0], tables[path][0])
+
+
+def test_evaluation_mode_leaves_the_fused_step_and_counts_are_looked_up():
+    runs, tables, wrappers = {}, {}, {}
+    for path in PATHS:
+        reward = cartpole_reward()
+        wrappers[path] = wrapper = wrapped(reward, path)
+        runs[path] = run(wrapper, 80, eval_at=40)
+        tables[path] = count_table(reward)
+    assert wrappers["fused"].engine._fused is None  # left at the switch to eval()
+    for path in ("step_fn", "fused"):
+        assert_same_runs(runs["process"], runs[path])
+        assert tables["process"][1] == tables[path][1]
+
+
+def test_a_term_without_step_fn_keeps_the_batch_path():
+    seen = []
+
+    def speed(next_obs: np.ndarray) -> np.ndarray:
+        seen.append(next_obs.shape)
+        return np.abs(next_obs[:, 1])
+
+    reward = rl.extrinsic() + rl.function(speed, name="speed")
+    wrapper = wrapped(reward, "fused")
+    run(wrapper, 5)
+    assert wrapper.engine._step_fns is None and wrapper.engine._fused is None
+    assert len(seen) == 5
+
+
+def test_learning_and_shared_terms_keep_the_batch_path():
+    count = rl.bonus.count(GridKey(dims=["cart_position"], cell=[0.1]))
+    shared = wrapped(count + 0.5 * rl.transforms.clip(count, low=0.0, high=0.5), "fused")
+    run(shared, 3)
+    assert shared.engine._step_fns is None
+
+
+def test_non_finite_values_are_caught_on_the_fast_paths():
+    for path in PATHS:
+        wrapper = wrapped(rl.extrinsic() + rl.constant(float("inf")), path)
+        wrapper.reset()
+        with pytest.raises(rl.NonFiniteRewardError, match="'constant'"):
+            wrapper.step(np.zeros(4, dtype=np.int64))
+
+
+def test_fused_engine_pickles_and_refuses_after_a_reset():
+    reward = cartpole_reward()
+    wrapper = wrapped(reward, "fused")
+    run(wrapper, 10)
+    fused = wrapper.engine._fused
+    assert isinstance(fused, FusedStep)
+    engine = pickle.loads(pickle.dumps(wrapper.engine))
+    assert engine._fused is None and engine._direct_steps == 0
+    assert copy.deepcopy(wrapper.engine)._fused is None
+    wrapper.reset()  # a new start asks the terms again (state may have been loaded) ...
+    assert wrapper.engine._fused is None
+    wrapper.step(np.zeros(4, dtype=np.int64))
+    refused = wrapper.engine._fused
+    assert isinstance(refused, FusedStep) and refused is not fused
+    assert refused._fn is fused._fn  # ... and reuses the compiled function
+
+
+def test_fused_source_applies_weights_the_kernels_do_not_take():
+    wrapper = wrapped(cartpole_reward(), "fused")
+    run(wrapper, 2)
+    source = wrapper.engine._fused.source
+    assert "row[i] *= " not in source  # the potential's weight is 1
+    assert "0.5, state[0]" in source  # the extrinsic kernel takes its weight
+    wrapper = wrapped(rl.extrinsic() + 2.0 * rl.shaping.potential("cartpole_upright", gamma=0.99), "fused")
+    run(wrapper, 2)
+    assert "row[i] *= 2.0" in wrapper.engine._fused.source
+
+
+def test_engine_default_fuses_only_after_a_warm_up():
+    assert RewardEngine.fuse_after == 500
+    wrapper = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), cartpole_reward())
+    wrapper.reset()
+    for _ in range(10):
+        wrapper.step(np.zeros(2, dtype=np.int64))
+    assert wrapper.engine._fused is None and wrapper.engine._direct_steps == 10
