@@ -29,11 +29,15 @@ the episode, ``--evals`` evaluations per run (one episode each, every one from i
 Reported per algorithm: mean and 95% t-interval over seeds of coverage, QD score, best return and evals/s
 (wall time of the whole search: ask, rollouts, tell). Runs of one seed go one after the other in one
 process, so evals/s ratios are side by side. The first seed's archives are drawn side by side.
+``--summarize DIR [DIR ...]`` runs nothing: it pools the ``runs.json`` of result folders (seeds run in chunks)
+and prints each algorithm's mean ± 95% t-interval and its differences to ``--base`` (``pyribs_me``) paired by
+seed, with the p-values of the paired t-test and of the Wilcoxon signed-rank test.
 ``--speed-rounds N`` times only the rollouts (the same 200 solutions, pyribs' plain loop and rewardlab's batched
 rollouts alternating for N rounds: the median ratio is robust to the load of a shared machine).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --seeds 3 --evals 4000
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --speed-rounds 7
+    .venv/bin/python benchmarks/bench_qd_vs_pyribs.py --summarize benchmarks/results/qd_vs_pyribs_fresh/seeds*
 """
 
 from __future__ import annotations
@@ -79,6 +83,84 @@ def ci95(values: list[float]) -> tuple[float, float]:
     if len(x) < 2:
         return float(x.mean()), float("nan")
     return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def paired(a: list[float], b: list[float]) -> dict[str, float]:
+    """Paired by seed: mean of ``d = a − b``, half-width of its 95% t-interval and the two-sided p-values of the
+    paired t-test (H0: mean d = 0) and of the Wilcoxon signed-rank test (ties and zeros: ``zsplit``)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    mean, half = ci95(list(d))
+    if len(d) < 2:
+        return {"n": len(d), "mean": mean, "ci95": half, "p_t": float("nan"), "p_wilcoxon": float("nan")}
+    p_t = float(stats.ttest_rel(a, b).pvalue) if d.std(ddof=1) > 0 else (1.0 if mean == 0 else 0.0)
+    p_w = float(stats.wilcoxon(d, zero_method="zsplit").pvalue) if np.any(d != 0) else 1.0
+    return {"n": len(d), "mean": mean, "ci95": half, "p_t": p_t, "p_wilcoxon": p_w}
+
+
+def load_runs(folders: list[str | Path]) -> list[dict]:
+    """The runs of several result folders (each a ``runs.json``, written after every run, so a cut-short folder
+    counts what it finished), one per (algorithm, seed): a pair seen twice must agree (the runs are
+    deterministic), else it is an error."""
+    seen: dict[tuple[str, int], dict] = {}
+    for folder in folders:
+        path = Path(folder) / "runs.json"
+        if not path.exists():
+            raise SystemExit(f"no runs.json in {folder}")
+        for run in json.loads(path.read_text())["runs"]:
+            key = (run["algo"], run["seed"])
+            if key in seen and (seen[key]["coverage"], seen[key]["qd_score"]) != (run["coverage"], run["qd_score"]):
+                raise SystemExit(f"{key} appears twice with different results ({folder})")
+            seen.setdefault(key, run)
+    return list(seen.values())
+
+
+def summarize(runs: list[dict], base: str = "pyribs_me") -> dict:
+    """Per algorithm mean ± 95% t-interval of filled cells, coverage and QD score over its seeds; per algorithm
+    other than ``base``, the differences to ``base`` paired by seed (seeds both ran), see :func:`paired`."""
+    algos = sorted({r["algo"] for r in runs}, key=lambda a: (a != base, a))
+    by = {a: {r["seed"]: r for r in runs if r["algo"] == a} for a in algos}
+    out: dict = {"base": base, "algos": {}}
+    for algo in algos:
+        mine = by[algo]
+        row: dict = {"seeds": sorted(mine)}
+        row["cells"] = ci95([round(r["coverage"] * 400) for r in mine.values()])
+        row["coverage"] = ci95([r["coverage"] for r in mine.values()])
+        row["qd_score"] = ci95([r["qd_score"] for r in mine.values()])
+        if algo != base and base in by:
+            both = sorted(set(mine) & set(by[base]))
+            row["paired"] = {
+                "seeds": both,
+                "cells": paired(
+                    [round(mine[s]["coverage"] * 400) for s in both],
+                    [round(by[base][s]["coverage"] * 400) for s in both],
+                ),
+                "qd_score": paired([mine[s]["qd_score"] for s in both], [by[base][s]["qd_score"] for s in both]),
+            }
+        out["algos"][algo] = row
+    return out
+
+
+def print_summary(summary: dict) -> None:
+    base = summary["base"]
+    print("| algorithm | seeds | filled cells | coverage | QD score |")
+    print("|---|---|---|---|---|")
+    for algo, row in summary["algos"].items():
+        c, v, q = row["cells"], row["coverage"], row["qd_score"]
+        print(
+            f"| {algo} | {len(row['seeds'])} | {c[0]:.2f} ± {c[1]:.2f} | {v[0]:.4f} ± {v[1]:.4f} | "
+            f"{q[0]:.0f} ± {q[1]:.0f} |"
+        )
+    print(f"\npaired by seed, algorithm − {base} (mean ± 95% t-interval; p: paired t-test, Wilcoxon signed-rank)")
+    print("| algorithm | pairs | Δ cells | p (t) | p (Wilcoxon) | Δ QD score | p (t) | p (Wilcoxon) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for algo, row in summary["algos"].items():
+        if "paired" not in row:
+            continue
+        c, q = row["paired"]["cells"], row["paired"]["qd_score"]
+        print(
+            f"| {algo} | {c['n']} | {c['mean']:+.2f} ± {c['ci95']:.2f} | {c['p_t']:.3f} | {c['p_wilcoxon']:.3f} | "
+            f"{q['mean']:+.0f} ± {q['ci95']:.0f} | {q['p_t']:.3f} | {q['p_wilcoxon']:.3f} |"
+        )
 
 
 def plain_loop(env: object, solutions: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -271,7 +353,24 @@ def main() -> None:
     parser.add_argument("--offset", type=float, default=-100.0)
     parser.add_argument("--out", default=str(HERE / "results" / "qd_vs_pyribs"))
     parser.add_argument("--speed-rounds", type=int, default=0, help="only time the rollouts, in this many rounds")
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="DIR",
+        help="run nothing: pool the runs.json of these result folders, print each algorithm's mean ± 95%% CI and "
+        "its differences to --base paired by seed (t-interval, paired t-test and Wilcoxon p-values); with --out, "
+        "write them to OUT/summary.json",
+    )
+    parser.add_argument("--base", default="pyribs_me", help="--summarize: the algorithm the others are paired with")
     args = parser.parse_args()
+    if args.summarize:
+        summary = summarize(load_runs(args.summarize), args.base)
+        summary["folders"] = args.summarize
+        print_summary(summary)
+        if args.out != parser.get_default("out"):
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1))
+        return
     if args.speed_rounds:
         speed_rounds(args.speed_rounds, 200, args.batch)
         return
