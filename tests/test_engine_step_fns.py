@@ -167,7 +167,7 @@ def test_fused_engine_pickles_and_refuses_after_a_reset():
     wrapper.step(np.zeros(4, dtype=np.int64))
     refused = wrapper.engine._fused
     assert isinstance(refused, FusedStep) and refused is not fused
-    assert refused._fn is fused._fn  # ... and reuses the compiled function
+    assert refused.fn is fused.fn  # ... and reuses the compiled function
 
 
 def test_fused_source_applies_weights_the_kernels_do_not_take():

@@ -2,7 +2,7 @@
 
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.function import FunctionTerm, function
-from rewardlab.core.term import Constant, Extrinsic, RewardTerm, WeightedSum, as_term
+from rewardlab.core.term import Constant, Extrinsic, RewardTerm, StepKernel, WeightedSum, as_term
 from rewardlab.core.transitions import Transitions
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Extrinsic",
     "FunctionTerm",
     "RewardTerm",
+    "StepKernel",
     "Transitions",
     "WeightedSum",
     "as_term",

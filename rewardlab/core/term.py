@@ -49,6 +49,16 @@ class StepKernel(NamedTuple):
     it reads, in order: ``"obs"``, ``"next_obs"``, ``"reward"`` (the env's, as the vector env returned it),
     ``"terminated"``. ``sync``, when given, is called with ``fn``'s (integer) result after every step and returns
     new ``args`` when they changed (a table that grew), else None.
+
+    Examples:
+        >>> import numpy as np, rewardlab as rl
+        >>> kernel = rl.constant(-0.5).step_kernel(np.zeros((2, 4)))
+        >>> kernel.inputs, kernel.args, kernel.takes_weight
+        ((), (-0.5,), True)
+        >>> out = np.empty(2)
+        >>> kernel.fn(*kernel.args, 2.0, out)  # what the fused step calls: fn(*inputs, *args, weight, out)
+        >>> out
+        array([-1., -1.])
     """
 
     fn: Callable[..., Any]

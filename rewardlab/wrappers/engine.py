@@ -343,7 +343,6 @@ class RewardEngine:
         terminated: np.ndarray,
         done: np.ndarray,
         infos: Sequence[dict],
-        *,
         dtype: Any = np.float64,
     ) -> np.ndarray | None:
         """:meth:`process` on the step's bare arrays through the terms' :meth:`~RewardTerm.step_fn`, without a
@@ -356,17 +355,24 @@ class RewardEngine:
         same infos as :meth:`process` (``tests/test_engine_step_fns.py`` checks the paths side by side).
         """
         fused = self._fused
-        if fused is not None and all(t.training for t in self._fused_terms):
+        if fused is not None:
+            for term in self._fused_terms:
+                if not term.training:  # a fused term left training mode: back to the step_fns, fuse again later
+                    self._unfuse()
+                    fused = None
+                    break
+        if fused is not None:  # one compiled call (the body of FusedStep.__call__, inlined: it runs every step)
             total = np.empty(self.n_envs, dtype)
-            n_ended = fused(self._state, obs, next_obs, reward, terminated, done, total)
+            out = fused.fn(self._state, obs, next_obs, reward, terminated, done, total, *fused.args)
+            if fused.syncs:
+                fused.sync(out)
+            n_ended = out[0]
         else:
             fns = self._step_fns
             if fns is False:
                 fns = self._step_fns = self._plan_step_fns()
             if fns is None:
                 return None
-            if fused is not None:  # a fused term left training mode: back to the step_fns, fuse again later
-                self._unfuse()
             for fn, row, weight in fns:
                 fn(obs, action, next_obs, reward, terminated, row, weight)
             total = np.empty(self.n_envs, dtype)

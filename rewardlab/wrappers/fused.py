@@ -71,10 +71,12 @@ class FusedStep:
         if fn is None:  # the same source and kernels compile once per process (new args are passed per call)
             exec(compile(source, f"<rewardlab fused step of {len(plan)} terms>", "exec"), env)
             fn = _COMPILED[key] = numba.njit(nogil=True)(env["fused"])
-        self._fn: Callable[..., tuple] = fn
+        #: the compiled function: ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``
+        self.fn: Callable[..., tuple] = fn
         #: (index of the result in what the fused function returns, index of the kernel) of kernels with a sync
-        self._syncs = [(at + 1, j) for at, j in enumerate(j for j, k in enumerate(self.kernels) if k.sync is not None)]
-        self._args = self._flat_args()
+        self.syncs = [(at + 1, j) for at, j in enumerate(j for j, k in enumerate(self.kernels) if k.sync is not None)]
+        #: the kernels' arguments, in the order of the function's parameters
+        self.args = self._flat_args()
 
     def _flat_args(self) -> tuple:
         return tuple(a for kernel in self.kernels for a in kernel.args)
@@ -89,11 +91,16 @@ class FusedStep:
         done: np.ndarray,
         total: np.ndarray,
     ) -> int:
-        out = self._fn(state, obs, next_obs, reward, terminated, done, total, *self._args)
-        for at, j in self._syncs:
+        out = self.fn(state, obs, next_obs, reward, terminated, done, total, *self.args)
+        if self.syncs:
+            self.sync(out)
+        return out[0]
+
+    def sync(self, out: tuple) -> None:
+        """Hand each syncing kernel its result; take the new arguments of those whose arrays changed."""
+        for at, j in self.syncs:
             kernel = self.kernels[j]
             new_args = kernel.sync(out[at])  # type: ignore[misc]
             if new_args is not None:  # the term's arrays changed (a table grew): the next call passes the new ones
                 self.kernels[j] = kernel._replace(args=tuple(new_args))
-                self._args = self._flat_args()
-        return out[0]
+                self.args = self._flat_args()

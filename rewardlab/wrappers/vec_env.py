@@ -14,6 +14,7 @@ from rewardlab.wrappers.engine import NanPolicy, RewardEngine
 from rewardlab.wrappers.frames import MISSING_FRAMES, RenderFrames, pop_frames
 from rewardlab.wrappers.observations import copy_observation
 
+_F32 = np.dtype(np.float32)  # what SB3 stores rewards as
 _BOOL = np.dtype(bool)
 
 
@@ -136,9 +137,7 @@ class RewardVecWrapper(VecEnvWrapper):
         if self._frames:
             frames = pop_frames(infos, self.num_envs)
         elif type(owned) is np.ndarray:  # the terms' step_fns on the bare arrays, when they all have one
-            total = engine.step_arrays(
-                self._last_obs, self._actions, next_obs, rewards, terminated, dones, infos, dtype=np.float32
-            )
+            total = engine.step_arrays(self._last_obs, self._actions, next_obs, rewards, terminated, dones, infos, _F32)
             if total is not None:
                 self._last_obs = owned
                 return obs, total, dones, infos
