@@ -163,11 +163,41 @@ def test_fused_engine_pickles_and_refuses_after_a_reset():
     assert engine._fused is None and engine._direct_steps == 0
     assert copy.deepcopy(wrapper.engine)._fused is None
     wrapper.reset()  # a new start asks the terms again (state may have been loaded) ...
-    assert wrapper.engine._fused is None
-    wrapper.step(np.zeros(4, dtype=np.int64))
     refused = wrapper.engine._fused
     assert isinstance(refused, FusedStep) and refused is not fused
     assert refused.fn is fused.fn  # ... and reuses the compiled function
+
+
+def test_state_loaded_before_a_reset_reaches_the_fused_step():
+    """A count table loaded into a fused wrapper (new arrays) is what the next steps count in, as on the batch
+    path."""
+    runs, tables = {}, {}
+    for path in ("process", "fused"):
+        reward = cartpole_reward(cell=0.02)
+        wrapper = wrapped(reward, path)
+        run(wrapper, 50)
+        donor = cartpole_reward(cell=0.02)
+        run(wrapped(donor, "process"), 120, seed=5)
+        reward.load_state_dict(donor.state_dict())  # the donor's counts, in new arrays
+        runs[path] = run(wrapper, 50, seed=1)  # run() resets first
+        tables[path] = count_table(reward)
+    assert_same_runs(runs["process"], runs["fused"])
+    np.testing.assert_array_equal(tables["process"][0], tables["fused"][0])
+
+
+def test_state_loaded_into_a_stepping_wrapper_reaches_the_fused_step_without_a_reset():
+    totals, tables = {}, {}
+    for path in ("process", "fused"):
+        reward = cartpole_reward(cell=0.02)
+        wrapper = wrapped(reward, path)
+        run(wrapper, 50)
+        donor = cartpole_reward(cell=0.02)
+        run(wrapped(donor, "process"), 120, seed=5)
+        reward.load_state_dict(donor.state_dict())  # mid-run, no reset
+        totals[path] = [wrapper.step(np.ones(4, dtype=np.int64))[1] for _ in range(30)]
+        tables[path] = count_table(reward)
+    np.testing.assert_array_equal(totals["process"], totals["fused"])
+    np.testing.assert_array_equal(tables["process"][0], tables["fused"][0])
 
 
 def test_fused_source_applies_weights_the_kernels_do_not_take():

@@ -27,6 +27,7 @@ two distinct objects with the same name stay two terms (``count``, ``count_2``).
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -41,14 +42,26 @@ from rewardlab.core.transitions import Transitions
 StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], None]
 
 
+def _bumping(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` that also bumps :attr:`RewardTerm.state_epoch` (the terms' modes or arrays may change)."""
+
+    @functools.wraps(method)
+    def bumped(self: RewardTerm, *args: Any, **kwargs: Any) -> Any:
+        RewardTerm.state_epoch += 1
+        return method(self, *args, **kwargs)
+
+    bumped._bumps_epoch = True  # type: ignore[attr-defined]
+    return bumped
+
+
 class StepKernel(NamedTuple):
     """A term's step as one compiled call the engine fuses with the other terms' (:meth:`RewardTerm.step_kernel`).
 
     The fused step calls ``fn(*inputs, *args, weight, out)`` (``weight`` only when ``takes_weight``; otherwise the
     engine multiplies ``out`` by the weight afterwards, as ``out *= weight``). ``inputs`` name the step's arrays
     it reads, in order: ``"obs"``, ``"next_obs"``, ``"reward"`` (the env's, as the vector env returned it),
-    ``"terminated"``. ``sync``, when given, is called with ``fn``'s (integer) result after every step and returns
-    new ``args`` when they changed (a table that grew), else None.
+    ``"terminated"``. ``sync``, when given, is called with ``fn``'s (integer) result after every step where it is not 0,
+    and returns new ``args`` when they changed (a table that grew), else None.
 
     Examples:
         >>> import numpy as np, rewardlab as rl
@@ -96,6 +109,17 @@ class RewardTerm:
     #: whether :meth:`compute` reads ``batch.frames`` (rendered RGB frames of ``next_obs``);
     #: envs render only when some term of the reward needs them.
     needs_frames: bool = False
+
+    #: bumped by every ``train()``/``eval()`` and ``load_state_dict()`` of any term: a fused step (which
+    #: holds the terms' kernels and arrays as they were when it was built) asks the terms again when it changed
+    state_epoch: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method in ("load_state_dict", "train"):
+            own = cls.__dict__.get(method)
+            if own is not None and not getattr(own, "_bumps_epoch", False):
+                setattr(cls, method, _bumping(own))
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -171,9 +195,11 @@ class RewardTerm:
         that runs them all and the engine's bookkeeping in a single call per step, after
         :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps on the ``step_fn`` path. ``obs`` is
         a step's observations, to check the shapes and dtypes the kernel expects. Same contract as
-        :meth:`step_fn`: the same values bit for bit and the same state changes. A term asked while it is
-        in evaluation mode (``eval()``) is never fused; the engine goes back to ``step_fn`` when any fused
-        term leaves training mode.
+        :meth:`step_fn`: the same values bit for bit and the same state changes. The engine asks again
+        after any term's ``train()``/``eval()`` or ``load_state_dict()`` (:attr:`state_epoch`) and at every
+        ``reset()``, so a kernel's ``args`` may hold the term's arrays and parameters as they are when asked;
+        a parameter set by plain assignment during a run (``term.gamma = ...``) reaches the fused step at the
+        next ``reset()``. A term that returns None in evaluation mode is not fused while it is in it.
         """
         return None
 
@@ -207,6 +233,7 @@ class RewardTerm:
 
     def train(self, mode: bool = True) -> RewardTerm:
         """Switch running statistics and learners on (``True``) or off."""
+        RewardTerm.state_epoch += 1
         self.training = mode
         return self
 
@@ -220,6 +247,7 @@ class RewardTerm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+        RewardTerm.state_epoch += 1
 
     def close(self) -> None:
         """Release threads and files the term holds; the wrappers' ``close()`` calls it on every leaf."""

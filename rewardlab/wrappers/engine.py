@@ -254,8 +254,10 @@ class RewardEngine:
         idx = np.arange(self.n_envs) if env_indices is None else env_indices
         self._sums[:, idx] = 0.0
         self.reward.reset(idx)
-        if env_indices is None:  # a new start (a run resumed, state loaded): the terms are asked again
-            self._unfuse()
+        if env_indices is None and self._fused is not None:
+            # a new start: the terms are asked again for their kernels and arguments (a term's parameters may
+            # have been set since); the compiled function is reused
+            self._fuse(self._fuse_example)
 
     def get_state(self) -> dict[str, Any]:
         """The engine's running state, copied: what resuming in the middle of episodes needs.
@@ -355,17 +357,16 @@ class RewardEngine:
         same infos as :meth:`process` (``tests/test_engine_step_fns.py`` checks the paths side by side).
         """
         fused = self._fused
-        if fused is not None:
-            for term in self._fused_terms:
-                if not term.training:  # a fused term left training mode: back to the step_fns, fuse again later
-                    self._unfuse()
-                    fused = None
-                    break
+        if fused is not None and RewardTerm.state_epoch != self._fused_epoch:
+            # some term's mode or state changed (train/eval, load_state_dict): ask the terms again
+            self._fuse(self._fuse_example)
+            fused = self._fused
         if fused is not None:  # one compiled call (the body of FusedStep.__call__, inlined: it runs every step)
             total = np.empty(self.n_envs, dtype)
             out = fused.fn(self._state, obs, next_obs, reward, terminated, done, total, *fused.args)
-            if fused.syncs:
-                fused.sync(out)
+            for at, sync in fused.syncs:
+                if out[at]:  # a count bonus that met new keys: its table's size, and room for the next step
+                    fused.sync(at, sync(out[at]))
             n_ended = out[0]
         else:
             fns = self._step_fns
@@ -391,19 +392,21 @@ class RewardEngine:
     def _unfuse(self) -> None:
         """Back to the ``step_fn`` path; fuse again after :attr:`fuse_after` more steps."""
         self._fused: FusedStep | None = None
-        self._fused_terms: list[RewardTerm] = []
         self._direct_steps = 0
 
     def _fuse(self, obs: np.ndarray) -> None:
-        """Build the fused step (:mod:`rewardlab.wrappers.fused`) when every term offers a step kernel."""
+        """Build the fused step (:mod:`rewardlab.wrappers.fused`) when every term offers a step kernel;
+        otherwise back to the ``step_fn`` path (and try again after :attr:`fuse_after` steps)."""
+        self._unfuse()
+        self._fuse_example = np.zeros_like(obs)  # the shape and dtype the kernels were asked for
+        self._fused_epoch = RewardTerm.state_epoch
         plan = []
         for j, (_, weight, term) in enumerate(self._row_calls or ()):
             kernel = term.step_kernel(obs)
-            if kernel is None:
+            if kernel is None:  # e.g. a count bonus in evaluation mode
                 return
             plan.append((j, weight, kernel))
         self._fused = FusedStep(plan)
-        self._fused_terms = [term for _, _, term in self._row_calls or ()]
 
     def _plan_step_fns(self) -> list | None:
         """``(fn, row, weight)`` per term when every term offers a ``step_fn`` and none learns, is shared or needs

@@ -73,8 +73,9 @@ class FusedStep:
             fn = _COMPILED[key] = numba.njit(nogil=True)(env["fused"])
         #: the compiled function: ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``
         self.fn: Callable[..., tuple] = fn
-        #: (index of the result in what the fused function returns, index of the kernel) of kernels with a sync
-        self.syncs = [(at + 1, j) for at, j in enumerate(j for j, k in enumerate(self.kernels) if k.sync is not None)]
+        #: ``(index of the result in what the function returns, the kernel's sync)`` of kernels with a sync
+        self.syncs = [(at + 1, k.sync) for at, k in enumerate(k for k in self.kernels if k.sync is not None)]
+        self._synced = [j for j, k in enumerate(self.kernels) if k.sync is not None]  # their kernels' indices
         #: the kernels' arguments, in the order of the function's parameters
         self.args = self._flat_args()
 
@@ -92,15 +93,15 @@ class FusedStep:
         total: np.ndarray,
     ) -> int:
         out = self.fn(state, obs, next_obs, reward, terminated, done, total, *self.args)
-        if self.syncs:
-            self.sync(out)
+        for at, sync in self.syncs:
+            if out[at]:
+                self.sync(at, sync(out[at]))
         return out[0]
 
-    def sync(self, out: tuple) -> None:
-        """Hand each syncing kernel its result; take the new arguments of those whose arrays changed."""
-        for at, j in self.syncs:
-            kernel = self.kernels[j]
-            new_args = kernel.sync(out[at])  # type: ignore[misc]
-            if new_args is not None:  # the term's arrays changed (a table grew): the next call passes the new ones
-                self.kernels[j] = kernel._replace(args=tuple(new_args))
-                self.args = self._flat_args()
+    def sync(self, at: int, new_args: tuple | None) -> None:
+        """Take the new arguments a kernel's ``sync`` returned for result ``at`` (its arrays changed: a table
+        grew); None: nothing changed. A sync is called only with a non-zero result."""
+        if new_args is not None:
+            j = self._synced[at - 1]
+            self.kernels[j] = self.kernels[j]._replace(args=tuple(new_args))
+            self.args = self._flat_args()

@@ -107,7 +107,8 @@ class RewardVecWrapper(VecEnvWrapper):
 
     def step(self, actions: np.ndarray) -> Any:
         """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step)."""
-        self._keeps = keeps = self.engine.keeps_batches
+        engine = self.engine
+        self._keeps = keeps = engine._buffers and engine.reward.training  # engine.keeps_batches, inlined
         self._actions = np.array(actions) if keeps else np.asarray(actions)
         self.venv.step_async(actions)
         return self.step_wait()
