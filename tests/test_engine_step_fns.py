@@ -168,24 +168,10 @@ def test_fused_engine_pickles_and_refuses_after_a_reset():
     assert refused.fn is fused.fn  # ... and reuses the compiled function
 
 
-def test_state_loaded_before_a_reset_reaches_the_fused_step():
-    """A count table loaded into a fused wrapper (new arrays) is what the next steps count in, as on the batch
-    path."""
-    runs, tables = {}, {}
-    for path in ("process", "fused"):
-        reward = cartpole_reward(cell=0.02)
-        wrapper = wrapped(reward, path)
-        run(wrapper, 50)
-        donor = cartpole_reward(cell=0.02)
-        run(wrapped(donor, "process"), 120, seed=5)
-        reward.load_state_dict(donor.state_dict())  # the donor's counts, in new arrays
-        runs[path] = run(wrapper, 50, seed=1)  # run() resets first
-        tables[path] = count_table(reward)
-    assert_same_runs(runs["process"], runs["fused"])
-    np.testing.assert_array_equal(tables["process"][0], tables["fused"][0])
-
-
-def test_state_loaded_into_a_stepping_wrapper_reaches_the_fused_step_without_a_reset():
+@pytest.mark.parametrize("reset", [True, False], ids=["then a reset", "mid-run"])
+def test_state_loaded_into_a_fused_wrapper_is_what_the_next_steps_count_in(reset: bool):
+    """A count table loaded into a fused wrapper (new arrays), with or without a reset after it, is what the
+    next steps count in, as on the batch path."""
     totals, tables = {}, {}
     for path in ("process", "fused"):
         reward = cartpole_reward(cell=0.02)
@@ -193,8 +179,11 @@ def test_state_loaded_into_a_stepping_wrapper_reaches_the_fused_step_without_a_r
         run(wrapper, 50)
         donor = cartpole_reward(cell=0.02)
         run(wrapped(donor, "process"), 120, seed=5)
-        reward.load_state_dict(donor.state_dict())  # mid-run, no reset
-        totals[path] = [wrapper.step(np.ones(4, dtype=np.int64))[1] for _ in range(30)]
+        reward.load_state_dict(donor.state_dict())  # the donor's counts, in new arrays
+        if reset:
+            totals[path] = run(wrapper, 50, seed=1)["rewards"]  # run() resets first
+        else:
+            totals[path] = [wrapper.step(np.ones(4, dtype=np.int64))[1] for _ in range(30)]
         tables[path] = count_table(reward)
     np.testing.assert_array_equal(totals["process"], totals["fused"])
     np.testing.assert_array_equal(tables["process"][0], tables["fused"][0])

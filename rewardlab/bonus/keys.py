@@ -308,24 +308,9 @@ class SimHashKey(Key):
         simhash_keys(x, transposed, out)
         return out
 
-    def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
-        transposed = self._transposed
-        if (
-            type(obs) is np.ndarray
-            and obs.ndim == 2
-            and self.field is None
-            and transposed is not None
-            and transposed.shape[0] == obs.shape[1]
-            and obs.dtype in _FLOATS
-        ):  # the per-step path: the observations as they are, keys and counts in one call
-            n = obs.shape[0]
-            if table.size + n > table.limit:
-                table.reserve(n)
-            table.size += simhash_count_bonus(obs, transposed, table.slots, weight, out)
-        else:
-            table.bonus_into(self(obs), weight, out)
-
-    def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+    def _direct(self, obs: Any) -> np.ndarray | None:
+        """The projection the one-call kernel reads when it can read ``obs`` as it is (a float32/float64 batch of
+        rows of the width it was drawn for), else None."""
         transposed = self._transposed
         if (
             type(obs) is np.ndarray
@@ -335,8 +320,22 @@ class SimHashKey(Key):
             and transposed.shape[0] == obs.shape[1]
             and obs.dtype in _FLOATS
         ):
-            return simhash_count_bonus, (transposed,)
+            return transposed
         return None
+
+    def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
+        transposed = self._direct(obs)
+        if transposed is not None:  # the per-step path: the observations as they are, keys and counts in one call
+            n = obs.shape[0]
+            if table.size + n > table.limit:
+                table.reserve(n)
+            table.size += simhash_count_bonus(obs, transposed, table.slots, weight, out)
+        else:
+            table.bonus_into(self(obs), weight, out)
+
+    def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        transposed = self._direct(obs)
+        return None if transposed is None else (simhash_count_bonus, (transposed,))
 
     def __repr__(self) -> str:
         return f"SimHashKey(bits={self.bits}, seed={self.seed})"
