@@ -60,8 +60,9 @@ HERE = Path(__file__).parent
 ENV = "CartPole-v1"
 STEPS = 40_000
 GAMMA = 0.98  # the PPO preset's discount for CartPole-v1
-# AIRL: configs/adversarial_cartpole.yaml's settings (the reward normalised by its running scale, the default
-# for AIRL's signed reward; the discriminator trained at lr 1e-3 on the agent's last 4096 transitions)
+# AIRL: configs/adversarial_cartpole.yaml's settings before absorbing_window (the reward normalised by its running
+# scale, the default for AIRL's signed reward; the discriminator trained at lr 1e-3 on the agent's last 4096
+# transitions); "f_A over 1M steps" adds absorbing_window: 1000000, the config now (f_A counted over the whole run)
 AIRL = {"term": "adversarial", "kind": "airl", "lipschitz": "gp", "lr": 1e-3, "history": 4096, "gamma": GAMMA}
 GAIL = {"term": "adversarial", "kind": "gail", "lipschitz": "gp", "gamma": GAMMA}
 VARIANTS = {
@@ -73,6 +74,7 @@ VARIANTS = {
     "AIRL + absorbing, f_A over 1M steps": {**AIRL, "absorbing_window": 1_000_000},
     "AIRL, no absorbing": {**AIRL, "absorbing": False},
     "GAIL + absorbing (default)": GAIL,
+    "GAIL + absorbing, f_A over 1M steps": {**GAIL, "absorbing_window": 1_000_000},
     "GAIL, no absorbing": {**GAIL, "absorbing": False},
     "imitation GAIL": "imitation:gail",
     "imitation AIRL": "imitation:airl",
