@@ -290,8 +290,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_absorbing"))
     parser.add_argument("--steps", type=int, default=STEPS, help="PPO steps per run (the expert keeps its 40k)")
-    parser.add_argument("--hp", nargs="*", default=[], help="PPO hyper-parameters over the preset (key=value; "
-                        "zoo schedules such as learning_rate=lin_0.001), for every run but the expert's")
+    hp_help = "PPO hyper-parameters over the preset (key=value; zoo schedules such as learning_rate=lin_0.001)"
+    parser.add_argument("--hp", nargs="*", default=[], help=hp_help + ", for every run but the expert's")
     args = parser.parse_args()
     set_steps(args.steps)
     PPO_OVERRIDES.update(parse_hp(args.hp))
