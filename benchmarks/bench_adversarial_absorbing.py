@@ -39,6 +39,8 @@ reused (a killed benchmark resumes).
     ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
     ... --only "AIRL + absorbing (default)" --seeds 5 --first-seed 5   # seeds 5-9
     ... --steps 80000 --out benchmarks/results/adversarial_absorbing_80k --only "AIRL + absorbing (default)" "true"
+    ... --steps 80000 --only "AIRL + absorbing, f_A over 1M" "true" --first-seed 40 --seeds 10  # the config now
+    ... --steps 80000 --only "AIRL + absorbing (default)" --hp learning_rate=lin_0.001 clip_range=lin_0.2
 """
 
 from __future__ import annotations
