@@ -39,6 +39,8 @@ reused (a killed benchmark resumes).
     ... --settings falls --seeds 2 --only "GAIL + absorbing" "GAIL, no absorbing"
     ... --only "AIRL + absorbing (default)" --seeds 5 --first-seed 5   # seeds 5-9
     ... --steps 80000 --out benchmarks/results/adversarial_absorbing_80k --only "AIRL + absorbing (default)" "true"
+    ... --steps 80000 --only "AIRL + absorbing, f_A over 1M" "true" --first-seed 40 --seeds 10  # the config now
+    ... --steps 80000 --only "AIRL + absorbing (default)" --hp learning_rate=lin_0.001 clip_range=lin_0.2
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ HERE = Path(__file__).parent
 ENV = "CartPole-v1"
 STEPS = 40_000
 GAMMA = 0.98  # the PPO preset's discount for CartPole-v1
-# AIRL: configs/adversarial_cartpole.yaml's settings (the reward normalised by its running scale, the default
-# for AIRL's signed reward; the discriminator trained at lr 1e-3 on the agent's last 4096 transitions)
+# AIRL: configs/adversarial_cartpole.yaml's settings before absorbing_window (the reward normalised by its running
+# scale, the default for AIRL's signed reward; the discriminator trained at lr 1e-3 on the agent's last 4096
+# transitions); "f_A over 1M steps" adds absorbing_window: 1000000, the config now (f_A counted over the whole run)
 AIRL = {"term": "adversarial", "kind": "airl", "lipschitz": "gp", "lr": 1e-3, "history": 4096, "gamma": GAMMA}
 GAIL = {"term": "adversarial", "kind": "gail", "lipschitz": "gp", "gamma": GAMMA}
 VARIANTS = {
@@ -70,8 +73,10 @@ VARIANTS = {
     "AIRL + absorbing, 2 epochs": {**AIRL, "epochs": 2},
     "AIRL + absorbing, scale held": {**AIRL, "reward_scale": "held"},
     "AIRL + absorbing, scale falling": {**AIRL, "reward_scale": "falling"},
+    "AIRL + absorbing, f_A over 1M steps": {**AIRL, "absorbing_window": 1_000_000},
     "AIRL, no absorbing": {**AIRL, "absorbing": False},
     "GAIL + absorbing (default)": GAIL,
+    "GAIL + absorbing, f_A over 1M steps": {**GAIL, "absorbing_window": 1_000_000},
     "GAIL, no absorbing": {**GAIL, "absorbing": False},
     "imitation GAIL": "imitation:gail",
     "imitation AIRL": "imitation:airl",
@@ -79,10 +84,26 @@ VARIANTS = {
 EDGE = 2.4
 
 
+PPO_OVERRIDES: dict[str, object] = {}  # --hp: PPO hyper-parameters over the preset, for every run but the expert
+
+
 def set_steps(steps: int) -> None:
     """Train every run of this process for ``steps`` PPO steps (the expert's 40k are fixed)."""
     global STEPS
     STEPS = steps
+
+
+def parse_hp(items: list[str]) -> dict[str, object]:
+    """``--hp learning_rate=lin_0.001 clip_range=lin_0.2`` → a dict (numbers parsed, schedule strings kept)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--hp takes key=value, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def scripted_demos(episodes: int = 10, *, lean: float | None = 0.1, seed: int = 20_000):
@@ -131,7 +152,7 @@ def evaluate_policy(predict, seed: int, episodes: int = 10) -> dict[str, float]:
 
 def rewardlab_run(reward: dict | str, demos_path: Path, run_dir: Path, seed: int) -> dict[str, float]:
     spec = reward if isinstance(reward, str) else {**reward, "demos": str(demos_path)}
-    config = RunConfig(env=ENV, algo="ppo", reward=spec, steps=STEPS, seed=seed)
+    config = RunConfig(env=ENV, algo="ppo", reward=spec, steps=STEPS, seed=seed, hyperparams=dict(PPO_OVERRIDES))
     train(config, run_dir, progress_bar=False, resume=run_dir.exists(), checkpoint_every=0)
     from rewardlab.runs import load_run
 
@@ -240,7 +261,8 @@ def run_setting(setting: str, args: argparse.Namespace) -> dict:
                 "length_mean": float(np.mean(lengths)), "length_ci95": bootstrap_ci(lengths),
                 "right_edge": float(np.mean([r["right_edge"] for r in runs])),
             }  # fmt: skip
-    return {"setting": setting, "steps": STEPS, "demo_length": demo_length, "random_return": r_random,
+    return {"setting": setting, "steps": STEPS, "ppo_overrides": dict(PPO_OVERRIDES),
+            "demo_length": demo_length, "random_return": r_random,
             "wall_s": time.perf_counter() - t0, "variants": rows}  # fmt: skip
 
 
@@ -270,8 +292,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="run only variants whose label contains one of these")
     parser.add_argument("--out", default=str(HERE / "results" / "adversarial_absorbing"))
     parser.add_argument("--steps", type=int, default=STEPS, help="PPO steps per run (the expert keeps its 40k)")
+    hp_help = "PPO hyper-parameters over the preset (key=value; zoo schedules such as learning_rate=lin_0.001)"
+    parser.add_argument("--hp", nargs="*", default=[], help=hp_help + ", for every run but the expert's")
     args = parser.parse_args()
     set_steps(args.steps)
+    PPO_OVERRIDES.update(parse_hp(args.hp))
     torch.set_num_threads(1)
     for setting in args.settings:
         result = run_setting(setting, args)
@@ -281,6 +306,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         stem = setting + "".join("_" + re.sub(r"[^a-z0-9]+", "-", o.lower()).strip("-") for o in args.only)
         stem += f"_from_seed{args.first_seed}" if args.first_seed else ""
+        stem += "".join("_" + re.sub(r"[^a-z0-9]+", "-", h.lower()).strip("-") for h in args.hp)
         (out / f"{stem}.json").write_text(json.dumps(result, indent=2))  # --only runs do not overwrite each other
         (out / f"{stem}.txt").write_text(text + "\n")
 

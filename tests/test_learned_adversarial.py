@@ -164,6 +164,49 @@ def test_the_termination_rate_is_counted_over_the_agent_window():
         AdversarialReward(demos=demos, agent_window=-1)
 
 
+def test_a_long_absorbing_window_remembers_the_agents_terminations():
+    """absorbing_window: f_A over its own window (DAC: the whole replay buffer); the reward scale keeps agent_window."""
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)  # 200 transitions, no termination
+    demos.terminated[:] = False
+    expert_f = 0.5 / 201
+    schedule = [5, 5, 5] + [0] * 30  # the agent fails early, then stops terminating
+
+    def run(**kwargs):
+        term = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0, **kwargs)
+        term.bind(PENDULUM)
+        logits, scales = [], []
+        for k, every in enumerate(schedule):
+            term.update(_episodes_batch(100, center=0.3, terminate_every=every, seed=k))
+            logits.append(term.absorbing_logit)
+            scales.append(term.reward_scale)
+        return term, logits, scales
+
+    short, short_logits, _ = run()  # the default: f_A over agent_window = 200 transitions
+    assert short.absorbing_window == short.agent_window == 200
+    assert short_logits[-1] == pytest.approx(0.0, abs=1e-6)  # the terminations are forgotten: ℓ_a → 0
+    same, same_logits, same_scales = run(absorbing_window=200)  # the default is agent_window, bit for bit
+    assert same_logits == short_logits and same_scales == run()[2]
+    long, long_logits, long_scales = run(absorbing_window=1_000_000)
+    steps = terminals = 0.0
+    for every in schedule:  # decayed counts with k = 1 − 100/10⁶
+        keep = 1.0 - 100 / 1_000_000
+        steps, terminals = keep * steps + 100, keep * terminals + (100 // every if every else 0)
+    assert long_logits[-1] == pytest.approx(np.log(expert_f / ((terminals + 0.5) / (steps + terminals + 1))))
+    # termination keeps its price: 60 terminals in 3300 steps against none in the expert's 200 (ℓ_a ≈ −2)
+    assert long_logits[-1] < -1.9 and short_logits[2] < -4.2  # the short window's −4.2 has decayed to ~0
+    assert short_logits[-1] > -1e-6 and max(short_logits[10:]) > -0.25 > -1.9 > max(long_logits)
+    # the reward scale is still counted over agent_window: it falls once the terminations leave that window
+    assert long_scales[-1] < 0.2 * max(long_scales[:3])
+    clone = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0, absorbing_window=1_000_000)
+    clone.bind(PENDULUM)
+    clone.load_state_dict(long.state_dict())  # the counts travel with the state
+    batch = _episodes_batch(100, center=0.3, seed=50)
+    key = "adversarial_absorbing_logit"
+    assert clone.update(batch)[key] == long.update(batch)[key] == long.absorbing_logit < -1.9
+    with pytest.raises(ValueError, match="absorbing_window"):
+        AdversarialReward(demos=demos, absorbing_window=-1)
+
+
 def test_airl_rewards_are_divided_by_their_running_scale():
     """normalize_reward (default for AIRL): r / σ_r, σ_r the running RMS of the raw rewards, no centring."""
     demos = demos_for("Pendulum-v1", episodes=4, length=50)

@@ -78,6 +78,21 @@ exactly when the agent got good; with equal windows on both sides, two sides
 that never terminate give ``ℓ_a = 0`` instead of a value set by the ratio of the
 data sizes. ``agent_window=0``: the agent data the update trains on.
 
+``absorbing_window`` (default: ``agent_window``) sets that window for ``f_A``
+alone. A window as short as the demonstrations forgets: once the agent stops
+terminating for a few thousand steps, ``f_A`` falls to the expert's smoothed
+½/W and ``ℓ_a`` rises to 0, so dropping the pole costs nothing more than the
+per-step logits it avoids, which are negative wherever the discriminator still
+tells the agent from the expert -- AIRL's length bias is back, exactly when the
+agent got good, and the next termination throws ``ℓ_a`` (and the reward scale)
+back down by a factor of several. DAC samples its discriminator's agent data
+from a replay buffer that keeps every transition of the run (its reference
+code never drops any), so its absorbing logit remembers every termination:
+a window longer than the run, ``absorbing_window=1_000_000``, does the same
+here (``f_A`` is then the run's termination rate, slightly weighted toward
+recent steps). On CartPole this removed AIRL's late drifts (see
+``benchmarks/README.md``, issue 22 §2). The reward scale keeps ``agent_window``.
+
 Reward scale (``normalize_reward``; on by default for AIRL's signed reward
 ``reward="airl"``): the agent's rewards are divided by a running root mean
 square ``σ_r = sqrt(Σ k-decayed r² / S)`` of the un-normalised rewards
@@ -153,6 +168,10 @@ class AdversarialReward(RewardTerm):
         absorbing: DAC's absorbing state after terminal transitions (see the module docs).
         agent_window: agent transitions (about) over which the agent's termination rate ``f_A`` and the reward
             scale are counted; default: the number of demonstration transitions; 0: the update's own data.
+        absorbing_window: agent transitions (about) over which ``f_A`` alone is counted; default:
+            ``agent_window``; a window longer than the run (``1_000_000``, as DAC's replay buffer keeps the whole
+            run) counts every termination of the run, so ``ℓ_a`` does not drift to 0 while the agent stops
+            terminating.
         normalize_reward: divide the rewards by their running root mean square (no centring); default: on for
             the signed ``reward="airl"``, off for the others.
         reward_scale: with ``normalize_reward``: ``"running"`` (the RMS over the agent window), ``"held"``
@@ -203,6 +222,7 @@ class AdversarialReward(RewardTerm):
         gamma: float = 0.99,
         absorbing: bool = True,
         agent_window: int | None = None,
+        absorbing_window: int | None = None,
         normalize_reward: bool | None = None,
         reward_scale: Literal["running", "held", "falling"] = "running",
         lr: float = 3e-4,
@@ -233,6 +253,8 @@ class AdversarialReward(RewardTerm):
             raise ConfigError(f"unknown adversarial reward_scale {reward_scale!r}; valid: {list(REWARD_SCALES)}")
         if agent_window is not None:
             check_at_least(0, agent_window=agent_window)
+        if absorbing_window is not None:
+            check_at_least(0, absorbing_window=absorbing_window)
         check_positive(lr=lr)
         if not 0.0 < gamma < 1.0:
             raise ConfigError(f"adversarial gamma must be in (0, 1), got {gamma}")
@@ -252,6 +274,7 @@ class AdversarialReward(RewardTerm):
         self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
         self.hidden, self.layers, self.gamma, self.absorbing = hidden, layers, float(gamma), bool(absorbing)
         self.agent_window = len(self.demos) if agent_window is None else int(agent_window)
+        self.absorbing_window = self.agent_window if absorbing_window is None else int(absorbing_window)
         self.normalize_reward = reward == "airl" if normalize_reward is None else bool(normalize_reward)
         self.reward_scale_mode = reward_scale
         self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
@@ -449,9 +472,10 @@ class AdversarialReward(RewardTerm):
         # running statistics over the latest ~agent_window agent steps, however the updates cut them
         keep = max(0.0, 1.0 - batch.n / self.agent_window) if self.agent_window else 0.0
         if self.absorbing:
-            if self.agent_window:
-                self._agent_steps = keep * self._agent_steps + batch.n
-                self._agent_terminals = keep * self._agent_terminals + float(np.sum(batch.terminated))
+            if self.absorbing_window:
+                keep_a = max(0.0, 1.0 - batch.n / self.absorbing_window)
+                self._agent_steps = keep_a * self._agent_steps + batch.n
+                self._agent_terminals = keep_a * self._agent_terminals + float(np.sum(batch.terminated))
             else:  # the agent data this update trains on
                 self._agent_steps, self._agent_terminals = float(n_agent), float(agent["terminated"].sum())
             self.absorbing_logit = absorbing_logit(
