@@ -26,7 +26,7 @@ from rewardlab.bonus.kernels import (
 )
 from rewardlab.bonus.keys import KeySpec, as_key
 from rewardlab.core.env_info import EnvInfo
-from rewardlab.core.term import RewardTerm, StepFn, StepKernel
+from rewardlab.core.term import RewardTerm, StepKernel
 from rewardlab.core.transitions import Transitions
 
 COUNT_MODES = ("global", "episodic", "product", "sum")
@@ -288,19 +288,6 @@ class CountBonus(RewardTerm):
             self.episodic_counts.table.bonus_into(keys, weight, self.episodic == "first_visit", out)
         else:
             super().compute_into(batch, out, weight)
-
-    def step_fn(self) -> StepFn | None:
-        if self.mode != "global":
-            return None
-
-        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
-            if self.training:  # the key and the count in one compiled call, as compute_into
-                self.key.count_into(next_obs, self.global_counts, w, out)
-            else:  # evaluation: counts looked up, not visited
-                no_cut = np.zeros(len(out), dtype=bool)
-                self.compute_into(Transitions(obs, action, next_obs, reward, terminated, no_cut), out, w)
-
-        return fn
 
     def step_kernel(self, obs: np.ndarray) -> StepKernel | None:
         if self.mode != "global" or not self.training:

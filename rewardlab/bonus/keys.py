@@ -250,6 +250,8 @@ class GridKey(Key):
             table.bonus_into(self(obs), weight, out)
 
     def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None and obs.shape[1] != self._checked_width:
+            self(obs)  # checks the dims against the observation and makes the kernel's (dims, cells)
         if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:
             return grid_count_bonus, (self._grid,)
         return None
@@ -334,6 +336,8 @@ class SimHashKey(Key):
             table.bonus_into(self(obs), weight, out)
 
     def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
+        if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None and obs.dtype in _FLOATS:
+            self._projection_t(obs.shape[1])  # drawn on first use: before the first step
         transposed = self._direct(obs)
         return None if transposed is None else (simhash_count_bonus, (transposed,))
 

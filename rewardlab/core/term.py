@@ -15,8 +15,8 @@ Life cycle (all optional):
 * ``close()`` -- release threads and files (the wrappers call it on every leaf when they close).
 
 Evaluation paths: ``compute(batch)`` (required), ``compute_into(batch, out, weight)`` (allocation-free) and
-``step_fn()`` (optional): a function of the step's bare arrays that the vector wrapper calls on every step,
-without building a :class:`Transitions` batch, when every term of the reward has one.
+``step_kernel(obs)`` (optional): a numba kernel of the step's bare arrays that the vector wrapper calls on
+every step, without building a :class:`Transitions` batch, when every term of the reward has one.
 
 One term object, one evaluation per step: a term that appears more than once
 in a reward (``0.05*c + 0.05*c``, ``c + clip(c)``) is computed once per batch
@@ -36,10 +36,6 @@ import numpy as np
 
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
-
-#: ``fn(obs, action, next_obs, reward, terminated, out, weight)``: a term's step on bare arrays (see
-#: :meth:`RewardTerm.step_fn`)
-StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], None]
 
 
 def _bumping(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,34 +168,24 @@ class RewardTerm:
         else:
             np.multiply(self(batch), weight, out=out)
 
-    def step_fn(self) -> StepFn | None:
-        """This term's step on bare arrays, or None (the default): the vector wrapper's fastest path.
-
-        ``fn(obs, action, next_obs, reward, terminated, out, weight)`` must write exactly what
-        ``compute_into(batch, out, weight)`` writes for the batch of those arrays, bit for bit, and change
-        state as that call would. The vector wrapper calls it on every step, instead of building a
-        :class:`Transitions` batch, when every term of the reward offers one, none learns, none is shared
-        and none needs frames; the terms' ``infos`` are not passed, so a term that reads them offers none.
-        ``obs`` and ``next_obs`` are the wrapper's own C-contiguous copies (array observations only, the
-        terminal observation in ``next_obs`` where an episode ended), ``reward`` the env's reward as the vector
-        env returned it (float32 for SB3: read it as a float), ``terminated`` bools, ``out`` a float64 row.
-        The wrapper asks once, at its first step; a term whose answer depends on its mode (``train``/
-        ``eval``) checks the mode inside ``fn``.
-        """
-        return None
-
     def step_kernel(self, obs: np.ndarray) -> StepKernel | None:
-        """This term's step as a numba call the engine fuses with the others', or None (the default).
+        """This term's step as a numba kernel of the step's bare arrays, or None (the default).
 
-        When every term of the reward has one (and a ``step_fn``), the vector wrapper compiles one function
-        that runs them all and the engine's bookkeeping in a single call per step, after
-        :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps on the ``step_fn`` path. ``obs`` is
-        a step's observations, to check the shapes and dtypes the kernel expects. Same contract as
-        :meth:`step_fn`: the same values bit for bit and the same state changes. The engine asks again
-        after any term's ``train()``/``eval()`` or ``load_state_dict()`` (:attr:`state_epoch`) and at every
-        ``reset()``, so a kernel's ``args`` may hold the term's arrays and parameters as they are when asked;
-        a parameter set by plain assignment during a run (``term.gamma = ...``) reaches the fused step at the
-        next ``reset()``. A term that returns None in evaluation mode is not fused while it is in it.
+        When every term of the reward has one, none learns, none is shared and none needs frames, the vector
+        wrapper calls the kernels instead of building a :class:`Transitions` batch, one by one at first and,
+        after :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps, compiled with the engine's
+        bookkeeping into one call per step (:mod:`rewardlab.wrappers.fused`). The kernel must write exactly
+        what ``compute_into(batch, out, weight)`` writes for the batch of those arrays, bit for bit, and change
+        state as that call would; ``infos`` and actions are not passed, so a term that reads them offers none.
+        The arrays (:class:`StepKernel`'s ``inputs``) are the wrapper's own C-contiguous copies of the
+        observations (array observations only; the terminal observation in ``next_obs`` where an episode ended),
+        the env's reward as the vector env returned it (float32 for SB3: read it as a float) and ``terminated``
+        bools; ``out`` is a float64 row. ``obs`` here is a step's observations, to check the shapes and dtypes
+        the kernel expects. The engine asks at the first step, again after any term's ``train()``/``eval()`` or
+        ``load_state_dict()`` (:attr:`state_epoch`) and after every ``reset()``, so a kernel's ``args`` may hold
+        the term's arrays and parameters as they are when asked; a parameter set by plain assignment during a
+        run (``term.gamma = ...``) takes effect at the next ``reset()``. A term that returns None (a count bonus
+        in evaluation mode) puts the reward back on the batch path until the terms are asked again.
         """
         return None
 
@@ -594,12 +580,6 @@ class Constant(RewardTerm):
     def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
         out.fill(self.value * weight)
 
-    def step_fn(self) -> StepFn:
-        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
-            out.fill(self.value * w)
-
-        return fn
-
     def step_kernel(self, obs: np.ndarray) -> StepKernel:
         from rewardlab.wrappers.kernels import filled
 
@@ -628,15 +608,6 @@ class Extrinsic(RewardTerm):
             out[...] = batch.reward
         else:
             np.multiply(batch.reward, weight, out=out)
-
-    def step_fn(self) -> StepFn:
-        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
-            if w == 1.0:
-                out[...] = reward  # float32 -> float64 is exact: the batch's float64 reward, as compute_into reads
-            else:
-                np.multiply(reward, w, out=out, dtype=np.float64)
-
-        return fn
 
     def step_kernel(self, obs: np.ndarray) -> StepKernel:
         from rewardlab.wrappers.kernels import scaled_copy

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.core.env_info import EnvInfo
-from rewardlab.core.term import RewardTerm, StepFn, StepKernel
+from rewardlab.core.term import RewardTerm, StepKernel
 from rewardlab.core.transitions import Transitions
 from rewardlab.shaping.kernels import shaping_from_potentials
 from rewardlab.shaping.potentials import Potential
@@ -83,18 +83,6 @@ class PotentialShaping(RewardTerm):
         kernel(np.ascontiguousarray(batch.obs), np.ascontiguousarray(batch.next_obs), batch.terminated, self.gamma, out)
         if weight != 1.0:
             out *= weight
-
-    def step_fn(self) -> StepFn | None:
-        kernel = self.potential.shaping_kernel
-        if kernel is None:
-            return None
-
-        def fn(obs: Any, action: Any, next_obs: Any, reward: Any, terminated: Any, out: np.ndarray, w: float) -> None:
-            kernel(obs, next_obs, terminated, self.gamma, out)  # the wrapper's copies are C-contiguous
-            if w != 1.0:
-                out *= w
-
-        return fn
 
     def step_kernel(self, obs: np.ndarray) -> StepKernel | None:
         kernel = self.potential.shaping_kernel

@@ -127,8 +127,8 @@ class RewardEngine:
         array([ 0.5, -0.5])
     """
 
-    #: steps on the ``step_fn`` path (:meth:`step_arrays`) before the engine compiles the terms' step kernels
-    #: into one call per step (about a second of numba compilation, once per process and reward; short runs
+    #: steps with the terms' step kernels called one by one (:meth:`step_arrays`) before the engine compiles
+    #: them into one call per step (about a second of numba compilation, once per process and reward; short runs
     #: and tests never pay it); ``None``: never fuse
     fuse_after: int | None = 500
 
@@ -205,13 +205,14 @@ class RewardEngine:
         self._row_calls = reward.row_calls(self._components) if self._plain_sum and not self._shared else None
         if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
             self._row_calls = [(self._components[0], 1.0, reward)]
-        self._step_fns: list | None | bool = False  # the terms' step_fn calls, asked at the first step_arrays
-        self._unfuse()
+        self._plan: FusedStep | None | bool = False  # the terms' step kernels, asked at the first step_arrays
+        self._plan_epoch = RewardTerm.state_epoch
+        self._kernel_steps = 0  # steps on the kernels called one by one (they fuse after fuse_after)
 
     def __getstate__(self) -> dict[str, Any]:
         # the views share the state array: a copy (pickle, deepcopy) keeps the array and makes them again
         state = self.__dict__.copy()
-        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_step_fns", "_fused"):
+        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_plan"):
             del state[name]
         state["_last"] = None if self._last is None or self._last.base is self._state else self._last
         return state
@@ -254,10 +255,8 @@ class RewardEngine:
         idx = np.arange(self.n_envs) if env_indices is None else env_indices
         self._sums[:, idx] = 0.0
         self.reward.reset(idx)
-        if env_indices is None and self._fused is not None:
-            # a new start: the terms are asked again for their kernels and arguments (a term's parameters may
-            # have been set since); the compiled function is reused
-            self._fuse(self._fuse_example)
+        if env_indices is None:  # a new start: the terms are asked again (a parameter may have been set since)
+            self._plan = False
 
     def get_state(self) -> dict[str, Any]:
         """The engine's running state, copied: what resuming in the middle of episodes needs.
@@ -347,40 +346,35 @@ class RewardEngine:
         infos: Sequence[dict],
         dtype: Any = np.float64,
     ) -> np.ndarray | None:
-        """:meth:`process` on the step's bare arrays through the terms' :meth:`~RewardTerm.step_fn`, without a
-        :class:`Transitions` batch; None when the reward has no such path (the caller then calls ``process``).
+        """:meth:`process` on the step's bare arrays through the terms' :meth:`~RewardTerm.step_kernel`, without
+        a :class:`Transitions` batch; None when the reward has no such path (the caller then calls ``process``).
 
-        The path exists when every term of a plain sum (or the lone term) offers a ``step_fn``, no term learns,
-        none is shared and none needs frames; the vector wrapper takes it for array observations. After
-        :attr:`fuse_after` such steps, when every term also offers a ``step_kernel``, the engine compiles them
-        and its own bookkeeping into one call (:mod:`rewardlab.wrappers.fused`). Same result, same state and
-        same infos as :meth:`process` (``tests/test_engine_step_fns.py`` checks the paths side by side).
+        The path exists when every term of a plain sum (or the lone term) offers a ``step_kernel``, no term
+        learns, none is shared and none needs frames; the vector wrapper takes it for array observations. The
+        kernels are called one by one; after :attr:`fuse_after` such steps the engine compiles them and its
+        own bookkeeping into one call (:mod:`rewardlab.wrappers.fused`). Same result, same state and same infos
+        as :meth:`process` (``tests/test_engine_step_kernels.py`` checks the paths side by side).
         """
-        fused = self._fused
-        if fused is not None and RewardTerm.state_epoch != self._fused_epoch:
-            # some term's mode or state changed (train/eval, load_state_dict): ask the terms again
-            self._fuse(self._fuse_example)
-            fused = self._fused
-        if fused is not None:  # one compiled call (the body of FusedStep.__call__, inlined: it runs every step)
-            total = np.empty(self.n_envs, dtype)
-            out = fused.fn(self._state, obs, next_obs, reward, terminated, done, total, *fused.args)
-            for at, sync in fused.syncs:
-                if out[at]:  # a count bonus that met new keys: its table's size, and room for the next step
-                    fused.sync(at, sync(out[at]))
+        plan = self._plan
+        if plan is False or RewardTerm.state_epoch != self._plan_epoch:
+            # the first step, or some term's mode or state changed (train/eval, load_state_dict), or a reset:
+            # ask the terms (again) for their kernels and arguments
+            plan = self._plan = self._ask_kernels(next_obs)
+        if plan is None:
+            return None
+        total = np.empty(self.n_envs, dtype)
+        if plan.fn is not None:  # one compiled call
+            out = plan.fn(self._state, obs, next_obs, reward, terminated, done, total, *plan.args)
             n_ended = out[0]
         else:
-            fns = self._step_fns
-            if fns is False:
-                fns = self._step_fns = self._plan_step_fns()
-            if fns is None:
-                return None
-            for fn, row, weight in fns:
-                fn(obs, action, next_obs, reward, terminated, row, weight)
-            total = np.empty(self.n_envs, dtype)
+            out = plan.call_each(self._state, obs, next_obs, reward, terminated)
             n_ended = accumulate_step(self._state, reward, done, total)
-            self._direct_steps += 1
-            if self.fuse_after is not None and self._direct_steps == max(self.fuse_after, 1):
-                self._fuse(next_obs)
+            self._kernel_steps += 1
+            if self.fuse_after is not None and self._kernel_steps >= self.fuse_after:
+                plan.compile()
+        for at, j, sync in plan.syncs:
+            if out[at]:  # a count bonus that met new keys: its table's size, and room for the next step
+                plan.take_args(j, sync(out[at]))
         if n_ended < 0:
             self._repair(self._components)
             n_ended = accumulate_step(self._state, reward, done, total)
@@ -389,38 +383,19 @@ class RewardEngine:
         self._book(n_ended, terminated, infos)
         return total
 
-    def _unfuse(self) -> None:
-        """Back to the ``step_fn`` path; fuse again after :attr:`fuse_after` more steps."""
-        self._fused: FusedStep | None = None
-        self._direct_steps = 0
-
-    def _fuse(self, obs: np.ndarray) -> None:
-        """Build the fused step (:mod:`rewardlab.wrappers.fused`) when every term offers a step kernel;
-        otherwise back to the ``step_fn`` path (and try again after :attr:`fuse_after` steps)."""
-        self._unfuse()
-        self._fuse_example = np.zeros_like(obs)  # the shape and dtype the kernels were asked for
-        self._fused_epoch = RewardTerm.state_epoch
-        plan = []
-        for j, (_, weight, term) in enumerate(self._row_calls or ()):
-            kernel = term.step_kernel(obs)
-            if kernel is None:  # e.g. a count bonus in evaluation mode
-                return
-            plan.append((j, weight, kernel))
-        self._fused = FusedStep(plan)
-
-    def _plan_step_fns(self) -> list | None:
-        """``(fn, row, weight)`` per term when every term offers a ``step_fn`` and none learns, is shared or needs
-        frames; None otherwise."""
-        reward, calls = self.reward, self._row_calls
-        if calls is None or self._learns or self._shared or reward.needs_frames:
+    def _ask_kernels(self, obs: np.ndarray) -> FusedStep | None:
+        """The terms' step kernels (:class:`~rewardlab.wrappers.fused.FusedStep`) when the reward is a plain sum
+        (or one term) of terms that all offer one and none learns, is shared or needs frames; None otherwise."""
+        self._plan_epoch = RewardTerm.state_epoch
+        if self._row_calls is None or self._learns or self._shared or self.reward.needs_frames:
             return None
         plan = []
-        for row, weight, term in calls:
-            fn = term.step_fn()
-            if fn is None:
+        for j, (_, weight, term) in enumerate(self._row_calls):
+            kernel = term.step_kernel(obs)
+            if kernel is None:  # e.g. a count bonus in evaluation mode
                 return None
-            plan.append((fn, row, weight))
-        return plan
+            plan.append((j, weight, kernel))
+        return FusedStep(plan)
 
     def _book(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """After the kernel: the step's ``info["rewardlab"]`` views, and the episodes that ended."""

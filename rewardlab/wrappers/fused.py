@@ -1,7 +1,7 @@
 """One compiled call per step: the terms' kernels and the engine's bookkeeping fused.
 
-The engine's step on the ``step_fn`` path makes one Python call per term, one numba dispatch per kernel and
-one for its own bookkeeping (:func:`~rewardlab.wrappers.kernels.accumulate_step`). Right after an env step
+Called one by one, the terms' step kernels cost one numba dispatch each, plus one for the engine's
+bookkeeping (:func:`~rewardlab.wrappers.kernels.accumulate_step`). Right after an env step
 (MuJoCo's, or PPO's forward pass between steps) each of those costs two to three times what it costs in a
 warm loop, so for rewards whose every term offers a :class:`~rewardlab.core.term.StepKernel` the engine
 compiles one function that calls each kernel into its row and then books the step::
@@ -13,8 +13,8 @@ compiles one function that calls each kernel into its row and then books the ste
         return accumulate_step(state, reward, done, total), r2
 
 The weights are literals in the source (``repr`` of a float reads back the same double), the kernels and
-their arguments are the terms' own, so the values are those of the ``step_fn`` path bit for bit
-(``tests/test_engine_step_fns.py``). Compiling takes about a second per reward (numba), which is why the
+their arguments are the terms' own, so the values are those of the kernels called one by one bit for bit
+(``tests/test_engine_step_kernels.py``). Compiling takes about a second per reward (numba), which is why the
 engine fuses only after :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps.
 """
 
@@ -35,15 +35,20 @@ _COMPILED: dict[tuple, Callable[..., tuple]] = {}
 
 
 class FusedStep:
-    """The fused step of ``(row index, weight, kernel)`` triples; call :meth:`__call__` once per step.
+    """The terms' step kernels, ``(row index, weight, kernel)`` triples: called one by one, or as one compiled call.
 
-    ``__call__(state, obs, next_obs, reward, terminated, done, total)`` runs every kernel into its row of
-    ``state`` and :func:`accumulate_step`, and returns what that returns (the number of episodes that ended,
-    or -1 when a total failed its check); kernels with a ``sync`` get their result afterwards.
+    Until :meth:`compile` (the engine calls it after ``fuse_after`` steps), :meth:`call_each` runs the kernels
+    one Python call each into their rows of ``state``; then :attr:`fn` runs them all and
+    :func:`accumulate_step` in one call. Both return the kernels' results in the same places (``out[at]``
+    of each entry of :attr:`syncs`), which the engine hands to the kernels' ``sync``. The same source and
+    kernels compile once per process: a plan asked again (after ``eval()``, a reset, loaded state) gets the
+    compiled function at once.
     """
 
     def __init__(self, plan: Sequence[tuple[int, float, StepKernel]]) -> None:
         self.kernels = [kernel for _, _, kernel in plan]
+        self.rows = [row for row, _, _ in plan]
+        self.weights = [float(weight) for _, weight, _ in plan]
         env: dict[str, Any] = {"accumulate_step": accumulate_step}
         params, lines, results = [], [], []
         for j, (row, weight, kernel) in enumerate(plan):
@@ -64,44 +69,50 @@ class FusedStep:
                 lines.append(f"        row[i] *= {float(weight)!r}")
         signature = ", ".join(["state", *INPUTS, "done", "total", *params])
         returned = ", ".join(["accumulate_step(state, reward, done, total)", *results])
-        source = "\n".join([f"def fused({signature}):", *lines, f"    return ({returned},)"])
-        self.source = source
-        key = (source, *(kernel.fn for kernel in self.kernels))
-        fn = _COMPILED.get(key)
-        if fn is None:  # the same source and kernels compile once per process (new args are passed per call)
-            exec(compile(source, f"<rewardlab fused step of {len(plan)} terms>", "exec"), env)
-            fn = _COMPILED[key] = numba.njit(nogil=True)(env["fused"])
-        #: the compiled function: ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``
-        self.fn: Callable[..., tuple] = fn
-        #: ``(index of the result in what the function returns, the kernel's sync)`` of kernels with a sync
-        self.syncs = [(at + 1, k.sync) for at, k in enumerate(k for k in self.kernels if k.sync is not None)]
-        self._synced = [j for j, k in enumerate(self.kernels) if k.sync is not None]  # their kernels' indices
+        self.source = source = "\n".join([f"def fused({signature}):", *lines, f"    return ({returned},)"])
+        self._key = (source, *(kernel.fn for kernel in self.kernels))
+        self._env = env
+        #: the compiled function ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``, or None
+        #: before :meth:`compile` (already there when this source and these kernels compiled before)
+        self.fn: Callable[..., tuple] | None = _COMPILED.get(self._key)
+        #: ``(index of the result in what ``fn`` returns, index of the kernel, its sync)`` of kernels with a sync
+        self.syncs = [
+            (at + 1, j, k.sync) for at, (j, k) in enumerate((j, k) for j, k in enumerate(self.kernels) if k.sync)
+        ]
         #: the kernels' arguments, in the order of the function's parameters
         self.args = self._flat_args()
 
     def _flat_args(self) -> tuple:
         return tuple(a for kernel in self.kernels for a in kernel.args)
 
-    def __call__(
-        self,
-        state: np.ndarray,
-        obs: np.ndarray,
-        next_obs: np.ndarray,
-        reward: np.ndarray,
-        terminated: np.ndarray,
-        done: np.ndarray,
-        total: np.ndarray,
-    ) -> int:
-        out = self.fn(state, obs, next_obs, reward, terminated, done, total, *self.args)
-        for at, sync in self.syncs:
-            if out[at]:
-                self.sync(at, sync(out[at]))
-        return out[0]
+    def compile(self) -> None:
+        """Compile the fused function (about a second of numba), unless this process already has it."""
+        if self.fn is None:
+            exec(compile(self.source, f"<rewardlab fused step of {len(self.kernels)} terms>", "exec"), self._env)
+            self.fn = _COMPILED[self._key] = numba.njit(nogil=True)(self._env["fused"])
 
-    def sync(self, at: int, new_args: tuple | None) -> None:
-        """Take the new arguments a kernel's ``sync`` returned for result ``at`` (its arrays changed: a table
-        grew); None: nothing changed. A sync is called only with a non-zero result."""
+    def call_each(
+        self, state: np.ndarray, obs: np.ndarray, next_obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray
+    ) -> list[int]:
+        """The kernels one Python call each, into their rows of ``state`` (not the bookkeeping); the results in
+        the places :attr:`fn` returns them (the first place unused)."""
+        arrays = {"obs": obs, "next_obs": next_obs, "reward": reward, "terminated": terminated}
+        out = [0]
+        for kernel, row, weight in zip(self.kernels, self.rows, self.weights):
+            inputs = [arrays[name] for name in kernel.inputs]
+            if kernel.takes_weight:
+                result = kernel.fn(*inputs, *kernel.args, weight, state[row])
+            else:
+                result = kernel.fn(*inputs, *kernel.args, state[row])
+                if weight != 1.0:
+                    state[row] *= weight
+            if kernel.sync is not None:
+                out.append(result)
+        return out
+
+    def take_args(self, j: int, new_args: tuple | None) -> None:
+        """Take the new arguments kernel ``j``'s ``sync`` returned (its arrays changed: a table grew); None:
+        nothing changed."""
         if new_args is not None:
-            j = self._synced[at - 1]
             self.kernels[j] = self.kernels[j]._replace(args=tuple(new_args))
             self.args = self._flat_args()

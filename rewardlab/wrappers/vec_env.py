@@ -107,8 +107,7 @@ class RewardVecWrapper(VecEnvWrapper):
 
     def step(self, actions: np.ndarray) -> Any:
         """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step)."""
-        engine = self.engine
-        self._keeps = keeps = engine._buffers and engine.reward.training  # engine.keeps_batches, inlined
+        self._keeps = keeps = self.engine.keeps_batches
         self._actions = np.array(actions) if keeps else np.asarray(actions)
         self.venv.step_async(actions)
         return self.step_wait()
@@ -137,7 +136,7 @@ class RewardVecWrapper(VecEnvWrapper):
             next_obs, terminated, truncated = owned, dones, self._no_truncation
         if self._frames:
             frames = pop_frames(infos, self.num_envs)
-        elif type(owned) is np.ndarray:  # the terms' step_fns on the bare arrays, when they all have one
+        elif type(owned) is np.ndarray:  # the terms' step kernels on the bare arrays, when they all have one
             total = engine.step_arrays(self._last_obs, self._actions, next_obs, rewards, terminated, dones, infos, _F32)
             if total is not None:
                 self._last_obs = owned

@@ -1,8 +1,8 @@
-"""The vector wrapper's fast paths (issue 22 §5): the terms' ``step_fn`` on bare arrays, then one fused call.
+"""The vector wrapper's fast paths (issue 22 §5): the terms' step kernels on bare arrays, then one fused call.
 
 Three paths must give the same step bit for bit: ``process`` on a :class:`Transitions` batch (the reference,
-forced here by switching the others off), the terms' ``step_fn`` calls, and the fused step the engine compiles
-after ``fuse_after`` steps. Compared: the rewards SB3 gets, every ``info["rewardlab"]`` and
+forced here by switching the others off), the terms' step kernels called one by one, and the fused step the
+engine compiles after ``fuse_after`` steps. Compared: the rewards SB3 gets, every ``info["rewardlab"]`` and
 ``info["rewardlab_episode"]``, and the terms' state (the count tables), over runs with episode ends, time
 limits, weights other than 1, a growing count table and a switch to evaluation mode.
 """
@@ -20,7 +20,7 @@ from rewardlab.bonus.keys import GridKey, SimHashKey
 from rewardlab.wrappers import RewardEngine
 from rewardlab.wrappers.fused import FusedStep
 
-PATHS = ("process", "step_fn", "fused")
+PATHS = ("process", "kernels", "fused")
 
 
 def cartpole_reward(cell: float = 0.2) -> rl.RewardTerm:
@@ -40,7 +40,7 @@ def wrapped(reward: rl.RewardTerm, path: str, *, n_envs: int = 4, env: str = "Ca
         venv = rl.make_vec_env(env, n_envs=n_envs, seed=3)
     wrapper = rl.RewardVecWrapper(venv, reward)
     if path == "process":
-        wrapper.engine._step_fns = None  # no step_fn path: a Transitions batch and process(), as before
+        wrapper.engine._ask_kernels = lambda obs: None  # no kernel path: a Transitions batch and process()
     wrapper.engine.fuse_after = 1 if path == "fused" else None
     return wrapper
 
@@ -82,14 +82,14 @@ def test_three_paths_give_the_same_steps_episodes_and_counts():
         wrappers[path] = wrapper = wrapped(reward, path)
         runs[path] = run(wrapper, 300)
         tables[path] = count_table(reward)
-    assert wrappers["process"].engine._step_fns is None
-    assert wrappers["step_fn"].engine._step_fns and wrappers["step_fn"].engine._fused is None
-    assert isinstance(wrappers["fused"].engine._fused, FusedStep)
+    assert wrappers["process"].engine._plan is None
+    assert isinstance(wrappers["kernels"].engine._plan, FusedStep) and wrappers["kernels"].engine._plan.fn is None
+    assert isinstance(wrappers["fused"].engine._plan, FusedStep) and wrappers["fused"].engine._plan.fn is not None
     assert sum(e is not None for step in runs["process"]["episodes"] for e in step) > 20  # many episode ends
     truncated = [e for step in runs["process"]["episodes"] for e in step if e is not None and not e["terminated"]]
     assert truncated  # time limits too
     assert tables["process"][0].shape[0] > 1024  # the count table grew past its first capacity
-    for path in ("step_fn", "fused"):
+    for path in ("kernels", "fused"):
         assert_same_runs(runs["process"], runs[path])
         np.testing.assert_array_equal(tables["process"][0], tables[path][0])
         assert tables["process"][1] == tables[path][1]
@@ -106,7 +106,7 @@ def test_simhash_on_mujoco_through_the_three_paths():
         r = reward()
         runs[path] = run(wrapped(r, path, n_envs=2, env="HalfCheetah-v5"), 60)
         tables[path] = count_table(r)
-    for path in ("step_fn", "fused"):
+    for path in ("kernels", "fused"):
         assert_same_runs(runs["process"], runs[path])
         np.testing.assert_array_equal(tables["process"][0], tables[path][0])
 
@@ -118,13 +118,13 @@ def test_evaluation_mode_leaves_the_fused_step_and_counts_are_looked_up():
         wrappers[path] = wrapper = wrapped(reward, path)
         runs[path] = run(wrapper, 80, eval_at=40)
         tables[path] = count_table(reward)
-    assert wrappers["fused"].engine._fused is None  # left at the switch to eval()
-    for path in ("step_fn", "fused"):
+    assert wrappers["fused"].engine._plan is None  # left at the switch to eval()
+    for path in ("kernels", "fused"):
         assert_same_runs(runs["process"], runs[path])
         assert tables["process"][1] == tables[path][1]
 
 
-def test_a_term_without_step_fn_keeps_the_batch_path():
+def test_a_term_without_step_kernel_keeps_the_batch_path():
     seen = []
 
     def speed(next_obs: np.ndarray) -> np.ndarray:
@@ -134,7 +134,7 @@ def test_a_term_without_step_fn_keeps_the_batch_path():
     reward = rl.extrinsic() + rl.function(speed, name="speed")
     wrapper = wrapped(reward, "fused")
     run(wrapper, 5)
-    assert wrapper.engine._step_fns is None and wrapper.engine._fused is None
+    assert wrapper.engine._plan is None
     assert len(seen) == 5
 
 
@@ -142,7 +142,7 @@ def test_learning_and_shared_terms_keep_the_batch_path():
     count = rl.bonus.count(GridKey(dims=["cart_position"], cell=[0.1]))
     shared = wrapped(count + 0.5 * rl.transforms.clip(count, low=0.0, high=0.5), "fused")
     run(shared, 3)
-    assert shared.engine._step_fns is None
+    assert shared.engine._plan is None
 
 
 def test_non_finite_values_are_caught_on_the_fast_paths():
@@ -157,15 +157,16 @@ def test_fused_engine_pickles_and_refuses_after_a_reset():
     reward = cartpole_reward()
     wrapper = wrapped(reward, "fused")
     run(wrapper, 10)
-    fused = wrapper.engine._fused
-    assert isinstance(fused, FusedStep)
+    fused = wrapper.engine._plan
+    assert isinstance(fused, FusedStep) and fused.fn is not None
     engine = pickle.loads(pickle.dumps(wrapper.engine))
-    assert engine._fused is None and engine._direct_steps == 0
-    assert copy.deepcopy(wrapper.engine)._fused is None
+    assert engine._plan is False  # asked again at its first step
+    assert copy.deepcopy(wrapper.engine)._plan is False
     wrapper.reset()  # a new start asks the terms again (state may have been loaded) ...
-    refused = wrapper.engine._fused
+    wrapper.step(np.zeros(4, dtype=np.int64))
+    refused = wrapper.engine._plan
     assert isinstance(refused, FusedStep) and refused is not fused
-    assert refused.fn is fused.fn  # ... and reuses the compiled function
+    assert refused.fn is fused.fn  # ... and reuses the compiled function at once
 
 
 @pytest.mark.parametrize("reset", [True, False], ids=["then a reset", "mid-run"])
@@ -192,12 +193,12 @@ def test_state_loaded_into_a_fused_wrapper_is_what_the_next_steps_count_in(reset
 def test_fused_source_applies_weights_the_kernels_do_not_take():
     wrapper = wrapped(cartpole_reward(), "fused")
     run(wrapper, 2)
-    source = wrapper.engine._fused.source
+    source = wrapper.engine._plan.source
     assert "row[i] *= " not in source  # the potential's weight is 1
     assert "0.5, state[0]" in source  # the extrinsic kernel takes its weight
     wrapper = wrapped(rl.extrinsic() + 2.0 * rl.shaping.potential("cartpole_upright", gamma=0.99), "fused")
     run(wrapper, 2)
-    assert "row[i] *= 2.0" in wrapper.engine._fused.source
+    assert "row[i] *= 2.0" in wrapper.engine._plan.source
 
 
 def test_engine_default_fuses_only_after_a_warm_up():
@@ -206,4 +207,4 @@ def test_engine_default_fuses_only_after_a_warm_up():
     wrapper.reset()
     for _ in range(10):
         wrapper.step(np.zeros(2, dtype=np.int64))
-    assert wrapper.engine._fused is None and wrapper.engine._direct_steps == 10
+    assert wrapper.engine._plan.fn is None and wrapper.engine._kernel_steps == 10
