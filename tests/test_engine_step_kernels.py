@@ -101,11 +101,15 @@ def test_simhash_on_mujoco_through_the_three_paths():
             SimHashKey(bits=32)
         )
 
-    runs, tables = {}, {}
+    runs, tables, plans = {}, {}, {}
     for path in PATHS:
         r = reward()
-        runs[path] = run(wrapped(r, path, n_envs=2, env="HalfCheetah-v5"), 60)
+        wrapper = wrapped(r, path, n_envs=2, env="HalfCheetah-v5")
+        runs[path] = run(wrapper, 60)
         tables[path] = count_table(r)
+        plans[path] = wrapper.engine._plan
+    assert isinstance(plans["kernels"], FusedStep) and plans["kernels"].fn is None  # the kernels, from step 1
+    assert isinstance(plans["fused"], FusedStep) and plans["fused"].fn is not None
     for path in ("kernels", "fused"):
         assert_same_runs(runs["process"], runs[path])
         np.testing.assert_array_equal(tables["process"][0], tables[path][0])
