@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -223,3 +228,21 @@ def test_learners_do_not_buffer_frames_they_do_not_read():
     for _ in range(4):
         venv.step(np.ones(1, dtype=np.int64))
     assert len(learner.seen) == 2 and all(f is None for f in learner.seen)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
+def test_torch_may_import_triton_after_mujoco_rendered_a_frame():
+    """Mesa's LLVM (EGL on a CPU) and triton's crash a process that loads triton second; torch imports triton
+    lazily (a policy's first optimiser step), so RenderFrames loads it before MuJoCo renders."""
+    script = (
+        "from rewardlab.wrappers.frames import FrameSettings, make_env_with_frames\n"
+        "env = make_env_with_frames('Hopper-v5', FrameSettings(16, 16, shadows=False, reflections=False))\n"
+        "env.reset(seed=0)\n"
+        "assert env.step(env.action_space.sample())[4]['rewardlab_frame'].shape == (16, 16, 3)\n"
+        "import triton\n"
+        "print('both loaded')\n"
+    )
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "both loaded" in done.stdout

@@ -18,7 +18,9 @@ through gymnasium's ``rgb_array`` mode (pygame) and the frame is resized.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +198,8 @@ class RenderFrames(gym.Wrapper):
             )
         self.size = None if width is None or height is None else (int(height), int(width))
         self._mujoco = getattr(env.unwrapped, "mujoco_renderer", None)
+        if self._mujoco is not None:
+            load_triton_first()
         if not (shadows and reflections):
             _set_scene_effects(env, shadows=shadows, reflections=reflections)
 
@@ -217,6 +221,22 @@ class RenderFrames(gym.Wrapper):
         if self.size is not None and frame.shape[:2] != self.size:
             return resize_frame(frame, self.size)
         return np.array(frame, dtype=np.uint8, copy=True)
+
+
+def load_triton_first() -> None:
+    """Import ``triton`` (when installed) before MuJoCo opens an OpenGL context.
+
+    Off-screen rendering on a CPU (EGL or OSMesa through Mesa's llvmpipe) loads Mesa's LLVM into the
+    process; importing triton after that crashes the process (a segmentation fault in triton's static
+    LLVM initialisers), and torch imports triton lazily, e.g. at a policy's first optimiser step. Loaded
+    first, both live side by side (``tests/test_frames.py`` checks it in a fresh process). About 0.1 s, once.
+    """
+    import importlib.util
+
+    if "triton" in sys.modules or importlib.util.find_spec("triton") is None:
+        return
+    with contextlib.suppress(ImportError):  # a broken install: torch will not use it either
+        import triton  # noqa: F401
 
 
 def _set_scene_effects(env: gym.Env, *, shadows: bool, reflections: bool) -> None:
