@@ -11,7 +11,10 @@ Stacks, all over ``rl.make_vec_env(env, 8)`` stepping the same pre-drawn random 
 * ``3 terms, no step info`` -- the same with ``step_info=False``, as ``rewardlab train`` wraps its envs
   (episode sums only, no per-env ``info["rewardlab"]`` views).
 
-Raw steps: within each round the stacks take turns every 100 steps (order alternating), timing CPU
+Raw steps: every stack wraps one and the same vector env (``--separate-envs``: each its own; each env
+instance's memory placement then biases its stack by a few per cent for the whole process), and a second
+raw stack over it (``raw, control``) shows what the measurement cannot resolve. Within each round the
+stacks take turns every 100 steps (order alternating), timing CPU
 time of this process (not wall time), so load from other jobs hits all alike; each round's time is
 divided by the raw time of the same round and the median over rounds is reported. End to end (``--e2e``): PPO learns
 ``--e2e-steps`` steps on 8 CartPole envs through each stack (same seed and hyper-parameters), the models
@@ -119,28 +122,40 @@ def imitation_wrapper() -> Callable[[Any, dict], Any] | None:
     return wrap
 
 
-def stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
+#: whether every stack wraps one and the same vector env (``--separate-envs`` gives each stack its own)
+SHARED_ENV = True
+
+
+def stacks(env_id: str, n_envs: int, seed: int = 0, *, shared: bool | None = None) -> dict[str, Any]:
+    """The stacks, all over one vector env (``shared``, by default :data:`SHARED_ENV`) or each over its own.
+
+    One env for all: each env instance's memory placement makes its MuJoCo step a few per cent faster or slower
+    for the whole process (a raw-vs-raw control over separate instances read 0.96–1.04), a bias no number of
+    rounds averages away. Over one env the stacks differ only in the wrapper; they take turns stepping it
+    (a wrapper's previous observation is then from its own last turn, which changes the reward's values, not
+    its cost). End to end, each PPO needs envs of its own (``shared=False``).
+    """
     case = CASES[env_id]
-    out = {"raw": rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)}
+    one = rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    shared = SHARED_ENV if shared is None else shared
+
+    def env() -> Any:
+        return one if shared else rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
+
+    out = {"raw": one, "raw, control": env()}  # the control: what the measurement cannot resolve
     wrap = imitation_wrapper()
     if wrap is not None:
-        out["imitation, 1 term"] = wrap(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), case)
+        out["imitation, 1 term"] = wrap(env(), case)
     shaping = rl.shaping.potential(case["potential"], gamma=0.99)
-    out["rewardlab, 1 term"] = rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), shaping)
-    out["rewardlab, 3 terms"] = rl.RewardVecWrapper(
-        rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case)
-    )
+    out["rewardlab, 1 term"] = rl.RewardVecWrapper(env(), shaping)
+    out["rewardlab, 3 terms"] = rl.RewardVecWrapper(env(), three_term_reward(case))
     out["3 terms, no step info"] = rl.RewardVecWrapper(  # as `rewardlab train` wraps: episode sums only
-        rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case), step_info=False
+        env(), three_term_reward(case), step_info=False
     )
     if BEFORE is not None:
         old_shaping = BEFORE.shaping.potential(case["potential"], gamma=0.99)
-        out["before, 1 term"] = BEFORE.RewardVecWrapper(
-            BEFORE.make_vec_env(env_id, n_envs=n_envs, seed=seed), old_shaping
-        )
-        out["before, 3 terms"] = BEFORE.RewardVecWrapper(
-            BEFORE.make_vec_env(env_id, n_envs=n_envs, seed=seed), three_term_reward(case, BEFORE)
-        )
+        out["before, 1 term"] = BEFORE.RewardVecWrapper(env(), old_shaping)
+        out["before, 3 terms"] = BEFORE.RewardVecWrapper(env(), three_term_reward(case, BEFORE))
     return out
 
 
@@ -156,14 +171,16 @@ def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
     """Where a wrapped step's time goes: the wrapper alone (engine stubbed), the engine with one cheap term,
     per-step info views on and off, and the 3-term reward."""
     case = CASES[env_id]
+    shared = rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
 
     def wrapped(reward: rl.RewardTerm, **options: Any) -> Any:
-        return rl.RewardVecWrapper(rl.make_vec_env(env_id, n_envs=n_envs, seed=seed), reward, **options)
+        venv = shared if SHARED_ENV else rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
+        return rl.RewardVecWrapper(venv, reward, **options)
 
     stub = wrapped(rl.extrinsic())
     stub.engine.process = lambda batch, done=None, dtype=None: batch.reward  # the wrapper's own work only
     return {
-        "raw": rl.make_vec_env(env_id, n_envs=n_envs, seed=seed),
+        "raw": shared,
         "wrapper, no engine": stub,
         "extrinsic, no step info": wrapped(rl.extrinsic(), step_info=False),
         "extrinsic": wrapped(rl.extrinsic()),
@@ -196,6 +213,12 @@ def bench_steps(
         spent = dict.fromkeys(names, 0.0)
         for venv in venvs.values():
             venv.reset()
+        # a random untimed start, so the steps where a time limit resets the envs (HalfCheetah: every 1000) fall
+        # on different stacks each round; from the same start every round they land on the same stacks
+        skip = np.resize(actions, (int(rng.integers(0, 1000)), *actions.shape[1:]))
+        for venv in [venvs["raw"]] if SHARED_ENV else venvs.values():
+            for a in skip:
+                venv.step(a)
         for c, start in enumerate(range(0, steps, chunk)):
             block = actions[start : start + chunk]
             for name in names if (r + c) % 2 == 0 else names[::-1]:
@@ -348,10 +371,9 @@ def bench_e2e(steps: int, rounds: int, n_envs: int = 8, n_steps: int = 128) -> d
     warm_up = np.zeros((WARM_UP, n_envs), dtype=np.int64)
     chunk = n_steps * n_envs
     for r in range(rounds):
-        venvs = stacks("CartPole-v1", n_envs, seed=r)
+        venvs = stacks("CartPole-v1", n_envs, seed=r, shared=False)  # a PPO each: envs of their own
         for name in [name for name in venvs if name.endswith("1 term") and not name.startswith("imitation")]:
             venvs.pop(name).close()  # end to end: the 3-term stacks beside raw and imitation
-        venvs["raw, control"] = rl.make_vec_env("CartPole-v1", n_envs=n_envs, seed=r)
         models, clocks = {}, {}
         for name, venv in venvs.items():
             time_steps(venv, warm_up)
@@ -398,7 +420,12 @@ def main() -> None:
     parser.add_argument(
         "--parts", action="store_true", help="time each part of the 3-term step after an env step and without one"
     )
+    parser.add_argument(
+        "--separate-envs", action="store_true", help="give each stack its own envs (the old design; biased)"
+    )
     args = parser.parse_args()
+    global SHARED_ENV
+    SHARED_ENV = not args.separate_envs
     if args.parts:
         for env_id in args.envs:
             for when, parts in bench_parts(env_id, args.n_envs, max(args.steps // 3, 200)).items():
@@ -410,7 +437,10 @@ def main() -> None:
         BEFORE = import_before(args.before)
     if imitation_wrapper() is None:
         print("imitation is not installed: its column is left out (pip install --no-deps imitation==1.0.1)")
-    print(f"raw env steps: {args.n_envs} envs, CPU time, median over {args.rounds} rounds of the ratio to raw")
+    over = "one vector env shared by all stacks" if SHARED_ENV else "each stack over its own envs"
+    print(
+        f"raw env steps: {args.n_envs} envs ({over}), CPU time, median over {args.rounds} rounds of the ratio to raw"
+    )
     print(f"{'env':<16} {'stack':<22} {'env-steps/s':>12} {'ratio to raw':>13} {'µs/step over raw':>17} {'target':>7}")
     for env_id in args.envs:
         steps = args.steps if env_id == "CartPole-v1" else max(args.steps // 5, 200)
