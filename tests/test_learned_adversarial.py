@@ -14,6 +14,7 @@ from rewardlab.config.registry import ConfigError
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.transitions import Transitions
 from rewardlab.learned.adversarial import AdversarialReward, from_episodes
+from rewardlab.learned.adversarial.term import absorbing_logit
 from rewardlab.relabel import ReplayRelabeler
 from rewardlab.runs.reward_state import load_reward_state, read_reward_state, save_reward_state
 from rewardlab.train import RunConfig, build_run
@@ -118,8 +119,8 @@ def test_terminal_transitions_carry_the_discounted_value_of_the_absorbing_state(
     term.bind(PENDULUM)
     for k in range(3):
         term.update(_episodes_batch(256, center=0.3, seed=k))
-    # f_E = 20.5/221, f_A = 0.5/257 (add-½ smoothing): ℓ_a = log(f_E/f_A)
-    assert term.absorbing_logit == pytest.approx(np.log((20.5 / 221) / (0.5 / 257)))
+    # expert: 20 terminals in 220 transitions; agent: none in 768 (the whole run); smoothed at the smaller size
+    assert term.absorbing_logit == pytest.approx(common_size_logit(20, 220, 0, 768))
     probe = _episodes_batch(64, center=0.3, terminate_every=4, seed=99)
     plain = term.reward_from_logits(term.logits(probe.obs, probe.action, probe.next_obs, probe.terminated))
     bonus = 0.9 / (1 - 0.9) * term.absorbing_reward()
@@ -134,41 +135,72 @@ def test_terminal_transitions_carry_the_discounted_value_of_the_absorbing_state(
     term.bind(PENDULUM)
     for k in range(3):
         term.update(_episodes_batch(256, center=0.3, terminate_every=10, seed=k))
-    assert term.absorbing_logit == pytest.approx(np.log((0.5 / 201) / (25.5 / 282)))
+    assert term.absorbing_logit == pytest.approx(common_size_logit(0, 200, 75, 843))  # 3 × 25 in 3 × 256 steps
     assert term.absorbing_reward() < (-3.0 if kind == "airl" else 0.03)
 
 
-def test_the_termination_rate_is_counted_over_the_agent_window():
-    """f_A from decayed counts over ~agent_window steps (k = 1 − n/W), not from one update's batch."""
-    demos = demos_for("Pendulum-v1", episodes=4, length=50)  # 200 transitions, no termination
-    demos.terminated[:] = False
-    expert_f = 0.5 / 201
+def common_size_logit(expert_terminals, expert_n, agent_terminals, agent_n):
+    """ℓ_a with both sides' absorbing counts scaled to the smaller side's size and smoothed by ½ (n: transitions,
+    absorbing ones included)."""
+    m = min(expert_n, agent_n)
+    return float(np.log((expert_terminals * m / expert_n + 0.5) / (agent_terminals * m / agent_n + 0.5)))
 
-    def logit_after(window, batches):
-        term = AdversarialReward(demos=demos, kind="gail", agent_window=window, seed=0)
+
+def test_the_absorbing_logit_has_the_sign_of_the_difference_in_termination_rates():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        expert_steps, agent_steps = rng.integers(1, 10**6, size=2)
+        expert_terminals = int(rng.integers(0, 50)) * int(rng.integers(0, 2))
+        agent_terminals = int(rng.integers(0, 50)) * int(rng.integers(0, 2))
+        logit = absorbing_logit(
+            expert_terminals=expert_terminals, expert_steps=expert_steps,
+            agent_terminals=agent_terminals, agent_steps=agent_steps,
+        )  # fmt: skip
+        p_expert = expert_terminals / (expert_steps + expert_terminals)
+        p_agent = agent_terminals / (agent_steps + agent_terminals)
+        assert np.sign(logit) == np.sign(p_expert - p_agent) or abs(p_expert - p_agent) < 1e-15
+        assert logit == pytest.approx(
+            common_size_logit(expert_terminals, expert_steps + expert_terminals, agent_terminals,
+                              agent_steps + agent_terminals), abs=1e-12
+        )  # fmt: skip
+    # the case that made per-side smoothing unsafe: an agent over a whole run of 80k steps with 2 terminations
+    # against an expert that never terminates in 5000; (2 + ½)/80003 < ½/5001 would have rewarded ending
+    logit = absorbing_logit(expert_terminals=0, expert_steps=5000, agent_terminals=2, agent_steps=80_000)
+    assert np.log((0.5 / 5001) / (2.5 / 80_003)) > 1.0 and logit == pytest.approx(np.log(0.5 / 0.625), abs=1e-3)
+
+
+def test_the_termination_rate_is_counted_over_the_whole_run_or_a_window():
+    """f_A from counts over the whole run (default), decayed counts over ~absorbing_window steps (k = 1 − n/W),
+    or one update's batch (0); agent_window no longer sets it."""
+    demos = demos_for("Pendulum-v1", episodes=4, length=50)  # 200 transitions, no termination
+
+    def logit_after(batches, **kwargs):
+        term = AdversarialReward(demos=demos, kind="gail", seed=0, **kwargs)
         term.bind(PENDULUM)
         for k, every in enumerate(batches):
             term.update(_episodes_batch(100, center=0.3, terminate_every=every, seed=k))
         return term.absorbing_logit
 
+    demos.terminated[:] = False
+    # the whole run: 10 terminals in 210 transitions
+    assert logit_after([10, 0]) == pytest.approx(common_size_logit(0, 200, 10, 210))
+    assert logit_after([10, 0], agent_window=50) == logit_after([10, 0])
     # one update's batch: after a batch without terminations the earlier ones are forgotten
-    assert logit_after(0, [10, 0]) == pytest.approx(np.log(expert_f / (0.5 / 101)))
+    assert logit_after([10, 0], absorbing_window=0) == pytest.approx(0.0, abs=1e-12)
     # a 400-step window (k = 3/4): S = 0.75·100 + 100, T = 0.75·10 + 0
-    assert logit_after(400, [10, 0]) == pytest.approx(np.log(expert_f / (8.0 / (175 + 7.5 + 1))))
-    # default window = the demonstrations' 200 transitions: two sides that never terminate agree (ℓ_a → 0)
-    term = AdversarialReward(demos=demos, kind="gail", seed=0)
-    assert term.agent_window == 200
-    assert logit_after(None, [0] * 30) == pytest.approx(0.0, abs=1e-9)
-    assert logit_after(0, [0] * 30) == pytest.approx(np.log(expert_f / (0.5 / 101)))  # sizes alone set it
+    assert logit_after([10, 0], absorbing_window=400) == pytest.approx(common_size_logit(0, 200, 7.5, 182.5))
+    # two sides that never terminate agree (ℓ_a = 0), whatever their sizes
+    for window in (None, 0, 400):
+        assert logit_after([0] * 5, absorbing_window=window) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="agent_window"):
         AdversarialReward(demos=demos, agent_window=-1)
 
 
-def test_a_long_absorbing_window_remembers_the_agents_terminations():
-    """absorbing_window: f_A over its own window (DAC: the whole replay buffer); the reward scale keeps agent_window."""
+def test_the_whole_run_remembers_the_agents_terminations():
+    """The default counts f_A over the whole run (DAC: the whole replay buffer); a window forgets; the reward
+    scale keeps agent_window."""
     demos = demos_for("Pendulum-v1", episodes=4, length=50)  # 200 transitions, no termination
     demos.terminated[:] = False
-    expert_f = 0.5 / 201
     schedule = [5, 5, 5] + [0] * 30  # the agent fails early, then stops terminating
 
     def run(**kwargs):
@@ -181,28 +213,26 @@ def test_a_long_absorbing_window_remembers_the_agents_terminations():
             scales.append(term.reward_scale)
         return term, logits, scales
 
-    short, short_logits, _ = run()  # the default: f_A over agent_window = 200 transitions
-    assert short.absorbing_window == short.agent_window == 200
+    long, long_logits, long_scales = run()  # the default: the whole run
+    assert long.absorbing_window is None and long.agent_window == 200
+    # termination keeps its price: 60 terminals in 3300 steps against none in the expert's 200 (ℓ_a ≈ −2.1)
+    assert long_logits[-1] == pytest.approx(common_size_logit(0, 200, 60, 3360))
+    assert long_logits[-1] < -2.0
+    short, short_logits, _ = run(absorbing_window=200)  # a window as long as the demonstrations forgets
+    assert short_logits[2] == pytest.approx(common_size_logit(0, 200, 35, 210))
+    assert short_logits[2] < -4.0
     assert short_logits[-1] == pytest.approx(0.0, abs=1e-6)  # the terminations are forgotten: ℓ_a → 0
-    same, same_logits, same_scales = run(absorbing_window=200)  # the default is agent_window, bit for bit
-    assert same_logits == short_logits and same_scales == run()[2]
-    long, long_logits, long_scales = run(absorbing_window=1_000_000)
-    steps = terminals = 0.0
-    for every in schedule:  # decayed counts with k = 1 − 100/10⁶
-        keep = 1.0 - 100 / 1_000_000
-        steps, terminals = keep * steps + 100, keep * terminals + (100 // every if every else 0)
-    assert long_logits[-1] == pytest.approx(np.log(expert_f / ((terminals + 0.5) / (steps + terminals + 1))))
-    # termination keeps its price: 60 terminals in 3300 steps against none in the expert's 200 (ℓ_a ≈ −2)
-    assert long_logits[-1] < -1.9 and short_logits[2] < -4.2  # the short window's −4.2 has decayed to ~0
-    assert short_logits[-1] > -1e-6 and max(short_logits[10:]) > -0.25 > -1.9 > max(long_logits)
+    assert max(short_logits[10:]) > -0.25 > -2.0 > max(long_logits)
+    # a window longer than the run is (nearly) the whole run
+    assert run(absorbing_window=1_000_000)[1][-1] == pytest.approx(long_logits[-1], abs=0.01)
     # the reward scale is still counted over agent_window: it falls once the terminations leave that window
     assert long_scales[-1] < 0.2 * max(long_scales[:3])
-    clone = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0, absorbing_window=1_000_000)
+    clone = AdversarialReward(demos=demos, kind="airl", lr=3e-3, gamma=0.9, seed=0)
     clone.bind(PENDULUM)
     clone.load_state_dict(long.state_dict())  # the counts travel with the state
     batch = _episodes_batch(100, center=0.3, seed=50)
     key = "adversarial_absorbing_logit"
-    assert clone.update(batch)[key] == long.update(batch)[key] == long.absorbing_logit < -1.9
+    assert clone.update(batch)[key] == long.update(batch)[key] == long.absorbing_logit < -2.0
     with pytest.raises(ValueError, match="absorbing_window"):
         AdversarialReward(demos=demos, absorbing_window=-1)
 

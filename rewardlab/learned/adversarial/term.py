@@ -44,8 +44,9 @@ and the binary cross-entropy's optimum on a single point is known exactly:
 with ``f_E`` and ``f_A`` the fractions of absorbing transitions in the expert's
 and the agent's data, ``−f_E·log σ(ℓ) − f_A·log(1 − σ(ℓ))`` is least at
 ``ℓ_a = log(f_E / f_A)``. :meth:`AdversarialReward.update` sets ``ℓ_a`` to that
-optimum on the data it trains on (counts smoothed by ½, so that a side without
-absorbing transitions gives a finite logit) instead of approaching it by
+optimum on the data it trains on (both fractions smoothed by ½ at one common
+size, so that a side without absorbing transitions gives a finite logit and
+``ℓ_a`` keeps the sign of ``f_E − f_A``; see :func:`absorbing_logit`) instead of approaching it by
 gradient steps: a lone scalar under Adam moves about ``lr`` per step, hundreds
 of updates too slow for a PPO run, and no Lipschitz constraint binds on one
 point. The agent never steps
@@ -67,31 +68,31 @@ HalfCheetah), ``ℓ_a`` is never used and the reward and the discriminator's
 training are exactly those without absorbing states. AIRL keeps ``h(s_a) = 0``
 (the potential after a termination, as without absorbing states).
 
-``f_A`` is counted over about the latest ``agent_window`` agent transitions
-(default: as many as there are demonstration transitions), not over one
-update's batch: decayed counts ``S ← k·S + n``, ``T ← k·T + t`` with
+``f_A`` is counted over the whole run by default (``absorbing_window=None``),
+not over one update's batch. One PPO update's batch (1024 steps on CartPole)
+holds only fragments of long episodes, often no termination at all, and then
+``f_A`` made ``ℓ_a`` jump exactly when the agent got good. A window that
+forgets is no better: counted over about the latest ``W`` agent transitions
+(``absorbing_window=W``: decayed counts ``S ← k·S + n``, ``T ← k·T + t`` with
 ``k = max(0, 1 − n/W)`` for a batch of ``n`` transitions of which ``t``
-terminate, so ``S`` settles at ``W``. One PPO update's batch (1024 steps on
-CartPole) holds only fragments of long episodes, often no termination at all,
-and then the smoothed ``f_A = ½/1025`` made ``ℓ_a`` jump to a mild ``−1.6``
-exactly when the agent got good; with equal windows on both sides, two sides
-that never terminate give ``ℓ_a = 0`` instead of a value set by the ratio of the
-data sizes. ``agent_window=0``: the agent data the update trains on.
+terminate, so ``S`` settles at ``W``), once the agent stops terminating for a
+few thousand steps ``f_A`` falls to the expert's and ``ℓ_a`` rises to 0, so
+dropping the pole costs nothing more than the per-step logits it avoids, which
+are negative wherever the discriminator still tells the agent from the expert
+-- AIRL's length bias is back, exactly when the agent got good, and the next
+termination throws ``ℓ_a`` (and the reward scale) back down by a factor of
+several. DAC samples its discriminator's agent data from a replay buffer that
+keeps every transition of the run (its reference code never drops any), so its
+absorbing logit remembers every termination, as the default here does (``f_A``
+is the run's termination rate). On CartPole this removed AIRL's late drifts
+(see ``benchmarks/README.md``, issue 22 §2). Counted over the whole run, the
+agent's side is many times larger than the demonstrations; the common-size
+smoothing of :func:`absorbing_logit` keeps ``ℓ_a`` from turning positive (a
+reward for ending the episode) when the agent's termination rate falls toward
+the expert's. ``absorbing_window=0``: the agent data the update trains on.
 
-``absorbing_window`` (default: ``agent_window``) sets that window for ``f_A``
-alone. A window as short as the demonstrations forgets: once the agent stops
-terminating for a few thousand steps, ``f_A`` falls to the expert's smoothed
-½/W and ``ℓ_a`` rises to 0, so dropping the pole costs nothing more than the
-per-step logits it avoids, which are negative wherever the discriminator still
-tells the agent from the expert -- AIRL's length bias is back, exactly when the
-agent got good, and the next termination throws ``ℓ_a`` (and the reward scale)
-back down by a factor of several. DAC samples its discriminator's agent data
-from a replay buffer that keeps every transition of the run (its reference
-code never drops any), so its absorbing logit remembers every termination:
-a window longer than the run, ``absorbing_window=1_000_000``, does the same
-here (``f_A`` is then the run's termination rate, slightly weighted toward
-recent steps). On CartPole this removed AIRL's late drifts (see
-``benchmarks/README.md``, issue 22 §2). The reward scale keeps ``agent_window``.
+The reward scale is counted over about the latest ``agent_window`` agent
+transitions (default: as many as there are demonstration transitions).
 
 Reward scale (``normalize_reward``; on by default for AIRL's signed reward
 ``reward="airl"``): the agent's rewards are divided by a running root mean
@@ -166,12 +167,12 @@ class AdversarialReward(RewardTerm):
         gamma: the agent's discount: AIRL's shaping ``γh(s') − h(s)`` and the absorbing state's value
             ``γ/(1 − γ)·r(ℓ_a)`` added to terminal transitions.
         absorbing: DAC's absorbing state after terminal transitions (see the module docs).
-        agent_window: agent transitions (about) over which the agent's termination rate ``f_A`` and the reward
-            scale are counted; default: the number of demonstration transitions; 0: the update's own data.
-        absorbing_window: agent transitions (about) over which ``f_A`` alone is counted; default:
-            ``agent_window``; a window longer than the run (``1_000_000``, as DAC's replay buffer keeps the whole
-            run) counts every termination of the run, so ``ℓ_a`` does not drift to 0 while the agent stops
-            terminating.
+        agent_window: agent transitions (about) over which the reward scale is counted; default: the number
+            of demonstration transitions; 0: the update's own data.
+        absorbing_window: agent transitions (about) over which ``f_A`` alone is counted; default (None): the
+            whole run, as DAC's replay buffer keeps every transition, so ``ℓ_a`` remembers every termination and
+            does not drift to 0 while the agent stops terminating; 0: the update's own data; a number: a window
+            that forgets (``agent_window`` gives the behaviour before the whole run became the default).
         normalize_reward: divide the rewards by their running root mean square (no centring); default: on for
             the signed ``reward="airl"``, off for the others.
         reward_scale: with ``normalize_reward``: ``"running"`` (the RMS over the agent window), ``"held"``
@@ -274,7 +275,8 @@ class AdversarialReward(RewardTerm):
         self.gp_weight, self.gp_target, self.gp_one_sided = float(gp_weight), float(gp_target), bool(gp_one_sided)
         self.hidden, self.layers, self.gamma, self.absorbing = hidden, layers, float(gamma), bool(absorbing)
         self.agent_window = len(self.demos) if agent_window is None else int(agent_window)
-        self.absorbing_window = self.agent_window if absorbing_window is None else int(absorbing_window)
+        #: None: f_A over the whole run
+        self.absorbing_window = None if absorbing_window is None else int(absorbing_window)
         self.normalize_reward = reward == "airl" if normalize_reward is None else bool(normalize_reward)
         self.reward_scale_mode = reward_scale
         self.lr, self.batch_size, self.epochs, self.history = lr, batch_size, epochs, history
@@ -472,12 +474,13 @@ class AdversarialReward(RewardTerm):
         # running statistics over the latest ~agent_window agent steps, however the updates cut them
         keep = max(0.0, 1.0 - batch.n / self.agent_window) if self.agent_window else 0.0
         if self.absorbing:
-            if self.absorbing_window:
-                keep_a = max(0.0, 1.0 - batch.n / self.absorbing_window)
+            window = self.absorbing_window
+            if window == 0:  # the agent data this update trains on
+                self._agent_steps, self._agent_terminals = float(n_agent), float(agent["terminated"].sum())
+            else:  # the whole run (None), or decayed counts over about the latest `window` steps
+                keep_a = 1.0 if window is None else max(0.0, 1.0 - batch.n / window)
                 self._agent_steps = keep_a * self._agent_steps + batch.n
                 self._agent_terminals = keep_a * self._agent_terminals + float(np.sum(batch.terminated))
-            else:  # the agent data this update trains on
-                self._agent_steps, self._agent_terminals = float(n_agent), float(agent["terminated"].sum())
             self.absorbing_logit = absorbing_logit(
                 expert_terminals=int(self.demos.terminated.sum()), expert_steps=len(self.demos),
                 agent_terminals=self._agent_terminals, agent_steps=self._agent_steps,
@@ -581,12 +584,28 @@ class AdversarialReward(RewardTerm):
 def absorbing_logit(
     *, expert_terminals: float, expert_steps: float, agent_terminals: float, agent_steps: float
 ) -> float:
-    """The cross-entropy-optimal logit of the absorbing state, ``log(f_E / f_A)``.
+    """The cross-entropy-optimal logit of the absorbing state, ``log(f_E / f_A)``, with the sign of ``p_E − p_A``.
 
-    ``f = (terminals + ½) / (steps + terminals + 1)``: the fraction of absorbing
-    transitions (one per terminal transition) among a side's transitions, with
-    add-½ smoothing so that a side that never terminates gives a finite logit.
+    ``p = terminals / (steps + terminals)`` is the fraction of absorbing transitions (one per terminal
+    transition) among a side's transitions. Both fractions are smoothed at one common size, the smaller side's
+    ``m = min(n_E, n_A)`` transitions: ``f = (p·m + ½) / (m + 1)``, add-½ so that a side that never terminates
+    gives a finite logit. ``f`` rises with ``p``, so ``ℓ_a`` is negative exactly when the agent terminates more
+    often than the expert, zero when both never do, and never rewards ending an episode the expert would not
+    end. (Add-½ on each side's own counts, ``(T + ½)/(n + 1)``, does not keep that sign for sides of unequal
+    size: an agent counted over a whole run of ``n_A`` ≫ ``n_E`` steps with a few terminations would get
+    ``f_A < f_E`` and a positive ``ℓ_a``.)
+
+    Examples:
+        >>> from rewardlab.learned.adversarial.term import absorbing_logit
+        >>> round(absorbing_logit(expert_terminals=0, expert_steps=5000, agent_terminals=2, agent_steps=80000), 3)
+        -0.223
+        >>> absorbing_logit(expert_terminals=0, expert_steps=5000, agent_terminals=0, agent_steps=80000)
+        0.0
     """
-    f_expert = (expert_terminals + 0.5) / (expert_steps + expert_terminals + 1.0)
-    f_agent = (agent_terminals + 0.5) / (agent_steps + agent_terminals + 1.0)
+    n_expert, n_agent = expert_steps + expert_terminals, agent_steps + agent_terminals
+    m = min(n_expert, n_agent)
+    p_expert = expert_terminals / n_expert if n_expert > 0 else 0.0
+    p_agent = agent_terminals / n_agent if n_agent > 0 else 0.0
+    f_expert = (p_expert * m + 0.5) / (m + 1.0)
+    f_agent = (p_agent * m + 0.5) / (m + 1.0)
     return float(np.log(f_expert / f_agent))
