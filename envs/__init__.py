@@ -87,6 +87,10 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
             raise ImportError(
                 f"{env_id} needs the package {preset.module!r}: pip install 'rewardlab[nethack]' ({err})"
             ) from err
+    if kwargs.get("render_mode") is not None and preset.family == "mujoco":
+        from rewardlab.wrappers.frames import load_triton_first
+
+        load_triton_first()  # before MuJoCo opens an OpenGL context (Mesa's LLVM, then triton's, crashes)
     env = gym.make(env_id, **{**preset.kwargs, **kwargs})
     for path in preset.wrappers:
         module, _, attr = path.partition(":")

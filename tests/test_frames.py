@@ -230,18 +230,28 @@ def test_learners_do_not_buffer_frames_they_do_not_read():
     assert len(learner.seen) == 2 and all(f is None for f in learner.seen)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
-def test_torch_may_import_triton_after_mujoco_rendered_a_frame():
-    """Mesa's LLVM (EGL on a CPU) and triton's crash a process that loads triton second; torch imports triton
-    lazily (a policy's first optimiser step), so RenderFrames loads it before MuJoCo renders."""
-    script = (
+RENDERS = {
+    "RenderFrames": (
         "from rewardlab.wrappers.frames import FrameSettings, make_env_with_frames\n"
         "env = make_env_with_frames('Hopper-v5', FrameSettings(16, 16, shadows=False, reflections=False))\n"
         "env.reset(seed=0)\n"
         "assert env.step(env.action_space.sample())[4]['rewardlab_frame'].shape == (16, 16, 3)\n"
-        "import triton\n"
-        "print('both loaded')\n"
-    )
+    ),
+    "make_env": (  # what evaluation videos and codegen's GIFs render through
+        "from rewardlab.envs import make_env\n"
+        "env = make_env('Hopper-v5', render_mode='rgb_array', width=16, height=16)\n"
+        "env.reset(seed=0)\n"
+        "assert env.render().shape == (16, 16, 3)\n"
+    ),
+}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
+@pytest.mark.parametrize("render", list(RENDERS))
+def test_torch_may_import_triton_after_mujoco_rendered_a_frame(render):
+    """Mesa's LLVM (EGL on a CPU) and triton's crash a process that loads triton second; torch imports triton
+    lazily (a policy's first optimiser step), so rewardlab loads it before MuJoCo renders."""
+    script = RENDERS[render] + "import triton\nprint('both loaded')\n"
     env = {**os.environ, "MUJOCO_GL": "egl"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
