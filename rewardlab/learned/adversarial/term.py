@@ -46,7 +46,8 @@ and the agent's data, ``−f_E·log σ(ℓ) − f_A·log(1 − σ(ℓ))`` is lea
 ``ℓ_a = log(f_E / f_A)``. :meth:`AdversarialReward.update` sets ``ℓ_a`` to that
 optimum on the data it trains on (both fractions smoothed by ½ at one common
 size, so that a side without absorbing transitions gives a finite logit and
-``ℓ_a`` keeps the sign of ``f_E − f_A``; see :func:`absorbing_logit`) instead of approaching it by
+``ℓ_a`` keeps the sign of the raw fractions' difference; see
+:func:`absorbing_logit`) instead of approaching it by
 gradient steps: a lone scalar under Adam moves about ``lr`` per step, hundreds
 of updates too slow for a PPO run, and no Lipschitz constraint binds on one
 point. The agent never steps
@@ -90,9 +91,6 @@ agent's side is many times larger than the demonstrations; the common-size
 smoothing of :func:`absorbing_logit` keeps ``ℓ_a`` from turning positive (a
 reward for ending the episode) when the agent's termination rate falls toward
 the expert's. ``absorbing_window=0``: the agent data the update trains on.
-
-The reward scale is counted over about the latest ``agent_window`` agent
-transitions (default: as many as there are demonstration transitions).
 
 Reward scale (``normalize_reward``; on by default for AIRL's signed reward
 ``reward="airl"``): the agent's rewards are divided by a running root mean
