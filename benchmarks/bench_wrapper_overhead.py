@@ -30,12 +30,19 @@ imported beside the current one, so a change of the engine is measured side by s
 ``--breakdown`` times the parts of a wrapped step instead: the wrapper with its engine stubbed out, the
 engine with one cheap term, per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
 
+``--own`` also reports each wrapper's **own time** per vector step: its ``step`` minus the wrapped env's
+``step_async`` and ``step_wait`` inside it (``perf_counter_ns``; a thin timing layer goes between each wrapper
+and the shared env, so the ratios then include its cost too). The difference of two ratios after a
+~400 µs MuJoCo step resolves a few µs at best; the own time resolves a fraction of one, but leaves out what
+the wrapper's work costs the env's next step (cold caches), which the ratio counts.
+
 ``--parts`` times each part of the 3-term reward's step on its own (the observation copy, the batch, each
 term's ``compute_into``, the engine's kernel; median µs per vector step, ``perf_counter``), once right after
 each env step and once in a loop without the env: what the env's step costs the parts that follow it.
 
     .venv/bin/python benchmarks/bench_wrapper_overhead.py [--rounds 9] [--steps 3000] [--e2e] [--before DIR]
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --breakdown --envs CartPole-v1
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py --own --envs HalfCheetah-v5 --before DIR
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --parts --envs HalfCheetah-v5 CartPole-v1
 """
 
@@ -70,8 +77,9 @@ CASES = {
 }
 E2E_TARGET = 1.02
 #: steps each stack takes before timing: numba compiles the kernels at their first call, and the engine its
-#: fused step after ``RewardEngine.fuse_after`` (500) steps, once per process and reward (about a second)
-WARM_UP = 600
+#: fused step after ``RewardEngine.fuse_after`` (500) steps, once per process and reward (about a second): the
+#: common step at its next call, the long way at the first episode end after it (HalfCheetah: step 1000)
+WARM_UP = 1100
 
 
 def three_term_reward(case: dict, lib: Any = rl) -> rl.RewardTerm:
@@ -189,15 +197,48 @@ def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
+class EnvClock:
+    """Between a wrapper and its env: the time spent in the env's ``step_async`` and ``step_wait``
+    (``perf_counter_ns``), so that the wrapper's own time is its ``step``'s time minus :attr:`ns`."""
+
+    def __init__(self, venv: Any) -> None:
+        self.venv, self.ns, self._begin = venv, 0, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.venv, name)
+
+    def step_async(self, actions: Any) -> None:
+        self._begin = time.perf_counter_ns()
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> Any:
+        out = self.venv.step_wait()
+        self.ns += time.perf_counter_ns() - self._begin
+        return out
+
+
 def bench_steps(
-    env_id: str, n_envs: int, steps: int, rounds: int, chunk: int = 100, make: Callable[..., dict] | None = None
+    env_id: str,
+    n_envs: int,
+    steps: int,
+    rounds: int,
+    chunk: int = 100,
+    make: Callable[..., dict] | None = None,
+    *,
+    own: bool = False,
 ) -> dict[str, dict[str, float]]:
     """CPU time of ``steps`` vector steps through each stack, per round; stacks take turns every ``chunk`` steps.
 
     Fine interleaving puts load from other jobs on every stack alike within a round (whole rounds of one
-    stack after another let a burst of load land on one of them).
+    stack after another let a burst of load land on one of them). ``own``: each wrapper's own time too
+    (``own_us``: µs per vector step, median over rounds; :class:`EnvClock`).
     """
     venvs = (make or stacks)(env_id, n_envs)
+    clocks = {}
+    if own:
+        for name, venv in venvs.items():
+            if hasattr(venv, "venv"):
+                clocks[name] = venv.venv = EnvClock(venv.venv)
     space = venvs["raw"].action_space
     rng = np.random.default_rng(0)
     if hasattr(space, "n"):
@@ -208,9 +249,13 @@ def bench_steps(
     for venv in venvs.values():
         time_steps(venv, warm_up)  # compile the numba kernels, and the fused step, before timing
     times: dict[str, list[float]] = {name: [] for name in venvs}
+    own_us: dict[str, list[float]] = {name: [] for name in clocks}
     names = list(venvs)
     for r in range(rounds):
         spent = dict.fromkeys(names, 0.0)
+        wall = dict.fromkeys(names, 0)
+        for clock in clocks.values():
+            clock.ns = 0
         for venv in venvs.values():
             venv.reset()
         # a random untimed start, so the steps where a time limit resets the envs (HalfCheetah: every 1000) fall
@@ -223,12 +268,15 @@ def bench_steps(
             block = actions[start : start + chunk]
             for name in names if (r + c) % 2 == 0 else names[::-1]:
                 step = venvs[name].step
-                begin = time.process_time()
+                begin, begin_ns = time.process_time(), time.perf_counter_ns()
                 for a in block:
                     step(a)
                 spent[name] += time.process_time() - begin
+                wall[name] += time.perf_counter_ns() - begin_ns
         for name in names:
             times[name].append(spent[name])
+        for name, clock in clocks.items():
+            own_us[name].append((wall[name] - clock.ns) / steps / 1e3)
     for venv in venvs.values():
         venv.close()
     raw = times["raw"]
@@ -238,6 +286,7 @@ def bench_steps(
             "ratio": statistics.median(a / b for a, b in zip(t, raw)),
             "us_per_step": statistics.median((a - b) / len(actions) * 1e6 for a, b in zip(t, raw)),
             "times": t,
+            **({"own_us": statistics.median(own_us[name]), "own_rounds": own_us[name]} if name in own_us else {}),
         }
         for name, t in times.items()
     }
@@ -423,6 +472,9 @@ def main() -> None:
     parser.add_argument(
         "--separate-envs", action="store_true", help="give each stack its own envs (the old design; biased)"
     )
+    parser.add_argument(
+        "--own", action="store_true", help="also each wrapper's own time per step (its step minus the env's)"
+    )
     args = parser.parse_args()
     global SHARED_ENV
     SHARED_ENV = not args.separate_envs
@@ -445,18 +497,27 @@ def main() -> None:
     for env_id in args.envs:
         steps = args.steps if env_id == "CartPole-v1" else max(args.steps // 5, 200)
         make = breakdown_stacks if args.breakdown else None
-        results = bench_steps(env_id, args.n_envs, steps, args.rounds, make=make)
+        results = bench_steps(env_id, args.n_envs, steps, args.rounds, make=make, own=args.own)
         for name, res in results.items():
             target = f"{CASES[env_id]['target']:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if res["ratio"] <= CASES[env_id]["target"] else "MISSED") if target else ""
+            own = ""
+            if "own_us" in res:
+                rounds = res["own_rounds"]
+                own = f"  own {res['own_us']:.2f} µs/step (rounds {min(rounds):.2f}-{max(rounds):.2f})"
             print(
                 f"{env_id:<16} {name:<22} {res['steps_per_s']:>12,.0f} {res['ratio']:>13.3f} "
-                f"{res['us_per_step']:>17.1f} {target:>7} {ok}"
+                f"{res['us_per_step']:>17.1f} {target:>7} {ok}{own}"
             )
         if BEFORE is not None and not args.breakdown:
             for terms in ("1 term", "3 terms"):
                 ratio = paired(results, f"rewardlab, {terms}", f"before, {terms}")
-                print(f"{env_id:<16} {terms}: this / before, median of paired rounds: {ratio:.3f}")
+                line = f"{env_id:<16} {terms}: this / before, median of paired rounds: {ratio:.3f}"
+                if args.own:
+                    this, before = (results[f"{who}, {terms}"]["own_rounds"] for who in ("rewardlab", "before"))
+                    diff = statistics.median(a - b for a, b in zip(this, before))
+                    line += f"; own time this − before, median of paired rounds: {diff:+.2f} µs/step"
+                print(line)
     if args.e2e:
         print(
             f"\nPPO end to end, CartPole-v1, {args.n_envs} envs, {args.e2e_steps} steps, CPU time of learn(), "

@@ -29,6 +29,40 @@ def test_count_table_matches_a_python_counter_and_grows():
     np.testing.assert_array_equal(table.lookup(np.array([keys[0], 10**12])), [seen[int(keys[0])], 0])
 
 
+@pytest.mark.parametrize(
+    "key", [GridKey(dims=[0, 1], cell=0.05), rl.bonus.keys.simhash(bits=32)], ids=["grid", "simhash"]
+)
+def test_the_tally_the_kernels_keep_is_the_tables_size_through_growth_and_copies(key):
+    """The one-call kernels add new keys to ``tally[0]`` in place: ``len(table)`` is the number of stored keys
+    and ``tally[1]`` the limit, through growth, ``load_state_dict`` and pickling."""
+    import pickle
+
+    term = rl.bonus.count(key)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        term(batch_of(rng.normal(size=(8, 12))))
+    table = term.global_counts
+    assert len(table) == np.count_nonzero(table.counts) > 1024  # grew past its first capacity
+    assert table.tally[1] == table.limit == (table.slots.shape[0] - 1) // 2
+    assert table.tally.base is table.slots  # the table's last row
+    copy = pickle.loads(pickle.dumps(table))
+    assert len(copy) == len(table) and copy.limit == table.limit and copy.tally.base is copy.slots
+    fresh = CountTable()
+    fresh.load_state_dict(table.state_dict())
+    assert len(fresh) == len(table) and fresh.limit == table.limit
+
+
+def test_a_table_pickled_before_its_tally_row_loads_and_grows():
+    table = CountTable()
+    table.visit(np.arange(100))
+    old = CountTable.__new__(CountTable)
+    old.__setstate__({"slots": table.slots[:-1].copy(), "size": 100})  # the (capacity, 2) layout of before
+    assert len(old) == 100 and old.limit == 512 and old.slots.shape == (1025, 2)
+    np.testing.assert_array_equal(old.lookup(np.arange(101)), [1] * 100 + [0])
+    np.testing.assert_array_equal(old.visit(np.arange(1000))[98:102], [2, 2, 1, 1])
+    assert len(old) == 1000 and old.limit == 2048  # room for 100 + 1000 keys
+
+
 def test_episodic_table_counts_per_env_and_resets_one_env():
     table = EpisodicCountTable(2, capacity=3)
     for _ in range(3):

@@ -128,6 +128,57 @@ def test_evaluation_mode_leaves_the_fused_step_and_counts_are_looked_up():
         assert tables["process"][1] == tables[path][1]
 
 
+@pytest.mark.parametrize("ends_often", [False, True], ids=["the compiled step checks", "the wrapper checks first"])
+def test_the_common_step_and_the_long_way_agree_whoever_checks_for_episode_ends(ends_often: bool):
+    """The fused common step (``step_fast``) returns at once when an episode ended, and the long way books it;
+    where episodes end often the wrapper checks ``dones`` first. Either way, the same steps as ``process``."""
+    runs, tables, calls = {}, {}, {"done": 0, "none": 0}
+    for path in ("process", "fused"):
+        reward = cartpole_reward(cell=0.02)
+        wrapper = wrapped(reward, path)
+        if path == "fused":
+            wrapper._count_ends = lambda: None  # keep the setting under test
+            wrapper._ends_often = ends_often
+            step_fast = wrapper.engine.step_fast
+
+            def counted(*args, step_fast=step_fast):
+                total = step_fast(*args)
+                calls["done" if total is not None else "none"] += 1
+                return total
+
+            wrapper.engine.step_fast = counted
+        runs[path] = run(wrapper, 200)
+        tables[path] = count_table(reward)
+    assert_same_runs(runs["process"], runs["fused"])
+    np.testing.assert_array_equal(tables["process"][0], tables["fused"][0])
+    assert calls["done"] > 50  # the common step ran, and the long way too
+    assert sum(e is not None for step in runs["fused"]["episodes"] for e in step) > 20
+    if ends_often:  # the wrapper's check kept episode ends from the compiled step (it is asked only before fusing)
+        assert calls["none"] <= 2
+
+
+def test_the_common_step_changes_nothing_when_an_episode_ended():
+    reward = cartpole_reward(cell=0.02)
+    wrapper = wrapped(reward, "fused")
+    run(wrapper, 20)
+    engine, table = wrapper.engine, reward.terms[2].global_counts
+    before = engine._state.copy(), table.slots.copy(), table.tally.copy(), engine.last_infos
+    obs = wrapper._last_obs
+    done = np.array([False, True, False, False])
+    assert engine.step_fast(obs, obs + 0.5, np.ones(4, np.float32), done, [{} for _ in range(4)]) is None
+    np.testing.assert_array_equal(engine._state, before[0])
+    np.testing.assert_array_equal(table.slots, before[1])
+    np.testing.assert_array_equal(table.tally, before[2])
+    assert engine.last_infos is before[3]
+
+
+def test_the_wrapper_learns_whether_episodes_end_often():
+    wrapper = wrapped(cartpole_reward(), "fused")  # random actions: episodes of about 20 steps, 4 envs
+    assert not wrapper._ends_often  # until episodes are seen: the compiled step checks
+    run(wrapper, 300)
+    assert wrapper._ends_often and wrapper._mean_length < 30
+
+
 def test_a_term_without_step_kernel_keeps_the_batch_path():
     seen = []
 
@@ -170,7 +221,7 @@ def test_fused_engine_pickles_and_refuses_after_a_reset():
     wrapper.step(np.zeros(4, dtype=np.int64))
     refused = wrapper.engine._plan
     assert isinstance(refused, FusedStep) and refused is not fused
-    assert refused.fn is fused.fn  # ... and reuses the compiled function at once
+    assert refused.fn is fused.fn and refused.fast is fused.fast  # ... and reuses the compiled functions at once
 
 
 @pytest.mark.parametrize("reset", [True, False], ids=["then a reset", "mid-run"])

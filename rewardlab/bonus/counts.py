@@ -42,11 +42,21 @@ def _capacity_for(n_keys: int, capacity: int) -> int:
     return capacity
 
 
-def _slots(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An empty table ``(slots, keys, counts)``: ``keys`` and ``counts`` are the columns of ``slots``
-    ``(capacity, 2)``, so that a probe reads one cache line (a key beside its count), not one in each of two arrays."""
-    slots = np.zeros((capacity, 2), dtype=np.int64)
-    return slots, slots[:, 0], slots[:, 1]
+def _slots(capacity: int, size: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An empty table ``(slots, keys, counts, tally)`` holding ``size`` as its size: ``slots`` is
+    ``(capacity + 1, 2)``; ``keys`` and ``counts`` are the columns of its first ``capacity`` rows, so that a probe
+    reads one cache line (a key beside its count), not one in each of two arrays; its last row, ``tally``, is the
+    table's ``[size, limit]``, which the one-call kernels update in place
+    (:func:`~rewardlab.bonus.kernels.grid_count_step`): one array holds the whole table."""
+    slots = np.zeros((capacity + 1, 2), dtype=np.int64)
+    slots[capacity] = size, int(capacity * MAX_LOAD)
+    return _views(slots)
+
+
+def _views(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(slots, keys, counts, tally)`` of a table's one array (see :func:`_slots`)."""
+    capacity = slots.shape[0] - 1
+    return slots, slots[:capacity, 0], slots[:capacity, 1], slots[capacity]
 
 
 class CountTable:
@@ -67,24 +77,39 @@ class CountTable:
 
     def __init__(self, capacity: int = 1024) -> None:
         capacity = _capacity_for(1, capacity)
-        #: the table ``(capacity, 2)``: each key beside its count (``keys`` and ``counts`` are its columns)
-        self.slots, self.keys, self.counts = _slots(capacity)
-        self.size = 0
-        #: the most keys the table holds before it grows (its maximum load)
-        self.limit = int(capacity * MAX_LOAD)
+        #: the table ``(capacity + 1, 2)``: each key beside its count (``keys`` and ``counts`` are the columns of
+        #: its first rows), then ``tally``, the row ``[size, limit]`` (see ``_slots``)
+        self.slots, self.keys, self.counts, self.tally = _slots(capacity)
+
+    @property
+    def size(self) -> int:
+        """The number of keys stored."""
+        return int(self.tally[0])
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self.tally[0] = value
+
+    @property
+    def limit(self) -> int:
+        """The most keys the table holds before it grows (its maximum load)."""
+        return int(self.tally[1])
 
     def __len__(self) -> int:
         return self.size
 
     def __getstate__(self) -> dict[str, Any]:
-        # keys and counts are views of slots: pickle and deepcopy keep the one array, then make the views again
+        # keys, counts and tally are views of slots: pickle and deepcopy keep the one array, then make the views
         return {"slots": self.slots, "size": self.size}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.slots = state["slots"]
-        self.keys, self.counts = self.slots[:, 0], self.slots[:, 1]
-        self.size = state["size"]
-        self.limit = int(self.slots.shape[0] * MAX_LOAD)
+        slots = state["slots"]
+        capacity = slots.shape[0] - 1
+        if capacity & (capacity - 1):  # pickled before the tally row: (capacity, 2), capacity a power of two
+            capacity += 1
+            slots = np.concatenate([slots, np.zeros((1, 2), dtype=np.int64)])
+        slots[capacity] = state["size"], int(capacity * MAX_LOAD)
+        self.slots, self.keys, self.counts, self.tally = _views(slots)
 
     def reserve(self, extra: int) -> None:
         """Grow (rehash into a larger table) unless ``extra`` more keys fit below the maximum load."""
@@ -92,10 +117,9 @@ class CountTable:
             return
         capacity = _capacity_for(self.size + extra, self.keys.shape[0])
         if capacity != self.keys.shape[0]:
-            slots, keys, counts = _slots(capacity)
+            slots, keys, counts, tally = _slots(capacity, self.size)
             rehash_into(self.keys, self.counts, keys, counts)
-            self.slots, self.keys, self.counts = slots, keys, counts
-            self.limit = int(capacity * MAX_LOAD)
+            self.slots, self.keys, self.counts, self.tally = slots, keys, counts, tally
 
     def visit(self, keys: np.ndarray) -> np.ndarray:
         """Count one visit of each key (in order) and return the counts including it."""
@@ -133,8 +157,7 @@ class CountTable:
         if keys.shape != counts.shape or keys.ndim != 1:
             raise ValueError(f"count table state: keys and counts need one shape, got {keys.shape}, {counts.shape}")
         capacity = _capacity_for(len(keys), 1024)
-        self.slots, self.keys, self.counts = _slots(capacity)
-        self.limit = int(capacity * MAX_LOAD)
+        self.slots, self.keys, self.counts, self.tally = _slots(capacity)
         rehash_into(keys, counts, self.keys, self.counts)
         self.size = int(np.count_nonzero(counts > 0))
 
@@ -299,12 +322,10 @@ class CountBonus(RewardTerm):
         table, n = self.global_counts, obs.shape[0]
         table.reserve(n)  # room for the next step's keys, as count_into makes before each step
 
-        def sync(new_keys: int) -> tuple | None:
-            table.size += new_keys
-            if table.size + n > table.limit:
-                table.reserve(n)
-                return (*args, table.slots)
-            return None
+        def sync(needs_room: int) -> tuple:
+            # the kernel keeps the table's size (its tally row): it calls back only when the table must grow
+            table.reserve(n)
+            return (*args, table.slots)
 
         return StepKernel(fn, ("next_obs",), (*args, table.slots), takes_weight=True, sync=sync)
 

@@ -178,13 +178,14 @@ def count_bonus(
 def grid_count_bonus(x: np.ndarray, grid: np.ndarray, slots: np.ndarray, weight: float, out: np.ndarray) -> int:
     """:func:`grid_keys` and :func:`count_bonus` in one pass (no key array): returns the number of new keys.
 
-    ``grid`` is ``(2, d)``: the dims read (as floats) and their cell sizes; ``slots`` is the table,
-    ``(capacity, 2)``: each key beside its count. Few arguments on purpose (numba's dispatch costs
-    about 0.1–0.2 µs per argument, on every step).
+    ``grid`` is ``(2, d)``: the dims read (as floats) and their cell sizes; ``slots`` is the whole table,
+    ``(capacity + 1, 2)``: each key beside its count, then the table's ``[size, limit]`` (not touched here).
+    Few arguments on purpose (numba's dispatch costs about 0.1–0.2 µs per argument, on every step).
     """
     dims = grid[0].astype(np.int64)
     cell = grid[1]
-    table_keys, table_counts = slots[:, 0], slots[:, 1]
+    capacity = slots.shape[0] - 1
+    table_keys, table_counts = slots[:capacity, 0], slots[:capacity, 1]
     new = 0
     for i in range(x.shape[0]):
         count, added = _visit(table_keys, table_counts, _grid_key(x, i, dims, cell))
@@ -204,7 +205,32 @@ def simhash_count_bonus(
     """
     keys = np.empty(x.shape[0], dtype=np.int64)
     simhash_keys(x, projection_t, keys)
-    return count_bonus(slots[:, 0], slots[:, 1], keys, weight, out)
+    capacity = slots.shape[0] - 1
+    return count_bonus(slots[:capacity, 0], slots[:capacity, 1], keys, weight, out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tally(new: int, slots: np.ndarray, n: int) -> int:
+    """Add ``new`` keys to the table's size (its last row, ``[size, limit]``); 1 when ``n`` more might not fit."""
+    tally = slots[slots.shape[0] - 1]
+    tally[0] += new
+    return 1 if tally[0] + n > tally[1] else 0
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_count_step(x: np.ndarray, grid: np.ndarray, slots: np.ndarray, weight: float, out: np.ndarray) -> int:
+    """:func:`grid_count_bonus` as a fused step calls it: the new keys go into the table's size (the last row of
+    ``slots``, :attr:`~rewardlab.bonus.CountTable.tally`), so Python hears from the kernel only when the table
+    needs room for the next step's keys (returns 1; else 0)."""
+    return _tally(grid_count_bonus(x, grid, slots, weight, out), slots, x.shape[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def simhash_count_step(
+    x: np.ndarray, projection_t: np.ndarray, slots: np.ndarray, weight: float, out: np.ndarray
+) -> int:
+    """:func:`simhash_count_bonus` as a fused step calls it (the size kept as in :func:`grid_count_step`)."""
+    return _tally(simhash_count_bonus(x, projection_t, slots, weight, out), slots, x.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from rewardlab.bonus.kernels import bytes_keys, grid_count_bonus, grid_keys, simhash_count_bonus, simhash_keys
+from rewardlab.bonus.kernels import (
+    bytes_keys,
+    grid_count_step,
+    grid_keys,
+    simhash_count_step,
+    simhash_keys,
+)
 from rewardlab.config.registry import ConfigError, Registry
 from rewardlab.core.env_info import EnvInfo
 
@@ -111,9 +117,11 @@ class Key:
         table.bonus_into(self(obs), weight, out)
 
     def count_kernel(self, obs: np.ndarray) -> tuple[Any, tuple] | None:
-        """``(fn, args)`` with ``fn(obs, *args, slots, weight, out) -> new keys`` doing what :meth:`count_into`
-        does in one compiled call, for observations like ``obs``; None for keys without one (the default).
-        What a fused step calls (:class:`~rewardlab.core.term.StepKernel`)."""
+        """``(fn, args)`` with ``fn(obs, *args, slots, weight, out)`` doing what :meth:`count_into` does in one
+        compiled call, for observations like ``obs``, and adding the new keys to the table's size (its
+        :attr:`CountTable.tally` row, the last of ``slots``); it returns 1 when the table needs room for the next
+        step's keys, else 0. None for keys without one (the default). What a fused step calls
+        (:class:`~rewardlab.core.term.StepKernel`)."""
         return None
 
     @classmethod
@@ -243,9 +251,10 @@ class GridKey(Key):
     def count_into(self, obs: Any, table: CountTable, weight: float, out: np.ndarray) -> None:
         if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:  # the per-step path
             n = obs.shape[0]
-            if table.size + n > table.limit:
+            tally = table.tally  # [size, limit]: the kernel adds the new keys to the size
+            if tally[0] + n > tally[1]:
                 table.reserve(n)
-            table.size += grid_count_bonus(obs, self._grid, table.slots, weight, out)
+            grid_count_step(obs, self._grid, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
 
@@ -253,7 +262,7 @@ class GridKey(Key):
         if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None and obs.shape[1] != self._checked_width:
             self(obs)  # checks the dims against the observation and makes the kernel's (dims, cells)
         if type(obs) is np.ndarray and obs.ndim == 2 and obs.shape[1] == self._checked_width:
-            return grid_count_bonus, (self._grid,)
+            return grid_count_step, (self._grid,)
         return None
 
     def __repr__(self) -> str:
@@ -329,9 +338,10 @@ class SimHashKey(Key):
         transposed = self._direct(obs)
         if transposed is not None:  # the per-step path: the observations as they are, keys and counts in one call
             n = obs.shape[0]
-            if table.size + n > table.limit:
+            tally = table.tally  # [size, limit]: the kernel adds the new keys to the size
+            if tally[0] + n > tally[1]:
                 table.reserve(n)
-            table.size += simhash_count_bonus(obs, transposed, table.slots, weight, out)
+            simhash_count_step(obs, transposed, table.slots, weight, out)
         else:
             table.bonus_into(self(obs), weight, out)
 
@@ -339,7 +349,7 @@ class SimHashKey(Key):
         if type(obs) is np.ndarray and obs.ndim == 2 and self.field is None and obs.dtype in _FLOATS:
             self._projection_t(obs.shape[1])  # drawn on first use: before the first step
         transposed = self._direct(obs)
-        return None if transposed is None else (simhash_count_bonus, (transposed,))
+        return None if transposed is None else (simhash_count_step, (transposed,))
 
     def __repr__(self) -> str:
         return f"SimHashKey(bits={self.bits}, seed={self.seed})"

@@ -57,7 +57,9 @@ class StepKernel(NamedTuple):
     engine multiplies ``out`` by the weight afterwards, as ``out *= weight``). ``inputs`` name the step's arrays
     it reads, in order: ``"obs"``, ``"next_obs"``, ``"reward"`` (the env's, as the vector env returned it),
     ``"terminated"``. ``sync``, when given, is called with ``fn``'s (integer) result after every step where it is not 0,
-    and returns new ``args`` when they changed (a table that grew), else None.
+    and returns new ``args`` when they changed (a table that grew), else None. (The global count's kernel keeps
+    its table's size in one of its ``args`` and returns 1 only when the table must grow: a common step then
+    calls no Python of the term at all.)
 
     Examples:
         >>> import numpy as np, rewardlab as rl

@@ -206,13 +206,14 @@ class RewardEngine:
         if type(reward).components_into is RewardTerm.components_into:  # one plain term: its row
             self._row_calls = [(self._components[0], 1.0, reward)]
         self._plan: FusedStep | None | bool = False  # the terms' step kernels, asked at the first step_arrays
+        self._fast: FusedStep | None = None  # the plan once compiled (what step_fast calls), else None
         self._plan_epoch = RewardTerm.state_epoch
         self._kernel_steps = 0  # steps on the kernels called one by one (they fuse after fuse_after)
 
     def __getstate__(self) -> dict[str, Any]:
         # the views share the state array: a copy (pickle, deepcopy) keeps the array and makes them again
         state = self.__dict__.copy()
-        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_plan"):
+        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_plan", "_fast"):
             del state[name]
         state["_last"] = None if self._last is None or self._last.base is self._state else self._last
         return state
@@ -238,6 +239,12 @@ class RewardEngine:
         return None if self._last is None else self._last[self._k + 1]
 
     @property
+    def buffers_batches(self) -> bool:
+        """Whether batches may ever outlive their step (some learning term's update reads them); fixed by the
+        reward. When False, :attr:`keeps_batches` is always False."""
+        return self._buffers
+
+    @property
     def keeps_batches(self) -> bool:
         """Whether batches outlive the step (buffered for learning terms): then their arrays must be owned."""
         return self._buffers and self.reward.training
@@ -257,6 +264,7 @@ class RewardEngine:
         self.reward.reset(idx)
         if env_indices is None:  # a new start: the terms are asked again (a parameter may have been set since)
             self._plan = False
+            self._fast = None
 
     def get_state(self) -> dict[str, Any]:
         """The engine's running state, copied: what resuming in the middle of episodes needs.
@@ -360,6 +368,8 @@ class RewardEngine:
             # the first step, or some term's mode or state changed (train/eval, load_state_dict), or a reset:
             # ask the terms (again) for their kernels and arguments
             plan = self._plan = self._ask_kernels(next_obs)
+            if plan is not None and plan.fn is not None:  # compiled before (this reward in another wrapper)
+                self._fast = plan
         if plan is None:
             return None
         total = np.empty(self.n_envs, dtype)
@@ -372,21 +382,69 @@ class RewardEngine:
             self._kernel_steps += 1
             if self.fuse_after is not None and self._kernel_steps >= self.fuse_after:
                 plan.compile()
+                self._fast = plan
         for at, j, sync in plan.syncs:
-            if out[at]:  # a count bonus that met new keys: its table's size, and room for the next step
+            if out[at]:  # a count bonus whose table needs room for the next step's keys
                 plan.take_args(j, sync(out[at]))
         if n_ended < 0:
-            self._repair(self._components)
-            n_ended = accumulate_step(self._state, reward, done, total)
-            if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
-                raise AssertionError("rewardlab: repaired reward components still overflow")
+            n_ended = self._repaired(reward, done, total)
         self._book(n_ended, terminated, infos)
         return total
+
+    def step_fast(
+        self,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: Sequence[dict],
+        dtype: Any = np.float64,
+    ) -> np.ndarray | None:
+        """The common step of :meth:`step_arrays` (no episode ended, so ``terminated`` is ``done``) in one
+        compiled call and as little Python as it takes; None, having changed nothing, when the caller must take
+        the long way: some env's ``done`` is set (its terminal observation belongs in ``next_obs``), the
+        reward has no fused step (yet), or the terms must be asked again. What the vector wrapper calls first.
+        """
+        plan = self._fast
+        if plan is None or RewardTerm.state_epoch != self._plan_epoch:
+            return None
+        total = np.empty(self.n_envs, dtype)
+        out = plan.fast(self._state, obs, next_obs, reward, done, total, *plan.args)
+        n_ended = out[0]
+        if n_ended == -2:  # an episode ended: nothing was done
+            return None
+        for at, j, sync in plan.syncs:
+            if out[at]:
+                plan.take_args(j, sync(out[at]))
+        if n_ended < 0:
+            self._repaired(reward, done, total)
+        # what _book does for a step where no episode ended, inlined
+        self.last_infos = infos
+        if self.step_info:  # a view per env of a copy of the step's rows (the views outlive the step)
+            self._last = step = self._step.copy()
+            shared = (self._rows, step)
+            for i, info in enumerate(infos):
+                info[STEP_KEY] = StepRewards((shared, i))
+        else:
+            self._last = self._step
+        if self.last_episodes:
+            self.last_episodes = ()
+        return total
+
+    def _repaired(self, reward: np.ndarray, done: np.ndarray, total: np.ndarray) -> int:
+        """After the kernel found a total out of range: the nan policy on the components, then the bookkeeping
+        again; the number of episodes that ended."""
+        self._repair(self._components)
+        n_ended = accumulate_step(self._state, reward, done, total)
+        if n_ended < 0:  # pragma: no cover  (repaired components always sum within range)
+            raise AssertionError("rewardlab: repaired reward components still overflow")
+        return n_ended
 
     def _ask_kernels(self, obs: np.ndarray) -> FusedStep | None:
         """The terms' step kernels (:class:`~rewardlab.wrappers.fused.FusedStep`) when the reward is a plain sum
         (or one term) of terms that all offer one and none learns, is shared or needs frames; None otherwise."""
         self._plan_epoch = RewardTerm.state_epoch
+        self._fast = None
         if self._row_calls is None or self._learns or self._shared or self.reward.needs_frames:
             return None
         plan = []

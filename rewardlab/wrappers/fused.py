@@ -4,18 +4,29 @@ Called one by one, the terms' step kernels cost one numba dispatch each, plus on
 bookkeeping (:func:`~rewardlab.wrappers.kernels.accumulate_step`). Right after an env step
 (MuJoCo's, or PPO's forward pass between steps) each of those costs two to three times what it costs in a
 warm loop, so for rewards whose every term offers a :class:`~rewardlab.core.term.StepKernel` the engine
-compiles one function that calls each kernel into its row and then books the step::
+compiles a function that calls each kernel into its row and then books the step. Two, in fact: the long way,
+for any step, and the common step, where no episode ended (``terminated`` is then ``done``: one argument
+fewer), which checks that first and otherwise does the same::
 
-    def fused(state, obs, next_obs, reward, terminated, done, total, a0_0, ...):
-        k0(reward, a0_0, state[0])                    # extrinsic: the weight is the term's argument
-        k1(obs, next_obs, terminated, a1_0, state[1])  # potential shaping, then state[1] *= w1
-        r2 = k2(next_obs, a2_0, a2_1, a2_2, state[2])  # count bonus: r2 new keys, synced in Python
-        return accumulate_step(state, reward, done, total), r2
+    def fused_fast(state, obs, next_obs, reward, done, total, a1_0, a2_0, a2_1):
+        for i in range(done.shape[0]):                 # an episode ended: return at once, nothing changed;
+            if done[i]:                                # the engine takes the long way (the terminal
+                return (-2, 0)                         # observations in next_obs, terminated apart)
+        terminated = done
+        k0(reward, 1.0, state[0])                      # extrinsic: the weight is a literal
+        k1(obs, next_obs, terminated, a1_0, state[1])  # potential shaping, then state[1] *= w1 when w1 != 1
+        r2 = k2(next_obs, a2_0, a2_1, 0.01, state[2])  # count bonus: 1 when its table needs room
+        return (accumulate_step(state, reward, done, total), r2)
+
+Python hears from a kernel only through its result (``r2``: the engine calls the kernel's ``sync``, here to
+grow the count table, when it is not 0), so a common step is one compiled call and a few attribute reads
+(:meth:`~rewardlab.wrappers.engine.RewardEngine.step_fast`).
 
 The weights are literals in the source (``repr`` of a float reads back the same double), the kernels and
 their arguments are the terms' own, so the values are those of the kernels called one by one bit for bit
-(``tests/test_engine_step_kernels.py``). Compiling takes about a second per reward (numba), which is why the
-engine fuses only after :attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps.
+(``tests/test_engine_step_kernels.py``). Compiling takes about a second per reward (numba; the common step at
+its first call, the long way at its first episode end), which is why the engine fuses only after
+:attr:`~rewardlab.wrappers.engine.RewardEngine.fuse_after` steps.
 """
 
 from __future__ import annotations
@@ -30,8 +41,9 @@ from rewardlab.core.term import StepKernel
 from rewardlab.wrappers.kernels import accumulate_step
 
 INPUTS = ("obs", "next_obs", "reward", "terminated")
-#: fused functions by (source, kernels): a second wrapper of the same reward reuses the first one's compiled code
-_COMPILED: dict[tuple, Callable[..., tuple]] = {}
+#: fused functions (the long way, the common step) by (source, kernels): a second wrapper of the same reward
+#: reuses the first one's compiled code
+_COMPILED: dict[tuple, tuple[Callable[..., tuple], Callable[..., tuple]]] = {}
 
 
 class FusedStep:
@@ -67,14 +79,32 @@ class FusedStep:
                 lines.append(f"    row = state[{row}]")
                 lines.append("    for i in range(row.shape[0]):")
                 lines.append(f"        row[i] *= {float(weight)!r}")
+        tail = [f"    return ({', '.join(['accumulate_step(state, reward, done, total)', *results])},)"]
+        # the long way (any step): what the step's terminated and done say
         signature = ", ".join(["state", *INPUTS, "done", "total", *params])
-        returned = ", ".join(["accumulate_step(state, reward, done, total)", *results])
-        self.source = source = "\n".join([f"def fused({signature}):", *lines, f"    return ({returned},)"])
+        long_way = [f"def fused({signature}):", *lines, *tail]
+        # the common step: nothing may have ended, so terminated is done (one argument fewer); when something
+        # did, it returns -2 at once, having changed nothing
+        signature = ", ".join(["state", *(name for name in INPUTS if name != "terminated"), "done", "total"])
+        fast = [
+            f"def fused_fast({', '.join([signature, *params])}):",
+            "    for i in range(done.shape[0]):",
+            "        if done[i]:",
+            f"            return ({', '.join(['-2', *('0' for _ in results)])},)",
+            "    terminated = done",
+            *lines,
+            *tail,
+        ]
+        self.source = source = "\n".join([*long_way, "", "", *fast])
         self._key = (source, *(kernel.fn for kernel in self.kernels))
         self._env = env
-        #: the compiled function ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``, or None
-        #: before :meth:`compile` (already there when this source and these kernels compiled before)
-        self.fn: Callable[..., tuple] | None = _COMPILED.get(self._key)
+        compiled = _COMPILED.get(self._key)  # already there when this source and these kernels compiled before
+        #: the compiled long way ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``, or None
+        #: before :meth:`compile`
+        self.fn: Callable[..., tuple] | None = compiled[0] if compiled else None
+        #: the compiled common step ``fast(state, obs, next_obs, reward, done, total, *args)``: returns
+        #: ``-2`` first, having changed nothing, when some env's ``done`` is set; None before :meth:`compile`
+        self.fast: Callable[..., tuple] | None = compiled[1] if compiled else None
         #: ``(index of the result in what ``fn`` returns, index of the kernel, its sync)`` of kernels with a sync
         self.syncs = [
             (at + 1, j, k.sync) for at, (j, k) in enumerate((j, k) for j, k in enumerate(self.kernels) if k.sync)
@@ -89,7 +119,9 @@ class FusedStep:
         """Compile the fused function (about a second of numba), unless this process already has it."""
         if self.fn is None:
             exec(compile(self.source, f"<rewardlab fused step of {len(self.kernels)} terms>", "exec"), self._env)
-            self.fn = _COMPILED[self._key] = numba.njit(nogil=True)(self._env["fused"])
+            self.fn = numba.njit(nogil=True)(self._env["fused"])
+            self.fast = numba.njit(nogil=True)(self._env["fused_fast"])
+            _COMPILED[self._key] = (self.fn, self.fast)
 
     def call_each(
         self, state: np.ndarray, obs: np.ndarray, next_obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray
