@@ -7,6 +7,7 @@ import rewardlab as rl
 from rewardlab.bonus import CountBonus, CountTable, EpisodicCountTable
 from rewardlab.bonus.keys import GridKey
 from rewardlab.core import Transitions
+from rewardlab.wrappers.engine import RewardEngine
 
 
 def batch_of(next_obs):
@@ -180,3 +181,63 @@ def test_position_counts_on_nethack_dict_observations():
     step = lambda nxt: term(Transitions.from_arrays(nxt, np.zeros(2, dtype=np.int64), nxt))  # noqa: E731
     np.testing.assert_allclose(step(obs((1, 1), (1, 1))), [1.0, 2**-0.5])  # env1 shares the global count
     np.testing.assert_allclose(step(obs((1, 1), (2, 1))), [3**-0.5 * 2**-0.5, 1.0])
+
+
+class _Spy(rl.RewardTerm):
+    """Records the env indices of each ``reset``; ``resets_episodes`` as given."""
+
+    def __init__(self, resets: bool, name: str) -> None:
+        super().__init__(name=name)
+        self.calls: list[list[int]] = []
+        self._resets = resets
+
+    def compute(self, batch):
+        return np.zeros(batch.n)
+
+    def reset(self, env_indices):
+        self.calls.append(np.asarray(env_indices).tolist())
+
+    @property
+    def resets_episodes(self):
+        return self._resets
+
+
+def test_which_terms_reset_at_episode_ends():
+    """``resets_episodes``: a global count bonus's ``reset`` does nothing, so the engine does not call it; the
+    episodic modes, any term that overrides ``reset``, and a composite holding one of them do reset."""
+    key = GridKey(dims=[0], cell=1.0)
+    assert not rl.bonus.count(key, mode="global").resets_episodes
+    for mode in ("episodic", "product", "sum"):
+        assert rl.bonus.count(key, mode=mode).resets_episodes
+    assert not rl.extrinsic().resets_episodes
+    assert not (rl.extrinsic() + 0.1 * rl.bonus.count(key)).resets_episodes
+    assert (rl.extrinsic() + 0.1 * rl.bonus.count(key, mode="episodic")).resets_episodes
+    assert _Spy(True, "a").resets_episodes and not _Spy(False, "b").resets_episodes
+
+    quiet, loud = _Spy(False, "quiet"), _Spy(True, "loud")
+    for reward, resetting in [(quiet + loud, [loud]), (rl.shaping.transforms.clip(quiet + loud, -1, 1), [quiet, loud])]:
+        for spy in (quiet, loud):
+            spy.calls.clear()
+        engine = RewardEngine(reward, 3)
+        batch = Transitions.fake([0.0, 0.0, 0.0], terminated=[False, True, False])
+        engine.process(batch, np.array([False, True, False]))
+        # a plain sum resets its terms that say so; any other composite is reset whole (it forwards to all)
+        assert [spy.calls for spy in (quiet, loud)] == [[[1]] if s in resetting else [] for s in (quiet, loud)]
+
+
+def test_a_global_count_bonus_gives_the_same_rewards_without_resets():
+    """Skipping a global count bonus's no-op reset changes nothing: the same rewards as the term called alone."""
+    venv = rl.make_vec_env("CartPole-v1", n_envs=4, seed=0)
+    wrapped = rl.RewardVecWrapper(venv, rl.bonus.count(GridKey(dims=[0, 2], cell=[0.5, 0.05])))
+    alone = rl.bonus.count(GridKey(dims=[0, 2], cell=[0.5, 0.05]))
+    wrapped.reset()
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(200):
+        next_obs, rewards, dones, infos = wrapped.step(rng.integers(2, size=4))
+        truth = next_obs.copy()
+        for i in np.flatnonzero(dones):
+            truth[i] = infos[i]["terminal_observation"]
+        np.testing.assert_allclose(rewards, alone(batch_of(truth)), rtol=1e-6)
+        ended += int(dones.sum())
+    assert ended > 10

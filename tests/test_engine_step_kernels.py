@@ -14,6 +14,7 @@ import pickle
 
 import numpy as np
 import pytest
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 import rewardlab as rl
 from rewardlab.bonus.keys import GridKey, SimHashKey
@@ -95,15 +96,18 @@ def test_three_paths_give_the_same_steps_episodes_and_counts():
         assert tables["process"][1] == tables[path][1]
 
 
-def test_simhash_on_mujoco_through_the_three_paths():
-    def reward() -> rl.RewardTerm:
-        return rl.extrinsic() + rl.shaping.potential("forward_progress", gamma=0.99) + 0.01 * rl.bonus.count(
-            SimHashKey(bits=32)
-        )
+def simhash_reward() -> rl.RewardTerm:
+    return (
+        rl.extrinsic()
+        + rl.shaping.potential("forward_progress", gamma=0.99)
+        + 0.01 * rl.bonus.count(SimHashKey(bits=32))
+    )
 
+
+def test_simhash_on_mujoco_through_the_three_paths():
     runs, tables, plans = {}, {}, {}
     for path in PATHS:
-        r = reward()
+        r = simhash_reward()
         wrapper = wrapped(r, path, n_envs=2, env="HalfCheetah-v5")
         runs[path] = run(wrapper, 60)
         tables[path] = count_table(r)
@@ -157,6 +161,60 @@ def test_the_common_step_and_the_long_way_agree_whoever_checks_for_episode_ends(
         assert calls["none"] <= 2
 
 
+class _PassOn(VecEnvWrapper):
+    """A vector env wrapper that changes nothing, but is not one whose arrays the reward wrapper knows."""
+
+    def reset(self):
+        return self.venv.reset()
+
+    def step_wait(self):
+        return self.venv.step_wait()
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "HalfCheetah-v5"])
+def test_over_a_dummy_vec_env_the_common_step_skips_numbas_dispatcher_and_gives_the_same_steps(env: str):
+    """Over SB3's DummyVecEnv (its arrays keep their types) the common step calls numba's compiled entry point
+    for the types of its first call; over any other vector env, numba's dispatcher. The same steps bit for bit,
+    through a count table's growth (new arrays: the types are found again)."""
+    runs, wrappers = {}, {}
+    for how in ("process", "pinned", "dispatched"):
+        reward = cartpole_reward(cell=0.02) if env == "CartPole-v1" else simhash_reward()
+        wrapper = wrappers[how] = wrapped(reward, "process" if how == "process" else "fused", env=env)
+        if how == "dispatched":
+            wrapper = wrappers[how] = rl.RewardVecWrapper(_PassOn(wrapper.venv), reward)
+            wrapper.engine.fuse_after = 1
+        runs[how] = run(wrapper, 150)
+    pinned, dispatched = wrappers["pinned"].engine._fast, wrappers["dispatched"].engine._fast
+    assert pinned.steady and pinned.call not in (pinned.fast, pinned._first_call)  # the entry point
+    assert pinned.call == pinned.fast.overloads[pinned.fast.signatures[0]].entry_point
+    assert not dispatched.steady and dispatched.call == dispatched.fast
+    assert_same_runs(runs["process"], runs["pinned"])
+    assert_same_runs(runs["process"], runs["dispatched"])
+
+
+def test_restored_observations_of_another_dtype_are_read_right_after_a_pinned_step():
+    """``set_state`` with previous observations of another dtype than the env's (float64 on CartPole's float32):
+    the next common step goes through numba's dispatcher, which reads them right; then the step pins again."""
+    rewards = {}
+    for how in ("process", "pinned"):
+        reward = cartpole_reward(cell=0.02)
+        wrapper = wrapped(reward, "process" if how == "process" else "fused")
+        wrapper._ends_often = True  # episode ends in Python: only the common step runs compiled
+        wrapper._count_ends = lambda: None
+        run(wrapper, 40)
+        state = wrapper.get_state()
+        state["last_obs"] = state["last_obs"].astype(np.float64)
+        wrapper.set_state(state)
+        rng = np.random.default_rng(1)
+        out = []
+        for _ in range(20):
+            out.append(wrapper.step(rng.integers(2, size=wrapper.num_envs))[1].copy())
+        rewards[how] = np.array(out)
+    np.testing.assert_array_equal(rewards["process"], rewards["pinned"])
+    fast = wrapper.engine._fast
+    assert fast.call not in (fast.fast, fast._first_call)  # pinned again, to the env's float32
+
+
 def test_the_common_step_changes_nothing_when_an_episode_ended():
     reward = cartpole_reward(cell=0.02)
     wrapper = wrapped(reward, "fused")
@@ -165,7 +223,9 @@ def test_the_common_step_changes_nothing_when_an_episode_ended():
     before = engine._state.copy(), table.slots.copy(), table.tally.copy(), engine.last_infos
     obs = wrapper._last_obs
     done = np.array([False, True, False, False])
-    assert engine.step_fast(obs, obs + 0.5, np.ones(4, np.float32), done, [{} for _ in range(4)]) is None
+    # the wrapper's types (float32 totals): over a DummyVecEnv its engine calls the compiled step without numba's
+    # dispatcher, for the types of its first call
+    assert engine.step_fast(obs, obs + 0.5, np.ones(4, np.float32), done, [{} for _ in range(4)], np.float32) is None
     np.testing.assert_array_equal(engine._state, before[0])
     np.testing.assert_array_equal(table.slots, before[1])
     np.testing.assert_array_equal(table.tally, before[2])

@@ -343,6 +343,10 @@ class CountBonus(RewardTerm):
         if self.mode != "global":
             self.episodic_counts.reset(env_indices)
 
+    @property
+    def resets_episodes(self) -> bool:
+        return self.mode != "global"  # only the episodic counts start again
+
     def state_dict(self) -> dict[str, Any]:
         return {"global_counts": self.global_counts.state_dict()}
 

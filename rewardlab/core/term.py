@@ -215,6 +215,13 @@ class RewardTerm:
     def reset(self, env_indices: np.ndarray) -> None:
         """Clear episodic state for ``env_indices`` (called at episode start)."""
 
+    @property
+    def resets_episodes(self) -> bool:
+        """Whether :meth:`reset` does anything: the engine calls ``reset`` at episode ends only on terms where it
+        does. By default, whether the class overrides ``reset``; a term whose ``reset`` does nothing in some
+        settings (a count bonus in ``mode="global"``) says so here."""
+        return type(self).reset is not RewardTerm.reset
+
     def update(self, batch: Transitions) -> dict[str, float]:
         """Learn from a batch of transitions; return metrics to log."""
         return {}
@@ -377,6 +384,10 @@ class CompositeTerm(RewardTerm):
     @property
     def needs_frames(self) -> bool:  # type: ignore[override]
         return any(t.needs_frames for t in self.terms)
+
+    @property
+    def resets_episodes(self) -> bool:
+        return any(t.resets_episodes for t in self.terms)
 
     def leaves(self) -> Iterator[RewardTerm]:
         for t in self.terms:

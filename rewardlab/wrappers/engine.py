@@ -131,6 +131,12 @@ class RewardEngine:
     #: them into one call per step (about a second of numba compilation, once per process and reward; short runs
     #: and tests never pay it); ``None``: never fuse
     fuse_after: int | None = 500
+    #: whether the caller vouches that the arrays it hands :meth:`step_fast` keep their types (dtype,
+    #: dimensions, layout) from step to step: then the common step calls numba's compiled code without its
+    #: dispatcher (:attr:`FusedStep.call <rewardlab.wrappers.fused.FusedStep.call>`). The vector wrapper sets it
+    #: over SB3's ``DummyVecEnv``, whose arrays are copies of fixed buffers, and calls :meth:`inputs_changed`
+    #: when it restores previous observations
+    steady_inputs: bool = False
 
     def __init__(
         self,
@@ -172,11 +178,11 @@ class RewardEngine:
         self._state = np.zeros((3 * k + 8, n_envs))
         self._make_views()
         # what resets at an episode end: the terms of a plain sum that have episodic state (a sum's reset only
-        # forwards to its terms), else the reward
+        # forwards to its terms), else the reward when some term of it does (RewardTerm.resets_episodes)
         if self._plain_sum and type(reward).reset is WeightedSum.reset:
-            self._resets = [t for t in reward.terms if type(t).reset is not RewardTerm.reset]
+            self._resets = [t for t in reward.terms if t.resets_episodes]
         else:
-            self._resets = [] if type(reward).reset is RewardTerm.reset else [reward]
+            self._resets = [reward] if reward.resets_episodes else []
         #: row of each key of ``info["rewardlab"]`` in the step's array (the components, then extrinsic_reward, total)
         self._rows = {**{name: j for j, name in enumerate(self.names)}, "extrinsic_reward": k, "total": k + 1}
         self._episode_keys = [*self.names, "true_return", "total", "length"]
@@ -409,7 +415,7 @@ class RewardEngine:
         if plan is None or RewardTerm.state_epoch != self._plan_epoch:
             return None
         total = np.empty(self.n_envs, dtype)
-        out = plan.fast(self._state, obs, next_obs, reward, done, total, *plan.args)
+        out = plan.call(self._state, obs, next_obs, reward, done, total, *plan.args)
         n_ended = out[0]
         if n_ended == -2:  # an episode ended: nothing was done
             return None
@@ -430,6 +436,12 @@ class RewardEngine:
         if self.last_episodes:
             self.last_episodes = ()
         return total
+
+    def inputs_changed(self) -> None:
+        """The arrays the next :meth:`step_fast` gets may differ in type from the last ones' (restored previous
+        observations): its compiled call finds its types again."""
+        if self._fast is not None:
+            self._fast.repin()
 
     def _repaired(self, reward: np.ndarray, done: np.ndarray, total: np.ndarray) -> int:
         """After the kernel found a total out of range: the nan policy on the components, then the bookkeeping
@@ -453,7 +465,9 @@ class RewardEngine:
             if kernel is None:  # e.g. a count bonus in evaluation mode
                 return None
             plan.append((j, weight, kernel))
-        return FusedStep(plan)
+        fused = FusedStep(plan)
+        fused.steady = self.steady_inputs
+        return fused
 
     def _book(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """After the kernel: the step's ``info["rewardlab"]`` views, and the episodes that ended."""
@@ -474,18 +488,17 @@ class RewardEngine:
     def _end_episodes(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """Write ``info["rewardlab_episode"]`` of the envs whose episode ended and reset their terms."""
         keys = self._episode_keys  # one fewer than a record: zip leaves out the env index at its end
-        ended, episodes = [], []
-        for row in self._records[:n_ended].tolist():
+        records = self._records[:n_ended]
+        self.last_episodes = episodes = []
+        for row in records.tolist():
             i = int(row[-1])
             episode = dict(zip(keys, row))  # the components, true_return, total, length
             episode["length"] = int(row[-2])
             episode["terminated"] = bool(terminated.item(i))
             infos[i][EPISODE_KEY] = episode
-            ended.append(i)
             episodes.append(episode)
-        self.last_episodes = episodes
-        if self._resets:
-            ended_envs = np.array(ended)
+        if self._resets:  # only terms whose reset does something (RewardTerm.resets_episodes)
+            ended_envs = records[:, -1].astype(np.int64)
             for term in self._resets:
                 term.reset(ended_envs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor
 
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
@@ -77,6 +77,7 @@ class RewardVecWrapper(VecEnvWrapper):
         self._frames = reward.needs_frames
         if self._frames and not all(_env_is_wrapped(venv, RenderFrames)):
             raise ValueError(MISSING_FRAMES)
+        self.engine.steady_inputs = _steady(venv)
         self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
@@ -106,6 +107,7 @@ class RewardVecWrapper(VecEnvWrapper):
         """Restore what :meth:`get_state` returned; then step on from the env state it was taken at."""
         self.engine.set_state(state["engine"])
         self._last_obs = copy_observation(state["last_obs"])
+        self.engine.inputs_changed()  # the restored observations' type may not be the env's
 
     def step_async(self, actions: np.ndarray) -> None:
         self._keeps = keeps = self._may_keep and self.engine.keeps_batches
@@ -114,8 +116,11 @@ class RewardVecWrapper(VecEnvWrapper):
 
     def step(self, actions: np.ndarray) -> Any:
         """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step)."""
-        self._keeps = keeps = self._may_keep and self.engine.keeps_batches
-        self._actions = np.array(actions) if keeps else np.asarray(actions)
+        if self._may_keep:
+            self._keeps = keeps = self.engine.keeps_batches
+            self._actions = np.array(actions) if keeps else np.asarray(actions)
+        else:  # the reward never keeps a batch: the actions as they come (most often an array already)
+            self._actions = actions if type(actions) is np.ndarray else np.asarray(actions)
         self.venv.step_async(actions)
         return self.step_wait()
 
@@ -212,6 +217,16 @@ class RewardVecWrapper(VecEnvWrapper):
         terminated, truncated = dones.copy(), np.zeros(len(dones), dtype=bool)
         terminated[cut], truncated[cut] = False, True
         return next_obs, terminated, truncated
+
+
+def _steady(venv: VecEnv) -> bool:
+    """Whether ``venv.step_wait``'s observations, rewards and dones keep their types from step to step whatever the
+    env does: SB3's ``DummyVecEnv`` copies them out of buffers made once (float32 rewards, bool dones, the
+    observation space's dtype and shape), and ``VecMonitor`` passes them on. Other vector envs (subprocesses
+    stack what each env returned) need numba's dispatcher on every step."""
+    while type(venv) is VecMonitor:
+        venv = venv.venv
+    return type(venv) is DummyVecEnv
 
 
 def _env_is_wrapped(venv: VecEnv, wrapper: type) -> list[bool]:
