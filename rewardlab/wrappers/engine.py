@@ -465,9 +465,7 @@ class RewardEngine:
             if kernel is None:  # e.g. a count bonus in evaluation mode
                 return None
             plan.append((j, weight, kernel))
-        fused = FusedStep(plan)
-        fused.steady = self.steady_inputs
-        return fused
+        return FusedStep(plan, steady=self.steady_inputs)
 
     def _book(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """After the kernel: the step's ``info["rewardlab"]`` views, and the episodes that ended."""

@@ -57,7 +57,7 @@ class FusedStep:
     compiled function at once.
     """
 
-    def __init__(self, plan: Sequence[tuple[int, float, StepKernel]]) -> None:
+    def __init__(self, plan: Sequence[tuple[int, float, StepKernel]], *, steady: bool = False) -> None:
         self.kernels = [kernel for _, _, kernel in plan]
         self.rows = [row for row, _, _ in plan]
         self.weights = [float(weight) for _, weight, _ in plan]
@@ -112,8 +112,8 @@ class FusedStep:
         #: the kernels' arguments, in the order of the function's parameters
         self.args = self._flat_args()
         #: whether the caller vouches that the common step's arrays keep their types (dtype, dimensions, layout)
-        #: from one step to the next, as those of SB3's ``DummyVecEnv`` do (the engine sets it; see :attr:`call`)
-        self.steady = False
+        #: from one step to the next, as those of SB3's ``DummyVecEnv`` do (see :attr:`call`)
+        self.steady = steady
         #: what the engine calls for the common step (None before :meth:`compile`): :attr:`fast` through a first
         #: call that pins it (:meth:`_first_call`), then either :attr:`fast` itself, or, for a :attr:`steady`
         #: caller, numba's compiled entry point for the types of that first call. The entry point skips the
