@@ -400,7 +400,8 @@ class CompositeTerm(RewardTerm):
 
     def reset(self, env_indices: np.ndarray) -> None:
         for t in self.terms:
-            t.reset(env_indices)
+            if t.resets_episodes:  # not the terms whose reset does nothing
+                t.reset(env_indices)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         metrics: dict[str, float] = {}
