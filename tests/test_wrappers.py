@@ -44,6 +44,29 @@ def test_single_env_wrapper_matches_vector_wrapper():
             break
 
 
+@pytest.mark.parametrize("how", ["step", "step_async then step_wait"])
+def test_actions_given_as_a_list_reach_the_terms_as_an_array(how):
+    """Where no term keeps batches the wrapper takes an action array as it is, and converts anything else."""
+    seen = []
+
+    def push(action: np.ndarray) -> np.ndarray:
+        seen.append((type(action), action.copy()))
+        return action.astype(np.float64)
+
+    vec = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.function(push, name="push"))
+    assert not vec._may_keep
+    vec.reset()
+    for actions in ([1, 0], np.array([0, 1])):
+        if how == "step":
+            _, rewards, _, _ = vec.step(actions)
+        else:
+            vec.step_async(actions)
+            _, rewards, _, _ = vec.step_wait()
+        np.testing.assert_array_equal(rewards, actions)
+    assert [t for t, _ in seen] == [np.ndarray, np.ndarray]
+    np.testing.assert_array_equal([a for _, a in seen], [[1, 0], [0, 1]])
+
+
 def test_infos_and_episode_sums():
     venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=3, seed=0), three_terms())
     venv.reset()

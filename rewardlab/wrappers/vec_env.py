@@ -110,12 +110,16 @@ class RewardVecWrapper(VecEnvWrapper):
         self.engine.inputs_changed()  # the restored observations' type may not be the env's
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._keeps = keeps = self._may_keep and self.engine.keeps_batches
-        self._actions = np.array(actions) if keeps else np.asarray(actions)
+        if self._may_keep:  # a learning term may keep this step's batch: then an owned copy of the actions
+            self._keeps = keeps = self.engine.keeps_batches
+            self._actions = np.array(actions) if keeps else np.asarray(actions)
+        else:  # the reward never keeps a batch: the actions as they come (most often an array already)
+            self._actions = actions if type(actions) is np.ndarray else np.asarray(actions)
         self.venv.step_async(actions)
 
     def step(self, actions: np.ndarray) -> Any:
-        """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step)."""
+        """:meth:`step_async` then :meth:`step_wait`, the first inlined (one Python call fewer per step): keep
+        the two alike."""
         if self._may_keep:
             self._keeps = keeps = self.engine.keeps_batches
             self._actions = np.array(actions) if keeps else np.asarray(actions)
