@@ -108,7 +108,7 @@ class RewardLogger(BaseCallback):
     def _on_step(self) -> bool:
         infos = self.locals.get("infos", ())
         engine = getattr(self, "_engine", None)
-        if engine is not None and engine.last_infos is infos:  # this step's episode ends, without a scan of infos
+        if engine is not None and infos and engine.last_info is infos[0]:  # this step's ends, without a scan
             finished = engine.last_episodes
         else:
             finished = [episode for info in infos if (episode := info.get(EPISODE_KEY)) is not None]

@@ -8,6 +8,9 @@ table's growth.
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from rewardlab.bonus.counts import CountTable
 from rewardlab.bonus.keys import GridKey, SimHashKey
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.wrappers import RewardEngine
+from rewardlab.wrappers import engine as engine_module
 
 
 def three_terms() -> rl.RewardTerm:
@@ -38,6 +42,57 @@ def test_step_info_views_keep_their_step_values_after_later_steps():
         np.testing.assert_allclose([info["rewardlab"]["total"] for info in infos], r, rtol=1e-6)
     counts = [v[1]["count"] for v in seen]
     assert len(set(counts)) > 1  # the bonus changed over the steps, so equal reads are not a coincidence
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_view_nobody_holds_is_handed_out_again_and_a_held_one_keeps_its_values(fused: bool, monkeypatch):
+    """The engine hands out the views of the step before last again when nothing else holds them (their
+    reference count says so); a view a caller kept, without its info dict, is left alone and keeps its step."""
+    made = []
+
+    class Counted(engine_module.StepRewards):
+        __slots__ = ()
+
+        def __init__(self, step: tuple | None, env: int) -> None:
+            made.append(env)
+            super().__init__(step, env)
+
+    monkeypatch.setattr(engine_module, "StepRewards", Counted)
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=3, seed=0), three_terms())
+    venv.engine.fuse_after = 1 if fused else None  # the compiled common step, or the kernels one by one
+    venv.reset()
+    kept, seen, views = [], [], []
+    for t in range(60):
+        _, _, _, infos = venv.step(np.array([t % 2, 1, 0]))
+        kept.append(infos[0]["rewardlab"])  # env 0's view only, not the info dicts
+        seen.append(dict(infos[0]["rewardlab"]))
+        views.append(infos[2]["rewardlab"])
+        del infos
+        if len(views) > 1:
+            views.pop(0)  # env 2's view of the step before is held no more
+    assert [dict(view) for view in kept] == seen  # every kept view still reads its own step
+    assert len({id(view) for view in kept}) == len(kept)  # ... so none was handed out again
+    engine = venv.engine
+    made.clear()
+    for _ in range(6):  # no view is kept any more
+        _, _, _, infos = venv.step(np.array([0, 1, 0]))
+        assert [info["rewardlab"]["total"] for info in infos] == engine.last_total.tolist()
+        del infos
+    # new views only where the one handed out two steps before was still held: env 0 (in `kept`) at the first
+    # two steps, env 2 (the last one in `views`) at the second; every other time, the same two objects in turn
+    assert made == [0, 0, 2]
+    views.clear()
+    if fused:
+        assert engine._fast is not None
+
+
+def test_step_rewards_copies_pickles_and_reads_like_a_dict():
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() - 0.5)
+    venv.reset()
+    _, _, _, infos = venv.step(np.array([0, 1]))
+    view = infos[1]["rewardlab"]
+    for twin in (copy.deepcopy(view), pickle.loads(pickle.dumps(view)), copy.copy(view)):
+        assert twin == view and dict(twin) == dict(view) and repr(twin) == repr(view)
 
 
 def test_step_rewards_is_a_read_only_mapping_in_order():

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
-from stable_baselines3.common.vec_env import VecEnvWrapper
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 
 import rewardlab as rl
 from rewardlab.bonus.keys import GridKey, SimHashKey
@@ -34,12 +36,14 @@ def cartpole_reward(cell: float = 0.2) -> rl.RewardTerm:
     )
 
 
-def wrapped(reward: rl.RewardTerm, path: str, *, n_envs: int = 4, env: str = "CartPole-v1") -> rl.RewardVecWrapper:
+def wrapped(
+    reward: rl.RewardTerm, path: str, *, n_envs: int = 4, env: str = "CartPole-v1", **options: Any
+) -> rl.RewardVecWrapper:
     if env == "CartPole-v1":  # short time limit: truncations as well as terminations
         venv = rl.make_vec_env("CartPole-v1", n_envs=n_envs, seed=3, env_kwargs={"max_episode_steps": 30})
     else:
         venv = rl.make_vec_env(env, n_envs=n_envs, seed=3)
-    wrapper = rl.RewardVecWrapper(venv, reward)
+    wrapper = rl.RewardVecWrapper(venv, reward, **options)
     if path == "process":
         wrapper.engine._ask_kernels = lambda obs: None  # no kernel path: a Transitions batch and process()
     wrapper.engine.fuse_after = 1 if path == "fused" else None
@@ -215,12 +219,42 @@ def test_restored_observations_of_another_dtype_are_read_right_after_a_pinned_st
     assert fast.call not in (fast.fast, fast._first_call)  # pinned again, to the env's float32
 
 
+def test_the_lean_step_is_taken_only_over_a_dummy_vec_env_of_arrays_after_reset():
+    """``step_wait`` skips its checks of the env's arrays only where SB3's DummyVecEnv vouches for them (array
+    observations) and the reward keeps no batch, and only once reset() gave it previous observations."""
+    plain = wrapped(cartpole_reward(), "fused")
+    assert not plain._lean
+    with pytest.raises(RuntimeError, match="call reset"):
+        plain.step(np.zeros(4, dtype=np.int64))
+    plain.reset()
+    assert plain._lean
+    plain.set_state(plain.get_state())
+    assert plain._lean
+    behind = rl.RewardVecWrapper(_PassOn(rl.make_vec_env("CartPole-v1", n_envs=2)), cartpole_reward())
+    behind.reset()
+    assert not behind._lean
+
+
+    class Keyed(gym.ObservationWrapper):  # dict observations, which a DummyVecEnv hands on as a dict of arrays
+        def __init__(self, env: gym.Env) -> None:
+            super().__init__(env)
+            self.observation_space = gym.spaces.Dict({"x": env.observation_space})
+
+        def observation(self, obs: np.ndarray) -> dict:
+            return {"x": obs}
+
+    keyed = rl.RewardVecWrapper(DummyVecEnv([lambda: Keyed(gym.make("CartPole-v1"))]), rl.extrinsic())
+    keyed.reset()
+    assert not keyed._lean
+    assert keyed.step(np.array([0]))[1].tolist() == [1.0]
+
+
 def test_the_common_step_changes_nothing_when_an_episode_ended():
     reward = cartpole_reward(cell=0.02)
     wrapper = wrapped(reward, "fused")
     run(wrapper, 20)
     engine, table = wrapper.engine, reward.terms[2].global_counts
-    before = engine._state.copy(), table.slots.copy(), table.tally.copy(), engine.last_infos
+    before = engine._state.copy(), table.slots.copy(), table.tally.copy(), engine.last_info
     obs = wrapper._last_obs
     done = np.array([False, True, False, False])
     # the wrapper's types (float32 totals): over a DummyVecEnv its engine calls the compiled step without numba's
@@ -229,7 +263,7 @@ def test_the_common_step_changes_nothing_when_an_episode_ended():
     np.testing.assert_array_equal(engine._state, before[0])
     np.testing.assert_array_equal(table.slots, before[1])
     np.testing.assert_array_equal(table.tally, before[2])
-    assert engine.last_infos is before[3]
+    assert engine.last_info is before[3]
 
 
 def test_the_wrapper_learns_whether_episodes_end_often():
@@ -258,6 +292,36 @@ def test_learning_and_shared_terms_keep_the_batch_path():
     shared = wrapped(count + 0.5 * rl.transforms.clip(count, low=0.0, high=0.5), "fused")
     run(shared, 3)
     assert shared.engine._plan is None
+
+
+def test_over_a_dummy_vec_env_the_totals_go_into_the_envs_own_reward_array():
+    """DummyVecEnv hands over a fresh reward array each step: the common step writes the totals into it."""
+    wrapper = wrapped(cartpole_reward(), "fused")
+    run(wrapper, 20)
+    engine, obs = wrapper.engine, wrapper._last_obs
+    assert engine.totals_in_reward
+    assert not rl.RewardVecWrapper(_PassOn(wrapper.venv), rl.extrinsic()).engine.totals_in_reward
+    rewards = np.ones(4, np.float32)
+    infos, f32 = [{} for _ in range(4)], np.dtype(np.float32)  # the wrapper's dtype
+    total = engine.step_fast(obs, obs.copy(), rewards, np.zeros(4, bool), infos, f32)
+    assert total is rewards
+    np.testing.assert_array_equal(engine._step[-2], 1.0)  # the env's rewards, read before the totals went in
+    np.testing.assert_array_equal(engine._step[-1].astype(np.float32), rewards)
+
+
+@pytest.mark.parametrize("policy", ["zero", "clip"])
+def test_a_total_out_of_range_is_repaired_from_the_steps_extrinsic_row_when_the_totals_overwrote_the_rewards(
+    policy: str,
+):
+    """An infinite component on the common step: the totals (in the env's reward array) are written, then
+    repaired; the repair reads the env's rewards from the step's extrinsic row, so the step's values and the
+    episode sums are those of ``process``."""
+    runs = {}
+    for path in ("process", "fused"):
+        reward = 0.5 * rl.extrinsic() + rl.shaping.potential("cartpole_upright", gamma=0.99) + rl.constant(np.inf)
+        runs[path] = run(wrapped(reward, path, nan_policy=policy), 80)
+    assert_same_runs(runs["process"], runs["fused"])
+    assert any(e is not None for step in runs["fused"]["episodes"] for e in step)
 
 
 def test_non_finite_values_are_caught_on_the_fast_paths():

@@ -229,7 +229,9 @@ def test_reward_logger_writes_every_finished_episode_once(through_engine, tmp_pa
         _, _, dones, infos = venv.step(np.array([venv.action_space.sample() for _ in range(4)]))
         want += [(t, info["rewardlab_episode"]) for info in infos if "rewardlab_episode" in info]
         logger.num_timesteps = t
-        logger.locals = {"infos": infos if through_engine else list(infos)}  # a copied list: the logger scans it
+        # the engine's infos, or copies of them (as a wrapper above might make): then the logger scans them
+        logger.locals = {"infos": infos if through_engine else [dict(info) for info in infos]}
+        assert (logger._engine.last_info is logger.locals["infos"][0]) == through_engine
         logger._on_step()
     logger._on_training_end()
     rows = (tmp_path / "terms.csv").read_text().splitlines()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from sys import getrefcount
 from typing import Any, Literal
 
 import numpy as np
@@ -63,41 +64,77 @@ class NonFiniteRewardError(FloatingPointError):
     """
 
 
-class StepRewards(tuple, Mapping):
+class StepRewards(Mapping):
     """``info["rewardlab"]`` of one env: each component's value, ``extrinsic_reward`` and ``total``.
 
     A read-only mapping that materialises a value only when it is read. The
     step is one ``(k + 2, n)`` array (the components, the extrinsic reward and
-    the total of every env) shared by the step's envs; each env's view is a
-    bare ``(step, env)`` pair, ``step`` being the plain tuple ``(row of each key,
-    array)`` made once per step, so writing the views costs one small object per env.
+    the total of every env) shared by the step's envs, with the row of each key:
+    ``step = (rows, array)``, made once per step; each env's view holds that pair
+    and its env's index, so writing the views costs one small object per env, or
+    none (the engine hands out again a view nobody holds any more:
+    :class:`StepViews`).
     """
 
-    __slots__ = ()
+    __slots__ = ("_step", "_env")
 
-    def __getitem__(self, key: str) -> float:  # type: ignore[override]
-        (rows, step), i = tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)
-        return float(step[rows[key], i])
+    def __init__(self, step: tuple[dict[str, int], np.ndarray] | None, env: int) -> None:
+        self._step, self._env = step, env
 
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        return iter(tuple.__getitem__(self, 0)[0])
+    def __getitem__(self, key: str) -> float:
+        rows, step = self._step
+        return float(step[rows[key], self._env])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._step[0])
 
     def __len__(self) -> int:
-        return len(tuple.__getitem__(self, 0)[0])
+        return len(self._step[0])
 
-    def __contains__(self, key: object) -> bool:  # type: ignore[override]
-        return key in tuple.__getitem__(self, 0)[0]
-
-    def __eq__(self, other: object) -> bool:
-        return Mapping.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None  # type: ignore[assignment]
+    def __contains__(self, key: object) -> bool:
+        return key in self._step[0]
 
     def __repr__(self) -> str:
         return f"StepRewards({dict(self)})"
+
+
+def _unheld_refcount() -> int:
+    """What :func:`sys.getrefcount` says of a view that only :class:`StepViews`' list and the loop hold."""
+    views = [StepRewards(None, 0)]
+    for i, _info in enumerate([{}]):  # as in StepViews.hand_out
+        view = views[i]
+        return getrefcount(view)
+    raise AssertionError  # pragma: no cover
+
+
+class StepViews:
+    """The ``info["rewardlab"]`` views of each step, made as few times as it takes.
+
+    A step's views must outlive it (SB3's loop and callbacks still hold the last step's infos when the next step
+    runs), and a view is one small object per env per step, about a quarter of the engine's own time on a
+    MuJoCo step. So the views of the step before last are handed out again when nothing but this object holds
+    them any more (their reference count says so: the infos they went into are gone), pointing to the new
+    step's array; a view someone still holds (a kept ``info`` dict, a kept view) is left alone, and a new one
+    takes its place. Nobody can tell the difference: a view nobody holds cannot be read.
+    """
+
+    UNHELD = _unheld_refcount()
+
+    def __init__(self, n_envs: int) -> None:
+        self._sets = [StepRewards(None, i) for i in range(n_envs)], [StepRewards(None, i) for i in range(n_envs)]
+        self._turn = 0
+
+    def hand_out(self, step: tuple[dict[str, int], np.ndarray], infos: Sequence[dict]) -> None:
+        """Write a view of env ``i``'s values in ``step`` (``(rows, array)``) into ``infos[i][STEP_KEY]``."""
+        self._turn = turn = 1 - self._turn
+        views, unheld = self._sets[turn], self.UNHELD  # handed out two steps ago
+        for i, info in enumerate(infos):  # (_unheld_refcount counts the references of this loop's view)
+            view = views[i]
+            if getrefcount(view) == unheld:
+                view._step = step
+            else:  # still held: leave it, and hand out a new one from now on
+                view = views[i] = StepRewards(step, i)
+            info[STEP_KEY] = view
 
 
 class RewardEngine:
@@ -137,6 +174,11 @@ class RewardEngine:
     #: over SB3's ``DummyVecEnv``, whose arrays are copies of fixed buffers, and calls :meth:`inputs_changed`
     #: when it restores previous observations
     steady_inputs: bool = False
+    #: whether the caller hands :meth:`step_fast` a reward array that is its own fresh copy, which nobody else
+    #: holds: the engine then writes the totals into it and returns it (one array fewer made per step; the
+    #: kernels read each env's reward before its total is written). The vector wrapper sets it over SB3's
+    #: ``DummyVecEnv``, which copies its rewards out of a buffer on every step
+    totals_in_reward: bool = False
 
     def __init__(
         self,
@@ -189,9 +231,12 @@ class RewardEngine:
         self._buffer: list[Transitions] = []
         self.last_update_metrics: dict[str, float] = {}
         self._last: np.ndarray | None = None  # the last step's array (a copy when step info holds it)
-        #: the infos list of the last step, and the ``info["rewardlab_episode"]`` dicts written into it (env
-        #: order; empty when no episode ended): a logger reads them without scanning every env's info
-        self.last_infos: Sequence[dict] | None = None
+        #: the first env's info dict of the last step, and the ``info["rewardlab_episode"]`` dicts written into
+        #: the step's infos (env order; empty when no episode ended): a logger holding a step's infos reads its
+        #: episode ends without scanning every env's info when ``infos[0] is engine.last_info``. Only the first
+        #: dict is kept: keeping the whole list alive until the next step costs a caller who drops it (a plain
+        #: loop) about 1.5 µs of its next MuJoCo step (benchmarks/README.md §5)
+        self.last_info: dict | None = None
         self.last_episodes: Sequence[dict] = ()
         #: ``update`` calls so far (replay-buffer relabelling watches it; see :mod:`rewardlab.relabel`)
         self.updates = 0
@@ -215,11 +260,12 @@ class RewardEngine:
         self._fast: FusedStep | None = None  # the plan once compiled (what step_fast calls), else None
         self._plan_epoch = RewardTerm.state_epoch
         self._kernel_steps = 0  # steps on the kernels called one by one (they fuse after fuse_after)
+        self._views = StepViews(self.n_envs)  # info["rewardlab"] of each step
 
     def __getstate__(self) -> dict[str, Any]:
         # the views share the state array: a copy (pickle, deepcopy) keeps the array and makes them again
         state = self.__dict__.copy()
-        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_plan", "_fast"):
+        for name in ("_step", "_components", "_sums", "_records", "_row_calls", "_last", "_plan", "_fast", "_views"):
             del state[name]
         state["_last"] = None if self._last is None or self._last.base is self._state else self._last
         return state
@@ -228,7 +274,7 @@ class RewardEngine:
         self.__dict__.update(state)
         self._shared = [id(t) for t in shared_terms(self.reward)]  # the copied terms' ids
         self._make_views()
-        if self._last is None and self.last_infos is not None:
+        if self._last is None and self.last_info is not None:
             self._last = self._step
 
     @property
@@ -380,18 +426,16 @@ class RewardEngine:
             return None
         total = np.empty(self.n_envs, dtype)
         if plan.fn is not None:  # one compiled call
-            out = plan.fn(self._state, obs, next_obs, reward, terminated, done, total, *plan.args)
-            n_ended = out[0]
+            n_ended = plan.fn(self._state, obs, next_obs, reward, terminated, done, total, *plan.args)
         else:
-            out = plan.call_each(self._state, obs, next_obs, reward, terminated)
+            plan.call_each(self._state, obs, next_obs, reward, terminated)
             n_ended = accumulate_step(self._state, reward, done, total)
             self._kernel_steps += 1
             if self.fuse_after is not None and self._kernel_steps >= self.fuse_after:
                 plan.compile()
                 self._fast = plan
-        for at, j, sync in plan.syncs:
-            if out[at]:  # a count bonus whose table needs room for the next step's keys
-                plan.take_args(j, sync(out[at]))
+        if plan.syncs:  # e.g. a count bonus whose table needs room for the next step's keys
+            plan.sync()
         if n_ended < 0:
             n_ended = self._repaired(reward, done, total)
         self._book(n_ended, terminated, infos)
@@ -414,23 +458,21 @@ class RewardEngine:
         plan = self._fast
         if plan is None or RewardTerm.state_epoch != self._plan_epoch:
             return None
-        total = np.empty(self.n_envs, dtype)
-        out = plan.call(self._state, obs, next_obs, reward, done, total, *plan.args)
-        n_ended = out[0]
-        if n_ended == -2:  # an episode ended: nothing was done
-            return None
-        for at, j, sync in plan.syncs:
-            if out[at]:
-                plan.take_args(j, sync(out[at]))
-        if n_ended < 0:
-            self._repaired(reward, done, total)
+        # the totals: into the env's reward array itself where the caller hands it over (steady inputs are
+        # fresh copies nobody else holds; the kernels read each env's reward before its total is written)
+        total = reward if self.totals_in_reward and reward.dtype is dtype else np.empty(self.n_envs, dtype)
+        code = plan.call(self._state, obs, next_obs, reward, done, total, *plan.args)
+        if code:  # 0: a common step, all done
+            if code == -2:  # an episode ended: nothing was done
+                return None
+            plan.sync()
+            if code < 0:  # a total out of range: the env's rewards are in the step's extrinsic row
+                self._repaired(self._step[-2].copy() if total is reward else reward, done, total)
         # what _book does for a step where no episode ended, inlined
-        self.last_infos = infos
+        self.last_info = infos[0]
         if self.step_info:  # a view per env of a copy of the step's rows (the views outlive the step)
             self._last = step = self._step.copy()
-            shared = (self._rows, step)
-            for i, info in enumerate(infos):
-                info[STEP_KEY] = StepRewards((shared, i))
+            self._views.hand_out((self._rows, step), infos)
         else:
             self._last = self._step
         if self.last_episodes:
@@ -469,13 +511,10 @@ class RewardEngine:
 
     def _book(self, n_ended: int, terminated: np.ndarray, infos: Sequence[dict]) -> None:
         """After the kernel: the step's ``info["rewardlab"]`` views, and the episodes that ended."""
-        self.last_infos = infos
+        self.last_info = infos[0]
         if self.step_info:
             self._last = step = self._step.copy()  # the views outlive the step
-            shared = (self._rows, step)
-            view, key = StepRewards, STEP_KEY
-            for i, info in enumerate(infos):
-                info[key] = view((shared, i))
+            self._views.hand_out((self._rows, step), infos)
         else:
             self._last = self._step
         if n_ended:

@@ -8,18 +8,23 @@ compiles a function that calls each kernel into its row and then books the step.
 for any step, and the common step, where no episode ended (``terminated`` is then ``done``: one argument
 fewer), which checks that first and otherwise does the same::
 
-    def fused_fast(state, obs, next_obs, reward, done, total, a1_0, a2_0, a2_1):
+    def fused_fast(state, obs, next_obs, reward, done, total, results, a1_0, a2_0, a2_1):
         for i in range(done.shape[0]):                 # an episode ended: return at once, nothing changed;
             if done[i]:                                # the engine takes the long way (the terminal
-                return (-2, 0)                         # observations in next_obs, terminated apart)
+                return -2                              # observations in next_obs, terminated apart)
         terminated = done
         k0(reward, 1.0, state[0])                      # extrinsic: the weight is a literal
         k1(obs, next_obs, terminated, a1_0, state[1])  # potential shaping, then state[1] *= w1 when w1 != 1
         r2 = k2(next_obs, a2_0, a2_1, 0.01, state[2])  # count bonus: 1 when its table needs room
-        return (accumulate_step(state, reward, done, total), r2)
+        n = accumulate_step(state, reward, done, total)
+        results[0] = r2
+        if n == 0 and (r2 != 0):
+            return 1
+        return n
 
-Python hears from a kernel only through its result (``r2``: the engine calls the kernel's ``sync``, here to
-grow the count table, when it is not 0), so a common step is one compiled call and a few attribute reads
+Python hears from a kernel only through its result (``r2``, kept in :attr:`FusedStep.results`: the engine calls
+the kernel's ``sync``, here to grow the count table, when it is not 0), and the call returns one int, 0 on a
+common step, so such a step is one compiled call and a few attribute reads
 (:meth:`~rewardlab.wrappers.engine.RewardEngine.step_fast`).
 
 The weights are literals in the source (``repr`` of a float reads back the same double), the kernels and
@@ -43,7 +48,7 @@ from rewardlab.wrappers.kernels import accumulate_step
 INPUTS = ("obs", "next_obs", "reward", "terminated")
 #: fused functions (the long way, the common step) by (source, kernels): a second wrapper of the same reward
 #: reuses the first one's compiled code
-_COMPILED: dict[tuple, tuple[Callable[..., tuple], Callable[..., tuple]]] = {}
+_COMPILED: dict[tuple, tuple[Callable[..., int], Callable[..., int]]] = {}
 
 
 class FusedStep:
@@ -51,8 +56,8 @@ class FusedStep:
 
     Until :meth:`compile` (the engine calls it after ``fuse_after`` steps), :meth:`call_each` runs the kernels
     one Python call each into their rows of ``state``; then :attr:`fn` runs them all and
-    :func:`accumulate_step` in one call. Both return the kernels' results in the same places (``out[at]``
-    of each entry of :attr:`syncs`), which the engine hands to the kernels' ``sync``. The same source and
+    :func:`accumulate_step` in one call. Both leave the kernels' results in :attr:`results`, which
+    :meth:`sync` hands to the kernels' ``sync``. The same source and
     kernels compile once per process: a plan asked again (after ``eval()``, a reset, loaded state) gets the
     compiled function at once.
     """
@@ -62,7 +67,8 @@ class FusedStep:
         self.rows = [row for row, _, _ in plan]
         self.weights = [float(weight) for _, weight, _ in plan]
         env: dict[str, Any] = {"accumulate_step": accumulate_step}
-        params, lines, results = [], [], []
+        n_syncs = sum(kernel.sync is not None for _, _, kernel in plan)
+        params, lines, results = ["results"] if n_syncs else [], [], []
         for j, (row, weight, kernel) in enumerate(plan):
             bad = [name for name in kernel.inputs if name not in INPUTS]
             if bad:
@@ -79,7 +85,17 @@ class FusedStep:
                 lines.append(f"    row = state[{row}]")
                 lines.append("    for i in range(row.shape[0]):")
                 lines.append(f"        row[i] *= {float(weight)!r}")
-        tail = [f"    return ({', '.join(['accumulate_step(state, reward, done, total)', *results])},)"]
+        # the bookkeeping, then the kernels' results into `results` (read by the engine only when the call
+        # returns other than 0); the common step returns 1 when some result is not 0, so 0 says "nothing to do"
+        tail = [
+            "    n = accumulate_step(state, reward, done, total)",
+            *(f"    results[{at}] = {r}" for at, r in enumerate(results)),
+        ]
+        fast_tail = list(tail)
+        if results:
+            fast_tail += [f"    if n == 0 and ({' or '.join(f'{r} != 0' for r in results)}):", "        return 1"]
+        fast_tail.append("    return n")
+        tail.append("    return n")
         # the long way (any step): what the step's terminated and done say
         signature = ", ".join(["state", *INPUTS, "done", "total", *params])
         long_way = [f"def fused({signature}):", *lines, *tail]
@@ -90,25 +106,29 @@ class FusedStep:
             f"def fused_fast({', '.join([signature, *params])}):",
             "    for i in range(done.shape[0]):",
             "        if done[i]:",
-            f"            return ({', '.join(['-2', *('0' for _ in results)])},)",
+            "            return -2",
             "    terminated = done",
             *lines,
-            *tail,
+            *fast_tail,
         ]
         self.source = source = "\n".join([*long_way, "", "", *fast])
         self._key = (source, *(kernel.fn for kernel in self.kernels))
         self._env = env
         compiled = _COMPILED.get(self._key)  # already there when this source and these kernels compiled before
         #: the compiled long way ``fn(state, obs, next_obs, reward, terminated, done, total, *args)``, or None
-        #: before :meth:`compile`
-        self.fn: Callable[..., tuple] | None = compiled[0] if compiled else None
-        #: the compiled common step ``fast(state, obs, next_obs, reward, done, total, *args)``: returns
-        #: ``-2`` first, having changed nothing, when some env's ``done`` is set; None before :meth:`compile`
-        self.fast: Callable[..., tuple] | None = compiled[1] if compiled else None
-        #: ``(index of the result in what ``fn`` returns, index of the kernel, its sync)`` of kernels with a sync
-        self.syncs = [
-            (at + 1, j, k.sync) for at, (j, k) in enumerate((j, k) for j, k in enumerate(self.kernels) if k.sync)
-        ]
+        #: before :meth:`compile`: returns what :func:`accumulate_step` does (the number of episodes that
+        #: ended, or -1 when a total is out of range), the kernels' results in :attr:`results`
+        self.fn: Callable[..., int] | None = compiled[0] if compiled else None
+        #: the compiled common step ``fast(state, obs, next_obs, reward, done, total, *args)``: ``-2`` at once,
+        #: having changed nothing, when some env's ``done`` is set; else ``-1`` (a total out of range), ``1``
+        #: (some kernel's result, in :attr:`results`, is not 0) or ``0`` (nothing more to do). None before
+        #: :meth:`compile`
+        self.fast: Callable[..., int] | None = compiled[1] if compiled else None
+        #: the results of the kernels with a ``sync``, in the order of :attr:`syncs`, as the last call left them
+        #: (the first of :attr:`args` when there are any)
+        self.results = np.zeros(n_syncs, dtype=np.int64)
+        #: ``(index in results, index of the kernel, its sync)`` of the kernels with a sync
+        self.syncs = [(at, j, k.sync) for at, (j, k) in enumerate((j, k) for j, k in enumerate(self.kernels) if k.sync)]
         #: the kernels' arguments, in the order of the function's parameters
         self.args = self._flat_args()
         #: whether the caller vouches that the common step's arrays keep their types (dtype, dimensions, layout)
@@ -119,12 +139,12 @@ class FusedStep:
         #: caller, numba's compiled entry point for the types of that first call. The entry point skips the
         #: dispatcher's typing of every argument on every call (about 0.7 µs right after a MuJoCo step) and
         #: checks nothing: it is only for arrays whose types cannot change
-        self.call: Callable[..., tuple] | None = self._first_call if compiled else None
+        self.call: Callable[..., int] | None = self._first_call if compiled else None
 
     def _flat_args(self) -> tuple:
-        return tuple(a for kernel in self.kernels for a in kernel.args)
+        return (*((self.results,) if self.syncs else ()), *(a for kernel in self.kernels for a in kernel.args))
 
-    def _first_call(self, *args: Any) -> tuple:
+    def _first_call(self, *args: Any) -> int:
         """:attr:`fast` through numba's dispatcher, then pin :attr:`call`: to the compiled entry point of these
         arguments' types when the caller is :attr:`steady` and ``obs`` has the type of ``next_obs`` (the next
         step's ``obs`` is this step's ``next_obs``; a first step after restored state may differ: then try
@@ -159,11 +179,11 @@ class FusedStep:
 
     def call_each(
         self, state: np.ndarray, obs: np.ndarray, next_obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray
-    ) -> list[int]:
-        """The kernels one Python call each, into their rows of ``state`` (not the bookkeeping); the results in
-        the places :attr:`fn` returns them (the first place unused)."""
+    ) -> None:
+        """The kernels one Python call each, into their rows of ``state`` (not the bookkeeping); their results in
+        :attr:`results`, as :attr:`fn` leaves them."""
         arrays = {"obs": obs, "next_obs": next_obs, "reward": reward, "terminated": terminated}
-        out = [0]
+        at = 0
         for kernel, row, weight in zip(self.kernels, self.rows, self.weights):
             inputs = [arrays[name] for name in kernel.inputs]
             if kernel.takes_weight:
@@ -173,8 +193,16 @@ class FusedStep:
                 if weight != 1.0:
                     state[row] *= weight
             if kernel.sync is not None:
-                out.append(result)
-        return out
+                self.results[at] = result
+                at += 1
+
+    def sync(self) -> None:
+        """Hand each nonzero result in :attr:`results` to its kernel's ``sync`` (a count table that needs room
+        grows) and take the new arguments it returns."""
+        results = self.results
+        for at, j, sync in self.syncs:
+            if results[at]:
+                self.take_args(j, sync(int(results[at])))
 
     def take_args(self, j: int, new_args: tuple | None) -> None:
         """Take the new arguments kernel ``j``'s ``sync`` returned (its arrays changed: a table grew); None:

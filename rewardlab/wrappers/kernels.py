@@ -22,7 +22,8 @@ def accumulate_step(state: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, 
     column per env whose episode ended at this step.
     A NaN or infinite component makes its total fail the check too, so one
     comparison per env covers NaN, ±inf and overflow of the sum (``|total|
-    <=`` :data:`FLOAT32_MAX`). Every total is written either way. Returns -1
+    <=`` :data:`FLOAT32_MAX`). Every total is written either way, each after
+    ``extrinsic`` at its env is read: ``out`` may be ``extrinsic``. Returns -1
     when a total fails (nothing is accumulated, so the caller can repair the
     components and call again); otherwise the number ``m`` of envs whose
     episode ended (``done``). Their columns ``0..m-1`` of the episode rows hold
@@ -52,7 +53,7 @@ def accumulate_step(state: np.ndarray, extrinsic: np.ndarray, done: np.ndarray, 
     for i in range(n):
         for j in range(k):
             sums[j, i] += step[j, i]
-        sums[k, i] += extrinsic[i]
+        sums[k, i] += step[k, i]  # extrinsic[i], read from the step: ``out`` may be ``extrinsic`` itself
         sums[k + 1, i] += 1.0
         if done[i]:
             acc = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium.spaces import Box
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecMonitor
 
 from rewardlab.core.env_info import EnvInfo
@@ -77,7 +78,8 @@ class RewardVecWrapper(VecEnvWrapper):
         self._frames = reward.needs_frames
         if self._frames and not all(_env_is_wrapped(venv, RenderFrames)):
             raise ValueError(MISSING_FRAMES)
-        self.engine.steady_inputs = _steady(venv)
+        # over SB3's DummyVecEnv: arrays of fixed types, and a fresh reward array each step the totals can go in
+        self.engine.steady_inputs = self.engine.totals_in_reward = _steady(venv)
         self._no_truncation = np.zeros(venv.num_envs, dtype=bool)
         self._no_truncation.flags.writeable = False
         self._last_obs: Any = None
@@ -87,6 +89,11 @@ class RewardVecWrapper(VecEnvWrapper):
         self._mean_length: float | None = None  # a running mean of the episodes' lengths, whether they end often
         self._ends_often = False  # (see _count_ends)
         self._countdown = 1
+        #: whether step_wait may take its lean path (after reset() or set_state()): over SB3's DummyVecEnv (under
+        #: VecMonitor at most) the observations are arrays when the space is a Box, the dones a bool array, all
+        #: fresh copies; and a reward that never keeps a batch needs no copy of them
+        self._lean_ok = self.engine.steady_inputs and isinstance(venv.observation_space, Box) and not self._may_keep
+        self._lean = False
 
     @property
     def reward(self) -> RewardTerm:
@@ -96,6 +103,7 @@ class RewardVecWrapper(VecEnvWrapper):
         obs = self.venv.reset()
         self._last_obs = copy_observation(obs)
         self.engine.reset()
+        self._lean = self._lean_ok
         return obs
 
     def get_state(self) -> dict[str, Any]:
@@ -108,13 +116,14 @@ class RewardVecWrapper(VecEnvWrapper):
         self.engine.set_state(state["engine"])
         self._last_obs = copy_observation(state["last_obs"])
         self.engine.inputs_changed()  # the restored observations' type may not be the env's
+        self._lean = self._lean_ok
 
     def step_async(self, actions: np.ndarray) -> None:
         if self._may_keep:  # a learning term may keep this step's batch: then an owned copy of the actions
             self._keeps = keeps = self.engine.keeps_batches
             self._actions = np.array(actions) if keeps else np.asarray(actions)
-        else:  # the reward never keeps a batch: the actions as they come (most often an array already)
-            self._actions = actions if type(actions) is np.ndarray else np.asarray(actions)
+        else:  # the reward never keeps a batch: the actions as they come (the long way makes them an array)
+            self._actions = actions
         self.venv.step_async(actions)
 
     def step(self, actions: np.ndarray) -> Any:
@@ -123,8 +132,8 @@ class RewardVecWrapper(VecEnvWrapper):
         if self._may_keep:
             self._keeps = keeps = self.engine.keeps_batches
             self._actions = np.array(actions) if keeps else np.asarray(actions)
-        else:  # the reward never keeps a batch: the actions as they come (most often an array already)
-            self._actions = actions if type(actions) is np.ndarray else np.asarray(actions)
+        else:  # the reward never keeps a batch: the actions as they come (the long way makes them an array)
+            self._actions = actions
         self.venv.step_async(actions)
         return self.step_wait()
 
@@ -136,21 +145,25 @@ class RewardVecWrapper(VecEnvWrapper):
             self.venv.close()
 
     def step_wait(self) -> Any:
-        if self._last_obs is None:
+        lean = self._lean  # over SB3's DummyVecEnv with array observations, after reset(): nothing to check
+        if not lean and self._last_obs is None:
             raise RuntimeError("call reset() before step() on RewardVecWrapper")
         obs, rewards, dones, infos = self.venv.step_wait()
-        engine = self.engine
         # the next step's previous observation outlives the env's next step: keep a copy
-        owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
-        if type(dones) is not np.ndarray or dones.dtype is not _BOOL:
-            dones = np.asarray(dones, dtype=bool)
-        if self._keeps:
-            dones = dones.copy()
+        if lean:
+            owned, arrays = obs.copy(), True
+        else:
+            owned = obs.copy() if type(obs) is np.ndarray else copy_observation(obs)
+            if type(dones) is not np.ndarray or dones.dtype is not _BOOL:
+                dones = np.asarray(dones, dtype=bool)
+            if self._keeps:
+                dones = dones.copy()
+            arrays = type(owned) is np.ndarray
+        engine = self.engine
         # the common step (no episode ended) in one compiled call, which checks for ends itself; None: it ran
         # nothing (an episode ended, or the reward has no such call yet) and the long way below follows. Where
         # episodes end on many steps, the check here first (faster than .any() on small arrays) spares that
         # call on those steps (see _count_ends)
-        arrays = type(owned) is np.ndarray
         ended = dones.tobytes().count(1) if self._ends_often or not arrays else 0
         if arrays and not ended:
             total = engine.step_fast(self._last_obs, owned, rewards, dones, infos, _F32)
@@ -166,14 +179,16 @@ class RewardVecWrapper(VecEnvWrapper):
         if self._frames:
             frames = pop_frames(infos, self.num_envs)
         elif arrays:  # the terms' step kernels on the bare arrays, when they all have one
-            total = engine.step_arrays(self._last_obs, self._actions, next_obs, rewards, terminated, dones, infos, _F32)
+            total = engine.step_arrays(
+                self._last_obs, np.asarray(self._actions), next_obs, rewards, terminated, dones, infos, _F32
+            )
             frames = None
         else:
             frames = None
         if total is None:
             batch = Transitions(
-                self._last_obs, self._actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
-                frames=frames,
+                self._last_obs, np.asarray(self._actions), next_obs, rewards.astype(np.float64), terminated,
+                truncated, infos, frames=frames,
             )
             total = engine.process(batch, dones, dtype=np.float32)
         self._last_obs = owned
@@ -227,7 +242,8 @@ def _steady(venv: VecEnv) -> bool:
     """Whether ``venv.step_wait``'s observations, rewards and dones keep their types from step to step whatever the
     env does: SB3's ``DummyVecEnv`` copies them out of buffers made once (float32 rewards, bool dones, the
     observation space's dtype and shape), and ``VecMonitor`` passes them on. Other vector envs (subprocesses
-    stack what each env returned) need numba's dispatcher on every step."""
+    stack what each env returned) need numba's dispatcher on every step. The copies are fresh on every step
+    and nobody else holds the rewards, so the engine may write the totals into them."""
     while type(venv) is VecMonitor:
         venv = venv.venv
     return type(venv) is DummyVecEnv
