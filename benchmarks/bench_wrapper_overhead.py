@@ -27,8 +27,9 @@ once per process); a second raw stack (``raw, control``) shows what the measurem
 ``rewardlab`` package, e.g. ``git archive <commit> rewardlab | tar -x -C DIR``) in the same rounds,
 imported beside the current one, so a change of the engine is measured side by side.
 
-``--breakdown`` times the parts of a wrapped step instead: the wrapper with its engine stubbed out, the
-engine with one cheap term, per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
+``--breakdown`` times the parts of a wrapped step instead: a wrapper that does nothing (the floor under any
+Python wrapper) and one that also holds each step's infos until the next step, the engine with one cheap term,
+per-step ``info["rewardlab"]`` views on and off, and the 3-term reward.
 
 ``--own`` also reports each wrapper's **own time** per vector step: its ``step`` minus the wrapped env's
 ``step_async`` and ``step_wait`` inside it (``perf_counter_ns``; a thin timing layer goes between each wrapper
@@ -60,6 +61,7 @@ from typing import Any
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
+from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: E402
 
 import rewardlab as rl  # noqa: E402
 
@@ -175,21 +177,44 @@ def time_steps(venv: Any, actions: np.ndarray) -> float:
     return time.process_time() - start
 
 
+class PassThrough(VecEnvWrapper):
+    """A vector env wrapper that does nothing but be one (``keep``: it also holds each step's infos until the next
+    step, as the engine did before its eighth pass): the floor under any Python wrapper."""
+
+    def __init__(self, venv: Any, *, keep: bool = False) -> None:
+        super().__init__(venv)
+        self.keep, self.infos = keep, None
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step(self, actions: np.ndarray) -> Any:
+        self.venv.step_async(actions)
+        return self.step_wait()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        if self.keep:
+            self.infos = infos
+        return obs, rewards, dones, infos
+
+
 def breakdown_stacks(env_id: str, n_envs: int, seed: int = 0) -> dict[str, Any]:
-    """Where a wrapped step's time goes: the wrapper alone (engine stubbed), the engine with one cheap term,
-    per-step info views on and off, and the 3-term reward."""
+    """Where a wrapped step's time goes: a wrapper that does nothing (and one that keeps each step's infos alive
+    until the next), the engine with one cheap term, per-step info views on and off, and the 3-term reward."""
     case = CASES[env_id]
     shared = rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
 
-    def wrapped(reward: rl.RewardTerm, **options: Any) -> Any:
-        venv = shared if SHARED_ENV else rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
-        return rl.RewardVecWrapper(venv, reward, **options)
+    def env() -> Any:
+        return shared if SHARED_ENV else rl.make_vec_env(env_id, n_envs=n_envs, seed=seed)
 
-    stub = wrapped(rl.extrinsic())
-    stub.engine.process = lambda batch, done=None, dtype=None: batch.reward  # the wrapper's own work only
+    def wrapped(reward: rl.RewardTerm, **options: Any) -> Any:
+        return rl.RewardVecWrapper(env(), reward, **options)
+
     return {
         "raw": shared,
-        "wrapper, no engine": stub,
+        "pass-through wrapper": PassThrough(env()),
+        "pass-through, keeps infos": PassThrough(env(), keep=True),
         "extrinsic, no step info": wrapped(rl.extrinsic(), step_info=False),
         "extrinsic": wrapped(rl.extrinsic()),
         "3 terms, no step info": wrapped(three_term_reward(case), step_info=False),

@@ -86,6 +86,34 @@ def test_a_view_nobody_holds_is_handed_out_again_and_a_held_one_keeps_its_values
         assert engine._fast is not None
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_views_read_their_own_step_whoever_holds_what_and_for_how_long(seed: int):
+    """Random holders: some steps' info lists, some single views, some single info dicts, each kept for a random
+    number of steps and then dropped. Every view read at any later time gives the values it gave at its step."""
+    rng = np.random.default_rng(seed)
+    venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=3, seed=seed), three_terms())
+    venv.engine.fuse_after = 5
+    venv.reset()
+    held: list[tuple[int, object, list]] = []  # (until step, what is held, its views' values at their step)
+    for t in range(150):
+        _, _, _, infos = venv.step(rng.integers(2, size=3))
+        values = [dict(info["rewardlab"]) for info in infos]
+        kind, until = rng.integers(4), t + int(rng.integers(1, 6))
+        if kind == 1:
+            held.append((until, infos, values))
+        elif kind == 2:
+            i = int(rng.integers(3))
+            held.append((until, [infos[i]["rewardlab"]], [values[i]]))
+        elif kind == 3:
+            i = int(rng.integers(3))
+            held.append((until, [infos[i]], [values[i]]))
+        del infos
+        for _, thing, want in held:
+            views = [x["rewardlab"] if isinstance(x, dict) else x for x in thing]
+            assert [dict(view) for view in views] == want
+        held = [h for h in held if h[0] > t]
+
+
 def test_step_rewards_copies_pickles_and_reads_like_a_dict():
     venv = rl.RewardVecWrapper(rl.make_vec_env("CartPole-v1", n_envs=2, seed=0), rl.extrinsic() - 0.5)
     venv.reset()
