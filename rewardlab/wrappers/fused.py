@@ -67,8 +67,7 @@ class FusedStep:
         self.rows = [row for row, _, _ in plan]
         self.weights = [float(weight) for _, weight, _ in plan]
         env: dict[str, Any] = {"accumulate_step": accumulate_step}
-        n_syncs = sum(kernel.sync is not None for _, _, kernel in plan)
-        params, lines, results = ["results"] if n_syncs else [], [], []
+        params, lines, results = [], [], []
         for j, (row, weight, kernel) in enumerate(plan):
             bad = [name for name in kernel.inputs if name not in INPUTS]
             if bad:
@@ -85,17 +84,17 @@ class FusedStep:
                 lines.append(f"    row = state[{row}]")
                 lines.append("    for i in range(row.shape[0]):")
                 lines.append(f"        row[i] *= {float(weight)!r}")
+        if results:  # the array the kernels' results go into comes first
+            params.insert(0, "results")
         # the bookkeeping, then the kernels' results into `results` (read by the engine only when the call
         # returns other than 0); the common step returns 1 when some result is not 0, so 0 says "nothing to do"
-        tail = [
+        book = [
             "    n = accumulate_step(state, reward, done, total)",
             *(f"    results[{at}] = {r}" for at, r in enumerate(results)),
         ]
-        fast_tail = list(tail)
-        if results:
-            fast_tail += [f"    if n == 0 and ({' or '.join(f'{r} != 0' for r in results)}):", "        return 1"]
-        fast_tail.append("    return n")
-        tail.append("    return n")
+        any_result = [f"    if n == 0 and ({' or '.join(f'{r} != 0' for r in results)}):", "        return 1"]
+        tail = [*book, "    return n"]
+        fast_tail = [*book, *(any_result if results else []), "    return n"]
         # the long way (any step): what the step's terminated and done say
         signature = ", ".join(["state", *INPUTS, "done", "total", *params])
         long_way = [f"def fused({signature}):", *lines, *tail]
@@ -126,7 +125,7 @@ class FusedStep:
         self.fast: Callable[..., int] | None = compiled[1] if compiled else None
         #: the results of the kernels with a ``sync``, in the order of :attr:`syncs`, as the last call left them
         #: (the first of :attr:`args` when there are any)
-        self.results = np.zeros(n_syncs, dtype=np.int64)
+        self.results = np.zeros(len(results), dtype=np.int64)
         #: ``(index in results, index of the kernel, its sync)`` of the kernels with a sync
         self.syncs = [(at, j, k.sync) for at, (j, k) in enumerate((j, k) for j, k in enumerate(self.kernels) if k.sync)]
         #: the kernels' arguments, in the order of the function's parameters
