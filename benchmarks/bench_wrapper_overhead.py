@@ -45,15 +45,26 @@ each env step and once in a loop without the env: what the env's step costs the 
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --breakdown --envs CartPole-v1
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --own --envs HalfCheetah-v5 --before DIR
     .venv/bin/python benchmarks/bench_wrapper_overhead.py --parts --envs HalfCheetah-v5 CartPole-v1
+    .venv/bin/python benchmarks/bench_wrapper_overhead.py --processes 10 --rounds 15 --envs HalfCheetah-v5 CartPole-v1
+
+``--processes K`` runs the whole measurement in ``K`` fresh processes, one after another, and reports each
+stack's median ratio over them with the range. One process's ratios carry a bias of their own (where its
+objects and the env's data land in memory): the same code, timed as two stacks of one process, reads up to
+1.6 % apart, and the 3-term HalfCheetah stack has read 1.035 to 1.061 from one process to the next, while
+the rounds within a process agree far better. The median over processes estimates what a user's process
+pays; the bars are judged on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -360,6 +371,57 @@ def bench_parts(env_id: str, n_envs: int, steps: int) -> dict[str, dict[str, flo
     return {"after env step": dict(zip(names, run(True))), "no env step": dict(zip(names, run(False)))}
 
 
+def without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` less ``option`` and its value (``--option N`` or ``--option=N``)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
+
+
+def run_processes(argv: list[str], processes: int) -> dict[str, dict[str, list[float]]]:
+    """This benchmark with ``argv``, ``processes`` times, each in a fresh process, one after another: each
+    process's ratio to raw, by env and stack (``{env: {stack: [ratio per process]}}``)."""
+    ratios: dict[str, dict[str, list[float]]] = {}
+    for p in range(processes):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "ratios.json")
+            done = subprocess.run(
+                [sys.executable, __file__, *argv, "--json", path], capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                sys.exit(f"process {p + 1} of {processes} failed:\n{done.stderr[-2000:]}")
+            with open(path) as f:
+                result = json.load(f)
+        for env_id, stacks_ in result.items():
+            for name, ratio in stacks_.items():
+                ratios.setdefault(env_id, {}).setdefault(name, []).append(ratio)
+        three = "rewardlab, 3 terms"
+        line = ", ".join(f"{env_id} {r[three]:.3f}" for env_id, r in result.items() if three in r)
+        print(f"process {p + 1}/{processes} done" + (f": 3 terms {line}" if line else ""), flush=True)
+    return ratios
+
+
+def print_processes(ratios: dict[str, dict[str, list[float]]]) -> None:
+    """Each stack's median ratio over the processes, their range, and the bar judged on the median."""
+    print(f"{'env':<16} {'stack':<26} {'median ratio':>13} {'range over processes':>21} {'target':>7}")
+    for env_id, by_stack in ratios.items():
+        bar = CASES[env_id]["target"]
+        for name, values in by_stack.items():
+            median = statistics.median(values)
+            target = f"{bar:.2f}" if name == "rewardlab, 3 terms" else ""
+            ok = ""
+            if target:
+                within = sum(v <= bar for v in values)
+                ok = f"{'ok' if median <= bar else 'MISSED'} ({within} of {len(values)} processes within)"
+            print(f"{env_id:<16} {name:<26} {median:>13.3f} {min(values):>10.3f}-{max(values):.3f} {target:>7} {ok}")
+
+
 def paired(results: dict[str, Any], a: str, b: str) -> float:
     """Median over rounds of ``a``'s time divided by ``b``'s in the same round."""
     return statistics.median(x / y for x, y in zip(results[a]["times"], results[b]["times"]))
@@ -500,7 +562,24 @@ def main() -> None:
     parser.add_argument(
         "--own", action="store_true", help="also each wrapper's own time per step (its step minus the env's)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run the measurement in K fresh processes and report the median ratio over them",
+    )
+    parser.add_argument("--json", metavar="PATH", help=argparse.SUPPRESS)  # a --processes child's ratios
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
+    if args.processes > 1:
+        if args.e2e or args.parts:
+            parser.error("--processes times the step table only: leave out --e2e and --parts")
+        rounds = f"each the median over {args.rounds} rounds"
+        print(f"{args.processes} processes, one after another ({rounds}); {args.n_envs} envs, CPU time, ratio to raw")
+        print_processes(run_processes(without_option(sys.argv[1:], "--processes"), args.processes))
+        return
     global SHARED_ENV
     SHARED_ENV = not args.separate_envs
     if args.parts:
@@ -519,10 +598,15 @@ def main() -> None:
         f"raw env steps: {args.n_envs} envs ({over}), CPU time, median over {args.rounds} rounds of the ratio to raw"
     )
     print(f"{'env':<16} {'stack':<22} {'env-steps/s':>12} {'ratio to raw':>13} {'µs/step over raw':>17} {'target':>7}")
+    ratios: dict[str, dict[str, float]] = {}
     for env_id in args.envs:
         steps = args.steps if env_id == "CartPole-v1" else max(args.steps // 5, 200)
         make = breakdown_stacks if args.breakdown else None
         results = bench_steps(env_id, args.n_envs, steps, args.rounds, make=make, own=args.own)
+        if args.json:
+            ratios[env_id] = {name: res["ratio"] for name, res in results.items()}
+            with open(args.json, "w") as f:
+                json.dump(ratios, f)
         for name, res in results.items():
             target = f"{CASES[env_id]['target']:.2f}" if name == "rewardlab, 3 terms" else ""
             ok = ("ok" if res["ratio"] <= CASES[env_id]["target"] else "MISSED") if target else ""
