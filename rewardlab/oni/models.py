@@ -14,7 +14,10 @@ Each model maps message texts to ``r_llm(m)`` and learns online in
 
 The network (:class:`ByteNet`) reads the message as hashed byte n-grams
 (1- to 3-grams into ``buckets`` bins) averaged by an ``EmbeddingBag`` and
-an MLP: fast on a CPU and enough to pick up keywords.
+an MLP: fast on a CPU and enough to pick up keywords. It is trained by
+:func:`~rewardlab.oni.fit_kernel.train_steps` (torch's forward, backward and
+Adam step in one compiled call without the GIL, on the torch parameters and
+optimizer state) and scored in numpy.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import torch
 from torch import nn
 
 from rewardlab.core.running import RunningMeanStd
+from rewardlab.oni.fit_kernel import CLASSIFY, RANK, train_steps
 from rewardlab.oni.store import Label
 
 MAX_BYTES = 128
@@ -160,6 +164,45 @@ class _NetModel(RewardModel):
         self._rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
         self.updates = 0
 
+    def _train(self, texts: Sequence[str], rows: np.ndarray, targets: np.ndarray, kind: int) -> float:
+        """Adam steps on the network, one per row of ``rows`` (indices into ``texts``), against ``targets``;
+        the last step's loss.
+
+        One compiled call without the GIL (:func:`~rewardlab.oni.fit_kernel.train_steps`), in place on the
+        network's parameters and :attr:`optimizer`'s state (created as ``torch.optim.Adam`` creates it at its
+        first step), so a trainer thread does not hand the GIL back and forth with the env loop at every tensor
+        call, and the optimizer's ``state_dict`` is what torch's own steps would leave.
+        """
+        ids, offsets = ngram_arrays(texts, self.net.buckets, self.net._grams)
+        lengths = np.diff(np.append(offsets, len(ids)))
+        params = [self.net.embed.weight, self.net.head[0].weight, self.net.head[0].bias,
+                  self.net.head[2].weight, self.net.head[2].bias]  # fmt: skip
+        group = self.optimizer.param_groups[0]
+        if group["weight_decay"] or group["amsgrad"] or group["maximize"]:  # pragma: no cover  (built here, never)
+            raise ValueError("the ONI network's Adam takes no weight decay, amsgrad or maximize")
+        states = []
+        for p in params:
+            state = self.optimizer.state[p]
+            if not state:  # as torch.optim.Adam's first step makes it
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            for k in ("exp_avg", "exp_avg_sq"):
+                state[k] = state[k].contiguous()  # the kernel writes through numpy views: no copies
+            if not p.is_contiguous():  # pragma: no cover  (nn modules make them contiguous)
+                p.data = p.data.contiguous()
+            states.append(state)
+        step = int(states[0]["step"].item())
+        views = tuple(p.detach().numpy() for p in params)
+        moments = tuple(state[k].numpy() for state in states for k in ("exp_avg", "exp_avg_sq"))
+        beta1, beta2 = group["betas"]
+        loss = train_steps(ids, offsets, lengths, np.ascontiguousarray(rows, dtype=np.int64),
+                           np.ascontiguousarray(targets, dtype=np.float32), kind, views, moments, step,
+                           float(group["lr"]), float(beta1), float(beta2), float(group["eps"]))  # fmt: skip
+        for state in states:
+            state["step"].fill_(step + rows.shape[0])
+        return float(loss)
+
     def scores(self, messages: Sequence[str]) -> np.ndarray:
         """The network's logits (scores) of ``messages``, computed in numpy from a copy of the weights."""
         if not messages:
@@ -213,22 +256,17 @@ class ClassificationModel(_NetModel):
         if not data:
             return {}
         texts, targets = zip(*data)
-        y_all = torch.tensor(targets, dtype=torch.float32)
-        loss = torch.zeros(())
-        full = self.net.encode(texts) if len(texts) <= self.batch_size else None  # n-grams built once
-        for _ in range(self.steps):
-            if full is not None:
-                logits, y = self.net.head_of(full), y_all
-            else:
-                idx = self._rng.choice(len(texts), size=self.batch_size, replace=False)
-                logits, y = self.net([texts[i] for i in idx]), y_all[torch.from_numpy(idx)]
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+        n = len(texts)
+        if n <= self.batch_size:  # every label at every step
+            rows = np.tile(np.arange(n, dtype=np.int64), (self.steps, 1))
+        else:  # a minibatch per step
+            rows = np.array([self._rng.choice(n, size=self.batch_size, replace=False) for _ in range(self.steps)],
+                            dtype=np.int64).reshape(self.steps, self.batch_size)  # fmt: skip
+        y = np.asarray(targets, dtype=np.float32)
+        loss = self._train(texts, rows, y[rows], CLASSIFY) if self.steps else 0.0
         self.updates += 1
         self._weights = self.net.numpy_weights()  # published when training is over (scoring never sees half a fit)
-        return {"model_loss": float(loss.detach())}
+        return {"model_loss": loss}
 
     def rewards(self, messages: Sequence[str], values: dict[str, float], keys: Sequence[str]) -> np.ndarray:
         if self.updates == 0:  # nothing learned yet: no reward (not the guess of an untrained net)
@@ -260,20 +298,19 @@ class RankingModel(_NetModel):
         if not data:
             return {}
         first, second, prefs = zip(*data)
-        y_all = torch.tensor(prefs, dtype=torch.float32)
-        loss = torch.zeros(())
-        for _ in range(self.steps):
-            idx = self._rng.choice(len(first), size=min(self.batch_size, len(first)), replace=False)
-            diff = self.net([first[i] for i in idx]) - self.net([second[i] for i in idx])
-            loss = nn.functional.binary_cross_entropy_with_logits(diff, y_all[torch.from_numpy(idx)])
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+        m = len(first)
+        size = min(self.batch_size, m)
+        idx = np.array([self._rng.choice(m, size=size, replace=False) for _ in range(self.steps)],
+                       dtype=np.int64).reshape(self.steps, size)  # fmt: skip
+        # the rows of a step: its pairs' first messages, then their second ones (texts: all firsts, then seconds)
+        rows = np.concatenate([idx, idx + m], axis=1)
+        y = np.asarray(prefs, dtype=np.float32)
+        loss = self._train([*first, *second], rows, y[idx], RANK) if self.steps else 0.0
         self.updates += 1
         self._weights = self.net.numpy_weights()  # published when training is over (scoring never sees half a fit)
         if seen:
             self.norm.update(self.scores(seen))
-        return {"model_loss": float(loss.detach()), "score_mean": self.norm.mean, "score_std": self.norm.std}
+        return {"model_loss": loss, "score_mean": self.norm.mean, "score_std": self.norm.std}
 
     def rewards(self, messages: Sequence[str], values: dict[str, float], keys: Sequence[str]) -> np.ndarray:
         if self.updates == 0:

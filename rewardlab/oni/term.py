@@ -252,9 +252,9 @@ class ONITerm(RewardTerm):
     def update(self, batch: Transitions) -> dict[str, float]:
         """Read the labels that arrived; fit the model on all labels so far; report the service's metrics.
 
-        With ``background`` the fit runs in a trainer thread (one at a time; torch releases the GIL while it
-        computes) and its weights are taken in at the next ``update`` after it finished: the env loop does
-        not wait for the distillation either.
+        With ``background`` the fit runs in a trainer thread (one at a time; its gradient steps are one compiled
+        call that holds no GIL, :mod:`rewardlab.oni.fit_kernel`) and its weights are taken in at the next
+        ``update`` after it finished: the env loop does not wait for the distillation either.
         """
         metrics: dict[str, float] = {}
         if self.service is None:
