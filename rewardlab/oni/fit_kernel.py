@@ -1,12 +1,11 @@
 """The reward network's training steps in one numba call that holds no GIL.
 
 ONI distils its labels into :class:`~rewardlab.oni.models.ByteNet` (hashed byte n-grams → mean embedding →
-MLP → one score) in a trainer thread beside the env loop. Trained with torch, a fit is some hundred small
-tensor calls, and each call hands the GIL back and forth with the env loop: beside a busy env loop the first
-fit took over a second, and the env's own step slowed by a third (benchmarks/README.md, "ONI: labels at the
-speed of the server"). Here the same steps run in one compiled call without the GIL, in place on the torch
-parameters and torch ``Adam``'s own state tensors (numpy views of them), so checkpoints and the optimizer's
-``state_dict`` stay as they were.
+MLP → one score) in a trainer thread beside the env loop. Trained with torch, a fit (10 Adam steps) is some
+hundred small tensor calls, each of which takes the GIL back from the env loop, and 11–39 ms of CPU; beside a
+busy env loop the first fit took over a second. Here the same steps run in one compiled call that holds no GIL,
+7–11× cheaper (``benchmarks/bench_oni_fit.py``), in place on the torch parameters and torch ``Adam``'s own state
+tensors (numpy views of them), so checkpoints and the optimizer's ``state_dict`` stay as they were.
 
 The math is torch's, step for step (to float32 rounding):
 

@@ -87,15 +87,12 @@ class ByteNet(nn.Module):
         self._grams: dict[str, np.ndarray] = {}
 
     def encode(self, messages: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The n-gram ``(indices, offsets)`` of ``messages`` (reusable across gradient steps)."""
+        """The n-gram ``(indices, offsets)`` of ``messages``."""
         return byte_ngrams(messages, self.buckets, self._grams)
 
-    def head_of(self, encoded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """Logits (scores) of already encoded messages."""
-        return self.head(self.embed(*encoded)).squeeze(-1)
-
     def forward(self, messages: Sequence[str]) -> torch.Tensor:
-        return self.head_of(self.encode(messages))
+        """Logits (scores) of ``messages``, through torch (training uses :mod:`rewardlab.oni.fit_kernel`)."""
+        return self.head(self.embed(*self.encode(messages))).squeeze(-1)
 
     def numpy_scores(self, messages: Sequence[str], weights: tuple[np.ndarray, ...]) -> np.ndarray:
         """The forward pass in numpy with ``weights`` from :meth:`numpy_weights` (fast on a few messages)."""
