@@ -106,21 +106,20 @@ def test_the_steps_hold_no_gil():
     """A thread in the compiled steps leaves the interpreter to others: the main thread keeps running."""
     model = ClassificationModel(seed=0)
     ids, offsets = ngram_arrays(TEXTS, model.net.buckets)
-    lengths = np.diff(np.append(offsets, len(ids)))
     rows, targets = batches(CLASSIFY, 10, 16, 0)
     params = tuple(p.detach().numpy() for p in model.net.parameters())
     moments = tuple(np.zeros_like(p) for p in params for _ in range(2))
-    args = (ids, offsets, lengths, rows, targets, CLASSIFY, params, moments, 0, 1e-3, 0.9, 0.999, 1e-8)
+    args = (ids, offsets, rows, targets, CLASSIFY, params, moments, 0, 1e-3, 0.9, 0.999, 1e-8)
     train_steps(*args)  # compiled (or loaded from the cache) before timing
     start = time.perf_counter()
-    train_steps(*args[:3], *batches(CLASSIFY, 100, 16, 1), *args[5:])
+    train_steps(*args[:2], *batches(CLASSIFY, 100, 16, 1), *args[4:])
     alone = time.perf_counter() - start
     rows, targets = batches(CLASSIFY, max(100, int(100 * 0.3 / max(alone, 1e-4))), 16, 2)  # about 0.3 s or more
     entered = threading.Event()
 
     def train() -> None:
         entered.set()
-        train_steps(*args[:3], rows, targets, *args[5:])
+        train_steps(*args[:2], rows, targets, *args[4:])
 
     thread = threading.Thread(target=train)
     thread.start()

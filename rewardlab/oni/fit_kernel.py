@@ -60,10 +60,15 @@ def _adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, step: int,
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bag(ids: np.ndarray, offsets: np.ndarray, t: int) -> tuple[int, int]:
+    """``(start, stop)`` of text ``t``'s n-grams in ``ids`` (the next text's offset, or the end)."""
+    return offsets[t], offsets[t + 1] if t + 1 < offsets.shape[0] else ids.shape[0]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def train_steps(
     ids: np.ndarray,
     offsets: np.ndarray,
-    lengths: np.ndarray,
     rows: np.ndarray,
     targets: np.ndarray,
     kind: int,
@@ -77,7 +82,8 @@ def train_steps(
 ) -> float:
     """``rows.shape[0]`` training steps; returns the last step's loss.
 
-    ``ids``, ``offsets``, ``lengths``: every text's n-gram bins (``ids[offsets[t] : offsets[t] + lengths[t]]``).
+    ``ids``, ``offsets``: every text's n-gram bins, concatenated, and where each text's start
+    (:func:`~rewardlab.oni.models.ngram_arrays`).
     Step ``k`` trains on the texts ``rows[k]`` against ``targets[k]``: one target per row (:data:`CLASSIFY`), or
     one per pair, the first half of the rows against the second (:data:`RANK`). ``params``: the embedding
     ``(buckets, dim)``, ``W1 (hidden, dim)``, ``b1``, ``W2 (1, hidden)``, ``b2``, float32, changed in place;
@@ -105,11 +111,11 @@ def train_steps(
         # forward
         w1t[:] = w1.T
         for r in range(n_rows):
-            t = rows[k, r]
-            start, n = offsets[t], lengths[t]
+            start, stop = _bag(ids, offsets, rows[k, r])
+            n = stop - start
             for d in range(dim):
                 pooled[r, d] = 0.0
-            for j in range(start, start + n):
+            for j in range(start, stop):
                 g = ids[j]
                 for d in range(dim):
                     pooled[r, d] += embed[g, d]
@@ -168,11 +174,10 @@ def train_steps(
                     for d in range(dim):
                         g_w1[h, d] += dh * pooled[r, d]
                         d_pooled[d] += dh * w1[h, d]
-            t = rows[k, r]
-            start, n = offsets[t], lengths[t]
+            start, stop = _bag(ids, offsets, rows[k, r])
             for d in range(dim):
-                d_pooled[d] /= np.float32(n)
-            for j in range(start, start + n):
+                d_pooled[d] /= np.float32(stop - start)
+            for j in range(start, stop):
                 g = ids[j]
                 for d in range(dim):
                     g_embed[g, d] += d_pooled[d]

@@ -171,7 +171,6 @@ class _NetModel(RewardModel):
         call, and the optimizer's ``state_dict`` is what torch's own steps would leave.
         """
         ids, offsets = ngram_arrays(texts, self.net.buckets, self.net._grams)
-        lengths = np.diff(np.append(offsets, len(ids)))
         params = [self.net.embed.weight, self.net.head[0].weight, self.net.head[0].bias,
                   self.net.head[2].weight, self.net.head[2].bias]  # fmt: skip
         group = self.optimizer.param_groups[0]
@@ -193,7 +192,7 @@ class _NetModel(RewardModel):
         views = tuple(p.detach().numpy() for p in params)
         moments = tuple(state[k].numpy() for state in states for k in ("exp_avg", "exp_avg_sq"))
         beta1, beta2 = group["betas"]
-        loss = train_steps(ids, offsets, lengths, np.ascontiguousarray(rows, dtype=np.int64),
+        loss = train_steps(ids, offsets, np.ascontiguousarray(rows, dtype=np.int64),
                            np.ascontiguousarray(targets, dtype=np.float32), kind, views, moments, step,
                            float(group["lr"]), float(beta1), float(beta2), float(group["eps"]))  # fmt: skip
         for state in states:

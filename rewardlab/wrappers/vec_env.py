@@ -176,19 +176,18 @@ class RewardVecWrapper(VecEnvWrapper):
         else:  # the common step: nothing ended
             next_obs, terminated, truncated = owned, dones, self._no_truncation
         total = None
+        actions = np.asarray(self._actions)  # kept as they came (see step)
         if self._frames:
             frames = pop_frames(infos, self.num_envs)
         elif arrays:  # the terms' step kernels on the bare arrays, when they all have one
-            total = engine.step_arrays(
-                self._last_obs, np.asarray(self._actions), next_obs, rewards, terminated, dones, infos, _F32
-            )
+            total = engine.step_arrays(self._last_obs, actions, next_obs, rewards, terminated, dones, infos, _F32)
             frames = None
         else:
             frames = None
         if total is None:
             batch = Transitions(
-                self._last_obs, np.asarray(self._actions), next_obs, rewards.astype(np.float64), terminated,
-                truncated, infos, frames=frames,
+                self._last_obs, actions, next_obs, rewards.astype(np.float64), terminated, truncated, infos,
+                frames=frames,
             )
             total = engine.process(batch, dones, dtype=np.float32)
         self._last_obs = owned
