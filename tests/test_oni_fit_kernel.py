@@ -129,3 +129,35 @@ def test_the_steps_hold_no_gil():
         spins += 1
     thread.join()
     assert spins > 100_000
+
+
+def reference_ngrams(text: str, buckets: int) -> np.ndarray:
+    """The hashed byte 1-, 2- and 3-grams of a text, in numpy (the formula the compiled call follows)."""
+    b = np.frombuffer(text.lower().encode("utf-8")[:128] or b" ", dtype=np.uint8).astype(np.int64)
+    grams = [b]
+    if len(b) > 1:
+        grams.append(256 + (b[:-1] * 257 + b[1:]) * 2654435761 % (buckets - 256))
+    if len(b) > 2:
+        grams.append(256 + ((b[:-2] * 257 + b[1:-1]) * 257 + b[2:]) * 40503 % (buckets - 256))
+    return np.concatenate(grams) % buckets
+
+
+@pytest.mark.parametrize("buckets", [300, 4096])
+def test_ngram_bags_are_the_hashed_byte_ngrams(buckets):
+    texts = ["", "a", "ab", "You see here 7 gold pieces.", "ÉCHEC et mat " * 20, "It's a wall."]
+    ids, offsets = ngram_arrays(texts, buckets)
+    expected = [reference_ngrams(t, buckets) for t in texts]
+    assert offsets.tolist() == np.cumsum([0] + [len(e) for e in expected[:-1]]).tolist()
+    assert ids.tolist() == np.concatenate(expected).tolist()
+    assert ngram_arrays([], buckets)[0].shape == (0,)
+
+
+def test_compiled_scores_equal_the_torch_forward():
+    model = ClassificationModel(seed=3)
+    rows, targets = batches(CLASSIFY, 5, 32, 0)
+    model._train(TEXTS, rows, targets, CLASSIFY)  # weights away from their initial values
+    with torch.no_grad():
+        expected = model.net(TEXTS).numpy()  # torch's EmbeddingBag and Linear layers
+    got = model.net.numpy_scores(TEXTS, model.net.numpy_weights())
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

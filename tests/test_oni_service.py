@@ -280,3 +280,57 @@ def test_synchronous_service_returns_after_a_failure_and_labels_later(tmp_path):
         service._paused_until = 0.0  # (the pause is over)
         assert service.wait(timeout=10) and len(service.values) == 6
         service.close()
+
+
+class CountingRules(RuleAnnotator):
+    """Rules that note the size of every call (one call: one request of an LLM annotator)."""
+
+    linger = 0.6
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def classify(self, messages):
+        self.sizes.append(len(messages))
+        return super().classify(messages)
+
+
+def until(condition, timeout: float = 5.0) -> float:
+    """Seconds until ``condition()`` held (fails the test after ``timeout``)."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, "condition not met in time"
+        time.sleep(0.005)
+    return time.monotonic() - start
+
+
+def test_a_short_list_lingers_for_more_queries_and_a_full_one_goes_at_once():
+    rules = CountingRules()
+    store = LabelStore(":memory:", prompt_version=rules.prompt_version, model="rules", goal="default")
+    service = AnnotationService(rules, store, batch_size=4, poll=0.02).start()
+    assert service.linger == 0.6  # the annotator's
+    service.submit(queries(TEXTS[:2]))
+    time.sleep(0.2)
+    assert rules.sizes == []  # two of four: waiting for more
+    service.submit(queries(TEXTS[2:4]))
+    until(lambda: rules.sizes == [4])  # now a full list, at once
+    service.submit(queries(TEXTS[4:5]))
+    assert until(lambda: rules.sizes == [4, 1]) >= 0.55  # alone: sent when the linger is over
+    service.linger = 30.0
+    service.submit(queries(TEXTS[5:6]))
+    assert service.wait(timeout=10)  # whoever waits for the labels does not wait for the linger
+    assert rules.sizes == [4, 1, 1] and len(service.values) == 6
+    service.close()
+
+
+def test_llm_lists_linger_rules_do_not_and_the_term_passes_its_setting_on():
+    with FakeLLMServer(judge) as server:
+        assert annotator_for(server).linger == 0.5
+        assert RuleAnnotator().linger == 0.0
+        term = rl.oni.oni(model="retrieval", annotator=annotator_for(server), linger=0.05)
+        term.bind(rl.core.env_info.EnvInfo(None, MessageEnv().observation_space, None, 1))
+        assert term.service.linger == 0.05
+        term.close()
+    with pytest.raises(ValueError, match="linger must be >= 0"):
+        rl.oni.oni(model="retrieval", linger=-1)

@@ -188,15 +188,27 @@ class EpisodicCountTable:
         keys = np.ascontiguousarray(keys, dtype=np.int64)
         if keys.shape[0] != self.n_envs:
             raise ValueError(f"episodic counts hold {self.n_envs} envs but got a batch of {keys.shape[0]}")
+        self._reserve()
+        return keys
+
+    def arrays_for_visit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(keys, counts, sizes)`` for a kernel that counts one visit per env itself (as
+        :func:`~rewardlab.bonus.kernels.count_keys_per_env`), with room made for that visit first."""
+        self._reserve()
+        self._largest += 1
+        return self.keys, self.counts, self.sizes
+
+    def _reserve(self) -> None:
+        """Grow the rows when one more key per env could fill one past the maximum load."""
         if self._largest + 1 > self.keys.shape[1] * MAX_LOAD:
-            capacity = _capacity_for(int(self.sizes.max()) + 1, self.keys.shape[1])
+            self._largest = int(self.sizes.max())  # the bound made exact: episodes ended since it was set
+            capacity = _capacity_for(self._largest + 1, self.keys.shape[1])
             if capacity != self.keys.shape[1]:
                 keys_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
                 counts_new = np.zeros((self.n_envs, capacity), dtype=np.int64)
                 for i in range(self.n_envs):
                     rehash_into(self.keys[i], self.counts[i], keys_new[i], counts_new[i])
                 self.keys, self.counts = keys_new, counts_new
-        return keys
 
     def visit(self, keys: np.ndarray) -> np.ndarray:
         """Count ``keys[i]`` in env ``i``'s table; return the counts including this visit."""
@@ -226,9 +238,13 @@ class EpisodicCounter:
         self.table = EpisodicCountTable(env.n_envs)
 
     def visit(self, keys: np.ndarray) -> np.ndarray:
-        if self.table is None or self.table.n_envs != len(keys):
-            self.table = EpisodicCountTable(len(keys))
-        return self.table.visit(keys)
+        return self.table_for(len(keys)).visit(keys)
+
+    def table_for(self, n_envs: int) -> EpisodicCountTable:
+        """The table, made anew for a batch of another size."""
+        if self.table is None or self.table.n_envs != n_envs:
+            self.table = EpisodicCountTable(n_envs)
+        return self.table
 
     def reset(self, env_indices: np.ndarray) -> None:
         if self.table is not None:

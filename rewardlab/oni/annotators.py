@@ -60,9 +60,10 @@ class Answer:
 class Annotator(Protocol):
     """What the annotation service needs from an annotator.
 
-    Optional: ``concurrency`` (calls the service may have in flight at once; default 1) and ``takes_lists``
+    Optional: ``concurrency`` (calls the service may have in flight at once; default 1), ``takes_lists``
     (one call of many queries is one request, as a prompt list; ``False``: the service calls with one query at a
-    time so that each answer is stored as soon as it arrives; default ``True``).
+    time so that each answer is stored as soon as it arrives; default ``True``) and ``linger`` (seconds a call
+    of fewer queries than a full list waits for more: what a request costs decides; default 0).
 
     Examples:
         >>> from rewardlab.oni import Annotator, RuleAnnotator
@@ -146,6 +147,7 @@ class RuleAnnotator:
     model = "rules"
     concurrency = 1
     takes_lists = True
+    linger = 0.0  # a call costs next to nothing: label at once
 
     def __init__(self, *, goal: str = "default", rules: Sequence[str] = (), replace: bool = False) -> None:
         self.goal = resolve_goal(goal)
@@ -270,7 +272,10 @@ class LLMAnnotator:
             server refuses one (HTTP 400/404/405/422/501, or an answer without one choice per prompt).
 
     The service keeps up to ``concurrency`` calls in flight (:attr:`concurrency`), each one request when
-    :attr:`takes_lists`, else one query each.
+    :attr:`takes_lists`, else one query each. A prompt list shorter than the service's batch waits up to
+    :attr:`linger` seconds (0.5) for more queries: each request costs the training process about a millisecond of
+    interpreter time (the HTTP client, the answer's parsing), so a trickle of new messages sent one request each
+    slows the env loop (``benchmarks/bench_oni_throughput.py``).
 
     ``malformed`` counts answers that could not be parsed (logged at WARNING
     with the first 200 characters), ``failures`` requests that failed after
@@ -298,6 +303,7 @@ class LLMAnnotator:
         self.model = self.client.config.model
         self.prompt_version = PROMPT_VERSION
         self.max_tokens = int(max_tokens)
+        self.linger = 0.5
         self.malformed = 0
         self.failures = 0
         self._lock = threading.Lock()

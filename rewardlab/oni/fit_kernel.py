@@ -65,6 +65,79 @@ def _bag(ids: np.ndarray, offsets: np.ndarray, t: int) -> tuple[int, int]:
     return offsets[t], offsets[t + 1] if t + 1 < offsets.shape[0] else ids.shape[0]
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _forward(ids: np.ndarray, start: int, stop: int, embed: np.ndarray, w1t: np.ndarray, b1: np.ndarray,
+             w2: np.ndarray, b2: np.float32, pooled: np.ndarray, pre: np.ndarray) -> np.float32:  # fmt: skip
+    """One text's score from its n-grams ``ids[start:stop]``; its mean embedding into ``pooled``, ``W1 p + b1``
+    (before the ReLU) into ``pre``. ``w1t = W1ᵀ`` (contiguous rows: vectorised), ``w2`` the row of ``W2``."""
+    dim, hidden = w1t.shape
+    for d in range(dim):
+        pooled[d] = 0.0
+    for j in range(start, stop):
+        g = ids[j]
+        for d in range(dim):
+            pooled[d] += embed[g, d]
+    for d in range(dim):
+        pooled[d] /= np.float32(stop - start)
+    for h in range(hidden):  # W1 p + b1, a row of W1ᵀ at a time
+        pre[h] = b1[h]
+    for d in range(dim):
+        x = pooled[d]
+        for h in range(hidden):
+            pre[h] += x * w1t[d, h]
+    s = b2
+    for h in range(hidden):
+        if pre[h] > 0:
+            s += w2[h] * pre[h]
+    return s
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def scores(ids: np.ndarray, offsets: np.ndarray, embed: np.ndarray, w1t: np.ndarray, b1: np.ndarray,
+           w2: np.ndarray, b2: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
+    """The network's score of every text (``ids``, ``offsets`` as :func:`train_steps` takes them) into ``out``:
+    the forward pass of :func:`train_steps`, without the GIL. ``w1t = W1ᵀ``, ``w2`` the row of ``W2``."""
+    dim, hidden = w1t.shape
+    pooled = np.empty(dim, dtype=np.float32)
+    pre = np.empty(hidden, dtype=np.float32)
+    for t in range(offsets.shape[0]):
+        start, stop = _bag(ids, offsets, t)
+        out[t] = _forward(ids, start, stop, embed, w1t, b1, w2, b2[0], pooled, pre)
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_bags(data: np.ndarray, lengths: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, offsets)`` of texts given as their bytes one after another (``data``, uint8) and ``lengths``: each
+    text's hashed byte 1-, 2- and 3-grams, in that order (byte ``b``; ``256 + (b₀·257 + b₁)·2654435761 mod
+    (buckets − 256)``; ``256 + ((b₀·257 + b₁)·257 + b₂)·40503 mod (buckets − 256)``; each ``mod buckets``), and
+    where each text's start in ``ids``."""
+    total = 0
+    for t in range(lengths.shape[0]):
+        n = lengths[t]
+        total += n + max(n - 1, 0) + max(n - 2, 0)
+    ids = np.empty(total, dtype=np.int64)
+    offsets = np.empty(lengths.shape[0], dtype=np.int64)
+    rest = buckets - 256
+    k = 0
+    start = 0
+    for t in range(lengths.shape[0]):
+        offsets[t] = k
+        n = lengths[t]
+        b = data[start : start + n]
+        start += n
+        for i in range(n):
+            ids[k] = np.int64(b[i]) % buckets
+            k += 1
+        for i in range(n - 1):
+            ids[k] = (256 + (np.int64(b[i]) * 257 + np.int64(b[i + 1])) * 2654435761 % rest) % buckets
+            k += 1
+        for i in range(n - 2):
+            tri = (np.int64(b[i]) * 257 + np.int64(b[i + 1])) * 257 + np.int64(b[i + 2])
+            ids[k] = (256 + tri * 40503 % rest) % buckets
+            k += 1
+    return ids, offsets
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def train_steps(
     ids: np.ndarray,
@@ -112,26 +185,7 @@ def train_steps(
         w1t[:] = w1.T
         for r in range(n_rows):
             start, stop = _bag(ids, offsets, rows[k, r])
-            n = stop - start
-            for d in range(dim):
-                pooled[r, d] = 0.0
-            for j in range(start, stop):
-                g = ids[j]
-                for d in range(dim):
-                    pooled[r, d] += embed[g, d]
-            for d in range(dim):
-                pooled[r, d] /= np.float32(n)
-            for h in range(hidden):  # W1 p + b1, a row of W1ᵀ at a time (contiguous: vectorised)
-                pre[r, h] = b1[h]
-            for d in range(dim):
-                x = pooled[r, d]
-                for h in range(hidden):
-                    pre[r, h] += x * w1t[d, h]
-            s = b2[0]
-            for h in range(hidden):
-                if pre[r, h] > 0:
-                    s += w2[0, h] * pre[r, h]
-            scores[r] = s
+            scores[r] = _forward(ids, start, stop, embed, w1t, b1, w2[0], b2[0], pooled[r], pre[r])
         # loss and its gradient with respect to each row's score
         loss = 0.0
         if kind == CLASSIFY:

@@ -30,50 +30,27 @@ import torch
 from torch import nn
 
 from rewardlab.core.running import RunningMeanStd
-from rewardlab.oni.fit_kernel import CLASSIFY, RANK, train_steps
+from rewardlab.oni.fit_kernel import CLASSIFY, RANK, ngram_bags, train_steps
+from rewardlab.oni.fit_kernel import scores as compiled_scores
 from rewardlab.oni.store import Label
 
 MAX_BYTES = 128
 MODELS = ("retrieval", "classification", "ranking")
 
 
-MAX_CACHED = 100_000  # messages whose n-grams a network keeps
+def ngram_arrays(messages: Sequence[str], buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, offsets)`` of every message's hashed byte 1-, 2- and 3-grams (lower-cased, first :data:`MAX_BYTES`
+    bytes; a space if empty) for ``nn.EmbeddingBag``, as numpy arrays: one compiled call for all messages
+    (:func:`~rewardlab.oni.fit_kernel.ngram_bags`)."""
+    raw = [text.lower().encode("utf-8")[:MAX_BYTES] or b" " for text in messages]
+    lengths = np.array([len(b) for b in raw], dtype=np.int64)
+    return ngram_bags(np.frombuffer(b"".join(raw), dtype=np.uint8), lengths, buckets)
 
 
-def ngrams_of(text: str, buckets: int) -> np.ndarray:
-    """Hashed byte 1-, 2- and 3-grams of ``text`` (lower-cased, first :data:`MAX_BYTES` bytes)."""
-    b = np.frombuffer(text.lower().encode("utf-8")[:MAX_BYTES] or b" ", dtype=np.uint8).astype(np.int64)
-    grams = [b]
-    if len(b) > 1:
-        grams.append(256 + (b[:-1] * 257 + b[1:]) * 2654435761 % (buckets - 256))
-    if len(b) > 2:
-        grams.append(256 + ((b[:-2] * 257 + b[1:-1]) * 257 + b[2:]) * 40503 % (buckets - 256))
-    return np.concatenate(grams) % buckets
-
-
-def byte_ngrams(
-    messages: Sequence[str], buckets: int, cache: dict[str, np.ndarray] | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(indices, offsets)`` of every message's n-grams (for ``nn.EmbeddingBag``), read from ``cache`` if given."""
-    ids, offsets = ngram_arrays(messages, buckets, cache)
+def byte_ngrams(messages: Sequence[str], buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`ngram_arrays` as torch tensors."""
+    ids, offsets = ngram_arrays(messages, buckets)
     return torch.from_numpy(ids), torch.from_numpy(offsets)
-
-
-def ngram_arrays(
-    messages: Sequence[str], buckets: int, cache: dict[str, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`byte_ngrams` as numpy arrays."""
-    ids = []
-    for text in messages:
-        g = cache.get(text) if cache is not None else None
-        if g is None:
-            g = ngrams_of(text, buckets)
-            if cache is not None and len(cache) < MAX_CACHED:
-                cache[text] = g
-        ids.append(g)
-    offsets = np.zeros(len(ids), dtype=np.int64)
-    np.cumsum([len(g) for g in ids[:-1]], out=offsets[1:])
-    return np.concatenate(ids), offsets
 
 
 class ByteNet(nn.Module):
@@ -84,30 +61,29 @@ class ByteNet(nn.Module):
         self.buckets = buckets
         self.embed = nn.EmbeddingBag(buckets, dim, mode="mean")
         self.head = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        self._grams: dict[str, np.ndarray] = {}
 
     def encode(self, messages: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """The n-gram ``(indices, offsets)`` of ``messages``."""
-        return byte_ngrams(messages, self.buckets, self._grams)
+        return byte_ngrams(messages, self.buckets)
 
     def forward(self, messages: Sequence[str]) -> torch.Tensor:
         """Logits (scores) of ``messages``, through torch (training uses :mod:`rewardlab.oni.fit_kernel`)."""
         return self.head(self.embed(*self.encode(messages))).squeeze(-1)
 
     def numpy_scores(self, messages: Sequence[str], weights: tuple[np.ndarray, ...]) -> np.ndarray:
-        """The forward pass in numpy with ``weights`` from :meth:`numpy_weights` (fast on a few messages)."""
-        embed, w1, b1, w2, b2 = weights
-        ids, offsets = ngram_arrays(messages, self.buckets, self._grams)
-        lengths = np.diff(np.append(offsets, len(ids)))
-        pooled = np.add.reduceat(embed[ids], offsets, axis=0) / lengths[:, None].astype(np.float32)
-        return (np.maximum(pooled @ w1 + b1, 0.0) @ w2 + b2)[:, 0]
+        """The forward pass with ``weights`` from :meth:`numpy_weights`, compiled and without the GIL
+        (:func:`~rewardlab.oni.fit_kernel.scores`): float32 scores."""
+        ids, offsets = ngram_arrays(messages, self.buckets)
+        out = np.empty(len(offsets), dtype=np.float32)
+        compiled_scores(ids, offsets, *weights, out)
+        return out
 
     def numpy_weights(self) -> tuple[np.ndarray, ...]:
-        """Copies of the weights for :meth:`numpy_scores`."""
+        """Copies of the weights for :meth:`numpy_scores`: ``(E, W1ᵀ, b1, W2's row, b2)``, contiguous."""
         first, last = self.head[0], self.head[2]
         return tuple(
-            t.detach().numpy().copy()
-            for t in (self.embed.weight, first.weight.T, first.bias, last.weight.T, last.bias)
+            np.array(t.detach().numpy(), order="C")
+            for t in (self.embed.weight, first.weight.T, first.bias, last.weight[0], last.bias)
         )
 
 
@@ -170,7 +146,7 @@ class _NetModel(RewardModel):
         first step), so a trainer thread does not hand the GIL back and forth with the env loop at every tensor
         call, and the optimizer's ``state_dict`` is what torch's own steps would leave.
         """
-        ids, offsets = ngram_arrays(texts, self.net.buckets, self.net._grams)
+        ids, offsets = ngram_arrays(texts, self.net.buckets)
         params = [self.net.embed.weight, self.net.head[0].weight, self.net.head[0].bias,
                   self.net.head[2].weight, self.net.head[2].bias]  # fmt: skip
         group = self.optimizer.param_groups[0]
@@ -200,7 +176,7 @@ class _NetModel(RewardModel):
         return float(loss)
 
     def scores(self, messages: Sequence[str]) -> np.ndarray:
-        """The network's logits (scores) of ``messages``, computed in numpy from a copy of the weights."""
+        """The network's logits (scores) of ``messages``, from a copy of the weights (:meth:`ByteNet.numpy_scores`)."""
         if not messages:
             return np.zeros(0)
         if self._weights is None:

@@ -8,7 +8,10 @@ newest-first stack, so **a query is durable before its request is sent**. It
 keeps up to ``max_in_flight`` requests in flight (the annotator's
 ``concurrency``), each taking the newest ``batch_size`` queries when the
 annotator sends a list of prompts in one request (``takes_lists``), else one
-query; each request stores its answers (and drops them from ``pending``) in
+query. A list shorter than ``batch_size`` waits up to ``linger`` seconds for
+more queries (a full one goes at once), so that a trickle of new messages
+does not cost a request each: every request costs the env loop's process
+interpreter time (building it, parsing its answer). Each request stores its answers (and drops them from ``pending``) in
 its own transaction as soon as they are parsed, so **an answer is durable as
 soon as it arrives**: a SIGKILL loses at most the answers of requests still in
 flight, whose queries stay pending and are asked by the next run. ``flush()``
@@ -50,6 +53,9 @@ class AnnotationService:
         retry_delay, max_retry_delay: pause of dispatch after a failed request (doubles up to the maximum).
         poll: seconds between the worker's looks at the queue (``submit`` does not wake it, so the env loop
             pays no thread switch per new message); a finished request wakes it at once.
+        linger: seconds a prompt list shorter than ``batch_size`` waits for more queries before it is sent
+            (default: the annotator's ``linger``, 0.5 s for an LLM, 0 for rules; never while :meth:`wait` waits,
+            nor when labelling synchronously).
         failure_note: what the one warning on the first failed request adds (what the caller goes on doing).
 
     Examples:
@@ -77,6 +83,7 @@ class AnnotationService:
         retry_delay: float = 0.5,
         max_retry_delay: float = 10.0,
         poll: float = 0.1,
+        linger: float | None = None,
         failure_note: str = "training continues with the labels it has",
     ) -> None:
         if batch_size < 1:
@@ -84,6 +91,9 @@ class AnnotationService:
         in_flight = int(max_in_flight if max_in_flight is not None else getattr(annotator, "concurrency", 1))
         if in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        linger = float(getattr(annotator, "linger", 0.0) if linger is None else linger)
+        if linger < 0:
+            raise ValueError(f"linger must be >= 0 seconds, got {linger}")
         self.annotator = annotator
         self.store = store
         self.batch_size = int(batch_size)
@@ -93,6 +103,7 @@ class AnnotationService:
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = float(max_retry_delay)
         self.poll = float(poll)
+        self.linger = linger
         self.failure_note = failure_note
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -101,6 +112,8 @@ class AnnotationService:
         self.values: dict[str, float] = {}  # key -> answer (read by the reward models)
         self._answered: list[Label] = []  # every answer, in arrival order (models read the tail)
         self._stack: list[Query] = []  # pending in the store, not in flight; newest last
+        self._since = 0.0  # when the stack last went from empty to holding queries (a short list's wait)
+        self._hurry = 0  # callers of wait(): short lists go at once
         self._last_error: str | None = None  # the latest failed request, said once when the worker stops
         self._unsaved: list[Query] = []  # submitted, not yet in the store's pending table
         self._saving = 0  # queries being written to the pending table (neither unsaved nor on the stack)
@@ -157,6 +170,11 @@ class AnnotationService:
         with self._lock:
             return self._answered[start:], len(self._answered)
 
+    @property
+    def answered(self) -> int:
+        """How many answers arrived so far (a read without the lock, for a reader's per-step check)."""
+        return len(self._answered)
+
     def snapshot(self) -> dict[str, float]:
         """A copy of the label table (key → value), taken under the lock."""
         with self._lock:
@@ -180,14 +198,20 @@ class AnnotationService:
     def wait(self, timeout: float = 10.0) -> bool:
         """Wait until the queue is empty (tests, the ``annotate`` command); False on timeout."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        with self._lock:
+            self._hurry += 1
+        try:
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if not self._left():
+                        return True
+                if not self.background:
+                    self._drain()
+                time.sleep(0.01)
+            return False
+        finally:
             with self._lock:
-                if not self._left():
-                    return True
-            if not self.background:
-                self._drain()
-            time.sleep(0.01)
-        return False
+                self._hurry -= 1
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker; wait for requests in flight (their answers are stored); the rest stays pending."""
@@ -246,6 +270,8 @@ class AnnotationService:
                 self._saving -= len(unsaved)
             raise
         with self._lock:
+            if not self._stack:
+                self._since = time.monotonic()
             self._stack.extend(unsaved)
             self._saving -= len(unsaved)
 
@@ -267,9 +293,13 @@ class AnnotationService:
         """Send requests while fewer than ``max_in_flight`` are in flight; how many were sent."""
         chunks = []
         with self._lock:
-            if time.monotonic() < self._paused_until:
+            now = time.monotonic()
+            if now < self._paused_until:
                 return 0
             size = self.batch_size if getattr(self.annotator, "takes_lists", True) else 1
+            if (len(self._stack) < size and now - self._since < self.linger and self.background
+                    and not self._hurry):  # fmt: skip
+                return 0  # a short list: wait for more queries (see linger)
             while self._stack and self._in_flight < self.max_in_flight and not self._stop.is_set():
                 chunk = self._stack[-size:][::-1]  # newest first
                 del self._stack[-len(chunk) :]
@@ -351,6 +381,8 @@ class AnnotationService:
             else:
                 retry.extend(label.query for label in done)
                 failures += int(bool(done))
+            if retry and not self._stack:
+                self._since = 0.0  # queries asked before: no lingering
             self._stack.extend(reversed(retry))  # back on top, newest last
             self._in_flight -= 1
             self._busy -= len(chunk)

@@ -34,12 +34,14 @@ from rewardlab.core.env_info import EnvInfo
 from rewardlab.core.term import RewardTerm
 from rewardlab.core.transitions import Transitions
 from rewardlab.oni.annotators import Annotator, make_annotator
+from rewardlab.oni.message_table import MessageTable, as_words
 from rewardlab.oni.messages import decode, message_hash, pair_key
 from rewardlab.oni.models import RetrievalModel, make_model
 from rewardlab.oni.service import AnnotationService
 from rewardlab.oni.store import LabelStore, Query
 
 STORE_FILE = "oni_labels.sqlite"
+_UINT8 = np.dtype(np.uint8)
 
 
 class ONITerm(RewardTerm):
@@ -57,6 +59,9 @@ class ONITerm(RewardTerm):
         field: the observation field holding the message bytes.
         batch_size: prompts per request when the annotator sends prompt lists (``concurrency`` requests in flight).
         background: annotate in a worker thread (``False``: synchronously, inside the step).
+        linger: seconds a prompt list shorter than ``batch_size`` waits for more new messages before it is sent
+            (fewer, fuller requests: each costs the training process some interpreter time); default: the
+            annotator's (0.5 s for an LLM, 0 for rules).
         pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
         steps, lr, seed: training of the network models (gradient steps per update).
         converged: training loss under which the network models stop training until new labels arrive.
@@ -84,6 +89,7 @@ class ONITerm(RewardTerm):
         field: str = "message",
         batch_size: int = 16,
         background: bool = True,
+        linger: float | None = None,
         pairs_per_message: int = 2,
         steps: int = 10,
         lr: float = 3e-3,
@@ -103,15 +109,27 @@ class ONITerm(RewardTerm):
         self.field = field
         self.batch_size = int(batch_size)
         self.background = bool(background)
+        if linger is not None and linger < 0:
+            raise ValueError(f"linger must be >= 0 seconds, got {linger}")
+        self.linger = linger
         self.pairs_per_message = int(pairs_per_message)
         self.converged = float(converged)
         self.service: AnnotationService | None = None
         self.episodic = EpisodicCounter()
         self._rng = np.random.default_rng(seed)
-        self._keys: dict[bytes, str] = {}  # raw message bytes -> store key ("" for no message)
+        # every distinct message row met has a slot: its key, its reward; the table finds a step's slots in one call
+        self._table = MessageTable()
+        self._slot_of: dict[bytes, int] = {}  # raw message bytes -> slot
+        self._slot_keys: list[str] = []  # slot -> store key ("" for no message)
+        self._key_slots: dict[str, list[int]] = {}  # store key -> its slots (a new label's rewards, retrieval)
+        self._tabled: set[int] = set()  # slots whose row is in the table (texts scored for a plot have none)
+        self._reward = np.full(64, np.nan)  # r_llm per slot (NaN: not computed since the model last changed)
         self._texts: dict[str, str] = {}  # key -> text of every message met
-        self._cached: dict[bytes, float] = {}  # r_llm of the network models, until the next fit
         self._values: dict[str, float] = {}  # the label table (the service's once bound)
+        self._retrieval = isinstance(self.model, RetrievalModel)
+        self._synced = 0  # answers taken into the retrieval rewards
+        self._fresh: np.ndarray | None = None  # r_llm of the first slots, scored by the trainer after its fit
+        self._step_keys = self._step_slots = np.empty(0, dtype=np.int64)  # reused by every step
         self._read = 0  # answers read from the service
         self._fitted = 0  # answers the model was last fitted on
         self._fit_metrics: dict[str, float] = {}
@@ -134,11 +152,11 @@ class ONITerm(RewardTerm):
             path, prompt_version=self.annotator.prompt_version, model=self.annotator.model, goal=self.annotator.goal
         )
         self.service = AnnotationService(
-            self.annotator, store, batch_size=self.batch_size, background=self.background
+            self.annotator, store, batch_size=self.batch_size, background=self.background, linger=self.linger
         )
         self.service.values.update(self._values)  # labels restored by load_state_dict before binding
         self._values = self.service.values
-        self._read = 0
+        self._read = self._synced = 0
         self.service.start()
 
     def close(self) -> None:
@@ -155,71 +173,114 @@ class ONITerm(RewardTerm):
 
     # -- reward -------------------------------------------------------------------------------------
 
-    def _meet(self, raws: list[bytes]) -> None:
-        """Learn the keys of new raw messages and queue the queries for new texts."""
-        queries = []
-        for raw in dict.fromkeys(raws):
-            if raw in self._keys:
-                continue
-            text = decode(raw)
-            key = message_hash(text) if text else ""
-            self._keys[raw] = key
-            if not key or key in self._texts:
-                continue
-            if self.model.query_kind == "rank":
-                earlier = list(self._texts.values())
-                if earlier:
-                    for j in self._rng.choice(len(earlier), size=min(self.pairs_per_message, len(earlier)),
-                                              replace=False):
-                        a, b = (text, earlier[j]) if self._rng.random() < 0.5 else (earlier[j], text)
-                        queries.append(Query("rank", pair_key(a, b), (a, b)))
-            else:
-                queries.append(Query("classify", key, (text,)))
-            self._texts[key] = text
+    def _slot(self, raw: bytes, queries: list[Query]) -> int:
+        """The slot of a raw message; a new one for a row never met (its query, for a new text, into ``queries``)."""
+        slot = self._slot_of.get(raw)
+        if slot is not None:
+            return slot
+        slot = len(self._slot_keys)
+        text = decode(raw)
+        key = message_hash(text) if text else ""
+        self._slot_of[raw] = slot
+        self._slot_keys.append(key)
+        if slot >= len(self._reward):
+            self._reward = np.concatenate([self._reward, np.full(len(self._reward), np.nan)])
+        if key:
+            self._key_slots.setdefault(key, []).append(slot)
+            if key not in self._texts:
+                self._meet(key, text, queries)
+        return slot
+
+    def _meet(self, key: str, text: str, queries: list[Query]) -> None:
+        """A new text: its query (pairs with earlier texts for the ranking model) into ``queries``."""
+        if self.model.query_kind == "rank":
+            earlier = list(self._texts.values())
+            if earlier:
+                for j in self._rng.choice(len(earlier), size=min(self.pairs_per_message, len(earlier)), replace=False):
+                    a, b = (text, earlier[j]) if self._rng.random() < 0.5 else (earlier[j], text)
+                    queries.append(Query("rank", pair_key(a, b), (a, b)))
+        else:
+            queries.append(Query("classify", key, (text,)))
+        self._texts[key] = text
+
+    def _submit(self, queries: list[Query]) -> None:
         if queries and self.service is not None:
             self.service.submit(queries)
 
-    def llm_rewards(self, raws: list[bytes]) -> np.ndarray:
-        """``r_llm`` of raw messages (met before: see :meth:`_meet`)."""
-        keys = [self._keys[r] for r in raws]
-        if isinstance(self.model, RetrievalModel):
+    def _score(self, slots: np.ndarray) -> None:
+        """Compute ``r_llm`` of the (distinct) ``slots`` into the reward array."""
+        keys = [self._slot_keys[s] for s in slots.tolist()]
+        if self._retrieval:
             values = self._values
-            return np.array([values.get(k, 0.0) if k else 0.0 for k in keys])
-        missing = [r for r in dict.fromkeys(raws) if r not in self._cached]
-        if missing:
-            texts = [self._texts.get(self._keys[r], "") for r in missing]
-            found = [i for i, t in enumerate(texts) if t]
-            values = np.zeros(len(missing))
-            if found:
-                values[found] = self.model.rewards([texts[i] for i in found], self._values,
-                                                   [self._keys[missing[i]] for i in found])
-            self._cached.update(zip(missing, values.tolist()))
-        return np.array([self._cached[r] for r in raws])
+            self._reward[slots] = [values.get(k, 0.0) if k else 0.0 for k in keys]
+            return
+        found = [i for i, k in enumerate(keys) if k]
+        rewards = np.zeros(len(keys))
+        if found:
+            rewards[found] = self.model.rewards([self._texts[keys[i]] for i in found], self._values,
+                                                [keys[i] for i in found])  # fmt: skip
+        self._reward[slots] = rewards
 
-    def _refresh(self) -> None:
-        """Recompute the cached ``r_llm`` of every message met, in one batch (after the model changed)."""
-        self._cached.clear()
-        raws = [raw for raw, key in self._keys.items() if key]
-        if raws:
-            rewards = self.model.rewards([self._texts[self._keys[r]] for r in raws], self._values,
-                                         [self._keys[r] for r in raws])
-            self._cached.update(zip(raws, rewards.tolist()))
+    def _rewards_of(self, slots: np.ndarray) -> np.ndarray:
+        """``r_llm`` of ``slots``, computing those not computed yet."""
+        reward = self._reward
+        missing = [s for s in dict.fromkeys(slots.tolist()) if reward[s] != reward[s]]  # NaN (a few rows: in Python)
+        if missing:
+            self._score(np.array(missing, dtype=np.int64))
+        return self._reward[slots]
+
+    def llm_rewards(self, raws: list[bytes]) -> np.ndarray:
+        """``r_llm`` of raw messages (bytes; new ones are met, as in a step)."""
+        queries: list[Query] = []
+        slots = np.array([self._slot(raw, queries) for raw in raws], dtype=np.int64)
+        self._submit(queries)
+        return self._rewards_of(slots) if len(slots) else np.zeros(0)
+
+    def _sync_labels(self) -> None:
+        """Retrieval: the labels that arrived since the last step become the rewards of their messages."""
+        labels, self._synced = self.service.answered_since(self._synced)
+        for label in labels:
+            for slot in self._key_slots.get(label.query.key, ()):
+                self._reward[slot] = label.value
 
     def compute(self, batch: Transitions) -> np.ndarray:
+        out = np.empty(batch.n)
+        self.compute_into(batch, out)
+        return out
+
+    def compute_into(self, batch: Transitions, out: np.ndarray, weight: float = 1.0) -> None:
+        # the common step: one compiled call finds each row's slot and reward, counts it and writes out
+        if self._retrieval and self.service is not None and self.service.answered != self._synced:
+            self._sync_labels()
         messages = batch.next_obs[self.field]
-        raws = [m.tobytes() for m in messages]
-        self._meet(raws)
-        r = self.llm_rewards(raws)
-        counts = self.episodic.visit(np.array([hash(raw) for raw in raws], dtype=np.int64))
-        if self.beta == 0:
-            return r
-        return r / counts.astype(np.float64) ** self.beta
+        lean = messages.dtype is _UINT8 and messages.ndim == 2 and not messages.shape[1] % 8
+        # NLE's 256 bytes: 32 words, no copy
+        words = messages.view(np.uint64) if lean and messages.flags.c_contiguous else as_words(messages)
+        n = len(words)
+        keys, slots = self._step_keys, self._step_slots
+        if len(keys) != n:
+            keys = self._step_keys = np.empty(n, dtype=np.int64)
+            slots = self._step_slots = np.empty(n, dtype=np.int64)
+        episodic = self.episodic.table_for(n).arrays_for_visit()
+        if self._table.step(words, self._reward, episodic, self.beta, weight, keys, slots, out):
+            self._complete(messages, words, keys, slots)
+            self._table.step(words, self._reward, episodic, self.beta, weight, keys, slots, out)
+
+    def _complete(self, messages: np.ndarray, words: np.ndarray, keys: np.ndarray, slots: np.ndarray) -> None:
+        """Enter the step's rows never met (in order: the ranking model's pairs draw) and compute the rewards
+        that are not computed yet."""
+        queries: list[Query] = []
+        for i in np.flatnonzero(slots < 0).tolist():
+            slot = slots[i] = self._slot(messages[i].tobytes(), queries)
+            if slot not in self._tabled:  # (a row new twice in one step is entered once)
+                self._tabled.add(slot)
+                self._table.add(words[i], keys[i], slot=slot)
+        self._submit(queries)
+        self._rewards_of(slots)
 
     def score_texts(self, texts: list[str]) -> np.ndarray:
         """``r_llm`` of message texts (without counting them): for plots and notebooks."""
-        raws = [t.encode("latin-1") for t in texts]
-        self._meet(raws)
-        return self.llm_rewards(raws)
+        return self.llm_rewards([t.encode("latin-1") for t in texts])
 
     # -- learning -----------------------------------------------------------------------------------
 
@@ -232,8 +293,24 @@ class ONITerm(RewardTerm):
             return sum(k in covered for k in self._texts) / len(self._texts)
         return sum(k in self._values for k in self._texts) / len(self._texts)
 
-    def _fit(self, labels: list, seen: list[str]) -> None:
+    def _fit(self, labels: list, seen: list[str], n_slots: int) -> None:
+        """Fit the model, then score the first ``n_slots`` slots with it (in the trainer thread when in the
+        background: the env loop only takes the scores in, :meth:`_take_fit`)."""
         self._fit_metrics = self.model.fit(labels, seen)
+        keys = self._slot_keys[:n_slots]
+        found = [s for s, k in enumerate(keys) if k]
+        fresh = np.zeros(n_slots)
+        if found:
+            fresh[found] = self.model.rewards([self._texts[keys[s]] for s in found], self._values,
+                                              [keys[s] for s in found])  # fmt: skip
+        self._fresh = fresh
+
+    def _take_fit(self) -> None:
+        """The model changed: the scores of the fit stand, slots met since are scored when next met."""
+        self._reward[:] = np.nan
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None:
+            self._reward[: len(fresh)] = fresh
 
     def _needs_fit(self) -> bool:
         """New labels, or labels the model does not fit yet (loss above ``converged``): ONI distils continuously."""
@@ -247,7 +324,7 @@ class ONITerm(RewardTerm):
         if trainer is not None and (wait or not trainer.is_alive()):
             trainer.join()
             self._trainer = None
-            self._refresh()
+            self._take_fit()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         """Read the labels that arrived; fit the model on all labels so far; report the service's metrics.
@@ -263,15 +340,15 @@ class ONITerm(RewardTerm):
         self._finish_fit()
         if not isinstance(self.model, RetrievalModel) and self._trainer is None and self._needs_fit():
             labels, _ = self.service.answered_since(0)
-            seen = list(self._texts.values())
+            args = (labels, list(self._texts.values()), len(self._slot_keys))
             self._fitted = self._read
             if self.background:
                 # not a daemon: an interpreter exiting mid-fit waits for it (under a second) instead of aborting
-                self._trainer = threading.Thread(target=self._fit, args=(labels, seen), name="oni-trainer")
+                self._trainer = threading.Thread(target=self._fit, args=args, name="oni-trainer")
                 self._trainer.start()
             else:
-                self._fit(labels, seen)
-                self._refresh()
+                self._fit(*args)
+                self._take_fit()
         metrics.update(self._fit_metrics)  # the last fit's, logged at every update
         metrics.update(self.service.metrics())
         metrics["seen"] = float(len(self._texts))
@@ -284,9 +361,9 @@ class ONITerm(RewardTerm):
         if self.service is None or isinstance(self.model, RetrievalModel):
             return {}
         labels, self._read = self.service.answered_since(0)
-        self._fit(labels, list(self._texts.values()))
+        self._fit(labels, list(self._texts.values()), len(self._slot_keys))
         self._fitted = self._read
-        self._refresh()
+        self._take_fit()
         return dict(self._fit_metrics)
 
     def state_dict(self) -> dict[str, Any]:
@@ -308,7 +385,7 @@ class ONITerm(RewardTerm):
         self.model.load_state_dict(state["model"])
         self._values.update(zip(state["label_keys"], np.asarray(state["label_values"]).tolist()))
         self._fitted = int(state["fitted"])
-        self._cached.clear()
+        self._reward[:] = np.nan  # the model and the labels changed: every reward is computed again
 
     def __getstate__(self) -> dict[str, Any]:
         """Copies and pickles leave the worker thread and the store behind (bind the copy to start its own)."""
