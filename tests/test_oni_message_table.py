@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from oni_helpers import MESSAGES, MessageEnv, encode, message_batch
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 import rewardlab as rl
 from rewardlab.bonus import EpisodicCountTable
 from rewardlab.core.env_info import EnvInfo
 from rewardlab.oni.annotators import RuleAnnotator
 from rewardlab.oni.message_table import MessageTable, as_words
+from rewardlab.wrappers.engine import NonFiniteRewardError
 
 SPACE = MessageEnv().observation_space
 
@@ -163,3 +165,16 @@ def test_retrieval_pays_a_label_from_the_step_after_it_arrives():
     assert term.service.wait(timeout=10)
     assert term.compute(message_batch(texts)).tolist() == [0.5, 0.0]  # the label, over the 2nd visit
     term.close()
+
+
+def test_a_reward_the_model_computes_as_nan_reaches_the_engine_as_nan():
+    term = rl.oni.oni(model="classification", annotator={"kind": "rules"}, background=False, steps=5)
+    venv = rl.RewardVecWrapper(DummyVecEnv([lambda: MessageEnv(length=50)] * 2), term, nan_policy="raise")
+    venv.reset()
+    venv.step(np.zeros(2, dtype=np.int64))
+    term.fit_now()
+    term.model.rewards = lambda messages, values, keys: np.full(len(messages), np.nan)  # a model that diverged
+    term.load_state_dict(term.state_dict())  # every reward is computed again, by that model
+    with pytest.raises(NonFiniteRewardError, match="oni"):
+        venv.step(np.zeros(2, dtype=np.int64))
+    venv.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
 
 import numpy as np
@@ -283,16 +284,20 @@ def test_synchronous_service_returns_after_a_failure_and_labels_later(tmp_path):
 
 
 class CountingRules(RuleAnnotator):
-    """Rules that note the size of every call (one call: one request of an LLM annotator)."""
+    """Rules that note the size of every call (one call: one request of an LLM annotator) and, while ``gate`` is
+    clear, hold each call open: a request in flight."""
 
     linger = 0.6
+    concurrency = 4
 
     def __init__(self) -> None:
         super().__init__()
         self.sizes: list[int] = []
+        self.gate = threading.Event()
 
     def classify(self, messages):
         self.sizes.append(len(messages))
+        self.gate.wait(timeout=30)
         return super().classify(messages)
 
 
@@ -305,22 +310,35 @@ def until(condition, timeout: float = 5.0) -> float:
     return time.monotonic() - start
 
 
-def test_a_short_list_lingers_for_more_queries_and_a_full_one_goes_at_once():
+def test_a_short_list_waits_while_a_request_is_out_and_a_full_one_goes_at_once():
     rules = CountingRules()
     store = LabelStore(":memory:", prompt_version=rules.prompt_version, model="rules", goal="default")
     service = AnnotationService(rules, store, batch_size=4, poll=0.02).start()
     assert service.linger == 0.6  # the annotator's
     service.submit(queries(TEXTS[:2]))
-    time.sleep(0.2)
-    assert rules.sizes == []  # two of four: waiting for more
-    service.submit(queries(TEXTS[2:4]))
-    until(lambda: rules.sizes == [4])  # now a full list, at once
-    service.submit(queries(TEXTS[4:5]))
-    assert until(lambda: rules.sizes == [4, 1]) >= 0.55  # alone: sent when the linger is over
+    until(lambda: rules.sizes == [2])  # nothing in flight: a short list goes at once
+    service.submit(queries(TEXTS[2:3]))
+    time.sleep(0.25)
+    assert rules.sizes == [2]  # one request out: the next short list waits for more
+    service.submit(queries(TEXTS[3:6]))
+    until(lambda: rules.sizes == [2, 4])  # now a full list: at once
+    service.submit(queries(TEXTS[6:7]))
+    time.sleep(0.1)
+    rules.gate.set()  # the requests come back: what waited goes
+    until(lambda: rules.sizes == [2, 4, 1])
+    assert service.wait(timeout=10) and len(service.values) == 7
+    rules.gate.clear()
+    service.submit(queries(TEXTS[7:8]))
+    until(lambda: rules.sizes[-1:] == [1] and len(rules.sizes) == 4)
+    start = time.monotonic()
+    service.submit(queries(TEXTS[8:9]))
+    until(lambda: len(rules.sizes) == 5)
+    assert time.monotonic() - start >= 0.5  # the request stays out: the list went when the linger was over
     service.linger = 30.0
-    service.submit(queries(TEXTS[5:6]))
+    service.submit(queries(TEXTS[9:10]))
+    rules.gate.set()
     assert service.wait(timeout=10)  # whoever waits for the labels does not wait for the linger
-    assert rules.sizes == [4, 1, 1] and len(service.values) == 6
+    assert sum(rules.sizes) == 10 and len(service.values) == 10
     service.close()
 
 

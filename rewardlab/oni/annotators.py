@@ -62,8 +62,9 @@ class Annotator(Protocol):
 
     Optional: ``concurrency`` (calls the service may have in flight at once; default 1), ``takes_lists``
     (one call of many queries is one request, as a prompt list; ``False``: the service calls with one query at a
-    time so that each answer is stored as soon as it arrives; default ``True``) and ``linger`` (seconds a call
-    of fewer queries than a full list waits for more: what a request costs decides; default 0).
+    time so that each answer is stored as soon as it arrives; default ``True``) and ``linger`` (at most how long
+    a call of fewer queries than a full list waits for more while another call is out: what a call costs decides;
+    default 0).
 
     Examples:
         >>> from rewardlab.oni import Annotator, RuleAnnotator
@@ -272,10 +273,11 @@ class LLMAnnotator:
             server refuses one (HTTP 400/404/405/422/501, or an answer without one choice per prompt).
 
     The service keeps up to ``concurrency`` calls in flight (:attr:`concurrency`), each one request when
-    :attr:`takes_lists`, else one query each. A prompt list shorter than the service's batch waits up to
-    :attr:`linger` seconds (0.5) for more queries: each request costs the training process about a millisecond of
-    interpreter time (the HTTP client, the answer's parsing), so a trickle of new messages sent one request each
-    slows the env loop (``benchmarks/bench_oni_throughput.py``).
+    :attr:`takes_lists`, else one query each. While a request is in flight, a prompt list shorter than the
+    service's batch waits for more queries, until a request comes back or for at most :attr:`linger` seconds
+    (0.5): each request costs the training process about a millisecond of interpreter time (the HTTP client, the
+    answer's parsing), so a trickle of new messages sent one request each slows the env loop
+    (``benchmarks/bench_oni_throughput.py``).
 
     ``malformed`` counts answers that could not be parsed (logged at WARNING
     with the first 200 characters), ``failures`` requests that failed after

@@ -8,10 +8,14 @@ newest-first stack, so **a query is durable before its request is sent**. It
 keeps up to ``max_in_flight`` requests in flight (the annotator's
 ``concurrency``), each taking the newest ``batch_size`` queries when the
 annotator sends a list of prompts in one request (``takes_lists``), else one
-query. A list shorter than ``batch_size`` waits up to ``linger`` seconds for
-more queries (a full one goes at once), so that a trickle of new messages
-does not cost a request each: every request costs the env loop's process
-interpreter time (building it, parsing its answer). Each request stores its answers (and drops them from ``pending``) in
+query. While a request is in flight, a list shorter than ``batch_size`` waits
+for more queries, until a request comes back or for at most ``linger``
+seconds (as Nagle's algorithm holds back small packets while one is
+unacknowledged): a trickle of new messages then costs about one request per
+server round trip instead of one per poll, and every request costs the
+training process interpreter time (building it, parsing its answer). With
+nothing in flight a short list goes at once, and a full one always does.
+Each request stores its answers (and drops them from ``pending``) in
 its own transaction as soon as they are parsed, so **an answer is durable as
 soon as it arrives**: a SIGKILL loses at most the answers of requests still in
 flight, whose queries stay pending and are asked by the next run. ``flush()``
@@ -53,9 +57,9 @@ class AnnotationService:
         retry_delay, max_retry_delay: pause of dispatch after a failed request (doubles up to the maximum).
         poll: seconds between the worker's looks at the queue (``submit`` does not wake it, so the env loop
             pays no thread switch per new message); a finished request wakes it at once.
-        linger: seconds a prompt list shorter than ``batch_size`` waits for more queries before it is sent
-            (default: the annotator's ``linger``, 0.5 s for an LLM, 0 for rules; never while :meth:`wait` waits,
-            nor when labelling synchronously).
+        linger: at most how long a prompt list shorter than ``batch_size`` waits for more queries while a request
+            is in flight (default: the annotator's ``linger``, 0.5 s for an LLM, 0 for rules; never while
+            :meth:`wait` waits, nor when labelling synchronously).
         failure_note: what the one warning on the first failed request adds (what the caller goes on doing).
 
     Examples:
@@ -297,9 +301,9 @@ class AnnotationService:
             if now < self._paused_until:
                 return 0
             size = self.batch_size if getattr(self.annotator, "takes_lists", True) else 1
-            if (len(self._stack) < size and now - self._since < self.linger and self.background
+            if (len(self._stack) < size and self._in_flight and now - self._since < self.linger and self.background
                     and not self._hurry):  # fmt: skip
-                return 0  # a short list: wait for more queries (see linger)
+                return 0  # a short list while a request is out: wait for more queries, or for it (see linger)
             while self._stack and self._in_flight < self.max_in_flight and not self._stop.is_set():
                 chunk = self._stack[-size:][::-1]  # newest first
                 del self._stack[-len(chunk) :]

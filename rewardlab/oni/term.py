@@ -59,9 +59,9 @@ class ONITerm(RewardTerm):
         field: the observation field holding the message bytes.
         batch_size: prompts per request when the annotator sends prompt lists (``concurrency`` requests in flight).
         background: annotate in a worker thread (``False``: synchronously, inside the step).
-        linger: seconds a prompt list shorter than ``batch_size`` waits for more new messages before it is sent
-            (fewer, fuller requests: each costs the training process some interpreter time); default: the
-            annotator's (0.5 s for an LLM, 0 for rules).
+        linger: at most how long a prompt list shorter than ``batch_size`` waits for more new messages while a
+            request is in flight (fewer, fuller requests: each costs the training process some interpreter time);
+            default: the annotator's (0.5 s for an LLM, 0 for rules).
         pairs_per_message: ranking only: pairs formed with earlier messages for each new one.
         steps, lr, seed: training of the network models (gradient steps per update).
         converged: training loss under which the network models stop training until new labels arrive.
@@ -264,7 +264,12 @@ class ONITerm(RewardTerm):
         episodic = self.episodic.table_for(n).arrays_for_visit()
         if self._table.step(words, self._reward, episodic, self.beta, weight, keys, slots, out):
             self._complete(messages, words, keys, slots)
-            self._table.step(words, self._reward, episodic, self.beta, weight, keys, slots, out)
+            if self._table.step(words, self._reward, episodic, self.beta, weight, keys, slots, out):
+                # a reward the model computed as NaN (it diverged): written as it is, for the engine's NaN policy
+                r = self._reward[slots]
+                if self.beta != 0:
+                    r = r / self.episodic.visit(keys).astype(np.float64) ** self.beta
+                out[:] = r * weight
 
     def _complete(self, messages: np.ndarray, words: np.ndarray, keys: np.ndarray, slots: np.ndarray) -> None:
         """Enter the step's rows never met (in order: the ranking model's pairs draw) and compute the rewards
