@@ -64,20 +64,20 @@ def step_rewards(
     table (:func:`~rewardlab.bonus.kernels.count_keys_per_env`; not when ``β = 0``), writes ``out`` and
     returns 0.
     """
-    mask = np.uint64(table_keys.shape[0] - 1)
+    mask = table_keys.shape[0] - 1
     n = words.shape[0]
     todo = 0
     for i in range(n):
         key = _row_key(words, i)
         keys[i] = key
-        j = np.int64(np.uint64(key) & mask)
+        j = np.int64(np.uint64(key) & np.uint64(mask))
         slot = -1
         while table_slots[j] != 0:
             s = table_slots[j] - 1
             if table_keys[j] == key and _same(rows, s, words, i):
                 slot = s
                 break
-            j = np.int64((np.uint64(j) + np.uint64(1)) & mask)
+            j = (j + 1) & mask
         slots[i] = slot
         if slot < 0 or reward[slot] != reward[slot]:  # new, or NaN: not computed yet
             todo += 1
@@ -97,18 +97,20 @@ def step_rewards(
 @numba.njit(cache=True, nogil=True)
 def insert_key(table_keys: np.ndarray, table_slots: np.ndarray, key: np.int64, slot: int) -> None:
     """Enter ``key`` → ``slot`` in the first free entry of its probe sequence (the table must have one)."""
-    mask = np.uint64(table_keys.shape[0] - 1)
-    j = np.int64(np.uint64(key) & mask)
+    mask = table_keys.shape[0] - 1
+    j = np.int64(np.uint64(key) & np.uint64(mask))
     while table_slots[j] != 0:
-        j = np.int64((np.uint64(j) + np.uint64(1)) & mask)
+        j = (j + 1) & mask
     table_keys[j] = key
     table_slots[j] = slot + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _rebuild(entry_keys: np.ndarray, entry_slots: np.ndarray, table_keys: np.ndarray, table_slots: np.ndarray) -> None:
-    for e in range(entry_keys.shape[0]):
-        insert_key(table_keys, table_slots, entry_keys[e], entry_slots[e])
+def _rehash(old_keys: np.ndarray, old_slots: np.ndarray, table_keys: np.ndarray, table_slots: np.ndarray) -> None:
+    """Enter every entry of a table into a (bigger, empty) one."""
+    for e in range(old_keys.shape[0]):
+        if old_slots[e] != 0:
+            insert_key(table_keys, table_slots, old_keys[e], old_slots[e] - 1)
 
 
 def as_words(messages: np.ndarray) -> np.ndarray:
@@ -152,11 +154,10 @@ class MessageTable:
         self.table_keys = np.zeros(capacity, dtype=np.int64)
         self.table_slots = np.zeros(capacity, dtype=np.int64)
         self.rows = np.zeros((0, 0), dtype=np.uint64)  # the words of each slot's row (sized at the first step)
-        self._entry_keys: list[int] = []
-        self._entry_slots: list[int] = []
+        self.size = 0  # rows entered
 
     def __len__(self) -> int:
-        return len(self._entry_keys)
+        return self.size
 
     def step(
         self,
@@ -190,13 +191,10 @@ class MessageTable:
             grown[: self.rows.shape[0]] = self.rows
             self.rows = grown
         self.rows[slot] = row
-        self._entry_keys.append(int(key))
-        self._entry_slots.append(int(slot))
-        if 2 * len(self) > self.table_keys.shape[0]:  # at most half full: probing ends soon
-            capacity = 2 * self.table_keys.shape[0]
-            self.table_keys = np.zeros(capacity, dtype=np.int64)
-            self.table_slots = np.zeros(capacity, dtype=np.int64)
-            _rebuild(np.array(self._entry_keys, dtype=np.int64), np.array(self._entry_slots, dtype=np.int64),
-                     self.table_keys, self.table_slots)  # fmt: skip
-        else:
-            insert_key(self.table_keys, self.table_slots, np.int64(key), int(slot))
+        self.size += 1
+        if 2 * self.size > self.table_keys.shape[0]:  # kept at most half full: probing ends soon
+            old_keys, old_slots = self.table_keys, self.table_slots
+            self.table_keys = np.zeros(2 * old_keys.shape[0], dtype=np.int64)
+            self.table_slots = np.zeros(2 * old_keys.shape[0], dtype=np.int64)
+            _rehash(old_keys, old_slots, self.table_keys, self.table_slots)
+        insert_key(self.table_keys, self.table_slots, np.int64(key), int(slot))

@@ -221,20 +221,20 @@ class ONITerm(RewardTerm):
                                                 [keys[i] for i in found])  # fmt: skip
         self._reward[slots] = rewards
 
-    def _rewards_of(self, slots: np.ndarray) -> np.ndarray:
-        """``r_llm`` of ``slots``, computing those not computed yet."""
+    def _score_missing(self, slots: np.ndarray) -> None:
+        """Compute the rewards of ``slots`` not computed yet (NaN; a few rows: in Python)."""
         reward = self._reward
-        missing = [s for s in dict.fromkeys(slots.tolist()) if reward[s] != reward[s]]  # NaN (a few rows: in Python)
+        missing = [s for s in dict.fromkeys(slots.tolist()) if reward[s] != reward[s]]
         if missing:
             self._score(np.array(missing, dtype=np.int64))
-        return self._reward[slots]
 
     def llm_rewards(self, raws: list[bytes]) -> np.ndarray:
         """``r_llm`` of raw messages (bytes; new ones are met, as in a step)."""
         queries: list[Query] = []
         slots = np.array([self._slot(raw, queries) for raw in raws], dtype=np.int64)
         self._submit(queries)
-        return self._rewards_of(slots) if len(slots) else np.zeros(0)
+        self._score_missing(slots)
+        return self._reward[slots]
 
     def _sync_labels(self) -> None:
         """Retrieval: the labels that arrived since the last step become the rewards of their messages."""
@@ -281,7 +281,7 @@ class ONITerm(RewardTerm):
                 self._tabled.add(slot)
                 self._table.add(words[i], keys[i], slot=slot)
         self._submit(queries)
-        self._rewards_of(slots)
+        self._score_missing(slots)
 
     def score_texts(self, texts: list[str]) -> np.ndarray:
         """``r_llm`` of message texts (without counting them): for plots and notebooks."""
