@@ -218,3 +218,36 @@ def check_queue_then_default(fake_llm: FakeLLMServer) -> None:
         client.complete(ask("b"))
     assert [client.complete(ask(c)) for c in "cd"] == ["third", "ok"]
     assert fake_llm.completions == 3
+
+
+def test_usage_is_counted_from_the_answers_json():
+    with FakeLLMServer(lambda req: "twelve chars") as server:
+        client = client_for(server)
+        assert client.complete(ask("hello")) == "twelve chars"
+        # the scripted server counts a token per 4 characters: 20 of the prompt, 12 of the answer
+        assert (client.stats["prompt_tokens"], client.stats["completion_tokens"]) == (5, 3)
+        assert client.complete_prompts(["a", "b"]) == ["twelve chars", "twelve chars"]
+        assert (client.stats["prompt_tokens"], client.stats["completion_tokens"]) == (6, 4)  # its lists count 1 + 1
+
+
+@pytest.mark.parametrize("answer", [
+    "not JSON at all", {}, {"choices": []}, {"choices": [{"text": "a"}]}, {"choices": [{"message": {"content": 5}}]},
+])  # fmt: skip
+def test_a_chat_answer_of_the_wrong_shape_is_malformed(answer):
+    from rewardlab.llm.client import _Retry
+
+    client = LLMClient(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"))
+    with pytest.raises(_Retry, match="malformed"):
+        client._read(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "not JSON at all", {}, {"choices": [{"index": 0}]}, {"choices": [{"text": "a"}]},
+    {"choices": [{"index": 0, "text": 7}]},
+])  # fmt: skip
+def test_a_prompt_list_answer_of_the_wrong_shape_is_malformed(answer):
+    from rewardlab.llm.client import _Retry
+
+    client = LLMClient(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"))
+    with pytest.raises(_Retry, match="malformed"):
+        client._read_list(answer, 1)

@@ -178,3 +178,15 @@ def test_a_reward_the_model_computes_as_nan_reaches_the_engine_as_nan():
     with pytest.raises(NonFiniteRewardError, match="oni"):
         venv.step(np.zeros(2, dtype=np.int64))
     venv.close()
+
+
+def test_rows_of_another_width_are_refused_in_one_line():
+    table, episodic = MessageTable(), EpisodicCountTable(n_envs=1)
+    wide = as_words(np.ones((1, 16), dtype=np.uint8))
+    _, keys, _, _ = step(table, wide, np.zeros(0), episodic)
+    table.add(wide[0], keys[0], slot=0)
+    narrow = as_words(np.ones((1, 8), dtype=np.uint8))
+    with pytest.raises(ValueError, match="rows of 1 words; this table holds rows of 2"):
+        step(table, narrow, np.zeros(1), episodic)
+    with pytest.raises(ValueError, match="a row of 1 words; this table holds rows of 2"):
+        table.add(narrow[0], keys[0], slot=1)

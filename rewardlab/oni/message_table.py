@@ -153,7 +153,7 @@ class MessageTable:
         capacity = 1 << max(1, (int(capacity) - 1).bit_length())
         self.table_keys = np.zeros(capacity, dtype=np.int64)
         self.table_slots = np.zeros(capacity, dtype=np.int64)
-        self.rows = np.zeros((0, 0), dtype=np.uint64)  # the words of each slot's row (sized at the first step)
+        self.rows = np.zeros((0, 0), dtype=np.uint64)  # the words of each slot's row (sized by the first add)
         self.size = 0  # rows entered
 
     def __len__(self) -> int:
@@ -172,22 +172,21 @@ class MessageTable:
     ) -> int:
         """:func:`step_rewards` on this table (``episodic``: an episodic count table's arrays, from
         :meth:`~rewardlab.bonus.EpisodicCountTable.arrays_for_visit`); 0 when ``out`` is written."""
-        rows = self.rows
-        if rows.shape[1] != words.shape[1]:
-            if len(self):
-                raise ValueError(f"message rows of {words.shape[1]} words; this table holds rows of {rows.shape[1]}")
-            self.rows = rows = np.zeros((64, words.shape[1]), dtype=np.uint64)
+        if self.size and self.rows.shape[1] != words.shape[1]:
+            raise ValueError(f"message rows of {words.shape[1]} words; this table holds rows of {self.rows.shape[1]}")
         episodic_keys, episodic_counts, episodic_sizes = episodic
-        return step_rewards(words, self.table_keys, self.table_slots, rows, reward, episodic_keys, episodic_counts,
-                            episodic_sizes, beta, weight, keys, slots, out)  # fmt: skip
+        return step_rewards(words, self.table_keys, self.table_slots, self.rows, reward, episodic_keys,
+                            episodic_counts, episodic_sizes, beta, weight, keys, slots, out)  # fmt: skip
 
     def add(self, row: np.ndarray, key: int, *, slot: int) -> None:
         """Enter the row ``row`` (its words, as :meth:`step` read them) with key ``key`` (from :meth:`step`)
         under ``slot``."""
-        if not len(self) and self.rows.shape[1] != row.shape[0]:
-            self.rows = np.zeros((max(64, slot + 1), row.shape[0]), dtype=np.uint64)
+        if self.rows.shape[1] != row.shape[0]:  # the first row sets the width (an empty table reads no row)
+            if self.size:
+                raise ValueError(f"a row of {row.shape[0]} words; this table holds rows of {self.rows.shape[1]}")
+            self.rows = np.zeros((0, row.shape[0]), dtype=np.uint64)
         if slot >= self.rows.shape[0]:
-            grown = np.zeros((max(2 * self.rows.shape[0], slot + 1), row.shape[0]), dtype=np.uint64)
+            grown = np.zeros((max(64, 2 * self.rows.shape[0], slot + 1), row.shape[0]), dtype=np.uint64)
             grown[: self.rows.shape[0]] = self.rows
             self.rows = grown
         self.rows[slot] = row

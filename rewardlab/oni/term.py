@@ -213,13 +213,17 @@ class ONITerm(RewardTerm):
         if self._retrieval:
             values = self._values
             self._reward[slots] = [values.get(k, 0.0) if k else 0.0 for k in keys]
-            return
+        else:
+            self._reward[slots] = self._model_rewards(keys)
+
+    def _model_rewards(self, keys: list[str]) -> np.ndarray:
+        """The network model's ``r_llm`` of the messages with these store keys (0 for no message)."""
         found = [i for i, k in enumerate(keys) if k]
         rewards = np.zeros(len(keys))
         if found:
             rewards[found] = self.model.rewards([self._texts[keys[i]] for i in found], self._values,
                                                 [keys[i] for i in found])  # fmt: skip
-        self._reward[slots] = rewards
+        return rewards
 
     def _score_missing(self, slots: np.ndarray) -> None:
         """Compute the rewards of ``slots`` not computed yet (NaN; a few rows: in Python)."""
@@ -302,13 +306,7 @@ class ONITerm(RewardTerm):
         """Fit the model, then score the first ``n_slots`` slots with it (in the trainer thread when in the
         background: the env loop only takes the scores in, :meth:`_take_fit`)."""
         self._fit_metrics = self.model.fit(labels, seen)
-        keys = self._slot_keys[:n_slots]
-        found = [s for s, k in enumerate(keys) if k]
-        fresh = np.zeros(n_slots)
-        if found:
-            fresh[found] = self.model.rewards([self._texts[keys[s]] for s in found], self._values,
-                                              [keys[s] for s in found])  # fmt: skip
-        self._fresh = fresh
+        self._fresh = self._model_rewards(self._slot_keys[:n_slots])
 
     def _take_fit(self) -> None:
         """The model changed: the scores of the fit stand, slots met since are scored when next met."""
